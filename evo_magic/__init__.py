@@ -1,0 +1,41 @@
+"""evo_magic: DeepSeek V4 in IPython / Jupyter through the EvoLink gateway.
+
+``%load_ext evo_magic`` registers the ``%%deepseek`` / ``%deepseek`` magics. The Python API
+shares the same session objects as the magics::
+
+    import evo_magic
+    reply = evo_magic.session().ask("Explain a p-value in two sentences")
+    reply.text, reply.usage
+
+Heavy modules (httpx, markdown-it, ipywidgets) are imported lazily, on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .session import Session
+
+__all__ = ["__version__", "load_ipython_extension", "session", "unload_ipython_extension"]
+
+
+def session(name: str | None = None, **settings: Any) -> Session:
+    """The kernel's default session, or the named one (created on first use)."""
+    from .session import registry
+
+    return registry().get(name, **settings)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    from .magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from .magics import unregister
+
+    unregister(ipython)

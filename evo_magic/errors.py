@@ -1,0 +1,240 @@
+"""The one error hierarchy of evo_magic.
+
+::
+
+    EvoMagicError
+    ├── ConfigError            no API key, bad base URL, bad setting
+    ├── OptionError            a request option out of range (before any network call)
+    ├── ApiError               the API answered with an error body (status, type, code, message)
+    │   ├── BadRequestError        400 (invalid format, unknown model, echo rule, ...)
+    │   │   └── ContextLengthError     400 "maximum context length is N tokens"
+    │   ├── AuthenticationError    401
+    │   ├── InsufficientBalanceError 402
+    │   ├── InvalidParametersError 422
+    │   ├── RateLimitError         429 (``retry_after`` seconds when the server said)
+    │   └── ServerError            5xx
+    ├── TransportError         no answer: refused connection, reset, timeout
+    │   └── StreamTimeout          the stream stalled longer than the read timeout
+    └── ProtocolError          a malformed event or body from the server
+
+Pure module: no IPython, ipywidgets or httpx imports. Every message is one line that a user
+can act on, and no error ever carries the API key (see :func:`redact`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+_KEY_SHAPES = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}|\bsk-[A-Za-z0-9._\-]{8,}")
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Remove every given secret and anything shaped like an API key from ``text``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "****" + secret[-4:])
+    return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", text)
+
+
+class EvoMagicError(Exception):
+    """Base class: every error evo_magic raises on purpose."""
+
+    hint: str = ""
+
+    def one_line(self) -> str:
+        """The message a user sees: one line, hint appended."""
+        msg = " ".join(str(self).split())
+        return f"{msg} {self.hint}".strip() if self.hint else msg
+
+
+class ConfigError(EvoMagicError):
+    """Missing or invalid configuration (API key, base URL, settings)."""
+
+
+class OptionError(EvoMagicError, ValueError):
+    """A request option is invalid; raised before any network call."""
+
+
+class TransportError(EvoMagicError):
+    """The request got no (complete) answer: refused connection, reset or timeout."""
+
+    def __init__(self, message: str, *, url: str | None = None, retryable: bool = True):
+        super().__init__(message)
+        self.url = url
+        self.retryable = retryable
+
+
+class StreamTimeout(TransportError):
+    """The stream produced nothing for longer than the read timeout."""
+
+    hint = "The server stalled; raise the timeout with %config DeepSeekMagics.read_timeout = SECONDS."
+
+
+class ProtocolError(EvoMagicError):
+    """The server sent something that is not valid for the protocol."""
+
+
+class ApiError(EvoMagicError):
+    """The API answered with an error status and (usually) a vendor error body."""
+
+    status: int = 0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        type: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+        self.request_id = request_id
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {self.message}" if self.status else self.message
+
+
+class BadRequestError(ApiError):
+    status = 400
+
+
+class ContextLengthError(BadRequestError):
+    """The prompt is longer than the model's context window."""
+
+    def __init__(self, message: str, **kw: Any):
+        super().__init__(message, **kw)
+        nums = [int(n) for n in re.findall(r"(\d+) tokens", message)]
+        self.max_tokens: int | None = nums[0] if nums else None
+        self.requested_tokens: int | None = nums[1] if len(nums) > 1 else None
+
+    @property
+    def hint(self) -> str:  # type: ignore[override]
+        if self.max_tokens and self.requested_tokens:
+            over = self.requested_tokens - self.max_tokens
+            return (
+                f"The conversation is {self.requested_tokens:,} tokens, {over:,} over the "
+                f"{self.max_tokens:,}-token limit: start a new session (--new) or shorten the prompt."
+            )
+        return "Start a new session (--new) or shorten the prompt."
+
+
+class AuthenticationError(ApiError):
+    status = 401
+    hint = "Check EVOLINK_API_KEY (environment or .env file), or run %deepseek offline."
+
+
+class InsufficientBalanceError(ApiError):
+    status = 402
+    hint = "Your EvoLink balance or key quota is used up: top up or raise the key's quota."
+
+
+class InvalidParametersError(ApiError):
+    status = 422
+
+
+class RateLimitError(ApiError):
+    status = 429
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class ServerError(ApiError):
+    status = 500
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientBalanceError,
+    422: InvalidParametersError,
+    429: RateLimitError,
+}
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form); None when absent or a date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        return None
+
+
+def error_from_body(
+    status: int,
+    body: bytes | str | Mapping[str, Any] | None,
+    headers: Mapping[str, str] | None = None,
+) -> ApiError:
+    """Map an error status and body (either vendor shape, any content type) to a typed error.
+
+    Accepts ``{"error": {...}}`` (OpenAI / DeepSeek) and ``{"type": "error", "error": {...}}``
+    (Anthropic); a body that is not JSON becomes the message itself.
+    """
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    data: Any = body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            data = json.loads(body.strip() or "null")
+        except ValueError:
+            data = None
+    err: Mapping[str, Any] = {}
+    if isinstance(data, Mapping):
+        inner = data.get("error")
+        if isinstance(inner, Mapping):
+            err = inner
+        elif isinstance(inner, str):
+            err = {"message": inner}
+        elif "message" in data:
+            err = data
+    message = err.get("message")
+    if not isinstance(message, str) or not message.strip():
+        text = body.strip() if isinstance(body, str) else ""
+        message = text[:300] if text else f"the server answered HTTP {status} with no message"
+    request_id = headers.get("x-request-id") or headers.get("x-oneapi-request-id")
+    request_id = request_id or headers.get("x-ds-trace-id")
+    kind: type[ApiError]
+    if status == 400 and "maximum context length" in message:
+        kind = ContextLengthError
+    elif status >= 500:
+        kind = ServerError
+    else:
+        kind = _BY_STATUS.get(status, ApiError)
+    return kind(
+        message,
+        status=status,
+        type=_str_or_none(err.get("type")),
+        code=_str_or_none(err.get("code")),
+        param=_str_or_none(err.get("param")),
+        request_id=request_id,
+        retry_after=parse_retry_after(headers.get("retry-after")),
+    )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,75 @@
+"""Conversation messages in one protocol-neutral form (pure).
+
+History is stored as these values and serialized per protocol at request time. The
+serialization is deterministic, so every request re-sends earlier messages byte for byte
+and extends the previous request: the API's prefix cache keeps hitting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .snapshot import ThinkingBlock, ToolCall, TurnSnapshot
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message. ``reasoning`` is None when the model sent no thinking at all (thinking
+    off) and a string, possibly empty, when it did; it is echoed back verbatim."""
+
+    role: str  # "system" | "user" | "assistant" | "tool"
+    content: str | None = None
+    reasoning: str | None = None
+    thinking: tuple[ThinkingBlock, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        return cls("system", text)
+
+    @classmethod
+    def user(cls, text: str, **meta: Any) -> Message:
+        return cls("user", text, meta=dict(meta))
+
+    @classmethod
+    def tool_result(cls, call_id: str, content: str, name: str | None = None) -> Message:
+        return cls("tool", content, tool_call_id=call_id, name=name)
+
+    @classmethod
+    def from_snapshot(cls, snap: TurnSnapshot, choice: int = 0, **meta: Any) -> Message:
+        """The assistant message to keep in history for ``choice`` of a finished response."""
+        ch = snap.choice(choice)
+        calls = tuple(ch.ordered_tool_calls())
+        reasoning: str | None = ch.reasoning if ch.has_reasoning else None
+        if calls and reasoning is None:
+            reasoning = ""
+        thinking = tuple(ch.thinking_blocks)
+        return cls(
+            "assistant", ch.text, reasoning=reasoning, thinking=thinking, tool_calls=calls,
+            meta=dict(meta),
+        )
+
+    def to_openai(self) -> dict[str, Any]:
+        """The Chat Completions form of this message."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.role == "assistant":
+            if self.reasoning is not None:
+                out["reasoning_content"] = self.reasoning
+            if self.tool_calls:
+                out["tool_calls"] = [
+                    {
+                        "id": c.id,
+                        "type": "function",
+                        "function": {"name": c.name, "arguments": c.arguments},
+                    }
+                    for c in self.tool_calls
+                ]
+        elif self.role == "tool":
+            out["tool_call_id"] = self.tool_call_id
+        if out["content"] is None and self.role != "assistant":
+            out["content"] = ""
+        return out

@@ -1,0 +1,124 @@
+"""Request options and their validation (pure).
+
+Every knob of the vendor docs lives on :class:`RequestOptions`; :meth:`RequestOptions.validate`
+checks documented ranges, counts, per-model rules and thinking-mode rules *before* any
+request, raising :class:`~evo_magic.errors.OptionError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import OptionError
+
+MODELS: tuple[str, ...] = ("deepseek-v4-flash", "deepseek-v4-pro", "deepseek-chat", "deepseek-reasoner")
+DEFAULT_MODEL = "deepseek-v4-flash"
+LEGACY_THINKING = {"deepseek-chat": False, "deepseek-reasoner": True}
+REASONER_REJECTS = ("temperature", "top_p", "tools", "tool_choice", "response_format")
+EFFORTS = ("low", "medium", "high", "max")
+PROTOCOLS = ("openai", "anthropic")
+MAX_OUTPUT_TOKENS = 384_000
+MAX_STOP = 16
+MAX_TOOLS = 128
+_MODEL_NAME = re.compile(r"^deepseek-[a-z0-9][a-z0-9.\-]*$")
+
+
+@dataclass(frozen=True)
+class RequestOptions:
+    """What one request asks for, beyond the messages. ``None`` means "not set"."""
+
+    model: str = DEFAULT_MODEL
+    protocol: str = "openai"
+    thinking: bool | None = None
+    reasoning_effort: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    stop: tuple[str, ...] = ()
+    json_mode: bool = False
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    logit_bias: Mapping[str, float] | None = None
+    n: int = 1
+    seed: int | None = None
+    user: str | None = None
+    tools: tuple[Mapping[str, Any], ...] = ()
+    tool_choice: str | Mapping[str, Any] | None = None
+    stream: bool = True
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> RequestOptions:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items()})
+
+    @property
+    def thinking_on(self) -> bool:
+        """Whether the request runs in thinking mode (the API's default is on)."""
+        if self.thinking is not None:
+            return self.thinking
+        return LEGACY_THINKING.get(self.model, True)
+
+    def validate(self) -> RequestOptions:
+        """Return self when valid; raise OptionError naming the first problem."""
+        if self.model not in MODELS and not _MODEL_NAME.match(self.model):
+            raise OptionError(
+                f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}"
+            )
+        if self.protocol not in PROTOCOLS:
+            raise OptionError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}")
+        _range("temperature", self.temperature, 0, 2)
+        _range("top_p", self.top_p, 0, 1)
+        _range("frequency_penalty", self.frequency_penalty, -2, 2)
+        _range("presence_penalty", self.presence_penalty, -2, 2)
+        if self.max_tokens is not None and not 1 <= self.max_tokens <= MAX_OUTPUT_TOKENS:
+            raise OptionError(f"max_tokens must be between 1 and {MAX_OUTPUT_TOKENS:,}, not {self.max_tokens}")
+        if len(self.stop) > MAX_STOP:
+            raise OptionError(f"at most {MAX_STOP} stop sequences are allowed, got {len(self.stop)}")
+        if any(not s for s in self.stop):
+            raise OptionError("stop sequences must not be empty")
+        if not 1 <= self.n <= 8:
+            raise OptionError(f"n must be between 1 and 8, not {self.n}")
+        if self.top_logprobs is not None:
+            if not 0 <= self.top_logprobs <= 20:
+                raise OptionError(f"top_logprobs must be between 0 and 20, not {self.top_logprobs}")
+            if not self.logprobs:
+                raise OptionError("top_logprobs needs logprobs to be on (--logprobs)")
+        for token, bias in (self.logit_bias or {}).items():
+            if not str(token).isdigit():
+                raise OptionError(f"logit_bias keys are token ids (integers), not {token!r}")
+            _range(f"logit_bias[{token}]", bias, -100, 100)
+        if len(self.tools) > MAX_TOOLS:
+            raise OptionError(f"at most {MAX_TOOLS} tools are allowed, got {len(self.tools)}")
+        if self.reasoning_effort is not None:
+            if self.reasoning_effort not in EFFORTS:
+                raise OptionError(f"reasoning effort must be one of {', '.join(EFFORTS)}, not {self.reasoning_effort!r}")
+            if not self.thinking_on:
+                raise OptionError("reasoning effort needs thinking on (drop --no-think)")
+        if self.model == "deepseek-reasoner":
+            for name in REASONER_REJECTS:
+                value = getattr(self, name, None) if name != "response_format" else self.json_mode
+                if value not in (None, (), False):
+                    raise OptionError(f"deepseek-reasoner does not accept {name}; use deepseek-v4-flash")
+            if self.thinking is False:
+                raise OptionError("deepseek-reasoner always thinks; use deepseek-chat for --no-think")
+        if self.model == "deepseek-chat" and self.thinking is True:
+            raise OptionError("deepseek-chat never thinks; use deepseek-reasoner or deepseek-v4-flash for --think")
+        if self.thinking_on and self.tool_choice is not None:
+            forced = self.tool_choice == "required" or isinstance(self.tool_choice, Mapping) or self.tool_choice == "any"
+            if forced:
+                raise OptionError("a forced tool_choice is not allowed in thinking mode; add --no-think")
+        return self
+
+
+def _range(name: str, value: float | None, low: float, high: float) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise OptionError(f"{name} must be a number, not {value!r}")
+    if not low <= value <= high:
+        raise OptionError(f"{name} must be between {low:g} and {high:g}, not {value:g}")

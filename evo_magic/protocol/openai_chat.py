@@ -1,0 +1,192 @@
+"""OpenAI Chat Completions protocol, as DeepSeek / EvoLink speak it (pure).
+
+``build_body`` turns messages and options into the JSON body of
+``POST /v1/chat/completions``. :class:`StreamParser` turns the ``data:`` payloads of the
+server-sent events (already framed by httpx-sse in the transport) into typed events;
+:func:`parse_response` does the same for a non-streamed body, so both end in the same
+:class:`~evo_magic.snapshot.TurnSnapshot`.
+
+Wire quirks handled (see shared/notes/protocol.md §2.3, §12): ``null`` fields mean "no
+update"; usage may ride on any chunk, with or without choices, and the last non-null wins;
+tool calls accumulate by ``index``; everything after ``[DONE]`` is ignored; an in-band
+``{"error": ...}`` becomes :class:`~evo_magic.events.StreamFailed`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..errors import ProtocolError, error_from_body
+from ..events import (
+    Event,
+    Finished,
+    LogprobsDelta,
+    ReasoningDelta,
+    ResponseStarted,
+    StreamFailed,
+    TextDelta,
+    ToolCallDelta,
+    UsageReported,
+)
+from ..messages import Message
+from ..options import LEGACY_THINKING, RequestOptions
+from ..usage import Usage
+
+PATH = "/v1/chat/completions"
+
+
+def build_body(messages: Iterable[Message], opts: RequestOptions) -> dict[str, Any]:
+    """The request body. Keys appear in a fixed order; unset options are left out."""
+    body: dict[str, Any] = {"model": opts.model, "messages": [m.to_openai() for m in messages]}
+    if opts.model not in LEGACY_THINKING or opts.thinking is not None:
+        body["thinking"] = {"type": "enabled" if opts.thinking_on else "disabled"}
+    if opts.reasoning_effort is not None and opts.thinking_on:
+        body["reasoning_effort"] = opts.reasoning_effort
+    for name in ("max_tokens", "temperature", "top_p", "frequency_penalty", "presence_penalty"):
+        value = getattr(opts, name)
+        if value is not None:
+            body[name] = value
+    if opts.stop:
+        body["stop"] = list(opts.stop)
+    if opts.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    if opts.tools:
+        body["tools"] = [dict(t) for t in opts.tools]
+    if opts.tool_choice is not None:
+        body["tool_choice"] = opts.tool_choice
+    if opts.logprobs:
+        body["logprobs"] = True
+        if opts.top_logprobs is not None:
+            body["top_logprobs"] = opts.top_logprobs
+    if opts.logit_bias:
+        body["logit_bias"] = dict(opts.logit_bias)
+    if opts.n != 1:
+        body["n"] = opts.n
+    if opts.seed is not None:
+        body["seed"] = opts.seed
+    if opts.user is not None:
+        body["user"] = opts.user
+    body["stream"] = opts.stream
+    if opts.stream:
+        body["stream_options"] = {"include_usage": True}
+    body.update(opts.extra)
+    return body
+
+
+def chunk_events(chunk: Mapping[str, Any]) -> list[Event]:
+    """Events of one decoded chunk (without the ResponseStarted bookkeeping)."""
+    events: list[Event] = []
+    err = chunk.get("error")
+    if err is not None:
+        events.append(StreamFailed(error_from_body(_status_of(err), {"error": err})))
+        return events
+    for choice in chunk.get("choices") or ():
+        if not isinstance(choice, Mapping):
+            continue
+        idx = choice.get("index") or 0
+        delta = choice.get("delta")
+        if delta is None:  # non-streamed shape inside a stream: tolerate
+            delta = choice.get("message")
+        if isinstance(delta, Mapping):
+            events.extend(_delta_events(delta, idx))
+        logprobs = choice.get("logprobs")
+        if isinstance(logprobs, Mapping) and logprobs.get("content"):
+            events.append(LogprobsDelta(tuple(logprobs["content"]), idx))
+        reason = choice.get("finish_reason")
+        if reason:
+            events.append(Finished(str(reason), idx))
+    usage = chunk.get("usage")
+    if isinstance(usage, Mapping):
+        events.append(UsageReported(Usage.from_openai(usage)))
+    return events
+
+
+def _delta_events(delta: Mapping[str, Any], idx: int) -> list[Event]:
+    events: list[Event] = []
+    reasoning = delta.get("reasoning_content")
+    if isinstance(reasoning, str):
+        events.append(ReasoningDelta(reasoning, choice=idx))
+    content = delta.get("content")
+    if isinstance(content, str) and content:
+        events.append(TextDelta(content, idx))
+    for frag in delta.get("tool_calls") or ():
+        if not isinstance(frag, Mapping):
+            continue
+        fn = frag.get("function") or {}
+        args = fn.get("arguments") if isinstance(fn, Mapping) else None
+        events.append(
+            ToolCallDelta(
+                index=int(frag.get("index") or 0),
+                id=frag.get("id") or None,
+                name=(fn.get("name") if isinstance(fn, Mapping) else None) or None,
+                arguments=args if isinstance(args, str) else "",
+                choice=idx,
+            )
+        )
+    return events
+
+
+def _status_of(err: Any) -> int:
+    if isinstance(err, Mapping):
+        for key in ("status", "code"):
+            value = err.get(key)
+            if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+                return int(value)
+    return 0
+
+
+class StreamParser:
+    """Incremental parser: ``feed(data)`` per SSE data payload, then ``flush()``.
+
+    Never raises on input: a payload that is not JSON becomes a StreamFailed event carrying a
+    ProtocolError, and anything after ``[DONE]`` is ignored.
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+        self._started = False
+
+    def feed(self, data: str) -> list[Event]:
+        if self.done:
+            return []
+        text = data.strip()
+        if not text:
+            return []
+        if text == "[DONE]":
+            self.done = True
+            return []
+        try:
+            chunk = json.loads(text)
+        except ValueError:
+            snippet = text[:80]
+            return [StreamFailed(ProtocolError(f"malformed event from the server: {snippet!r}"))]
+        if not isinstance(chunk, Mapping):
+            return [StreamFailed(ProtocolError(f"unexpected event from the server: {text[:80]!r}"))]
+        events: list[Event] = []
+        if not self._started and (chunk.get("id") or chunk.get("model")):
+            self._started = True
+            events.append(ResponseStarted(chunk.get("id"), chunk.get("model")))
+        events.extend(chunk_events(chunk))
+        return events
+
+    def flush(self) -> list[Event]:
+        return []
+
+
+def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
+    """Events equivalent to a non-streamed response body (leading blank lines tolerated)."""
+    if isinstance(body, (bytes, str)):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        try:
+            data = json.loads(text.strip())
+        except ValueError as exc:
+            raise ProtocolError(f"the server sent a body that is not JSON: {text.strip()[:80]!r}") from exc
+    else:
+        data = body
+    if not isinstance(data, Mapping):
+        raise ProtocolError("the server sent a JSON body that is not an object")
+    events: list[Event] = [ResponseStarted(data.get("id"), data.get("model"))]
+    events.extend(chunk_events(data))
+    return events
