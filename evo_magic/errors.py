@@ -49,6 +49,10 @@ class EvoMagicError(Exception):
         msg = " ".join(str(self).split())
         return f"{msg} {self.hint}".strip() if self.hint else msg
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this instead of a traceback: one line."""
+        return [f"{type(self).__name__}: {self.one_line()}"]
+
 
 class ConfigError(EvoMagicError):
     """Missing or invalid configuration (API key, base URL, settings)."""

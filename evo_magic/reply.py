@@ -1,0 +1,166 @@
+"""What an answer gives back: :class:`Reply` (and :class:`Interrupted` for Ctrl-C / Stop)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from .errors import EvoMagicError
+from .events import Event, ReasoningDelta, TextDelta
+from .snapshot import ToolCall, TurnSnapshot
+from .usage import Usage
+
+STATUS_NOTICES = {
+    "interrupted": "Interrupted — the partial answer is kept.",
+    "length": "Stopped at max_tokens: the answer may be cut short.",
+    "content_filter": "Stopped by the content filter: the answer is incomplete.",
+    "insufficient_system_resource": (
+        "The server ran out of inference resources (insufficient_system_resource): "
+        "the answer is incomplete; try again."
+    ),
+    "aborted": "The server aborted the answer: it is incomplete.",
+}
+
+
+@dataclass
+class Timing:
+    """Monotonic timestamps of one request."""
+
+    start: float
+    first_token: float | None = None
+    first_reasoning: float | None = None
+    first_text: float | None = None
+    end: float | None = None
+
+    def mark(self, event: Event) -> None:
+        now = time.monotonic()
+        if self.first_token is None:
+            self.first_token = now
+        if isinstance(event, ReasoningDelta) and self.first_reasoning is None and event.text:
+            self.first_reasoning = now
+        elif isinstance(event, TextDelta) and self.first_text is None:
+            self.first_text = now
+
+    @property
+    def elapsed(self) -> float:
+        return (self.end or time.monotonic()) - self.start
+
+    @property
+    def ttft(self) -> float | None:
+        return None if self.first_token is None else self.first_token - self.start
+
+    @property
+    def thinking_seconds(self) -> float | None:
+        if self.first_reasoning is None:
+            return None
+        return (self.first_text or self.end or time.monotonic()) - self.first_reasoning
+
+
+@dataclass
+class Reply:
+    """The answer to one request.
+
+    ``text``, ``reasoning``, ``usage`` (:class:`~evo_magic.usage.Usage`: prompt, cache-hit,
+    cache-miss, completion and reasoning tokens) and ``model`` (the model that answered) are
+    the everyday fields; ``status`` is ``"ok"``, ``"length"``, ``"interrupted"``, ``"error"``
+    or the API's incomplete finish reason.
+    """
+
+    snapshot: TurnSnapshot = field(repr=False)
+    requested_model: str
+    session: str
+    timing: Timing = field(repr=False)
+    status: str = "streaming"
+    error: EvoMagicError | None = field(default=None, repr=False)
+    cost: Decimal | None = None
+    data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode
+
+    def finish(self, status: str, error: EvoMagicError | None) -> None:
+        self.status = status
+        self.error = error
+        self.timing.end = time.monotonic()
+
+    @property
+    def text(self) -> str:
+        return self.snapshot.text
+
+    @property
+    def reasoning(self) -> str:
+        return self.snapshot.reasoning
+
+    @property
+    def usage(self) -> Usage | None:
+        return self.snapshot.usage
+
+    @property
+    def model(self) -> str:
+        return self.snapshot.model or self.requested_model
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return self.snapshot.tool_calls
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.snapshot.finish_reason
+
+    @property
+    def id(self) -> str | None:
+        return self.snapshot.id
+
+    @property
+    def choices(self) -> list[str]:
+        """The text of every choice (``n`` > 1)."""
+        return [self.snapshot.choices[i].text for i in sorted(self.snapshot.choices)]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def notice(self) -> str | None:
+        if self.status == "error" and self.error is not None:
+            return self.error.one_line()
+        return STATUS_NOTICES.get(self.status)
+
+    @property
+    def footer(self) -> Any:
+        from .render import Footer
+
+        t = self.timing
+        status = self.status if self.status != "streaming" else "ok"
+        return Footer(
+            model=self.model, usage=self.usage, elapsed=t.elapsed, ttft=t.ttft,
+            thinking_seconds=t.thinking_seconds, cost=self.cost, status=status,
+            message=self.notice,
+        )
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        from .render import render_reply_text
+
+        return render_reply_text(self.snapshot, self.footer)
+
+    def _repr_html_(self) -> str:
+        from .render import render_reply_html
+
+        return render_reply_html(self.snapshot, self.footer)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (kernel interrupt) or Stop while streaming; ``reply`` holds the partial answer."""
+
+    def __init__(self, reply: Reply):
+        super().__init__("interrupted")
+        self.reply = reply
+
+    def _render_traceback_(self) -> list[str]:
+        n = len(self.reply.text)
+        return [f"Interrupted: the partial answer ({n:,} characters) is kept above."]

@@ -1,0 +1,312 @@
+"""The session: the one stateful object every surface (magics, panel, Python API) uses.
+
+A :class:`Session` holds an append-only history of protocol-neutral messages and its own
+settings; :meth:`Session.ask` builds the request (pure codec), streams it through the
+session's :class:`~evo_magic.transport.Transport`, folds the events into a snapshot, feeds an
+optional live view, and only on success appends the user and assistant messages, so a failed
+request leaves no half turn behind. Earlier messages are re-sent exactly as before, so every
+request extends the previous one and the API's prefix cache keeps hitting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+from . import config
+from .errors import EvoMagicError, OptionError, TransportError
+from .events import ReasoningDelta, TextDelta, ToolCallDelta
+from .messages import Message
+from .options import DEFAULT_MODEL, RequestOptions
+from .protocol import codec
+from .reply import Interrupted, Reply, Timing
+from .snapshot import TurnSnapshot
+from .usage import Usage
+
+if TYPE_CHECKING:
+    from .transport import Transport, TransportSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SESSION = "default"
+INCOMPLETE_REASONS = ("content_filter", "insufficient_system_resource", "aborted")
+Listener = Callable[[str, "Session", Any], None]
+
+
+class SessionBusy(EvoMagicError):
+    """Another surface (e.g. the panel) is streaming on this session right now."""
+
+
+@dataclass
+class Defaults:
+    """Kernel-wide defaults (``%config DeepSeekMagics.*`` writes these)."""
+
+    model: str = DEFAULT_MODEL
+    protocol: str = "openai"
+    thinking: bool | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 180.0
+    max_retries: int = 3
+
+
+@dataclass
+class Turn:
+    """One question and its answer, as shown by ``%deepseek history``."""
+
+    prompt: str
+    reply: Reply
+    cell: Any = None
+    messages: list[Message] = field(default_factory=list)  # what this turn added to history
+
+
+class Session:
+    """A conversation with its settings. Create through :func:`evo_magic.session`."""
+
+    def __init__(self, name: str, registry: Registry, **settings: Any):
+        self.name = name
+        self._registry = registry
+        self.history: list[Message] = []
+        self.turns: list[Turn] = []
+        self.settings: dict[str, Any] = {}
+        self._transport: Transport | None = None
+        self._transport_key: tuple[Any, ...] | None = None
+        self._lock = threading.Lock()
+        self.configure(**settings)
+
+    def __repr__(self) -> str:
+        return f"<evo_magic Session {self.name!r}: {len(self.turns)} turns, model {self.options().model}>"
+
+    # --- settings -----------------------------------------------------------------------
+    def configure(self, **settings: Any) -> Session:
+        """Set session-level defaults (model, protocol, thinking, system, any option)."""
+        allowed = {f.name for f in fields(RequestOptions)} | {"system"}
+        unknown = set(settings) - allowed
+        if unknown:
+            raise OptionError(f"unknown session setting(s): {', '.join(sorted(unknown))}")
+        self.settings.update({k: v for k, v in settings.items() if v is not None})
+        return self
+
+    @property
+    def system(self) -> str | None:
+        return self.settings.get("system")
+
+    def options(self, **overrides: Any) -> RequestOptions:
+        """Effective options: built-in < kernel defaults < session settings < overrides."""
+        d = self._registry.defaults
+        base: dict[str, Any] = {
+            "model": d.model, "protocol": d.protocol, "thinking": d.thinking,
+            "max_tokens": d.max_tokens, "temperature": d.temperature,
+        }
+        base.update({k: v for k, v in self.settings.items() if k != "system"})
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return RequestOptions(**base)
+        except TypeError as exc:
+            raise OptionError(str(exc)) from None
+
+    def reset(self) -> None:
+        """Forget the conversation (settings stay)."""
+        with self._guard():
+            self.history.clear()
+            self.turns.clear()
+        self._registry.notify("reset", self, None)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # --- asking -------------------------------------------------------------------------
+    def ask(
+        self,
+        prompt: str,
+        *,
+        system: str | None = None,
+        view: Any = None,
+        cell: Any = None,
+        **options: Any,
+    ) -> Reply:
+        """Send ``prompt`` (with the history) and return the :class:`Reply`.
+
+        ``view`` is a live view (``evo_magic.live.open_view``) or None. Raises
+        :class:`~evo_magic.errors.EvoMagicError` subclasses on failure (with the partial reply
+        as ``.reply``) and :class:`~evo_magic.reply.Interrupted` on KeyboardInterrupt.
+        """
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise OptionError("the prompt is empty")
+        opts = self.options(**options).validate()
+        endpoint = config.resolve()
+        endpoint.require_key()
+        with self._guard():
+            added = self._new_messages(prompt, system, cell)
+            proto = codec(opts.protocol)
+            body = proto.build_body([*self.history, *added], opts)
+            transport = self._transport_for(endpoint)
+            reply = self._run(transport, proto, body, opts, view)
+            assistant = Message.from_snapshot(reply.snapshot, cell=cell)
+            if reply.status in ("ok", "length"):
+                self.history.extend([*added, assistant])
+                self.turns.append(Turn(prompt, reply, cell, [*added, assistant]))
+        self._registry.notify("turn", self, reply)
+        return reply
+
+    def _new_messages(self, prompt: str, system: str | None, cell: Any) -> list[Message]:
+        added: list[Message] = []
+        system = system if system is not None else self.system
+        current = next((m.content for m in reversed(self.history) if m.role == "system"), None)
+        if system and system != current:
+            added.append(Message.system(system))
+            if system != self.system:
+                self.settings["system"] = system
+        added.append(Message.user(prompt, cell=cell))
+        return added
+
+    def _run(
+        self, transport: Transport, proto: Any, body: dict[str, Any], opts: RequestOptions, view: Any
+    ) -> Reply:
+        snap = TurnSnapshot()
+        timing = Timing(time.monotonic())
+        reply = Reply(snap, opts.model, self.name, timing)
+        try:
+            with transport.post(proto.PATH, body) as response:
+                if opts.stream:
+                    parser = proto.StreamParser()
+                    for data in transport.iter_sse_data(response):
+                        for event in parser.feed(data):
+                            snap.apply(event)
+                            if isinstance(event, (TextDelta, ReasoningDelta, ToolCallDelta)):
+                                timing.mark(event)
+                        if view is not None:
+                            view.update(snap)
+                    for event in parser.flush():
+                        snap.apply(event)
+                else:
+                    for event in proto.parse_response(response.read()):
+                        snap.apply(event)
+                        if isinstance(event, (TextDelta, ReasoningDelta, ToolCallDelta)):
+                            timing.mark(event)
+            if snap.error is None and not snap.complete:
+                raise TransportError(
+                    "the stream ended before the answer was complete; the partial answer is kept",
+                    retryable=False,
+                )
+        except KeyboardInterrupt:
+            reply.finish("interrupted", None)
+            _finish_view(view, reply)
+            raise Interrupted(reply) from None
+        except EvoMagicError as exc:
+            reply.finish("error", exc)
+            _finish_view(view, reply)
+            exc.reply = reply  # type: ignore[attr-defined]
+            raise
+        if snap.error is not None:
+            reply.finish("error", snap.error)
+            _finish_view(view, reply)
+            snap.error.reply = reply  # type: ignore[attr-defined]
+            raise snap.error
+        reason = snap.finish_reason or "stop"
+        reply.finish(reason if reason in (*INCOMPLETE_REASONS, "length") else "ok", None)
+        _finish_view(view, reply)
+        return reply
+
+    def _transport_for(self, endpoint: config.Endpoint) -> Transport:
+        from .transport import Transport
+
+        settings = self._registry.transport_settings()
+        key = (endpoint, settings)
+        if self._transport is None or self._transport_key != key:
+            self.close()
+            self._transport = Transport(endpoint, settings, **self._registry.transport_kwargs)
+            self._transport_key = key
+        return self._transport
+
+    def _guard(self) -> Any:
+        registry_lock = self._lock
+
+        class _Guard:
+            def __enter__(self_inner) -> None:
+                if not registry_lock.acquire(blocking=False):
+                    raise SessionBusy(
+                        f"session {self.name!r} is answering elsewhere (panel?); wait or use -s NAME"
+                    )
+
+            def __exit__(self_inner, *exc: Any) -> None:
+                registry_lock.release()
+
+        return _Guard()
+
+    # --- inspection ---------------------------------------------------------------------
+    @property
+    def usage(self) -> Usage:
+        """Tokens of all successful turns in this session."""
+        total = Usage()
+        for turn in self.turns:
+            u = turn.reply.usage
+            if u is not None:
+                total = Usage(
+                    total.prompt_tokens + u.prompt_tokens,
+                    total.cache_hit_tokens + u.cache_hit_tokens,
+                    total.cache_miss_tokens + u.cache_miss_tokens,
+                    total.completion_tokens + u.completion_tokens,
+                    (total.reasoning_tokens or 0) + (u.reasoning_tokens or 0),
+                )
+        return total
+
+
+def _finish_view(view: Any, reply: Reply) -> None:
+    if view is not None:
+        view.finish(reply.snapshot, reply.footer)
+
+
+class Registry:
+    """The kernel's sessions: one default plus named ones, and kernel-wide defaults."""
+
+    def __init__(self) -> None:
+        self.defaults = Defaults()
+        self.sessions: dict[str, Session] = {}
+        self.listeners: list[Listener] = []
+        self.transport_kwargs: dict[str, Any] = {}
+
+    def get(self, name: str | None = None, **settings: Any) -> Session:
+        name = name or DEFAULT_SESSION
+        found = self.sessions.get(name)
+        if found is None:
+            found = self.sessions[name] = Session(name, self, **settings)
+            self.notify("session", found, None)
+        elif settings:
+            found.configure(**settings)
+        return found
+
+    def transport_settings(self) -> TransportSettings:
+        from .transport import TransportSettings
+
+        d = self.defaults
+        return TransportSettings(d.connect_timeout, d.read_timeout, d.max_retries)
+
+    def notify(self, kind: str, session: Session, payload: Any) -> None:
+        """Tell listeners (ledger, panels) about ``kind`` ("session", "turn", "reset")."""
+        for listener in list(self.listeners):
+            try:
+                listener(kind, session, payload)
+            except Exception:  # a broken listener must not break the answer
+                log.exception("session listener %r failed on %s", listener, kind)
+
+    def close(self) -> None:
+        for s in self.sessions.values():
+            s.close()
+
+
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    global _registry
+    if _registry is None:
+        _registry = Registry()
+    return _registry

@@ -1,0 +1,59 @@
+"""Shared fixtures. The network beyond loopback is never touched; EVOLINK_* is cleared."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+RECORDED = FIXTURES / "recorded"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    for name in list(os.environ):
+        if name.startswith("EVOLINK_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "evo_home"))
+    monkeypatch.chdir(tmp_path)
+    import evo_magic.session as session
+    from evo_magic import config
+
+    config.set_offline(None)
+    previous = session._registry
+    session._registry = None
+    yield
+    if session._registry is not None:
+        session._registry.close()
+    session._registry = previous
+    config.set_offline(None)
+
+
+def recording(name: str) -> dict:
+    """Files of one recorded interaction: request, response (bytes), meta."""
+    out: dict = {"meta": json.loads((RECORDED / f"{name}.meta.json").read_text())}
+    req = RECORDED / f"{name}.request.json"
+    out["request"] = json.loads(req.read_text()) if req.exists() else None
+    for suffix in ("response.sse", "response.json"):
+        path = RECORDED / f"{name}.{suffix}"
+        if path.exists():
+            out["response"] = path.read_bytes()
+            out["streamed"] = suffix.endswith("sse")
+    return out
+
+
+def recording_names() -> list[str]:
+    return sorted(p.name[: -len(".meta.json")] for p in RECORDED.glob("*.meta.json"))
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[object]:
+    """One unthrottled emulator on loopback for the whole test session."""
+    from evo_magic.emulator import Emulator
+
+    with Emulator(tokens_per_second=None) as emu:
+        yield emu
