@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .session import Session
+    from .sessions import Session
 
 __all__ = ["__version__", "load_ipython_extension", "session", "unload_ipython_extension"]
 
 
 def session(name: str | None = None, **settings: Any) -> Session:
     """The kernel's default session, or the named one (created on first use)."""
-    from .session import registry
+    from .sessions import registry
 
     return registry().get(name, **settings)
 

@@ -192,11 +192,13 @@ def error_from_body(
     status: int,
     body: bytes | str | Mapping[str, Any] | None,
     headers: Mapping[str, str] | None = None,
+    secret: str | None = None,
 ) -> ApiError:
     """Map an error status and body (either vendor shape, any content type) to a typed error.
 
     Accepts ``{"error": {...}}`` (OpenAI / DeepSeek) and ``{"type": "error", "error": {...}}``
-    (Anthropic); a body that is not JSON becomes the message itself.
+    (Anthropic); a body that is not JSON becomes the message itself. ``secret`` (the API key)
+    and anything shaped like a key are masked out of the message.
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     data: Any = body
@@ -220,6 +222,7 @@ def error_from_body(
     if not isinstance(message, str) or not message.strip():
         text = body.strip() if isinstance(body, str) else ""
         message = text[:300] if text else f"the server answered HTTP {status} with no message"
+    message = redact(message, secret)
     request_id = headers.get("x-request-id") or headers.get("x-oneapi-request-id")
     request_id = request_id or headers.get("x-ds-trace-id")
     kind: type[ApiError]

@@ -21,7 +21,7 @@ from .errors import ConfigError, EvoMagicError, OptionError
 from .notices import Notice, Table
 from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
 from .reply import Interrupted
-from .session import SessionBusy, registry
+from .sessions import SessionBusy, registry
 
 LINE_COMMANDS = ("help", "reset", "history", "config", "offline")
 

@@ -160,7 +160,9 @@ class Transport:
                     raw = response.read()
                 finally:
                     response.close()
-                failure = error_from_body(response.status_code, raw, response.headers)
+                failure = error_from_body(
+                    response.status_code, raw, response.headers, self.endpoint.key.reveal() if self.endpoint.key else None
+                )
                 if response.status_code not in RETRY_STATUSES:
                     raise failure
                 if response.status_code in FALLBACK_STATUSES:
