@@ -48,6 +48,8 @@ class Message:
         if calls and reasoning is None:
             reasoning = ""
         thinking = tuple(ch.thinking_blocks)
+        if snap.id:
+            meta.setdefault("response_id", snap.id)
         return cls(
             "assistant", ch.text, reasoning=reasoning, thinking=thinking, tool_calls=calls,
             meta=dict(meta),
