@@ -21,6 +21,7 @@ STATUS_NOTICES = {
         "the answer is incomplete; try again."
     ),
     "aborted": "The server aborted the answer: it is incomplete.",
+    "tool_rounds": "Stopped: the model kept calling tools past the round limit (max_tool_rounds).",
 }
 
 
@@ -76,6 +77,7 @@ class Reply:
     error: EvoMagicError | None = field(default=None, repr=False)
     cost: Decimal | None = None
     data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode
+    rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
 
     def finish(self, status: str, error: EvoMagicError | None) -> None:
         self.status = status
@@ -114,6 +116,18 @@ class Reply:
     def choices(self) -> list[str]:
         """The text of every choice (``n`` > 1)."""
         return [self.snapshot.choices[i].text for i in sorted(self.snapshot.choices)]
+
+    @property
+    def total_usage(self) -> Usage | None:
+        """Usage summed over every request of a tool loop (``usage`` is the last one's)."""
+        usages = [r.usage for r in (self.rounds or [self]) if r.usage is not None]
+        if not usages:
+            return None
+        return Usage(
+            sum(u.prompt_tokens for u in usages), sum(u.cache_hit_tokens for u in usages),
+            sum(u.cache_miss_tokens for u in usages), sum(u.completion_tokens for u in usages),
+            sum(u.reasoning_tokens or 0 for u in usages) if any(u.reasoning_tokens is not None for u in usages) else None,
+        )
 
     @property
     def ok(self) -> bool:

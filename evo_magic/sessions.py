@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +24,8 @@ from .messages import Message
 from .options import DEFAULT_MODEL, RequestOptions
 from .protocol import codec
 from .reply import Interrupted, Reply, Timing
-from .snapshot import TurnSnapshot
+from .snapshot import ToolCall, TurnSnapshot
+from .tools import function_tool, run_call
 from .usage import Usage
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Defaults:
     connect_timeout: float = 10.0
     read_timeout: float = 180.0
     max_retries: int = 3
+    max_tool_rounds: int = 8
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Session:
         self._transport: Transport | None = None
         self._transport_key: tuple[Any, ...] | None = None
         self._lock = threading.Lock()
+        self.tools: dict[str, Callable[..., Any]] = {}
         self.configure(**settings)
 
     def __repr__(self) -> str:
@@ -129,32 +132,78 @@ class Session:
         *,
         system: str | None = None,
         view: Any = None,
+        view_factory: Callable[[], Any] | None = None,
         cell: Any = None,
+        tools: Iterable[Callable[..., Any]] | Mapping[str, Callable[..., Any]] | None = None,
+        approve: Callable[[ToolCall], bool] | None = None,
+        on_tool: Callable[[ToolCall, str, bool], None] | None = None,
+        max_tool_rounds: int | None = None,
         **options: Any,
     ) -> Reply:
         """Send ``prompt`` (with the history) and return the :class:`Reply`.
 
-        ``view`` is a live view (``evo_magic.live.open_view``) or None. Raises
-        :class:`~evo_magic.errors.EvoMagicError` subclasses on failure (with the partial reply
-        as ``.reply``) and :class:`~evo_magic.reply.Interrupted` on KeyboardInterrupt.
+        ``view`` is a live view (``evo_magic.live.open_view``) for the answer, or
+        ``view_factory`` makes one per request (a tool loop makes several requests).
+        ``tools`` are notebook functions the model may call (default: the session's
+        ``tools``); each call runs here, ``approve`` may veto it, ``on_tool`` sees each result,
+        and the loop stops after ``max_tool_rounds`` rounds (default 8).
+
+        Raises :class:`~evo_magic.errors.EvoMagicError` subclasses on failure (with the
+        partial reply as ``.reply``) and :class:`~evo_magic.reply.Interrupted` on Ctrl-C.
         """
         if not isinstance(prompt, str) or not prompt.strip():
             raise OptionError("the prompt is empty")
+        functions = _tool_map(tools if tools is not None else self.tools)
+        if functions:
+            options["tools"] = tuple(function_tool(fn, name) for name, fn in functions.items())
         opts = self.options(**options).validate()
+        rounds_left = self._registry.defaults.max_tool_rounds if max_tool_rounds is None else max_tool_rounds
         endpoint = config.resolve()
         endpoint.require_key()
         with self._guard():
             added = self._new_messages(prompt, system, cell)
             proto = codec(opts.protocol)
-            body = proto.build_body([*self.history, *added], opts)
             transport = self._transport_for(endpoint)
-            reply = self._run(transport, proto, body, opts, view)
+            loop: list[Message] = []
+            rounds: list[Reply] = []
+            while True:
+                body = proto.build_body([*self.history, *added, *loop], opts)
+                live = view_factory() if view_factory is not None else view
+                reply = self._run(transport, proto, body, opts, live)
+                rounds.append(reply)
+                reply.rounds = rounds
+                calls = reply.tool_calls
+                if not (functions and calls and reply.finish_reason == "tool_calls"):
+                    break
+                if rounds_left <= 0:
+                    reply.status = "tool_rounds"
+                    break
+                rounds_left -= 1
+                loop.append(Message.from_snapshot(reply.snapshot, cell=cell))
+                for call in calls:
+                    text, ok = self._call_tool(functions, call, approve)
+                    loop.append(Message.tool_result(call.id, text, call.name))
+                    if on_tool is not None:
+                        on_tool(call, text, ok)
             assistant = Message.from_snapshot(reply.snapshot, cell=cell)
             if reply.status in ("ok", "length"):
-                self.history.extend([*added, assistant])
-                self.turns.append(Turn(prompt, reply, cell, [*added, assistant]))
+                turn_messages = [*added, *loop, assistant]
+                self.history.extend(turn_messages)
+                self.turns.append(Turn(prompt, reply, cell, turn_messages))
         self._registry.notify("turn", self, reply)
         return reply
+
+    @staticmethod
+    def _call_tool(
+        functions: Mapping[str, Callable[..., Any]], call: ToolCall,
+        approve: Callable[[ToolCall], bool] | None,
+    ) -> tuple[str, bool]:
+        fn = functions.get(call.name)
+        if fn is None:
+            return f"Error: there is no tool named {call.name!r}; use one of {', '.join(functions)}.", False
+        if approve is not None and not approve(call):
+            return "Error: the user declined to run this call.", False
+        return run_call(fn, call.arguments)
 
     def _new_messages(self, prompt: str, system: str | None, cell: Any) -> list[Message]:
         added: list[Message] = []
@@ -257,6 +306,22 @@ class Session:
                     (total.reasoning_tokens or 0) + (u.reasoning_tokens or 0),
                 )
         return total
+
+
+def _tool_map(
+    tools: Iterable[Callable[..., Any]] | Mapping[str, Callable[..., Any]] | None,
+) -> dict[str, Callable[..., Any]]:
+    if not tools:
+        return {}
+    if isinstance(tools, Mapping):
+        return dict(tools)
+    out: dict[str, Callable[..., Any]] = {}
+    for fn in tools:
+        name = getattr(fn, "__name__", None)
+        if not callable(fn) or not name:
+            raise OptionError(f"{fn!r} is not a named function and cannot be a tool")
+        out[name] = fn
+    return out
 
 
 def _finish_view(view: Any, reply: Reply) -> None:

@@ -201,3 +201,53 @@ def test_one_client_per_session_reused(api: FakeApi) -> None:
     client = s._transport.client  # type: ignore[union-attr]
     s.ask("2")
     assert s._transport.client is client  # type: ignore[union-attr]
+
+
+def tool_call_stream(calls: list[tuple[str, str, str]], reasoning: str = "need data") -> httpx.Response:
+    base = {"id": "t1", "model": "deepseek-v4-flash"}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "reasoning_content": reasoning}}]}]
+    for i, (cid, name, args) in enumerate(calls):
+        chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": i, "id": cid, "type": "function", "function": {"name": name, "arguments": ""}}]}}]})
+        for j in range(0, len(args), 3):
+            chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": i, "function": {"arguments": args[j:j + 3]}}]}}]})
+    chunks.append({**base, "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}], "usage": {"prompt_tokens": 50, "completion_tokens": 9}})
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(*chunks))
+
+
+def test_tool_loop_runs_parallel_calls_and_feeds_results_back(api: FakeApi) -> None:
+    calls_seen = []
+
+    def temperature(city: str) -> dict:
+        """Current temperature of a city."""
+        return {"city": city, "celsius": 21}
+
+    def fails(x: int) -> int:
+        """Always fails."""
+        raise ValueError("bad x")
+
+    api.script.append(tool_call_stream([("call_00_a", "temperature", '{"city": "Paris"}'), ("call_01_b", "fails", '{"x": 1}')]))
+    s = evo_magic.session()
+    reply = s.ask("weather?", tools=[temperature, fails], on_tool=lambda c, text, ok: calls_seen.append((c.name, text, ok)))
+    assert reply.text == "answer 2" and len(reply.rounds) == 2
+    assert calls_seen == [("temperature", '{"city": "Paris", "celsius": 21}', True), ("fails", "Error: ValueError: bad x", False)]
+    first, second = api.bodies
+    assert [t["function"]["name"] for t in first["tools"]] == ["temperature", "fails"]
+    msgs = second["messages"]
+    assert msgs[1]["role"] == "assistant" and msgs[1]["reasoning_content"] == "need data"
+    assert [m["tool_call_id"] for m in msgs[2:4]] == ["call_00_a", "call_01_b"]
+    assert second["tools"] == first["tools"]  # byte-stable tool list keeps the cache prefix
+    assert [m.role for m in s.history] == ["user", "assistant", "tool", "tool", "assistant"]
+    assert reply.total_usage is not None and reply.total_usage.prompt_tokens == 60
+
+
+def test_tool_loop_is_bounded_and_approval_can_decline(api: FakeApi) -> None:
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    for _ in range(3):
+        api.script.append(tool_call_stream([("call_00_x", "ping", "{}")]))
+    reply = evo_magic.session().ask("loop", tools=[ping], max_tool_rounds=2, approve=lambda call: False)
+    assert reply.status == "tool_rounds" and len(api.bodies) == 3
+    assert api.bodies[1]["messages"][-1]["content"] == "Error: the user declined to run this call."
+    assert evo_magic.session().history == []  # an unfinished loop adds no half turn
