@@ -42,7 +42,7 @@ class Message:
     @classmethod
     def from_snapshot(cls, snap: TurnSnapshot, choice: int = 0, **meta: Any) -> Message:
         """The assistant message to keep in history for ``choice`` of a finished response."""
-        ch = snap.choice(choice)
+        ch = snap.choices.get(choice) or snap.choice(0)
         calls = tuple(ch.ordered_tool_calls())
         reasoning: str | None = ch.reasoning if ch.has_reasoning else None
         if calls and reasoning is None:

@@ -10,6 +10,7 @@ request extends the previous one and the API's prefix cache keeps hitting.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from . import config
-from .errors import EvoMagicError, OptionError, TransportError
+from .errors import EvoMagicError, OptionError, ProtocolError, TransportError
 from .events import ReasoningDelta, TextDelta, ToolCallDelta
 from .messages import Message
 from .options import DEFAULT_MODEL, RequestOptions
@@ -161,6 +162,8 @@ class Session:
         endpoint = config.resolve()
         endpoint.require_key()
         with self._guard():
+            if opts.json_mode:
+                prompt = self._json_prompt(prompt, system or self.system)
             added = self._new_messages(prompt, system, cell)
             proto = codec(opts.protocol)
             transport = self._transport_for(endpoint)
@@ -185,6 +188,8 @@ class Session:
                     loop.append(Message.tool_result(call.id, text, call.name))
                     if on_tool is not None:
                         on_tool(call, text, ok)
+            if opts.json_mode and reply.status == "ok":
+                reply = self._parse_json(reply, transport, proto, body, opts, view_factory, view)
             assistant = Message.from_snapshot(reply.snapshot, cell=cell)
             if reply.status in ("ok", "length"):
                 turn_messages = [*added, *loop, assistant]
@@ -192,6 +197,40 @@ class Session:
                 self.turns.append(Turn(prompt, reply, cell, turn_messages))
         self._registry.notify("turn", self, reply)
         return reply
+
+    def _parse_json(
+        self, reply: Reply, transport: Transport, proto: Any, body: dict[str, Any],
+        opts: RequestOptions, view_factory: Callable[[], Any] | None, view: Any,
+    ) -> Reply:
+        """JSON mode: parse the answer; an invalid one (the API may send only spaces) is
+        retried once with the same request, then it is an error."""
+        for attempt in (1, 2):
+            try:
+                reply.data = json.loads(reply.text)
+                return reply
+            except ValueError as exc:
+                problem = "only whitespace" if not reply.text.strip() else f"invalid JSON ({exc.msg})"
+            if attempt == 2:
+                err = ProtocolError(f"the answer is {problem} even after one retry in JSON mode")
+                err.reply = reply  # type: ignore[attr-defined]
+                raise err
+            log.info("JSON mode answer was %s; retrying once", problem)
+            live = view_factory() if view_factory is not None else view
+            reply = self._run(transport, proto, body, opts, live)
+        return reply  # pragma: no cover
+
+    def pick(self, choice: int) -> None:
+        """Continue the conversation from choice ``choice`` (0-based) of the last turn (n > 1)."""
+        if not self.turns:
+            raise OptionError("there is no turn to pick a choice from")
+        turn = self.turns[-1]
+        snap = turn.reply.snapshot
+        if choice not in snap.choices:
+            raise OptionError(f"the last answer has choices 1..{len(snap.choices)}, not {choice + 1}")
+        with self._guard():
+            replaced = Message.from_snapshot(snap, choice=choice, cell=turn.cell)
+            self.history[-1] = replaced
+            turn.messages[-1] = replaced
 
     @staticmethod
     def _call_tool(
@@ -215,6 +254,13 @@ class Session:
                 self.settings["system"] = system
         added.append(Message.user(prompt, cell=cell))
         return added
+
+    @staticmethod
+    def _json_prompt(prompt: str, system: str | None) -> str:
+        """DeepSeek's JSON mode needs the word "json" in the prompt; add a short request."""
+        if "json" in prompt.lower() or (system and "json" in system.lower()):
+            return prompt
+        return prompt + "\n\nRespond with a JSON object."
 
     def _run(
         self, transport: Transport, proto: Any, body: dict[str, Any], opts: RequestOptions, view: Any

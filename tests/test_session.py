@@ -251,3 +251,36 @@ def test_tool_loop_is_bounded_and_approval_can_decline(api: FakeApi) -> None:
     assert reply.status == "tool_rounds" and len(api.bodies) == 3
     assert api.bodies[1]["messages"][-1]["content"] == "Error: the user declined to run this call."
     assert evo_magic.session().history == []  # an unfinished loop adds no half turn
+
+
+def text_stream(text: str, n: int = 1) -> httpx.Response:
+    base = {"id": "j", "model": "deepseek-v4-flash"}
+    chunks = [{**base, "choices": [{"index": i, "delta": {"content": f"{text}" if n == 1 else f"{text} #{i + 1}"}} for i in range(n)]}]
+    chunks.append({**base, "choices": [{"index": i, "delta": {"content": ""}, "finish_reason": "stop"} for i in range(n)], "usage": {"prompt_tokens": 5, "completion_tokens": 5}})
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(*chunks))
+
+
+def test_json_mode_parses_and_retries_once(api: FakeApi) -> None:
+    api.script += [text_stream("   "), text_stream('{"a": 1}')]
+    reply = evo_magic.session().ask("give me numbers", json_mode=True)
+    assert reply.data == {"a": 1} and len(api.bodies) == 2
+    body = api.bodies[0]
+    assert body["response_format"] == {"type": "json_object"}
+    assert "JSON" in body["messages"][-1]["content"]  # the word json is required by the API
+    api.script += [text_stream("not json"), text_stream("still not")]
+    with pytest.raises(errors.ProtocolError, match="after one retry"):
+        evo_magic.session().ask("again", json_mode=True)
+    assert len(evo_magic.session().history) == 2
+
+
+def test_n_choices_and_pick(api: FakeApi) -> None:
+    api.script.append(text_stream("option", n=3))
+    s = evo_magic.session()
+    reply = s.ask("names?", n=3)
+    assert reply.choices == ["option #1", "option #2", "option #3"]
+    assert api.bodies[0]["n"] == 3
+    assert s.history[-1].content == "option #1"
+    s.pick(2)
+    assert s.history[-1].content == "option #3"
+    with pytest.raises(errors.OptionError):
+        s.pick(5)
