@@ -7,6 +7,7 @@ answer's output and end the cell with a one-line error.
 
 from __future__ import annotations
 
+import json
 import shlex
 from typing import Any
 
@@ -18,12 +19,18 @@ from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, vali
 
 from . import config
 from .errors import ConfigError, EvoMagicError, OptionError
-from .notices import Notice, Table
-from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
+from .notices import Choice, Notice, Table, ToolResult, logprobs_table
+from .options import DEFAULT_MODEL, EFFORTS, MODELS, PROTOCOLS, RequestOptions
 from .reply import Interrupted
 from .sessions import SessionBusy, registry
+from .tools import function_tool
 
-LINE_COMMANDS = ("help", "reset", "history", "config", "offline")
+LINE_COMMANDS = ("help", "reset", "history", "config", "offline", "pick")
+
+
+def _ask_approval(call: Any) -> bool:
+    answer = input(f"Run {call.name}({call.arguments})? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _cell_parser() -> MagicArgumentParser:
@@ -32,14 +39,44 @@ def _cell_parser() -> MagicArgumentParser:
     think = p.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_const", const=True)
     think.add_argument("--no-think", dest="thinking", action="store_const", const=False)
+    p.add_argument("--effort", choices=EFFORTS, dest="reasoning_effort")
     p.add_argument("--system")
     p.add_argument("-s", "--session")
     p.add_argument("--new", action="store_true")
     p.add_argument("-o", "--output")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--max-tokens", type=int)
     p.add_argument("--protocol", choices=PROTOCOLS)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--frequency-penalty", type=float)
+    p.add_argument("--presence-penalty", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--stop", action="append", default=[])
+    p.add_argument("--json", dest="json_mode", action="store_true", default=None)
+    p.add_argument("--logprobs", action="store_true", default=None)
+    p.add_argument("--top-logprobs", type=int)
+    p.add_argument("--logit-bias")
+    p.add_argument("-n", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--user")
+    p.add_argument("--tools")
+    p.add_argument("--tool-choice")
+    p.add_argument("--approve", action="store_true")
+    p.add_argument("--max-tool-rounds", type=int)
     return p
+
+
+def _logit_bias(spec: str | None) -> dict[str, float] | None:
+    """``"123:5,456:-100"`` or a JSON object -> {token id: bias}."""
+    if not spec:
+        return None
+    try:
+        if spec.strip().startswith("{"):
+            raw = json.loads(spec)
+            return {str(k): float(v) for k, v in raw.items()}
+        pairs = (item.split(":", 1) for item in spec.split(",") if item.strip())
+        return {k.strip(): float(v) for k, v in pairs}
+    except (ValueError, AttributeError, TypeError):
+        raise UsageError(f"--logit-bias takes TOKEN:BIAS pairs like 1234:-100,99:5, not {spec!r}") from None
 
 
 def _session_parser(prog: str) -> MagicArgumentParser:
@@ -52,31 +89,49 @@ def _session_parser(prog: str) -> MagicArgumentParser:
 class DeepSeekMagics(Magics):
     """Chat with DeepSeek V4 (through EvoLink) from cells.
 
-    Cell magic::
+    Cell magic: ``%%deepseek [options]`` with the prompt in the cell body.
 
-        %%deepseek [-m MODEL] [--think | --no-think] [--system TEXT] [-s NAME] [--new]
-                   [-o VAR] [--temperature T] [--max-tokens N] [--protocol openai]
-        Your prompt, any number of lines.
+    Conversation
+      -s NAME              use the named session (default: the kernel's default session)
+      --new                start a new conversation in the session first
+      --system TEXT        system prompt for the session (kept for later cells)
+      -o VAR               store the reply (text, reasoning, usage, model) in VAR;
+                           with --json, the parsed JSON object
+    Model and thinking
+      -m MODEL             deepseek-v4-flash (default), deepseek-v4-pro, deepseek-chat,
+                           deepseek-reasoner
+      --think / --no-think thinking on (the API default) / off (thinking: disabled)
+      --effort LEVEL       reasoning effort: low, medium, high, max (thinking only)
+      --protocol P         openai (Chat Completions, default) or anthropic (Messages)
+    Sampling and output
+      --max-tokens N       1..384000, reasoning tokens included
+      --temperature T      0..2          --top-p P            0..1
+      --frequency-penalty F, --presence-penalty F   -2..2
+      --stop TEXT          stop sequence (repeat for more, up to 16)
+      --json               JSON mode (response_format json_object); invalid JSON is
+                           retried once
+      -n N                 1..8 choices; all are shown, the first continues the chat
+                           (%deepseek pick K continues from choice K)
+      --logprobs           token log-probabilities, shown as a table
+      --top-logprobs N     0..20 alternatives per token (needs --logprobs)
+      --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5
+      --seed N, --user ID  passed through
+    Tools
+      --tools f,g          notebook functions the model may call (schema from the
+                           signature, type hints, defaults and docstring)
+      --tool-choice C      auto, none, required or a function name (forced choices need
+                           --no-think)
+      --approve            ask before each call
+      --max-tool-rounds N  bound the call/answer loop (default 8)
 
-    -m MODEL         deepseek-v4-flash (default), deepseek-v4-pro, deepseek-chat,
-                     deepseek-reasoner
-    --think          thinking on (the API's default for the V4 models)
-    --no-think       thinking off: sends thinking {"type": "disabled"}
-    --system TEXT    system prompt for this session (kept for later cells)
-    -s NAME          use the named session instead of the default one
-    --new            start a new conversation in the session first
-    -o VAR           store the reply object (text, reasoning, usage, model) in VAR
-    --temperature T  0..2 (no effect in thinking mode)
-    --max-tokens N   1..384000, reasoning tokens included
-
-    Line commands::
-
-        %deepseek help                  this text
-        %deepseek reset [-s NAME]       forget the session's conversation
-        %deepseek history [-s NAME]     the conversation so far, with each turn's cell
-        %deepseek config                effective settings (the key shows its last 4 chars)
-        %deepseek offline [--rate R] [--if-no-key] [--off]
-                                        answer from the bundled EvoLink emulator
+    Line commands
+      %deepseek help                  this text
+      %deepseek reset [-s NAME]       forget the session's conversation
+      %deepseek history [-s NAME]     the conversation so far, with each turn's cell
+      %deepseek pick K [-s NAME]      continue from choice K of the last n > 1 answer
+      %deepseek config                effective settings (the key shows its last 4 chars)
+      %deepseek offline [--rate R] [--if-no-key] [--off]
+                                      answer from the bundled EvoLink emulator
 
     Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also thinking, protocol,
     max_tokens, temperature, read_timeout, connect_timeout, max_retries, live).
@@ -151,38 +206,77 @@ class DeepSeekMagics(Magics):
         prompt = cell.strip()
         if not prompt:
             raise UsageError("the cell has no prompt: write your question below %%deepseek")
+        if args.output and not args.output.isidentifier():
+            raise UsageError(f"-o needs a Python variable name, not {args.output!r}")
         session = registry().get(args.session)
-        overrides = {
-            "model": args.model, "thinking": args.thinking, "temperature": args.temperature,
-            "max_tokens": args.max_tokens, "protocol": args.protocol,
-        }
+        overrides = self._overrides(args)
+        tools = self._tools(args.tools)
         try:
+            if tools:
+                overrides["tools"] = tuple(function_tool(fn) for fn in tools)
             opts = session.options(**overrides).validate()
             config.resolve().require_key()
         except (OptionError, ConfigError) as exc:
             raise UsageError(exc.one_line()) from None
-        if args.output and not args.output.isidentifier():
-            raise UsageError(f"-o needs a Python variable name, not {args.output!r}")
+        overrides.pop("tools", None)
         if args.new:
             session.reset()
         from .live import open_view
 
-        view = open_view(self.live, model=opts.model)
         try:
             reply = session.ask(
-                prompt, system=args.system, view=view, cell=self._cell_id(), **overrides
+                prompt, system=args.system, cell=self._cell_id(),
+                view_factory=lambda: open_view(self.live, model=opts.model),
+                tools=tools or None, approve=_ask_approval if args.approve else None,
+                on_tool=lambda call, text, ok: display(ToolResult(call, text, ok)),
+                max_tool_rounds=args.max_tool_rounds, **overrides,
             )
         except Interrupted as exc:
             self._store(args.output, exc.reply)
             raise
         except SessionBusy as exc:
             raise UsageError(exc.one_line()) from None
+        except OptionError as exc:
+            raise UsageError(exc.one_line()) from None
         except EvoMagicError as exc:
             self._store(args.output, getattr(exc, "reply", None))
             raise
-        self._store(args.output, reply)
-        if not getattr(view, "shows_answer", True):
-            display(reply)
+        self._show_extras(reply, opts)
+        self._store(args.output, reply.data if opts.json_mode else reply)
+
+    def _overrides(self, args: Any) -> dict[str, Any]:
+        choice = args.tool_choice
+        if choice is not None and choice not in ("auto", "none", "required", "any"):
+            choice = {"type": "function", "function": {"name": choice}}
+        return {
+            "model": args.model, "thinking": args.thinking, "temperature": args.temperature,
+            "max_tokens": args.max_tokens, "protocol": args.protocol, "top_p": args.top_p,
+            "frequency_penalty": args.frequency_penalty, "presence_penalty": args.presence_penalty,
+            "stop": tuple(args.stop) or None, "json_mode": args.json_mode, "logprobs": args.logprobs,
+            "top_logprobs": args.top_logprobs, "logit_bias": _logit_bias(args.logit_bias),
+            "n": args.n, "seed": args.seed, "user": args.user,
+            "reasoning_effort": args.reasoning_effort, "tool_choice": choice,
+        }
+
+    def _tools(self, spec: str | None) -> list[Any]:
+        if not spec:
+            return []
+        found = []
+        for name in (n.strip() for n in spec.split(",") if n.strip()):
+            fn = self.shell.user_ns.get(name)
+            if fn is None:
+                raise UsageError(f"--tools: no function named {name!r} in the notebook")
+            if not callable(fn):
+                raise UsageError(f"--tools: {name!r} is a {type(fn).__name__}, not a function")
+            found.append(fn)
+        return found
+
+    def _show_extras(self, reply: Any, opts: RequestOptions) -> None:
+        """What the live view does not show: other choices (n > 1) and logprobs tables."""
+        for i, text in enumerate(reply.choices[1:], 2):
+            display(Choice(i, len(reply.choices), text))
+        if opts.logprobs and reply.snapshot.choice(0).logprobs:
+            display(logprobs_table(reply.snapshot.choice(0).logprobs))
 
     def _cell_id(self) -> Any:
         return getattr(self.shell, "execution_count", None)
@@ -257,6 +351,17 @@ class DeepSeekMagics(Magics):
             ["sessions", ", ".join(registry().sessions) or "(none yet)"],
         ]
         return Table("evo_magic settings", ["setting", "value"], rows)
+
+    def _cmd_pick(self, rest: list[str]) -> Notice:
+        p = _session_parser("pick")
+        p.add_argument("choice", type=int)
+        args = p.parse_args(rest)
+        session = registry().get(args.session)
+        try:
+            session.pick(args.choice - 1)
+        except OptionError as exc:
+            raise UsageError(exc.one_line()) from None
+        return Notice(f"Session {session.name!r} continues from choice {args.choice}.")
 
     def _cmd_offline(self, rest: list[str]) -> Notice:
         p = MagicArgumentParser(prog="%deepseek offline", add_help=False)

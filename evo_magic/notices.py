@@ -75,3 +75,63 @@ class Table:
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class ToolResult:
+    """One tool call the kernel ran: name, arguments and result (or error), collapsible."""
+
+    def __init__(self, call: Any, result: str, ok: bool):
+        self.call, self.result, self.ok = call, result, ok
+
+    def __repr__(self) -> str:
+        mark = "ok" if self.ok else "failed"
+        return f"tool {self.call.name}({_clip(self.call.arguments, 200)}) {mark}: {_clip(self.result, 300)}"
+
+    def _repr_html_(self) -> str:
+        mark = "✓" if self.ok else "✗"
+        color = "#15803d" if self.ok else "#b91c1c"
+        return (
+            f"<details class='evo-tool'><summary><code>{escape(self.call.name)}</code> "
+            f"<span style='color:{color}'>{mark}</span> <span style='opacity:.7'>"
+            f"{escape(_clip(self.call.arguments, 120))}</span></summary>"
+            f"<div>arguments</div><pre>{escape(self.call.arguments)}</pre>"
+            f"<div>{'result' if self.ok else 'error'}</div><pre>{escape(self.result)}</pre></details>"
+        )
+
+
+class Choice:
+    """Another choice of an n > 1 answer (the first is the live view)."""
+
+    def __init__(self, number: int, total: int, text: str):
+        self.number, self.total, self.text = number, total, text
+
+    def __repr__(self) -> str:
+        return f"--- choice {self.number} of {self.total} ---\n{self.text}"
+
+    def _repr_html_(self) -> str:
+        from .render import render_markdown
+
+        return (
+            f"<div class='evo-choice'><div style='opacity:.7'>Choice {self.number} of {self.total}"
+            f" — <code>%deepseek pick {self.number}</code> continues from it</div>"
+            f"{render_markdown(self.text)}</div>"
+        )
+
+
+def logprobs_table(entries: Sequence[Any], limit: int = 200) -> Table:
+    """Token log-probabilities (and the top alternatives) as a table."""
+    import math
+
+    rows = []
+    for entry in list(entries)[:limit]:
+        if not isinstance(entry, dict):
+            continue
+        lp = entry.get("logprob")
+        prob = f"{math.exp(lp):.1%}" if isinstance(lp, (int, float)) and lp > -9999 else "<top 20"
+        alts = ", ".join(
+            f"{a.get('token')!r} {a.get('logprob', 0):.2f}" for a in entry.get("top_logprobs") or []
+            if isinstance(a, dict)
+        )
+        rows.append([repr(entry.get("token")), f"{lp:.3f}" if isinstance(lp, (int, float)) else "", prob, alts])
+    note = f"first {limit} of {len(entries)} tokens" if len(entries) > limit else None
+    return Table("Token log-probabilities", ["token", "logprob", "p", "top alternatives"], rows, note)
