@@ -23,7 +23,10 @@ def main(argv: list[str]) -> int:
     nb = nbformat.read(path, as_version=4)
     started = time.monotonic()
     client = NotebookClient(
-        nb, timeout=300, kernel_name="python3", allow_errors=True,
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()

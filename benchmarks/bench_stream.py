@@ -59,15 +59,21 @@ def prompt(chars: int) -> str:
 
 def raw_read(url: str, chars: int) -> dict[str, Any]:
     body = {
-        "model": "deepseek-v4-flash", "thinking": {"type": "disabled"}, "stream": True,
+        "model": "deepseek-v4-flash",
+        "thinking": {"type": "disabled"},
+        "stream": True,
         "stream_options": {"include_usage": True},
         "messages": [{"role": "user", "content": prompt(chars)}],
     }
     chunks, text, first = [], [], None
     with httpx.Client(timeout=120) as client:
         t0 = time.perf_counter()
-        with client.stream("POST", url + "/v1/chat/completions", json=body,
-                           headers={"Authorization": f"Bearer {KEY}"}) as r:
+        with client.stream(
+            "POST",
+            url + "/v1/chat/completions",
+            json=body,
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as r:
             for sse in EventSource(r).iter_sse():
                 if sse.data == "[DONE]":
                     break
@@ -79,24 +85,37 @@ def raw_read(url: str, chars: int) -> dict[str, Any]:
                 chunks.append(piece)
                 text.append(piece)
         elapsed = time.perf_counter() - t0
-    return {"chunks": len(chunks), "elapsed": elapsed, "ttft": first, "pieces": chunks,
-            "text": "".join(text)}
+    return {
+        "chunks": len(chunks),
+        "elapsed": elapsed,
+        "ttft": first,
+        "pieces": chunks,
+        "text": "".join(text),
+    }
 
 
 def cell_run(kernel: Kernel, chars: int) -> dict[str, Any]:
     ex = kernel.execute(f"%%deepseek --no-think --new -o _bench\n{prompt(chars)}", timeout=300)
     assert ex.ok, ex.error_text
-    stats = kernel.execute("print(_bench.snapshot.events, _bench.timing.elapsed, "
-                           "len(_bench.text), _bench.timing.ttft)")
+    stats = kernel.execute(
+        "print(_bench.snapshot.events, _bench.timing.elapsed, len(_bench.text), _bench.timing.ttft)"
+    )
     events, elapsed, n_chars, ttft = stats.text().split()
     visible = None
     for msg in ex.messages:
         if msg["msg_type"] == "comm_msg" and _has_answer_text(msg):
-            visible = msg["header"]["date"].timestamp() if hasattr(msg["header"]["date"], "timestamp") else None
+            visible = (
+                msg["header"]["date"].timestamp()
+                if hasattr(msg["header"]["date"], "timestamp")
+                else None
+            )
             break
     return {
-        "events": int(events), "elapsed": float(elapsed), "chars": int(n_chars),
-        "ttft": float(ttft) if ttft != "None" else None, "bytes": ex.iopub_bytes,
+        "events": int(events),
+        "elapsed": float(elapsed),
+        "chars": int(n_chars),
+        "ttft": float(ttft) if ttft != "None" else None,
+        "bytes": ex.iopub_bytes,
         "first_output": (ex.first_output_at - ex.started) if ex.first_output_at else None,
         "visible": visible,
     }
@@ -155,7 +174,9 @@ def main() -> None:
     cell_rate = cell["events"] / cell["elapsed"]
     print("1. chunks per second, emulator unthrottled")
     print(f"   raw httpx + httpx-sse read : {raw_rate:10,.0f} chunks/s")
-    print(f"   %%deepseek cell path       : {cell_rate:10,.0f} chunks/s  ({cell_rate / raw_rate:.0%} of raw; target >= 50%)\n")
+    print(
+        f"   %%deepseek cell path       : {cell_rate:10,.0f} chunks/s  ({cell_rate / raw_rate:.0%} of raw; target >= 50%)\n"
+    )
 
     rows = []
     with emulator(1000) as url:
@@ -169,29 +190,43 @@ def main() -> None:
         finally:
             k.close()
     print("2. display bytes per answer character at ~1000 chunks/s")
-    print(f"   {'answer':>10} {'chars':>8} {'evo_magic bytes':>16} {'B/char':>7} {'naive re-render bytes':>22} {'B/char':>8}")
+    print(
+        f"   {'answer':>10} {'chars':>8} {'evo_magic bytes':>16} {'B/char':>7} {'naive re-render bytes':>22} {'B/char':>8}"
+    )
     naive = []
     for size, run, base in rows:
         stride = max(1, len(base["pieces"]) // 1500)
         nb = naive_bytes(base["pieces"], stride)
         naive.append(nb)
-        print(f"   {size:>10,} {run['chars']:>8,} {run['bytes']:>16,} {run['bytes'] / run['chars']:>7.2f} {nb:>22,} {nb / max(len(base['text']), 1):>8.1f}")
+        print(
+            f"   {size:>10,} {run['chars']:>8,} {run['bytes']:>16,} {run['bytes'] / run['chars']:>7.2f} {nb:>22,} {nb / max(len(base['text']), 1):>8.1f}"
+        )
     g_ours = rows[1][1]["bytes"] / rows[0][1]["bytes"]
     g_naive = naive[1] / naive[0]
     ratio = rows[1][1]["chars"] / rows[0][1]["chars"]
-    print(f"   growth for {ratio:.1f}x the answer: evo_magic {g_ours:.2f}x (target <= ~4.6x), naive {g_naive:.1f}x\n")
+    print(
+        f"   growth for {ratio:.1f}x the answer: evo_magic {g_ours:.2f}x (target <= ~4.6x), naive {g_naive:.1f}x\n"
+    )
 
     print("3. time to first token (~1000 chunks/s emulator, first-token delay included)")
-    for size, run, base in rows[:1]:
+    for _size, run, base in rows[:1]:
         print(f"   raw read first content delta : {base['ttft'] * 1000:8.1f} ms")
-        print(f"   cell path first token (kernel): {run['ttft'] * 1000:8.1f} ms" if run["ttft"] else "   cell path: n/a")
+        print(
+            f"   cell path first token (kernel): {run['ttft'] * 1000:8.1f} ms"
+            if run["ttft"]
+            else "   cell path: n/a"
+        )
         if run["first_output"]:
-            print(f"   cell first output on iopub    : {run['first_output'] * 1000:8.1f} ms after execute_request")
+            print(
+                f"   cell first output on iopub    : {run['first_output'] * 1000:8.1f} ms after execute_request"
+            )
     print()
     ours, eager = load_ext_times()
     print("4. %load_ext evo_magic in a fresh kernel")
     print(f"   evo_magic (lazy imports)            : {ours:8.1f} ms (target < 100 ms)")
-    print(f"   baseline: importing httpx, httpx-sse, markdown-it, ipywidgets, anywidget eagerly: {eager:8.1f} ms")
+    print(
+        f"   baseline: importing httpx, httpx-sse, markdown-it, ipywidgets, anywidget eagerly: {eager:8.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -80,7 +80,9 @@ def parse_base_urls(value: str) -> tuple[str, ...]:
     urls = tuple(u.strip().rstrip("/") for u in value.split(",") if u.strip())
     for url in urls:
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{BASE_URL_VAR} entries must start with http:// or https://, got {url!r}")
+            raise ConfigError(
+                f"{BASE_URL_VAR} entries must start with http:// or https://, got {url!r}"
+            )
     if not urls:
         raise ConfigError(f"{BASE_URL_VAR} is set but names no URL")
     return tuple(u[:-3] if u.endswith("/v1") else u for u in urls)
@@ -109,9 +111,7 @@ def set_offline(endpoint: Endpoint | None) -> None:
     _offline = endpoint
 
 
-def resolve(
-    environ: Mapping[str, str] | None = None, cwd: Path | None = None
-) -> Endpoint:
+def resolve(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Endpoint:
     """The endpoint in force now: offline routing, else environment, else ``.env``."""
     if _offline is not None:
         return _offline

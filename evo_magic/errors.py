@@ -74,7 +74,9 @@ class TransportError(EvoMagicError):
 class StreamTimeout(TransportError):
     """The stream produced nothing for longer than the read timeout."""
 
-    hint = "The server stalled; raise the timeout with %config DeepSeekMagics.read_timeout = SECONDS."
+    hint = (
+        "The server stalled; raise the timeout with %config DeepSeekMagics.read_timeout = SECONDS."
+    )
 
 
 class ProtocolError(EvoMagicError):

@@ -76,7 +76,9 @@ def _logit_bias(spec: str | None) -> dict[str, float] | None:
         pairs = (item.split(":", 1) for item in spec.split(",") if item.strip())
         return {k.strip(): float(v) for k, v in pairs}
     except (ValueError, AttributeError, TypeError):
-        raise UsageError(f"--logit-bias takes TOKEN:BIAS pairs like 1234:-100,99:5, not {spec!r}") from None
+        raise UsageError(
+            f"--logit-bias takes TOKEN:BIAS pairs like 1234:-100,99:5, not {spec!r}"
+        ) from None
 
 
 def _session_parser(prog: str) -> MagicArgumentParser:
@@ -182,8 +184,16 @@ class DeepSeekMagics(Magics):
             raise TraitError(str(exc)) from None
         return value
 
-    @observe("model", "protocol", "thinking", "max_tokens", "temperature", "read_timeout",
-             "connect_timeout", "max_retries")
+    @observe(
+        "model",
+        "protocol",
+        "thinking",
+        "max_tokens",
+        "temperature",
+        "read_timeout",
+        "connect_timeout",
+        "max_retries",
+    )
     def _on_change(self, change: Any) -> None:
         self._sync_defaults()
 
@@ -225,11 +235,15 @@ class DeepSeekMagics(Magics):
 
         try:
             reply = session.ask(
-                prompt, system=args.system, cell=self._cell_id(),
+                prompt,
+                system=args.system,
+                cell=self._cell_id(),
                 view_factory=lambda: open_view(self.live, model=opts.model),
-                tools=tools or None, approve=_ask_approval if args.approve else None,
+                tools=tools or None,
+                approve=_ask_approval if args.approve else None,
                 on_tool=lambda call, text, ok: display(ToolResult(call, text, ok)),
-                max_tool_rounds=args.max_tool_rounds, **overrides,
+                max_tool_rounds=args.max_tool_rounds,
+                **overrides,
             )
         except Interrupted as exc:
             self._store(args.output, exc.reply)
@@ -249,13 +263,24 @@ class DeepSeekMagics(Magics):
         if choice is not None and choice not in ("auto", "none", "required", "any"):
             choice = {"type": "function", "function": {"name": choice}}
         return {
-            "model": args.model, "thinking": args.thinking, "temperature": args.temperature,
-            "max_tokens": args.max_tokens, "protocol": args.protocol, "top_p": args.top_p,
-            "frequency_penalty": args.frequency_penalty, "presence_penalty": args.presence_penalty,
-            "stop": tuple(args.stop) or None, "json_mode": args.json_mode, "logprobs": args.logprobs,
-            "top_logprobs": args.top_logprobs, "logit_bias": _logit_bias(args.logit_bias),
-            "n": args.n, "seed": args.seed, "user": args.user,
-            "reasoning_effort": args.reasoning_effort, "tool_choice": choice,
+            "model": args.model,
+            "thinking": args.thinking,
+            "temperature": args.temperature,
+            "max_tokens": args.max_tokens,
+            "protocol": args.protocol,
+            "top_p": args.top_p,
+            "frequency_penalty": args.frequency_penalty,
+            "presence_penalty": args.presence_penalty,
+            "stop": tuple(args.stop) or None,
+            "json_mode": args.json_mode,
+            "logprobs": args.logprobs,
+            "top_logprobs": args.top_logprobs,
+            "logit_bias": _logit_bias(args.logit_bias),
+            "n": args.n,
+            "seed": args.seed,
+            "user": args.user,
+            "reasoning_effort": args.reasoning_effort,
+            "tool_choice": choice,
         }
 
     def _tools(self, spec: str | None) -> list[Any]:
@@ -263,7 +288,7 @@ class DeepSeekMagics(Magics):
             return []
         found = []
         for name in (n.strip() for n in spec.split(",") if n.strip()):
-            fn = self.shell.user_ns.get(name)
+            fn = self._user_ns.get(name)
             if fn is None:
                 raise UsageError(f"--tools: no function named {name!r} in the notebook")
             if not callable(fn):
@@ -278,12 +303,16 @@ class DeepSeekMagics(Magics):
         if opts.logprobs and reply.snapshot.choice(0).logprobs:
             display(logprobs_table(reply.snapshot.choice(0).logprobs))
 
+    @property
+    def _user_ns(self) -> dict[str, Any]:
+        return self.shell.user_ns if self.shell is not None else {}
+
     def _cell_id(self) -> Any:
         return getattr(self.shell, "execution_count", None)
 
     def _store(self, name: str | None, value: Any) -> None:
         if name and value is not None:
-            self.shell.user_ns[name] = value
+            self._user_ns[name] = value
 
     # --- line commands ------------------------------------------------------------------
     def _line(self, line: str) -> Any:
@@ -326,19 +355,23 @@ class DeepSeekMagics(Magics):
             rows.append([i, cell, turn.prompt, turn.reply.text, turn.reply.model, tokens])
         return Table(
             f"Session {session.name!r}: {len(session.turns)} turns",
-            ["#", "cell", "you", "deepseek", "model", "tokens"], rows,
+            ["#", "cell", "you", "deepseek", "model", "tokens"],
+            rows,
         )
 
     def _cmd_config(self, rest: list[str]) -> Table:
         if rest:
-            raise UsageError("%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE")
+            raise UsageError(
+                "%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE"
+            )
         try:
             endpoint = config.resolve()
         except ConfigError as exc:
             raise UsageError(exc.one_line()) from None
         key = endpoint.key.masked if endpoint.key else "not set"
-        rows = [
-            ["model", self.model], ["protocol", self.protocol],
+        rows: list[list[Any]] = [
+            ["model", self.model],
+            ["protocol", self.protocol],
             ["thinking", "on" if self.thinking else "off"],
             ["max_tokens", self.max_tokens if self.max_tokens is not None else "API default"],
             ["temperature", self.temperature if self.temperature is not None else "API default"],
@@ -347,7 +380,8 @@ class DeepSeekMagics(Magics):
             ["offline", "yes, bundled emulator" if endpoint.offline else "no"],
             ["read_timeout", f"{self.read_timeout:g} s"],
             ["connect_timeout", f"{self.connect_timeout:g} s"],
-            ["max_retries", self.max_retries], ["live view", self.live],
+            ["max_retries", self.max_retries],
+            ["live view", self.live],
             ["sessions", ", ".join(registry().sessions) or "(none yet)"],
         ]
         return Table("evo_magic settings", ["setting", "value"], rows)
@@ -396,7 +430,9 @@ def register(ipython: Any) -> DeepSeekMagics:
 def unregister(ipython: Any) -> None:
     ipython.magics_manager.magics["line"].pop("deepseek", None)
     ipython.magics_manager.magics["cell"].pop("deepseek", None)
-    ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DeepSeekMagics)]
+    ipython.configurables[:] = [
+        c for c in ipython.configurables if not isinstance(c, DeepSeekMagics)
+    ]
 
 
 __all__ = ["MODELS", "DeepSeekMagics", "register", "unregister"]

@@ -51,7 +51,11 @@ class Message:
         if snap.id:
             meta.setdefault("response_id", snap.id)
         return cls(
-            "assistant", ch.text, reasoning=reasoning, thinking=thinking, tool_calls=calls,
+            "assistant",
+            ch.text,
+            reasoning=reasoning,
+            thinking=thinking,
+            tool_calls=calls,
             meta=dict(meta),
         )
 

@@ -36,8 +36,13 @@ class Notice:
 class Table:
     """A titled table of strings (settings, history, usage)."""
 
-    def __init__(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
-                 note: str | None = None):
+    def __init__(
+        self,
+        title: str,
+        headers: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        note: str | None = None,
+    ):
         self.title = title
         self.headers = list(headers)
         self.rows = [[("" if c is None else str(c)) for c in row] for row in rows]
@@ -50,7 +55,7 @@ class Table:
                 widths[i] = max(widths[i], min(len(cell), 60))
 
         def line(cells: Sequence[str]) -> str:
-            return "  ".join(_clip(c, 60).ljust(w) for c, w in zip(cells, widths)).rstrip()
+            return "  ".join(_clip(c, 60).ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
 
         out = [self.title, line(self.headers), line(["-" * w for w in widths])]
         out += [line(r) for r in self.rows] or ["(empty)"]
@@ -60,11 +65,17 @@ class Table:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th style='text-align:left'>{escape(h)}</th>" for h in self.headers)
-        body = "".join(
-            "<tr>" + "".join(f"<td style='text-align:left;vertical-align:top'>{escape(c)}</td>"
-                             for c in row) + "</tr>"
-            for row in self.rows
-        ) or f"<tr><td colspan='{len(self.headers)}'><em>(empty)</em></td></tr>"
+        body = (
+            "".join(
+                "<tr>"
+                + "".join(
+                    f"<td style='text-align:left;vertical-align:top'>{escape(c)}</td>" for c in row
+                )
+                + "</tr>"
+                for row in self.rows
+            )
+            or f"<tr><td colspan='{len(self.headers)}'><em>(empty)</em></td></tr>"
+        )
         note = f"<div style='opacity:.7'>{escape(self.note)}</div>" if self.note else ""
         return (
             f"<div class='evo-table'><strong>{escape(self.title)}</strong>"
@@ -129,9 +140,19 @@ def logprobs_table(entries: Sequence[Any], limit: int = 200) -> Table:
         lp = entry.get("logprob")
         prob = f"{math.exp(lp):.1%}" if isinstance(lp, (int, float)) and lp > -9999 else "<top 20"
         alts = ", ".join(
-            f"{a.get('token')!r} {a.get('logprob', 0):.2f}" for a in entry.get("top_logprobs") or []
+            f"{a.get('token')!r} {a.get('logprob', 0):.2f}"
+            for a in entry.get("top_logprobs") or []
             if isinstance(a, dict)
         )
-        rows.append([repr(entry.get("token")), f"{lp:.3f}" if isinstance(lp, (int, float)) else "", prob, alts])
+        rows.append(
+            [
+                repr(entry.get("token")),
+                f"{lp:.3f}" if isinstance(lp, (int, float)) else "",
+                prob,
+                alts,
+            ]
+        )
     note = f"first {limit} of {len(entries)} tokens" if len(entries) > limit else None
-    return Table("Token log-probabilities", ["token", "logprob", "p", "top alternatives"], rows, note)
+    return Table(
+        "Token log-probabilities", ["token", "logprob", "p", "top alternatives"], rows, note
+    )

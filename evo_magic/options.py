@@ -15,7 +15,12 @@ from typing import Any
 
 from .errors import OptionError
 
-MODELS: tuple[str, ...] = ("deepseek-v4-flash", "deepseek-v4-pro", "deepseek-chat", "deepseek-reasoner")
+MODELS: tuple[str, ...] = (
+    "deepseek-v4-flash",
+    "deepseek-v4-pro",
+    "deepseek-chat",
+    "deepseek-reasoner",
+)
 DEFAULT_MODEL = "deepseek-v4-flash"
 LEGACY_THINKING = {"deepseek-chat": False, "deepseek-reasoner": True}
 REASONER_REJECTS = ("temperature", "top_p", "tools", "tool_choice", "response_format")
@@ -66,19 +71,23 @@ class RequestOptions:
     def validate(self) -> RequestOptions:
         """Return self when valid; raise OptionError naming the first problem."""
         if self.model not in MODELS and not _MODEL_NAME.match(self.model):
-            raise OptionError(
-                f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}"
-            )
+            raise OptionError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
         if self.protocol not in PROTOCOLS:
-            raise OptionError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}")
+            raise OptionError(
+                f"--protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}"
+            )
         _range("temperature", self.temperature, 0, 2)
         _range("top_p", self.top_p, 0, 1)
         _range("frequency_penalty", self.frequency_penalty, -2, 2)
         _range("presence_penalty", self.presence_penalty, -2, 2)
         if self.max_tokens is not None and not 1 <= self.max_tokens <= MAX_OUTPUT_TOKENS:
-            raise OptionError(f"max_tokens must be between 1 and {MAX_OUTPUT_TOKENS:,}, not {self.max_tokens}")
+            raise OptionError(
+                f"max_tokens must be between 1 and {MAX_OUTPUT_TOKENS:,}, not {self.max_tokens}"
+            )
         if len(self.stop) > MAX_STOP:
-            raise OptionError(f"at most {MAX_STOP} stop sequences are allowed, got {len(self.stop)}")
+            raise OptionError(
+                f"at most {MAX_STOP} stop sequences are allowed, got {len(self.stop)}"
+            )
         if any(not s for s in self.stop):
             raise OptionError("stop sequences must not be empty")
         if not 1 <= self.n <= 8:
@@ -96,22 +105,36 @@ class RequestOptions:
             raise OptionError(f"at most {MAX_TOOLS} tools are allowed, got {len(self.tools)}")
         if self.reasoning_effort is not None:
             if self.reasoning_effort not in EFFORTS:
-                raise OptionError(f"reasoning effort must be one of {', '.join(EFFORTS)}, not {self.reasoning_effort!r}")
+                raise OptionError(
+                    f"reasoning effort must be one of {', '.join(EFFORTS)}, not {self.reasoning_effort!r}"
+                )
             if not self.thinking_on:
                 raise OptionError("reasoning effort needs thinking on (drop --no-think)")
         if self.model == "deepseek-reasoner":
             for name in REASONER_REJECTS:
                 value = getattr(self, name, None) if name != "response_format" else self.json_mode
                 if value not in (None, (), False):
-                    raise OptionError(f"deepseek-reasoner does not accept {name}; use deepseek-v4-flash")
+                    raise OptionError(
+                        f"deepseek-reasoner does not accept {name}; use deepseek-v4-flash"
+                    )
             if self.thinking is False:
-                raise OptionError("deepseek-reasoner always thinks; use deepseek-chat for --no-think")
+                raise OptionError(
+                    "deepseek-reasoner always thinks; use deepseek-chat for --no-think"
+                )
         if self.model == "deepseek-chat" and self.thinking is True:
-            raise OptionError("deepseek-chat never thinks; use deepseek-reasoner or deepseek-v4-flash for --think")
+            raise OptionError(
+                "deepseek-chat never thinks; use deepseek-reasoner or deepseek-v4-flash for --think"
+            )
         if self.thinking_on and self.tool_choice is not None:
-            forced = self.tool_choice == "required" or isinstance(self.tool_choice, Mapping) or self.tool_choice == "any"
+            forced = (
+                self.tool_choice == "required"
+                or isinstance(self.tool_choice, Mapping)
+                or self.tool_choice == "any"
+            )
             if forced:
-                raise OptionError("a forced tool_choice is not allowed in thinking mode; add --no-think")
+                raise OptionError(
+                    "a forced tool_choice is not allowed in thinking mode; add --no-think"
+                )
         return self
 
 

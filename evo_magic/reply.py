@@ -124,9 +124,13 @@ class Reply:
         if not usages:
             return None
         return Usage(
-            sum(u.prompt_tokens for u in usages), sum(u.cache_hit_tokens for u in usages),
-            sum(u.cache_miss_tokens for u in usages), sum(u.completion_tokens for u in usages),
-            sum(u.reasoning_tokens or 0 for u in usages) if any(u.reasoning_tokens is not None for u in usages) else None,
+            sum(u.prompt_tokens for u in usages),
+            sum(u.cache_hit_tokens for u in usages),
+            sum(u.cache_miss_tokens for u in usages),
+            sum(u.completion_tokens for u in usages),
+            sum(u.reasoning_tokens or 0 for u in usages)
+            if any(u.reasoning_tokens is not None for u in usages)
+            else None,
         )
 
     @property
@@ -146,8 +150,13 @@ class Reply:
         t = self.timing
         status = self.status if self.status != "streaming" else "ok"
         return Footer(
-            model=self.model, usage=self.usage, elapsed=t.elapsed, ttft=t.ttft,
-            thinking_seconds=t.thinking_seconds, cost=self.cost, status=status,
+            model=self.model,
+            usage=self.usage,
+            elapsed=t.elapsed,
+            ttft=t.ttft,
+            thinking_seconds=t.thinking_seconds,
+            cost=self.cost,
+            status=status,
             message=self.notice,
         )
 

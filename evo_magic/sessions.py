@@ -104,8 +104,11 @@ class Session:
         """Effective options: built-in < kernel defaults < session settings < overrides."""
         d = self._registry.defaults
         base: dict[str, Any] = {
-            "model": d.model, "protocol": d.protocol, "thinking": d.thinking,
-            "max_tokens": d.max_tokens, "temperature": d.temperature,
+            "model": d.model,
+            "protocol": d.protocol,
+            "thinking": d.thinking,
+            "max_tokens": d.max_tokens,
+            "temperature": d.temperature,
         }
         base.update({k: v for k, v in self.settings.items() if k != "system"})
         base.update({k: v for k, v in overrides.items() if v is not None})
@@ -158,7 +161,9 @@ class Session:
         if functions:
             options["tools"] = tuple(function_tool(fn, name) for name, fn in functions.items())
         opts = self.options(**options).validate()
-        rounds_left = self._registry.defaults.max_tool_rounds if max_tool_rounds is None else max_tool_rounds
+        rounds_left = (
+            self._registry.defaults.max_tool_rounds if max_tool_rounds is None else max_tool_rounds
+        )
         endpoint = config.resolve()
         endpoint.require_key()
         with self._guard():
@@ -199,8 +204,14 @@ class Session:
         return reply
 
     def _parse_json(
-        self, reply: Reply, transport: Transport, proto: Any, body: dict[str, Any],
-        opts: RequestOptions, view_factory: Callable[[], Any] | None, view: Any,
+        self,
+        reply: Reply,
+        transport: Transport,
+        proto: Any,
+        body: dict[str, Any],
+        opts: RequestOptions,
+        view_factory: Callable[[], Any] | None,
+        view: Any,
     ) -> Reply:
         """JSON mode: parse the answer; an invalid one (the API may send only spaces) is
         retried once with the same request, then it is an error."""
@@ -208,8 +219,10 @@ class Session:
             try:
                 reply.data = json.loads(reply.text)
                 return reply
-            except ValueError as exc:
-                problem = "only whitespace" if not reply.text.strip() else f"invalid JSON ({exc.msg})"
+            except json.JSONDecodeError as exc:
+                problem = (
+                    "only whitespace" if not reply.text.strip() else f"invalid JSON ({exc.msg})"
+                )
             if attempt == 2:
                 err = ProtocolError(f"the answer is {problem} even after one retry in JSON mode")
                 err.reply = reply  # type: ignore[attr-defined]
@@ -226,7 +239,9 @@ class Session:
         turn = self.turns[-1]
         snap = turn.reply.snapshot
         if choice not in snap.choices:
-            raise OptionError(f"the last answer has choices 1..{len(snap.choices)}, not {choice + 1}")
+            raise OptionError(
+                f"the last answer has choices 1..{len(snap.choices)}, not {choice + 1}"
+            )
         with self._guard():
             replaced = Message.from_snapshot(snap, choice=choice, cell=turn.cell)
             self.history[-1] = replaced
@@ -234,12 +249,16 @@ class Session:
 
     @staticmethod
     def _call_tool(
-        functions: Mapping[str, Callable[..., Any]], call: ToolCall,
+        functions: Mapping[str, Callable[..., Any]],
+        call: ToolCall,
         approve: Callable[[ToolCall], bool] | None,
     ) -> tuple[str, bool]:
         fn = functions.get(call.name)
         if fn is None:
-            return f"Error: there is no tool named {call.name!r}; use one of {', '.join(functions)}.", False
+            return (
+                f"Error: there is no tool named {call.name!r}; use one of {', '.join(functions)}.",
+                False,
+            )
         if approve is not None and not approve(call):
             return "Error: the user declined to run this call.", False
         return run_call(fn, call.arguments)
@@ -263,7 +282,12 @@ class Session:
         return prompt + "\n\nRespond with a JSON object."
 
     def _run(
-        self, transport: Transport, proto: Any, body: dict[str, Any], opts: RequestOptions, view: Any
+        self,
+        transport: Transport,
+        proto: Any,
+        body: dict[str, Any],
+        opts: RequestOptions,
+        view: Any,
     ) -> Reply:
         snap = TurnSnapshot()
         timing = Timing(time.monotonic())

@@ -57,13 +57,21 @@ def _param_docs(doc: str) -> tuple[str, dict[str, str]]:
     lines = doc.splitlines()
     summary_lines: list[str] = []
     for line in lines:
-        if not line.strip() or re.match(r"^\s*(Args|Arguments|Parameters|Returns|Raises)\s*:?\s*$", line) or line.strip().startswith(":param"):
+        if (
+            not line.strip()
+            or re.match(r"^\s*(Args|Arguments|Parameters|Returns|Raises)\s*:?\s*$", line)
+            or line.strip().startswith(":param")
+        ):
             break
         summary_lines.append(line.strip())
     params: dict[str, str] = {}
     for m in re.finditer(r"^\s*:param\s+(?:\w+\s+)?(\w+):\s*(.+)$", doc, re.M):  # Sphinx
         params[m.group(1)] = m.group(2).strip()
-    section = re.search(r"^\s*(?:Args|Arguments|Parameters)\s*:?\s*\n(?:\s*-+\s*\n)?(.*?)(?:\n\s*\n|\Z)", doc, re.S | re.M)
+    section = re.search(
+        r"^\s*(?:Args|Arguments|Parameters)\s*:?\s*\n(?:\s*-+\s*\n)?(.*?)(?:\n\s*\n|\Z)",
+        doc,
+        re.S | re.M,
+    )
     if section:
         current = None
         for line in section.group(1).splitlines():
@@ -80,7 +88,7 @@ def function_tool(fn: Callable[..., Any], name: str | None = None) -> dict[str, 
     """The tool definition (Chat Completions shape) of ``fn``."""
     if not callable(fn):
         raise OptionError(f"{fn!r} is not a function and cannot be a tool")
-    tool_name = name or getattr(fn, "__name__", "")
+    tool_name = str(name or getattr(fn, "__name__", ""))
     if not _NAME.match(tool_name):
         raise OptionError(f"tool name {tool_name!r} must be 1-64 letters, digits, _ or -")
     try:
@@ -103,7 +111,9 @@ def function_tool(fn: Callable[..., Any], name: str | None = None) -> dict[str, 
         if param.default is param.empty:
             required.append(pname)
         elif _jsonable(param.default):
-            schema["default"] = param.default.value if isinstance(param.default, enum.Enum) else param.default
+            schema["default"] = (
+                param.default.value if isinstance(param.default, enum.Enum) else param.default
+            )
         props[pname] = schema
     parameters: dict[str, Any] = {"type": "object", "properties": props}
     if required:
@@ -128,7 +138,7 @@ def run_call(fn: Callable[..., Any], arguments: str) -> tuple[str, bool]:
     """Run one tool call; returns (text for the model, ok). Never raises (except Ctrl-C)."""
     try:
         args = json.loads(arguments) if arguments.strip() else {}
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         return f"Error: the arguments are not valid JSON ({exc.msg}); send a JSON object.", False
     if not isinstance(args, dict):
         return "Error: the arguments must be a JSON object.", False

@@ -111,12 +111,15 @@ class Transport:
         except httpx.TimeoutException as exc:
             raise StreamTimeout(
                 f"no data from the server for {self.settings.read_timeout:g} s; the partial "
-                "answer is kept", url=str(response.url), retryable=False
+                "answer is kept",
+                url=str(response.url),
+                retryable=False,
             ) from exc
         except httpx.TransportError as exc:
             raise TransportError(
                 f"the connection broke mid-answer ({type(exc).__name__}); the partial answer is kept",
-                url=str(response.url), retryable=False,
+                url=str(response.url),
+                retryable=False,
             ) from exc
         finally:
             response.close()
@@ -141,7 +144,8 @@ class Transport:
             except httpx.TimeoutException as exc:
                 raise StreamTimeout(
                     f"{base} sent no answer within {self.settings.read_timeout:g} s",
-                    url=base, retryable=False,
+                    url=base,
+                    retryable=False,
                 ) from exc
             except httpx.RemoteProtocolError as exc:
                 # the server closed before any response byte (e.g. a stale pooled connection)
@@ -161,7 +165,10 @@ class Transport:
                 finally:
                     response.close()
                 failure = error_from_body(
-                    response.status_code, raw, response.headers, self.endpoint.key.reveal() if self.endpoint.key else None
+                    response.status_code,
+                    raw,
+                    response.headers,
+                    self.endpoint.key.reveal() if self.endpoint.key else None,
                 )
                 if response.status_code not in RETRY_STATUSES:
                     raise failure

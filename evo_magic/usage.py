@@ -52,7 +52,9 @@ class Usage:
         if not prompt:
             prompt = hit + miss
         cdetails = raw.get("completion_tokens_details")
-        reasoning = _int(cdetails.get("reasoning_tokens")) if isinstance(cdetails, Mapping) else None
+        reasoning = (
+            _int(cdetails.get("reasoning_tokens")) if isinstance(cdetails, Mapping) else None
+        )
         return cls(prompt, hit, miss, _int(raw.get("completion_tokens")) or 0, reasoning)
 
     @classmethod

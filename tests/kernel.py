@@ -42,13 +42,19 @@ class Execution:
 
     def final_html(self) -> str:
         """The last text/html shown (what a saved notebook keeps)."""
-        html = [m["content"]["data"]["text/html"] for m in self.of_type("display_data", "update_display_data", "execute_result")
-                if "text/html" in m["content"].get("data", {})]
+        html = [
+            m["content"]["data"]["text/html"]
+            for m in self.of_type("display_data", "update_display_data", "execute_result")
+            if "text/html" in m["content"].get("data", {})
+        ]
         return html[-1] if html else ""
 
     def text(self) -> str:
         parts = [m["content"]["text"] for m in self.of_type("stream")]
-        parts += [m["content"]["data"].get("text/plain", "") for m in self.of_type("display_data", "update_display_data", "execute_result")]
+        parts += [
+            m["content"]["data"].get("text/plain", "")
+            for m in self.of_type("display_data", "update_display_data", "execute_result")
+        ]
         return "\n".join(parts)
 
 
@@ -65,7 +71,9 @@ class Kernel:
         self.kc.start_channels()
         self.kc.wait_for_ready(timeout=60)
 
-    def execute(self, code: str, timeout: float = 60, interrupt_after: float | None = None) -> Execution:
+    def execute(
+        self, code: str, timeout: float = 60, interrupt_after: float | None = None
+    ) -> Execution:
         msg_id = self.kc.execute(code, store_history=True)
         started = time.monotonic()
         ex = Execution(reply={}, started=started)
@@ -74,8 +82,11 @@ class Kernel:
             remaining = timeout - (time.monotonic() - started)
             if remaining <= 0:
                 raise TimeoutError(f"cell did not finish in {timeout}s: {code[:60]!r}")
-            if (interrupt_after is not None and ex.interrupt_sent is None
-                    and time.monotonic() - started >= interrupt_after):
+            if (
+                interrupt_after is not None
+                and ex.interrupt_sent is None
+                and time.monotonic() - started >= interrupt_after
+            ):
                 self.km.interrupt_kernel()
                 ex.interrupt_sent = time.monotonic()
             try:
@@ -89,7 +100,14 @@ class Kernel:
                 idle = msg["content"]["execution_state"] == "idle"
                 ex.idle_at = time.monotonic()
                 continue
-            if kind in ("display_data", "update_display_data", "comm_msg", "comm_open", "stream", "execute_result"):
+            if kind in (
+                "display_data",
+                "update_display_data",
+                "comm_msg",
+                "comm_open",
+                "stream",
+                "execute_result",
+            ):
                 ex.iopub_bytes += len(json.dumps(msg["content"], default=str))
                 if ex.first_output_at is None and kind != "comm_open":
                     ex.first_output_at = time.monotonic()

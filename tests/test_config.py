@@ -8,7 +8,9 @@ from evo_magic import config
 from evo_magic.errors import ConfigError
 
 
-def test_key_from_environment_wins_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_from_environment_wins_over_dotenv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / ".env").write_text("EVOLINK_API_KEY=from-dotenv-1234\n")
     assert config.resolve().key == config.Secret("from-dotenv-1234")
     monkeypatch.setenv("EVOLINK_API_KEY", "from-env-abcd")
@@ -42,7 +44,13 @@ def test_no_key_message_says_how_to_fix() -> None:
 
 def test_secret_never_shows_the_key() -> None:
     secret = config.Secret("sk-very-secret-value-WXYZ")
-    for shown in (repr(secret), str(secret), f"{secret}", secret.masked, repr(config.Endpoint(("u",), secret))):
+    for shown in (
+        repr(secret),
+        str(secret),
+        f"{secret}",
+        secret.masked,
+        repr(config.Endpoint(("u",), secret)),
+    ):
         assert "very-secret" not in shown
     assert secret.masked.endswith("WXYZ")
     import pickle

@@ -55,7 +55,9 @@ def test_next_cell_continues_the_conversation(kernel: Kernel, emu: object) -> No
     assert second["messages"][: len(first["messages"])] == first["messages"]
     assistant = second["messages"][len(first["messages"])]
     assert assistant["role"] == "assistant" and assistant["reasoning_content"]
-    check = kernel.execute("print(type(r).__name__, r.model, r.usage.prompt_tokens > 0, r.usage.cache_hit_tokens >= 0, bool(r.reasoning))")
+    check = kernel.execute(
+        "print(type(r).__name__, r.model, r.usage.prompt_tokens > 0, r.usage.cache_hit_tokens >= 0, bool(r.reasoning))"
+    )
     assert "Reply deepseek-v4-flash True True True" in check.text()
 
 
@@ -70,7 +72,9 @@ def test_twenty_cells_reuse_one_connection(kernel: Kernel, emu: object) -> None:
 
 
 def test_no_think_and_options_reach_the_wire(kernel: Kernel, emu: object) -> None:
-    assert kernel.execute("%%deepseek --no-think -m deepseek-v4-pro --temperature 0.2 --max-tokens 300 --new\nhi").ok
+    assert kernel.execute(
+        "%%deepseek --no-think -m deepseek-v4-pro --temperature 0.2 --max-tokens 300 --new\nhi"
+    ).ok
     body = emu.requests[-1]  # type: ignore[attr-defined]
     assert body["thinking"] == {"type": "disabled"} and body["model"] == "deepseek-v4-pro"
     assert body["temperature"] == 0.2 and body["max_tokens"] == 300
@@ -108,7 +112,9 @@ def test_interrupt_stops_stream_fast_and_keeps_partial(slow_emu: object) -> None
     k = Kernel({"EVOLINK_API_KEY": "sk-kernel-test-4242", "EVOLINK_BASE_URL": slow_emu.url})  # type: ignore[attr-defined]
     try:
         assert k.execute("%load_ext evo_magic").ok
-        ex = k.execute("%%deepseek --no-think\nWrite an essay of 3000 words about rivers.", interrupt_after=1.5)
+        ex = k.execute(
+            "%%deepseek --no-think\nWrite an essay of 3000 words about rivers.", interrupt_after=1.5
+        )
         assert not ex.ok
         assert ex.interrupt_latency is not None and ex.interrupt_latency < 0.5, ex.interrupt_latency
         assert "Interrupted" in ex.error_text and len(ex.error_text.strip().splitlines()) == 1

@@ -59,7 +59,9 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
         "-m deepseek-reasoner --json",
     ],
 )
-def test_misuse_is_a_one_line_usage_error(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, line: str) -> None:
+def test_misuse_is_a_one_line_usage_error(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
     monkeypatch.setenv("EVOLINK_API_KEY", "sk-magic-test-1111")
     with pytest.raises(UsageError) as info:
         shell.run_cell_magic("deepseek", line, "a prompt")
@@ -85,13 +87,21 @@ def test_unknown_line_command_suggests(shell: InteractiveShell) -> None:
 
 def test_help_and_question_mark_show_the_reference(shell: InteractiveShell) -> None:
     notice = shell.run_line_magic("deepseek", "help")
-    for word in ("--no-think", "--max-tokens", "offline", "history", "%config DeepSeekMagics.model"):
+    for word in (
+        "--no-think",
+        "--max-tokens",
+        "offline",
+        "history",
+        "%config DeepSeekMagics.model",
+    ):
         assert word in repr(notice)
     doc = shell.find_cell_magic("deepseek").__doc__
     assert "--system TEXT" in doc
 
 
-def test_config_shows_only_last_four_key_chars(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_shows_only_last_four_key_chars(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EVOLINK_API_KEY", "sk-supersecret-value-7777")
     table = shell.run_line_magic("deepseek", "config")
     text, html = repr(table), table._repr_html_()

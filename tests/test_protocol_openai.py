@@ -31,8 +31,13 @@ def frame(pieces: list[bytes]) -> list[str]:
 
 def summary(snap: TurnSnapshot) -> tuple:
     return (
-        snap.text, snap.reasoning, [c.to_dict() for c in snap.tool_calls], snap.usage,
-        snap.finish_reason, snap.model, snap.id,
+        snap.text,
+        snap.reasoning,
+        [c.to_dict() for c in snap.tool_calls],
+        snap.usage,
+        snap.finish_reason,
+        snap.model,
+        snap.id,
     )
 
 
@@ -75,7 +80,9 @@ def test_usage_figures_from_recordings() -> None:
     thinking = parse_all(frame([recording("stream_thinking_reasoner")["response"]]))
     assert thinking.usage is not None
     assert (thinking.usage.completion_tokens, thinking.usage.reasoning_tokens) == (212, 198)
-    cached = parse_all(frame([recording("stream_tool_call_with_text_no_stream_options")["response"]]))
+    cached = parse_all(
+        frame([recording("stream_tool_call_with_text_no_stream_options")["response"]])
+    )
     assert cached.usage is not None
     assert (cached.usage.cache_hit_tokens, cached.usage.cache_miss_tokens) == (128, 33)
     assert thinking.text == "Hello there! 😊 How can I help you today?"
@@ -182,13 +189,68 @@ def test_null_fields_mean_no_update() -> None:
     parser = StreamParser()
     snap = TurnSnapshot()
     chunks = [
-        {"id": "x", "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "reasoning_content": ""}}], "usage": None},
+        {
+            "id": "x",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": None, "reasoning_content": ""},
+                }
+            ],
+            "usage": None,
+        },
         {"choices": [{"index": 0, "delta": {"content": None, "reasoning_content": "think"}}]},
-        {"choices": [{"index": 0, "delta": {"content": "A", "reasoning_content": None, "tool_calls": None}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}]}}]},
-        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": None, "function": {"name": None, "arguments": "{}"}}]}}]},
-        {"choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
-        {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 4, "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": 5}},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"content": "A", "reasoning_content": None, "tool_calls": None},
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "c1",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": ""},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 0, "id": None, "function": {"name": None, "arguments": "{}"}}
+                        ]
+                    },
+                }
+            ]
+        },
+        {
+            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+        },
+        {
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 5,
+                "completion_tokens": 4,
+                "prompt_cache_hit_tokens": 0,
+                "prompt_cache_miss_tokens": 5,
+            },
+        },
     ]
     for chunk in chunks:
         for event in parser.feed(json.dumps(chunk)):
@@ -206,7 +268,9 @@ def test_done_ends_the_stream_and_junk_after_it_is_ignored() -> None:
 
 def test_in_band_error_and_malformed_event() -> None:
     parser = StreamParser()
-    (event,) = parser.feed('{"error": {"message": "overloaded", "type": "server_error", "code": 503}}')
+    (event,) = parser.feed(
+        '{"error": {"message": "overloaded", "type": "server_error", "code": 503}}'
+    )
     assert isinstance(event, StreamFailed) and isinstance(event.error, errors.ServerError)
     (bad,) = StreamParser().feed("{not json")
     assert isinstance(bad, StreamFailed) and isinstance(bad.error, errors.ProtocolError)
@@ -216,9 +280,7 @@ def test_events_are_typed() -> None:
     events = StreamParser().feed(
         '{"id":"i","model":"deepseek-v4-flash","choices":[{"index":0,"delta":{"content":"hi","reasoning_content":null},"finish_reason":"stop"}]}'
     )
-    assert events == [
-        ResponseStarted("i", "deepseek-v4-flash"), TextDelta("hi"), Finished("stop")
-    ]
+    assert events == [ResponseStarted("i", "deepseek-v4-flash"), TextDelta("hi"), Finished("stop")]
     assert not any(isinstance(e, ReasoningDelta) for e in events)
 
 
@@ -256,11 +318,17 @@ def test_body_matches_recorded_tool_loop_history() -> None:
     theirs = next(m for m in sent_next if m["role"] == "assistant")
     assert ours["reasoning_content"] == theirs["reasoning_content"]
     assert [c["id"] for c in ours["tool_calls"]] == [c["id"] for c in theirs["tool_calls"]]
-    assert [c["function"] for c in ours["tool_calls"]] == [c["function"] for c in theirs["tool_calls"]]
+    assert [c["function"] for c in ours["tool_calls"]] == [
+        c["function"] for c in theirs["tool_calls"]
+    ]
 
 
 def test_body_is_deterministic_and_append_only() -> None:
-    history = [Message.system("be brief"), Message.user("a"), Message("assistant", "b", reasoning="r")]
+    history = [
+        Message.system("be brief"),
+        Message.user("a"),
+        Message("assistant", "b", reasoning="r"),
+    ]
     first = build_body(history, RequestOptions())
     second = build_body([*history, Message.user("c")], RequestOptions())
     a = json.dumps(first["messages"], separators=(",", ":"))

@@ -14,7 +14,9 @@ from evo_magic.sessions import registry
 
 
 def sse(*chunks: dict, done: bool = True) -> bytes:
-    out = b": keep-alive\n\n" + b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks)
+    out = b": keep-alive\n\n" + b"".join(
+        b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks
+    )
     return out + (b"data: [DONE]\n\n" if done else b"")
 
 
@@ -22,13 +24,41 @@ def answer(text: str, reasoning: str | None, n_prompt: int = 10) -> bytes:
     base = {"id": "r1", "model": "deepseek-v4-flash", "object": "chat.completion.chunk"}
     chunks = []
     if reasoning is not None:
-        chunks.append({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "reasoning_content": ""}}]})
-        chunks.append({**base, "choices": [{"index": 0, "delta": {"content": None, "reasoning_content": reasoning}}]})
+        chunks.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": None, "reasoning_content": ""},
+                    }
+                ],
+            }
+        )
+        chunks.append(
+            {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": {"content": None, "reasoning_content": reasoning}}
+                ],
+            }
+        )
     chunks.append({**base, "choices": [{"index": 0, "delta": {"content": text}}]})
-    usage = {"prompt_tokens": n_prompt, "completion_tokens": 5, "prompt_cache_hit_tokens": 0, "prompt_cache_miss_tokens": n_prompt}
+    usage = {
+        "prompt_tokens": n_prompt,
+        "completion_tokens": 5,
+        "prompt_cache_hit_tokens": 0,
+        "prompt_cache_miss_tokens": n_prompt,
+    }
     if reasoning is not None:
         usage["completion_tokens_details"] = {"reasoning_tokens": 3}
-    chunks.append({**base, "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}], "usage": usage})
+    chunks.append(
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
+            "usage": usage,
+        }
+    )
     return sse(*chunks)
 
 
@@ -50,7 +80,8 @@ class FakeApi:
         n = len(self.bodies)
         thinking = body.get("thinking", {}).get("type") != "disabled"
         return httpx.Response(
-            200, headers={"content-type": "text/event-stream"},
+            200,
+            headers={"content-type": "text/event-stream"},
             content=answer(f"answer {n}", f"reasoning {n}" if thinking else None),
         )
 
@@ -66,8 +97,17 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
 
 def test_ask_returns_reply_fields(api: FakeApi) -> None:
     reply = evo_magic.session().ask("hello")
-    assert (reply.text, reply.reasoning, reply.model, reply.status) == ("answer 1", "reasoning 1", "deepseek-v4-flash", "ok")
-    assert reply.usage is not None and reply.usage.reasoning_tokens == 3 and reply.usage.cache_miss_tokens == 10
+    assert (reply.text, reply.reasoning, reply.model, reply.status) == (
+        "answer 1",
+        "reasoning 1",
+        "deepseek-v4-flash",
+        "ok",
+    )
+    assert (
+        reply.usage is not None
+        and reply.usage.reasoning_tokens == 3
+        and reply.usage.cache_miss_tokens == 10
+    )
     assert api.bodies[0]["thinking"] == {"type": "enabled"} and api.bodies[0]["stream"] is True
 
 
@@ -79,8 +119,19 @@ def test_history_is_append_only_and_reasoning_echoed_verbatim(api: FakeApi) -> N
     first, second, third = (b["messages"] for b in api.bodies)
     assert second[: len(first)] == first and third[: len(second)] == second
     assert first[0] == {"role": "system", "content": "be brief"}
-    assert second[2] == {"role": "assistant", "content": "answer 1", "reasoning_content": "reasoning 1"}
-    assert [m["role"] for m in third] == ["system", "user", "assistant", "user", "assistant", "user"]
+    assert second[2] == {
+        "role": "assistant",
+        "content": "answer 1",
+        "reasoning_content": "reasoning 1",
+    }
+    assert [m["role"] for m in third] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "user",
+    ]
 
 
 def test_no_think_sends_disabled_and_keeps_no_reasoning(api: FakeApi) -> None:
@@ -108,14 +159,19 @@ def test_failed_request_leaves_no_half_turn(api: FakeApi) -> None:
         s.ask("two")
     assert len(s.history) == 2 and len(s.turns) == 1
     s.ask("three")
-    assert [m["content"] for m in api.bodies[-1]["messages"] if m["role"] == "user"] == ["one", "three"]
+    assert [m["content"] for m in api.bodies[-1]["messages"] if m["role"] == "user"] == [
+        "one",
+        "three",
+    ]
 
 
 def test_truncated_stream_is_an_error_with_the_partial_reply(api: FakeApi) -> None:
     s = evo_magic.session()
     full = answer("partial text", None)
     cut = full[: full.index(b'"finish_reason"') - 60]
-    api.script.append(httpx.Response(200, headers={"content-type": "text/event-stream"}, content=cut))
+    api.script.append(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=cut)
+    )
     with pytest.raises(errors.TransportError) as info:
         s.ask("q", thinking=False)
     assert info.value.reply.text == "partial text" and info.value.reply.status == "error"  # type: ignore[attr-defined]
@@ -123,9 +179,14 @@ def test_truncated_stream_is_an_error_with_the_partial_reply(api: FakeApi) -> No
 
 
 def test_in_band_error_event(api: FakeApi) -> None:
-    body = sse({"id": "x", "model": "m", "choices": [{"index": 0, "delta": {"content": "par"}}]},
-               {"error": {"message": "upstream overloaded", "type": "server_error"}}, done=False)
-    api.script.append(httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body))
+    body = sse(
+        {"id": "x", "model": "m", "choices": [{"index": 0, "delta": {"content": "par"}}]},
+        {"error": {"message": "upstream overloaded", "type": "server_error"}},
+        done=False,
+    )
+    api.script.append(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+    )
     with pytest.raises(errors.ApiError, match="upstream overloaded") as info:
         evo_magic.session().ask("q")
     assert info.value.reply.text == "par"  # type: ignore[attr-defined]
@@ -137,13 +198,22 @@ def test_keyboard_interrupt_keeps_partial_and_closes(api: FakeApi) -> None:
 
     class Stream(httpx.SyncByteStream):
         def __iter__(self):
-            yield sse({"id": "x", "model": "m", "choices": [{"index": 0, "delta": {"content": "half an "}}]}, done=False)
+            yield sse(
+                {
+                    "id": "x",
+                    "model": "m",
+                    "choices": [{"index": 0, "delta": {"content": "half an "}}],
+                },
+                done=False,
+            )
             raise KeyboardInterrupt
 
         def close(self) -> None:
             closed.append(True)
 
-    api.script.append(httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Stream()))
+    api.script.append(
+        httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Stream())
+    )
     s = evo_magic.session()
     with pytest.raises(Interrupted) as info:
         s.ask("q")
@@ -155,7 +225,12 @@ def test_keyboard_interrupt_keeps_partial_and_closes(api: FakeApi) -> None:
 
 def test_validation_happens_before_any_request(api: FakeApi) -> None:
     s = evo_magic.session()
-    for bad in ({"temperature": 3}, {"max_tokens": 0}, {"model": "gpt-4"}, {"model": "deepseek-reasoner", "temperature": 1}):
+    for bad in (
+        {"temperature": 3},
+        {"max_tokens": 0},
+        {"model": "gpt-4"},
+        {"model": "deepseek-reasoner", "temperature": 1},
+    ):
         with pytest.raises(errors.OptionError):
             s.ask("q", **bad)
     with pytest.raises(errors.OptionError):
@@ -163,7 +238,9 @@ def test_validation_happens_before_any_request(api: FakeApi) -> None:
     assert api.bodies == []
 
 
-def test_no_key_is_a_config_error_before_any_request(monkeypatch: pytest.MonkeyPatch, api: FakeApi) -> None:
+def test_no_key_is_a_config_error_before_any_request(
+    monkeypatch: pytest.MonkeyPatch, api: FakeApi
+) -> None:
     monkeypatch.delenv("EVOLINK_API_KEY")
     with pytest.raises(errors.ConfigError, match="EVOLINK_API_KEY"):
         evo_magic.session().ask("q")
@@ -203,14 +280,65 @@ def test_one_client_per_session_reused(api: FakeApi) -> None:
     assert s._transport.client is client  # type: ignore[union-attr]
 
 
-def tool_call_stream(calls: list[tuple[str, str, str]], reasoning: str = "need data") -> httpx.Response:
+def tool_call_stream(
+    calls: list[tuple[str, str, str]], reasoning: str = "need data"
+) -> httpx.Response:
     base = {"id": "t1", "model": "deepseek-v4-flash"}
-    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "reasoning_content": reasoning}}]}]
+    chunks = [
+        {
+            **base,
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"role": "assistant", "content": None, "reasoning_content": reasoning},
+                }
+            ],
+        }
+    ]
     for i, (cid, name, args) in enumerate(calls):
-        chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": i, "id": cid, "type": "function", "function": {"name": name, "arguments": ""}}]}}]})
+        chunks.append(
+            {
+                **base,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {
+                            "tool_calls": [
+                                {
+                                    "index": i,
+                                    "id": cid,
+                                    "type": "function",
+                                    "function": {"name": name, "arguments": ""},
+                                }
+                            ]
+                        },
+                    }
+                ],
+            }
+        )
         for j in range(0, len(args), 3):
-            chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [{"index": i, "function": {"arguments": args[j:j + 3]}}]}}]})
-    chunks.append({**base, "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}], "usage": {"prompt_tokens": 50, "completion_tokens": 9}})
+            chunks.append(
+                {
+                    **base,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {
+                                "tool_calls": [
+                                    {"index": i, "function": {"arguments": args[j : j + 3]}}
+                                ]
+                            },
+                        }
+                    ],
+                }
+            )
+    chunks.append(
+        {
+            **base,
+            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "tool_calls"}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 9},
+        }
+    )
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(*chunks))
 
 
@@ -225,11 +353,22 @@ def test_tool_loop_runs_parallel_calls_and_feeds_results_back(api: FakeApi) -> N
         """Always fails."""
         raise ValueError("bad x")
 
-    api.script.append(tool_call_stream([("call_00_a", "temperature", '{"city": "Paris"}'), ("call_01_b", "fails", '{"x": 1}')]))
+    api.script.append(
+        tool_call_stream(
+            [("call_00_a", "temperature", '{"city": "Paris"}'), ("call_01_b", "fails", '{"x": 1}')]
+        )
+    )
     s = evo_magic.session()
-    reply = s.ask("weather?", tools=[temperature, fails], on_tool=lambda c, text, ok: calls_seen.append((c.name, text, ok)))
+    reply = s.ask(
+        "weather?",
+        tools=[temperature, fails],
+        on_tool=lambda c, text, ok: calls_seen.append((c.name, text, ok)),
+    )
     assert reply.text == "answer 2" and len(reply.rounds) == 2
-    assert calls_seen == [("temperature", '{"city": "Paris", "celsius": 21}', True), ("fails", "Error: ValueError: bad x", False)]
+    assert calls_seen == [
+        ("temperature", '{"city": "Paris", "celsius": 21}', True),
+        ("fails", "Error: ValueError: bad x", False),
+    ]
     first, second = api.bodies
     assert [t["function"]["name"] for t in first["tools"]] == ["temperature", "fails"]
     msgs = second["messages"]
@@ -247,7 +386,9 @@ def test_tool_loop_is_bounded_and_approval_can_decline(api: FakeApi) -> None:
 
     for _ in range(3):
         api.script.append(tool_call_stream([("call_00_x", "ping", "{}")]))
-    reply = evo_magic.session().ask("loop", tools=[ping], max_tool_rounds=2, approve=lambda call: False)
+    reply = evo_magic.session().ask(
+        "loop", tools=[ping], max_tool_rounds=2, approve=lambda call: False
+    )
     assert reply.status == "tool_rounds" and len(api.bodies) == 3
     assert api.bodies[1]["messages"][-1]["content"] == "Error: the user declined to run this call."
     assert evo_magic.session().history == []  # an unfinished loop adds no half turn
@@ -255,8 +396,24 @@ def test_tool_loop_is_bounded_and_approval_can_decline(api: FakeApi) -> None:
 
 def text_stream(text: str, n: int = 1) -> httpx.Response:
     base = {"id": "j", "model": "deepseek-v4-flash"}
-    chunks = [{**base, "choices": [{"index": i, "delta": {"content": f"{text}" if n == 1 else f"{text} #{i + 1}"}} for i in range(n)]}]
-    chunks.append({**base, "choices": [{"index": i, "delta": {"content": ""}, "finish_reason": "stop"} for i in range(n)], "usage": {"prompt_tokens": 5, "completion_tokens": 5}})
+    chunks = [
+        {
+            **base,
+            "choices": [
+                {"index": i, "delta": {"content": f"{text}" if n == 1 else f"{text} #{i + 1}"}}
+                for i in range(n)
+            ],
+        }
+    ]
+    chunks.append(
+        {
+            **base,
+            "choices": [
+                {"index": i, "delta": {"content": ""}, "finish_reason": "stop"} for i in range(n)
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 5},
+        }
+    )
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(*chunks))
 
 

@@ -15,8 +15,13 @@ class Unit(enum.Enum):
     F = "fahrenheit"
 
 
-def weather(city: str, days: int = 1, unit: Unit = Unit.C, detail: Literal["short", "long"] = "short",
-            tags: list[str] | None = None) -> dict:
+def weather(
+    city: str,
+    days: int = 1,
+    unit: Unit = Unit.C,
+    detail: Literal["short", "long"] = "short",
+    tags: list[str] | None = None,
+) -> dict:
     """Get the weather forecast for a city.
 
     Args:
@@ -47,7 +52,9 @@ def test_schema_from_signature_hints_defaults_and_docstring() -> None:
     props = fn["parameters"]["properties"]
     assert props["city"] == {"type": "string", "description": "Name of the city, e.g. Paris."}
     assert props["days"] == {"type": "integer", "description": "How many days ahead.", "default": 1}
-    assert props["unit"]["enum"] == ["celsius", "fahrenheit"] and props["unit"]["default"] == "celsius"
+    assert (
+        props["unit"]["enum"] == ["celsius", "fahrenheit"] and props["unit"]["default"] == "celsius"
+    )
     assert props["detail"] == {"enum": ["short", "long"], "default": "short"}
     assert props["tags"] == {"type": "array", "items": {"type": "string"}, "default": None}
     assert fn["parameters"]["required"] == ["city"]

@@ -7,7 +7,13 @@ import pytest
 
 from evo_magic import errors
 from evo_magic.config import Endpoint, Secret
-from evo_magic.transport import BACKOFF_CAP_S, RETRY_AFTER_CAP_S, Transport, TransportSettings, backoff_delay
+from evo_magic.transport import (
+    BACKOFF_CAP_S,
+    RETRY_AFTER_CAP_S,
+    Transport,
+    TransportSettings,
+    backoff_delay,
+)
 
 A, B = "http://127.0.0.1:7001", "http://127.0.0.1:7002"
 SSE = b'data: {"id":"1","model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
@@ -49,7 +55,9 @@ def test_429_honours_retry_after_then_succeeds() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.host + str(request.url.port))
         if len(calls) == 1:
-            return httpx.Response(429, headers={"retry-after": "2"}, json={"error": {"message": "slow down"}})
+            return httpx.Response(
+                429, headers={"retry-after": "2"}, json={"error": {"message": "slow down"}}
+            )
         return ok_stream(request)
 
     t, sleeps = make(handler)
@@ -118,10 +126,15 @@ def test_no_retry_once_the_body_started() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(1)
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=broken_body())
+        return httpx.Response(
+            200, headers={"content-type": "text/event-stream"}, content=broken_body()
+        )
 
     t, sleeps = make(handler)
-    with pytest.raises(errors.TransportError, match="mid-answer"), t.post("/p", {"stream": True}) as r:
+    with (
+        pytest.raises(errors.TransportError, match="mid-answer"),
+        t.post("/p", {"stream": True}) as r,
+    ):
         list(t.iter_sse_data(r))
     assert len(calls) == 1 and sleeps == []
 
@@ -148,7 +161,14 @@ def test_response_closed_on_interrupt() -> None:
 
 def test_error_messages_never_contain_the_key() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(401, json={"error": {"message": "Authentication Fails, Your api key: sk-test-key-1234 is invalid"}})
+        return httpx.Response(
+            401,
+            json={
+                "error": {
+                    "message": "Authentication Fails, Your api key: sk-test-key-1234 is invalid"
+                }
+            },
+        )
 
     t, _ = make(handler)
     with pytest.raises(errors.AuthenticationError) as info, t.post("/p", {}):

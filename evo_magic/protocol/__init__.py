@@ -17,9 +17,7 @@ def codec(protocol: str) -> ModuleType:
 
         return openai_chat
     if protocol == "anthropic":
-        try:
-            from . import anthropic_messages  # type: ignore[attr-defined]
-        except ImportError as exc:  # pragma: no cover - until the codec lands
-            raise OptionError("the anthropic protocol is not available in this version") from exc
+        from . import anthropic_messages
+
         return anthropic_messages
     raise OptionError(f"unknown protocol {protocol!r}; use openai or anthropic")

@@ -62,7 +62,9 @@ def _assistant_blocks(m: Message) -> list[dict[str, Any]]:
     fallback_sig = str(m.meta.get("response_id") or "")
     if m.thinking:
         for tb in m.thinking:
-            blocks.append({"type": "thinking", "thinking": tb.text, "signature": tb.signature or fallback_sig})
+            blocks.append(
+                {"type": "thinking", "thinking": tb.text, "signature": tb.signature or fallback_sig}
+            )
     elif m.reasoning is not None:
         blocks.append({"type": "thinking", "thinking": m.reasoning, "signature": fallback_sig})
     if m.content:
@@ -96,7 +98,16 @@ def to_anthropic(messages: Iterable[Message]) -> tuple[str | None, list[dict[str
         elif m.role == "user":
             push("user", [{"type": "text", "text": m.content or ""}])
         elif m.role == "tool":
-            push("user", [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content or ""}])
+            push(
+                "user",
+                [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": m.tool_call_id,
+                        "content": m.content or "",
+                    }
+                ],
+            )
         elif m.role == "assistant":
             push("assistant", _assistant_blocks(m))
     for turn in out:  # a lone text block is sent as a plain string, as clients usually do
@@ -108,7 +119,12 @@ def to_anthropic(messages: Iterable[Message]) -> tuple[str | None, list[dict[str
 
 def _tool(tool: Mapping[str, Any]) -> dict[str, Any]:
     fn = tool.get("function", tool)
-    out = {"name": fn["name"], "input_schema": fn.get("parameters") or fn.get("input_schema") or {"type": "object", "properties": {}}}
+    out = {
+        "name": fn["name"],
+        "input_schema": fn.get("parameters")
+        or fn.get("input_schema")
+        or {"type": "object", "properties": {}},
+    }
     if fn.get("description"):
         out["description"] = fn["description"]
     return out
@@ -123,13 +139,18 @@ def _tool_choice(choice: str | Mapping[str, Any]) -> dict[str, Any]:
 
 def build_body(messages: Iterable[Message], opts: RequestOptions) -> dict[str, Any]:
     system, turns = to_anthropic(messages)
-    body: dict[str, Any] = {"model": opts.model, "max_tokens": opts.max_tokens or DEFAULT_MAX_TOKENS}
+    body: dict[str, Any] = {
+        "model": opts.model,
+        "max_tokens": opts.max_tokens or DEFAULT_MAX_TOKENS,
+    }
     if system is not None:
         body["system"] = system
     body["messages"] = turns
     body["thinking"] = {"type": "enabled" if opts.thinking_on else "disabled"}
     if opts.reasoning_effort is not None and opts.thinking_on:
-        body["output_config"] = {"effort": {"medium": "high"}.get(opts.reasoning_effort, opts.reasoning_effort)}
+        body["output_config"] = {
+            "effort": {"medium": "high"}.get(opts.reasoning_effort, opts.reasoning_effort)
+        }
     if opts.temperature is not None:
         body["temperature"] = opts.temperature
     if opts.top_p is not None:
@@ -187,7 +208,12 @@ class StreamParser:
                 out.append(UsageReported(Usage.from_anthropic(event["usage"]), partial=True))
             reason = delta.get("stop_reason")
             if reason:
-                out.append(Finished(STOP_REASONS.get(reason, str(reason)), stop_sequence=delta.get("stop_sequence")))
+                out.append(
+                    Finished(
+                        STOP_REASONS.get(reason, str(reason)),
+                        stop_sequence=delta.get("stop_sequence"),
+                    )
+                )
             return out
         if kind == "message_stop":
             self.done = True
@@ -199,7 +225,11 @@ class StreamParser:
     def _block(self, index: int, block: Mapping[str, Any]) -> list[Event]:
         kind = block.get("type")
         if kind in ("thinking", "redacted_thinking"):
-            return [ReasoningDelta(block.get("thinking") or "", block.get("signature") or None, block=index)]
+            return [
+                ReasoningDelta(
+                    block.get("thinking") or "", block.get("signature") or None, block=index
+                )
+            ]
         if kind == "text":
             text = block.get("text") or ""
             return [TextDelta(text)] if text else []
@@ -235,7 +265,9 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
         try:
             data = json.loads(text.strip())
         except ValueError as exc:
-            raise ProtocolError(f"the server sent a body that is not JSON: {text.strip()[:80]!r}") from exc
+            raise ProtocolError(
+                f"the server sent a body that is not JSON: {text.strip()[:80]!r}"
+            ) from exc
     else:
         data = body
     if not isinstance(data, Mapping):
@@ -249,11 +281,20 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
             continue
         if block.get("type") == "tool_use":
             slot = parser._tool_index.setdefault(i, len(parser._tool_index))
-            events.append(ToolCallDelta(slot, block.get("id"), block.get("name"), json.dumps(block.get("input") or {})))
+            events.append(
+                ToolCallDelta(
+                    slot, block.get("id"), block.get("name"), json.dumps(block.get("input") or {})
+                )
+            )
         else:
             events.extend(parser._block(i, block))
     if isinstance(data.get("usage"), Mapping):
         events.append(UsageReported(Usage.from_anthropic(data["usage"])))
     reason = data.get("stop_reason")
-    events.append(Finished(STOP_REASONS.get(str(reason), str(reason or "stop")), stop_sequence=data.get("stop_sequence")))
+    events.append(
+        Finished(
+            STOP_REASONS.get(str(reason), str(reason or "stop")),
+            stop_sequence=data.get("stop_sequence"),
+        )
+    )
     return events

@@ -182,7 +182,9 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
         try:
             data = json.loads(text.strip())
         except ValueError as exc:
-            raise ProtocolError(f"the server sent a body that is not JSON: {text.strip()[:80]!r}") from exc
+            raise ProtocolError(
+                f"the server sent a body that is not JSON: {text.strip()[:80]!r}"
+            ) from exc
     else:
         data = body
     if not isinstance(data, Mapping):

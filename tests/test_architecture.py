@@ -1,0 +1,55 @@
+"""Architecture rules that keep the core pure and start-up fast."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PKG = Path(__file__).resolve().parents[1] / "evo_magic"
+PURE = ["errors", "usage", "events", "snapshot", "messages", "options", "tools",
+        "protocol/__init__", "protocol/openai_chat", "protocol/anthropic_messages",
+        "render", "markdown", "pricing", "budget"]
+IO_LIBRARIES = {"IPython", "ipywidgets", "anywidget", "httpx", "httpx_sse", "traitlets", "zmq",
+                "ipykernel", "starlette", "uvicorn", "sqlite3"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_pure_core_imports_no_io_library(module: str) -> None:
+    path = PKG / f"{module}.py"
+    if not path.exists():
+        pytest.skip(f"{module} not in this version")
+    assert not imported_roots(path) & IO_LIBRARIES
+
+
+def test_load_ext_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "ip = InteractiveShell.instance()\n"
+        "before = set(sys.modules)\n"
+        "ip.extension_manager.load_extension('evo_magic')\n"
+        "heavy = {'httpx', 'httpx_sse', 'markdown_it', 'ipywidgets', 'anywidget', 'starlette', 'uvicorn', 'sqlite3'}\n"
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_modules_stay_small() -> None:
+    for path in PKG.rglob("*.py"):
+        assert len(path.read_text().splitlines()) <= 450, f"{path.name} is too long; split it"
