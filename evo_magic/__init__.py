@@ -24,7 +24,7 @@ __all__ = ["__version__", "load_ipython_extension", "session", "unload_ipython_e
 
 def session(name: str | None = None, **settings: Any) -> Session:
     """The kernel's default session, or the named one (created on first use)."""
-    from .sessions import registry
+    from .registry import registry
 
     return registry().get(name, **settings)
 

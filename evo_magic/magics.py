@@ -21,8 +21,9 @@ from . import config
 from .errors import ConfigError, EvoMagicError, OptionError
 from .notices import Choice, Notice, Table, ToolResult, logprobs_table
 from .options import DEFAULT_MODEL, EFFORTS, MODELS, PROTOCOLS, RequestOptions
+from .registry import registry
 from .reply import Interrupted
-from .sessions import SessionBusy, registry
+from .sessions import SessionBusy
 from .tools import function_tool
 
 LINE_COMMANDS = ("help", "reset", "history", "config", "offline", "pick")
@@ -76,9 +77,7 @@ def _logit_bias(spec: str | None) -> dict[str, float] | None:
         pairs = (item.split(":", 1) for item in spec.split(",") if item.strip())
         return {k.strip(): float(v) for k, v in pairs}
     except (ValueError, AttributeError, TypeError):
-        raise UsageError(
-            f"--logit-bias takes TOKEN:BIAS pairs like 1234:-100,99:5, not {spec!r}"
-        ) from None
+        raise UsageError(f"--logit-bias takes TOKEN:BIAS pairs like 1234:-100,99:5, not {spec!r}") from None
 
 
 def _session_parser(prog: str) -> MagicArgumentParser:
@@ -146,19 +145,11 @@ class DeepSeekMagics(Magics):
     thinking = Bool(True, help="Thinking mode by default (the API's default).").tag(config=True)
     max_tokens = Int(None, allow_none=True, help="Default max_tokens.").tag(config=True)
     temperature = Float(None, allow_none=True, help="Default temperature.").tag(config=True)
-    read_timeout = Float(180.0, help="Seconds without data before a stream times out.").tag(
-        config=True
-    )
+    read_timeout = Float(180.0, help="Seconds without data before a stream times out.").tag(config=True)
     connect_timeout = Float(10.0, help="Seconds to establish a connection.").tag(config=True)
-    max_retries = Int(3, help="Retries before the first body byte (429/5xx/refused).").tag(
-        config=True
-    )
-    live = Enum(["auto", "widget", "text", "none"], "auto", help="Live view of answers.").tag(
-        config=True
-    )
-    offline_rate = Float(60.0, help="Tokens per second of %deepseek offline answers.").tag(
-        config=True
-    )
+    max_retries = Int(3, help="Retries before the first body byte (429/5xx/refused).").tag(config=True)
+    live = Enum(["auto", "widget", "text", "none"], "auto", help="Live view of answers.").tag(config=True)
+    offline_rate = Float(60.0, help="Tokens per second of %deepseek offline answers.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any):
         super().__init__(shell=shell, **kwargs)
@@ -361,9 +352,7 @@ class DeepSeekMagics(Magics):
 
     def _cmd_config(self, rest: list[str]) -> Table:
         if rest:
-            raise UsageError(
-                "%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE"
-            )
+            raise UsageError("%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE")
         try:
             endpoint = config.resolve()
         except ConfigError as exc:
@@ -430,9 +419,7 @@ def register(ipython: Any) -> DeepSeekMagics:
 def unregister(ipython: Any) -> None:
     ipython.magics_manager.magics["line"].pop("deepseek", None)
     ipython.magics_manager.magics["cell"].pop("deepseek", None)
-    ipython.configurables[:] = [
-        c for c in ipython.configurables if not isinstance(c, DeepSeekMagics)
-    ]
+    ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DeepSeekMagics)]
 
 
 __all__ = ["MODELS", "DeepSeekMagics", "register", "unregister"]

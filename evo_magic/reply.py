@@ -74,6 +74,8 @@ class Reply:
     session: str
     timing: Timing = field(repr=False)
     status: str = "streaming"
+    protocol: str = "openai"
+    cell: Any = None
     error: EvoMagicError | None = field(default=None, repr=False)
     cost: Decimal | None = None
     data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode

@@ -22,7 +22,7 @@ from . import config
 from .errors import EvoMagicError, OptionError, ProtocolError, TransportError
 from .events import ReasoningDelta, TextDelta, ToolCallDelta
 from .messages import Message
-from .options import DEFAULT_MODEL, RequestOptions
+from .options import RequestOptions
 from .protocol import codec
 from .reply import Interrupted, Reply, Timing
 from .snapshot import ToolCall, TurnSnapshot
@@ -30,32 +30,16 @@ from .tools import function_tool, run_call
 from .usage import Usage
 
 if TYPE_CHECKING:
-    from .transport import Transport, TransportSettings
+    from .registry import Registry
+    from .transport import Transport
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SESSION = "default"
 INCOMPLETE_REASONS = ("content_filter", "insufficient_system_resource", "aborted")
-Listener = Callable[[str, "Session", Any], None]
 
 
 class SessionBusy(EvoMagicError):
     """Another surface (e.g. the panel) is streaming on this session right now."""
-
-
-@dataclass
-class Defaults:
-    """Kernel-wide defaults (``%config DeepSeekMagics.*`` writes these)."""
-
-    model: str = DEFAULT_MODEL
-    protocol: str = "openai"
-    thinking: bool | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 180.0
-    max_retries: int = 3
-    max_tool_rounds: int = 8
 
 
 @dataclass
@@ -161,9 +145,7 @@ class Session:
         if functions:
             options["tools"] = tuple(function_tool(fn, name) for name, fn in functions.items())
         opts = self.options(**options).validate()
-        rounds_left = (
-            self._registry.defaults.max_tool_rounds if max_tool_rounds is None else max_tool_rounds
-        )
+        rounds_left = self._registry.defaults.max_tool_rounds if max_tool_rounds is None else max_tool_rounds
         endpoint = config.resolve()
         endpoint.require_key()
         with self._guard():
@@ -177,7 +159,7 @@ class Session:
             while True:
                 body = proto.build_body([*self.history, *added, *loop], opts)
                 live = view_factory() if view_factory is not None else view
-                reply = self._run(transport, proto, body, opts, live)
+                reply = self._run(transport, proto, body, opts, live, cell)
                 rounds.append(reply)
                 reply.rounds = rounds
                 calls = reply.tool_calls
@@ -220,16 +202,14 @@ class Session:
                 reply.data = json.loads(reply.text)
                 return reply
             except json.JSONDecodeError as exc:
-                problem = (
-                    "only whitespace" if not reply.text.strip() else f"invalid JSON ({exc.msg})"
-                )
+                problem = "only whitespace" if not reply.text.strip() else f"invalid JSON ({exc.msg})"
             if attempt == 2:
                 err = ProtocolError(f"the answer is {problem} even after one retry in JSON mode")
                 err.reply = reply  # type: ignore[attr-defined]
                 raise err
             log.info("JSON mode answer was %s; retrying once", problem)
             live = view_factory() if view_factory is not None else view
-            reply = self._run(transport, proto, body, opts, live)
+            reply = self._run(transport, proto, body, opts, live, reply.cell)
         return reply  # pragma: no cover
 
     def pick(self, choice: int) -> None:
@@ -239,9 +219,7 @@ class Session:
         turn = self.turns[-1]
         snap = turn.reply.snapshot
         if choice not in snap.choices:
-            raise OptionError(
-                f"the last answer has choices 1..{len(snap.choices)}, not {choice + 1}"
-            )
+            raise OptionError(f"the last answer has choices 1..{len(snap.choices)}, not {choice + 1}")
         with self._guard():
             replaced = Message.from_snapshot(snap, choice=choice, cell=turn.cell)
             self.history[-1] = replaced
@@ -288,51 +266,65 @@ class Session:
         body: dict[str, Any],
         opts: RequestOptions,
         view: Any,
+        cell: Any = None,
     ) -> Reply:
+        """One request: guards, stream, fold, settle (ledger listeners, then the view)."""
+        self._registry.check(self, opts, body)
         snap = TurnSnapshot()
-        timing = Timing(time.monotonic())
-        reply = Reply(snap, opts.model, self.name, timing)
+        reply = Reply(
+            snap, opts.model, self.name, Timing(time.monotonic()), protocol=opts.protocol, cell=cell
+        )
         try:
-            with transport.post(proto.PATH, body) as response:
-                if opts.stream:
-                    parser = proto.StreamParser()
-                    for data in transport.iter_sse_data(response):
-                        for event in parser.feed(data):
-                            snap.apply(event)
-                            if isinstance(event, (TextDelta, ReasoningDelta, ToolCallDelta)):
-                                timing.mark(event)
-                        if view is not None:
-                            view.update(snap)
-                    for event in parser.flush():
-                        snap.apply(event)
-                else:
-                    for event in proto.parse_response(response.read()):
+            self._stream(transport, proto, body, opts, view, reply)
+        except KeyboardInterrupt:
+            self._settle(reply, view, "interrupted", None)
+            raise Interrupted(reply) from None
+        except EvoMagicError as exc:
+            self._settle(reply, view, "error", exc)
+            raise
+        if snap.error is not None:
+            self._settle(reply, view, "error", snap.error)
+            raise snap.error
+        reason = snap.finish_reason or "stop"
+        self._settle(reply, view, reason if reason in (*INCOMPLETE_REASONS, "length") else "ok", None)
+        return reply
+
+    @staticmethod
+    def _stream(
+        transport: Transport, proto: Any, body: dict[str, Any], opts: RequestOptions, view: Any, reply: Reply
+    ) -> None:
+        snap, timing = reply.snapshot, reply.timing
+        with transport.post(proto.PATH, body) as response:
+            if opts.stream:
+                parser = proto.StreamParser()
+                for data in transport.iter_sse_data(response):
+                    for event in parser.feed(data):
                         snap.apply(event)
                         if isinstance(event, (TextDelta, ReasoningDelta, ToolCallDelta)):
                             timing.mark(event)
-            if snap.error is None and not snap.complete:
-                raise TransportError(
-                    "the stream ended before the answer was complete; the partial answer is kept",
-                    retryable=False,
-                )
-        except KeyboardInterrupt:
-            reply.finish("interrupted", None)
-            _finish_view(view, reply)
-            raise Interrupted(reply) from None
-        except EvoMagicError as exc:
-            reply.finish("error", exc)
-            _finish_view(view, reply)
-            exc.reply = reply  # type: ignore[attr-defined]
-            raise
-        if snap.error is not None:
-            reply.finish("error", snap.error)
-            _finish_view(view, reply)
-            snap.error.reply = reply  # type: ignore[attr-defined]
-            raise snap.error
-        reason = snap.finish_reason or "stop"
-        reply.finish(reason if reason in (*INCOMPLETE_REASONS, "length") else "ok", None)
+                    if view is not None:
+                        view.update(snap)
+                for event in parser.flush():
+                    snap.apply(event)
+            else:
+                for event in proto.parse_response(response.read()):
+                    snap.apply(event)
+                    if isinstance(event, (TextDelta, ReasoningDelta, ToolCallDelta)):
+                        timing.mark(event)
+        if snap.error is None and not snap.complete:
+            raise TransportError(
+                "the stream ended before the answer was complete; the partial answer is kept",
+                retryable=False,
+            )
+
+    def _settle(self, reply: Reply, view: Any, status: str, error: EvoMagicError | None) -> None:
+        """Every request ends here, whatever its outcome: listeners (the ledger records one
+        row per request and may set ``reply.cost``) and then the view's final render."""
+        reply.finish(status, error)
+        if error is not None:
+            error.reply = reply  # type: ignore[attr-defined]
+        self._registry.notify("request", self, reply)
         _finish_view(view, reply)
-        return reply
 
     def _transport_for(self, endpoint: config.Endpoint) -> Transport:
         from .transport import Transport
@@ -397,51 +389,3 @@ def _tool_map(
 def _finish_view(view: Any, reply: Reply) -> None:
     if view is not None:
         view.finish(reply.snapshot, reply.footer)
-
-
-class Registry:
-    """The kernel's sessions: one default plus named ones, and kernel-wide defaults."""
-
-    def __init__(self) -> None:
-        self.defaults = Defaults()
-        self.sessions: dict[str, Session] = {}
-        self.listeners: list[Listener] = []
-        self.transport_kwargs: dict[str, Any] = {}
-
-    def get(self, name: str | None = None, **settings: Any) -> Session:
-        name = name or DEFAULT_SESSION
-        found = self.sessions.get(name)
-        if found is None:
-            found = self.sessions[name] = Session(name, self, **settings)
-            self.notify("session", found, None)
-        elif settings:
-            found.configure(**settings)
-        return found
-
-    def transport_settings(self) -> TransportSettings:
-        from .transport import TransportSettings
-
-        d = self.defaults
-        return TransportSettings(d.connect_timeout, d.read_timeout, d.max_retries)
-
-    def notify(self, kind: str, session: Session, payload: Any) -> None:
-        """Tell listeners (ledger, panels) about ``kind`` ("session", "turn", "reset")."""
-        for listener in list(self.listeners):
-            try:
-                listener(kind, session, payload)
-            except Exception:  # a broken listener must not break the answer
-                log.exception("session listener %r failed on %s", listener, kind)
-
-    def close(self) -> None:
-        for s in self.sessions.values():
-            s.close()
-
-
-_registry: Registry | None = None
-
-
-def registry() -> Registry:
-    global _registry
-    if _registry is None:
-        _registry = Registry()
-    return _registry

@@ -20,7 +20,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
             monkeypatch.delenv(name)
     monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "evo_home"))
     monkeypatch.chdir(tmp_path)
-    import evo_magic.sessions as session
+    import evo_magic.registry as session
     from evo_magic import config
 
     config.set_offline(None)

@@ -9,7 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from evo_magic.sessions import registry
+from evo_magic.registry import registry
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 
 import evo_magic
 from evo_magic import errors
+from evo_magic.registry import registry
 from evo_magic.reply import Interrupted
-from evo_magic.sessions import registry
 
 
 def sse(*chunks: dict, done: bool = True) -> bytes:
@@ -269,7 +269,7 @@ def test_listeners_see_turns_and_a_broken_listener_does_not_break_asking(api: Fa
     registry().listeners.append(lambda kind, session, payload: seen.append(kind))
     registry().listeners.append(lambda kind, session, payload: 1 / 0)
     evo_magic.session().ask("q")
-    assert seen == ["session", "turn"]
+    assert seen == ["session", "request", "turn"]
 
 
 def test_one_client_per_session_reused(api: FakeApi) -> None:

@@ -1,0 +1,91 @@
+"""The kernel's sessions and kernel-wide defaults: one default session plus named ones."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .options import DEFAULT_MODEL, RequestOptions
+
+if TYPE_CHECKING:
+    from .sessions import Session
+    from .transport import TransportSettings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SESSION = "default"
+Listener = Callable[[str, "Session", Any], None]
+
+
+@dataclass
+class Defaults:
+    """Kernel-wide defaults (``%config DeepSeekMagics.*`` writes these)."""
+
+    model: str = DEFAULT_MODEL
+    protocol: str = "openai"
+    thinking: bool | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 180.0
+    max_retries: int = 3
+    max_tool_rounds: int = 8
+
+
+class Registry:
+    """The kernel's sessions: one default plus named ones, and kernel-wide defaults."""
+
+    def __init__(self) -> None:
+        self.defaults = Defaults()
+        self.sessions: dict[str, Session] = {}
+        self.listeners: list[Listener] = []
+        # Guards run before every request and may refuse it by raising (e.g. the budget).
+        self.guards: list[Callable[[Session, RequestOptions, dict[str, Any]], None]] = []
+        self.transport_kwargs: dict[str, Any] = {}
+
+    def get(self, name: str | None = None, **settings: Any) -> Session:
+        name = name or DEFAULT_SESSION
+        found = self.sessions.get(name)
+        if found is None:
+            from .sessions import Session
+
+            found = self.sessions[name] = Session(name, self, **settings)
+            self.notify("session", found, None)
+        elif settings:
+            found.configure(**settings)
+        return found
+
+    def transport_settings(self) -> TransportSettings:
+        from .transport import TransportSettings
+
+        d = self.defaults
+        return TransportSettings(d.connect_timeout, d.read_timeout, d.max_retries)
+
+    def check(self, session: Session, opts: RequestOptions, body: dict[str, Any]) -> None:
+        for guard in list(self.guards):
+            guard(session, opts, body)
+
+    def notify(self, kind: str, session: Session, payload: Any) -> None:
+        """Tell listeners (ledger, panels) about ``kind``: "session" (created), "request"
+        (every request, any outcome, payload the Reply), "turn" (a successful turn), "reset"."""
+        for listener in list(self.listeners):
+            try:
+                listener(kind, session, payload)
+            except Exception:  # a broken listener must not break the answer
+                log.exception("session listener %r failed on %s", listener, kind)
+
+    def close(self) -> None:
+        for s in self.sessions.values():
+            s.close()
+
+
+_registry: Registry | None = None
+
+
+def registry() -> Registry:
+    global _registry
+    if _registry is None:
+        _registry = Registry()
+    return _registry
