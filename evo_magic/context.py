@@ -14,6 +14,7 @@ is recognised by its type's module.
 from __future__ import annotations
 
 import ast
+import contextlib
 import reprlib
 from collections.abc import Mapping
 from typing import Any
@@ -181,10 +182,8 @@ def _dataframe(df: Any) -> str:
 def _series(s: Any) -> str:
     lines = [f"pandas Series {s.name!r}: {len(s):,} values, dtype {s.dtype}"]
     lines.append(f"first values:\n{s.head(10).to_string()}")
-    try:
+    with contextlib.suppress(ValueError, TypeError):
         lines.append(f"summary:\n{s.describe().to_string()}")
-    except (ValueError, TypeError):
-        pass
     return "\n".join(lines)
 
 
@@ -212,7 +211,8 @@ def _sequence(seq: Any, limit: int) -> str:
     kind = type(seq).__name__
     body = ", ".join(parts)
     if len(parts) < len(items):
-        return f"{kind} of {len(items):,} items: [{body}, … ({len(items) - len(parts):,} more items left out)]"
+        left = len(items) - len(parts)
+        return f"{kind} of {len(items):,} items: [{body}, … ({left:,} more items left out)]"
     return repr(seq) if len(repr(seq)) <= limit else f"{kind}: [{body}]"
 
 
@@ -226,6 +226,8 @@ def _mapping(m: Mapping[Any, Any], limit: int) -> str:
         parts.append(text)
         used += len(text) + 2
     if len(parts) < len(m):
-        return f"{type(m).__name__} of {len(m):,} keys: {{{', '.join(parts)}, … ({len(m) - len(parts):,} more keys left out)}}"
+        left = len(m) - len(parts)
+        shown = ", ".join(parts)
+        return f"{type(m).__name__} of {len(m):,} keys: {{{shown}, … ({left:,} more keys left out)}}"
     full = repr(dict(m)) if not isinstance(m, dict) else repr(m)
     return full if len(full) <= limit else "{" + ", ".join(parts) + "}"
