@@ -48,8 +48,9 @@ class Turn:
 
     prompt: str
     reply: Reply
-    cell: Any = None
+    cell: Any = None  # the execution count shown as In[n]
     messages: list[Message] = field(default_factory=list)  # what this turn added to history
+    cell_id: str | None = None  # the front end's cell id: re-running the cell replaces the turn
 
 
 class Session:
@@ -58,7 +59,6 @@ class Session:
     def __init__(self, name: str, registry: Registry, **settings: Any):
         self.name = name
         self._registry = registry
-        self.history: list[Message] = []
         self.turns: list[Turn] = []
         self.settings: dict[str, Any] = {}
         self._transport: Transport | None = None
@@ -101,12 +101,25 @@ class Session:
         except TypeError as exc:
             raise OptionError(str(exc)) from None
 
+    @property
+    def history(self) -> list[Message]:
+        """The messages every next request re-sends, in order (derived from the turns)."""
+        return [m for turn in self.turns for m in turn.messages]
+
     def reset(self) -> None:
         """Forget the conversation (settings stay)."""
         with self._guard():
-            self.history.clear()
             self.turns.clear()
         self._registry.notify("reset", self, None)
+
+    def undo(self) -> Turn:
+        """Drop the last turn and return it."""
+        with self._guard():
+            if not self.turns:
+                raise OptionError(f"session {self.name!r} has no turn to undo")
+            turn = self.turns.pop()
+        self._registry.notify("reset", self, None)
+        return turn
 
     def close(self) -> None:
         if self._transport is not None:
@@ -122,6 +135,7 @@ class Session:
         view: Any = None,
         view_factory: Callable[[], Any] | None = None,
         cell: Any = None,
+        cell_id: str | None = None,
         tools: Iterable[Callable[..., Any]] | Mapping[str, Callable[..., Any]] | None = None,
         approve: Callable[[ToolCall], bool] | None = None,
         on_tool: Callable[[ToolCall, str, bool], None] | None = None,
@@ -149,15 +163,18 @@ class Session:
         endpoint = config.resolve()
         endpoint.require_key()
         with self._guard():
+            slot = next((i for i, t in enumerate(self.turns) if cell_id and t.cell_id == cell_id), None)
+            kept = self.turns if slot is None else self.turns[:slot]
+            before = [m for turn in kept for m in turn.messages]
             if opts.json_mode:
                 prompt = self._json_prompt(prompt, system or self.system)
-            added = self._new_messages(prompt, system, cell)
+            added = self._new_messages(prompt, system, cell, before)
             proto = codec(opts.protocol)
             transport = self._transport_for(endpoint)
             loop: list[Message] = []
             rounds: list[Reply] = []
             while True:
-                body = proto.build_body([*self.history, *added, *loop], opts)
+                body = proto.build_body([*before, *added, *loop], opts)
                 live = view_factory() if view_factory is not None else view
                 reply = self._run(transport, proto, body, opts, live, cell)
                 rounds.append(reply)
@@ -179,9 +196,11 @@ class Session:
                 reply = self._parse_json(reply, transport, proto, body, opts, view_factory, view)
             assistant = Message.from_snapshot(reply.snapshot, cell=cell)
             if reply.status in ("ok", "length"):
-                turn_messages = [*added, *loop, assistant]
-                self.history.extend(turn_messages)
-                self.turns.append(Turn(prompt, reply, cell, turn_messages))
+                turn = Turn(prompt, reply, cell, [*added, *loop, assistant], cell_id)
+                if slot is None:
+                    self.turns.append(turn)
+                else:  # a re-run cell replaces its own turn; later turns stay
+                    self.turns[slot] = turn
         self._registry.notify("turn", self, reply)
         return reply
 
@@ -221,9 +240,7 @@ class Session:
         if choice not in snap.choices:
             raise OptionError(f"the last answer has choices 1..{len(snap.choices)}, not {choice + 1}")
         with self._guard():
-            replaced = Message.from_snapshot(snap, choice=choice, cell=turn.cell)
-            self.history[-1] = replaced
-            turn.messages[-1] = replaced
+            turn.messages[-1] = Message.from_snapshot(snap, choice=choice, cell=turn.cell)
 
     @staticmethod
     def _call_tool(
@@ -241,10 +258,12 @@ class Session:
             return "Error: the user declined to run this call.", False
         return run_call(fn, call.arguments)
 
-    def _new_messages(self, prompt: str, system: str | None, cell: Any) -> list[Message]:
+    def _new_messages(
+        self, prompt: str, system: str | None, cell: Any, before: list[Message]
+    ) -> list[Message]:
         added: list[Message] = []
         system = system if system is not None else self.system
-        current = next((m.content for m in reversed(self.history) if m.role == "system"), None)
+        current = next((m.content for m in reversed(before) if m.role == "system"), None)
         if system and system != current:
             added.append(Message.system(system))
             if system != self.system:

@@ -441,3 +441,21 @@ def test_n_choices_and_pick(api: FakeApi) -> None:
     assert s.history[-1].content == "option #3"
     with pytest.raises(errors.OptionError):
         s.pick(5)
+
+
+def test_rerun_cell_replaces_its_turn_and_undo(api: FakeApi) -> None:
+    s = evo_magic.session()
+    s.ask("first", cell_id="c1", cell=1)
+    s.ask("second", cell_id="c2", cell=2)
+    s.ask("first again", cell_id="c1", cell=3)  # the user re-runs cell c1
+    body = api.bodies[-1]["messages"]
+    assert [m["content"] for m in body if m["role"] == "user"] == ["first again"]  # only what is above it
+    assert [t.prompt for t in s.turns] == ["first again", "second"]
+    assert [m.content for m in s.history if m.role == "user"] == ["first again", "second"]
+    s.ask("third", cell_id="c3")
+    assert len(s.turns) == 3
+    assert s.undo().prompt == "third" and len(s.turns) == 2
+    s.undo()
+    s.undo()
+    with pytest.raises(errors.OptionError):
+        s.undo()
