@@ -231,3 +231,28 @@ def _mapping(m: Mapping[Any, Any], limit: int) -> str:
         return f"{type(m).__name__} of {len(m):,} keys: {{{shown}, … ({left:,} more keys left out)}}"
     full = repr(dict(m)) if not isinstance(m, dict) else repr(m)
     return full if len(full) <= limit else "{" + ", ".join(parts) + "}"
+
+
+def code_blocks(markdown: str, *, first_only: bool = False) -> str:
+    """The fenced code of a markdown answer (Python blocks first), joined for a new cell."""
+    blocks: list[tuple[str, str]] = []
+    lang, inside = "", False
+    lines: list[str] = []
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            if inside:
+                blocks.append((lang, "\n".join(lines)))
+                inside, lines = False, []
+            else:
+                inside, lang = True, stripped[3:].strip().lower()
+            continue
+        if inside:
+            lines.append(line)
+    if inside and lines:
+        blocks.append((lang, "\n".join(lines)))
+    python = [code for lang, code in blocks if lang in ("python", "py", "ipython", "python3", "")]
+    chosen = python or [code for _, code in blocks]
+    if first_only:
+        chosen = chosen[:1]
+    return "\n\n".join(c.strip("\n") for c in chosen)

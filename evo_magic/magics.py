@@ -7,87 +7,48 @@ answer's output and end the cell with a one-line error.
 
 from __future__ import annotations
 
-import json
-import shlex
+import traceback
+from dataclasses import dataclass
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import MagicArgumentParser
 from IPython.display import display
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
-from . import config
+from . import config, magic_args
+from .commands import LineCommands
 from .errors import ConfigError, EvoMagicError, OptionError
-from .notices import Choice, Notice, Table, ToolResult, logprobs_table
-from .options import DEFAULT_MODEL, EFFORTS, MODELS, PROTOCOLS, RequestOptions
+from .notices import Choice, Notice, ToolResult, logprobs_table
+from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
 from .registry import registry
 from .reply import Interrupted
 from .sessions import SessionBusy
 from .tools import function_tool
 
-LINE_COMMANDS = ("help", "reset", "history", "config", "offline", "pick")
+MAX_TRACEBACK_CHARS = 6_000
 
 
-def _ask_approval(call: Any) -> bool:
-    answer = input(f"Run {call.name}({call.arguments})? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+@dataclass
+class LastError:
+    """The last exception of a (non-deepseek) cell: what {Err} and %deepseek fix send."""
 
+    error: BaseException
+    code: str
+    execution_count: int | None
 
-def _cell_parser() -> MagicArgumentParser:
-    p = MagicArgumentParser(prog="%%deepseek", add_help=False)
-    p.add_argument("-m", "--model")
-    think = p.add_mutually_exclusive_group()
-    think.add_argument("--think", dest="thinking", action="store_const", const=True)
-    think.add_argument("--no-think", dest="thinking", action="store_const", const=False)
-    p.add_argument("--effort", choices=EFFORTS, dest="reasoning_effort")
-    p.add_argument("--system")
-    p.add_argument("-s", "--session")
-    p.add_argument("--new", action="store_true")
-    p.add_argument("-o", "--output")
-    p.add_argument("--protocol", choices=PROTOCOLS)
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--frequency-penalty", type=float)
-    p.add_argument("--presence-penalty", type=float)
-    p.add_argument("--max-tokens", type=int)
-    p.add_argument("--stop", action="append", default=[])
-    p.add_argument("--json", dest="json_mode", action="store_true", default=None)
-    p.add_argument("--logprobs", action="store_true", default=None)
-    p.add_argument("--top-logprobs", type=int)
-    p.add_argument("--logit-bias")
-    p.add_argument("-n", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--user")
-    p.add_argument("--tools")
-    p.add_argument("--tool-choice")
-    p.add_argument("--approve", action="store_true")
-    p.add_argument("--max-tool-rounds", type=int)
-    return p
-
-
-def _logit_bias(spec: str | None) -> dict[str, float] | None:
-    """``"123:5,456:-100"`` or a JSON object -> {token id: bias}."""
-    if not spec:
-        return None
-    try:
-        if spec.strip().startswith("{"):
-            raw = json.loads(spec)
-            return {str(k): float(v) for k, v in raw.items()}
-        pairs = (item.split(":", 1) for item in spec.split(",") if item.strip())
-        return {k.strip(): float(v) for k, v in pairs}
-    except (ValueError, AttributeError, TypeError):
-        raise UsageError(f"--logit-bias takes TOKEN:BIAS pairs like 1234:-100,99:5, not {spec!r}") from None
-
-
-def _session_parser(prog: str) -> MagicArgumentParser:
-    p = MagicArgumentParser(prog=f"%deepseek {prog}", add_help=False)
-    p.add_argument("-s", "--session")
-    return p
+    def describe(self) -> str:
+        tb = "".join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
+        if len(tb) > MAX_TRACEBACK_CHARS:
+            tb = "…" + tb[-MAX_TRACEBACK_CHARS:]
+        where = f"In[{self.execution_count}]" if self.execution_count else "the failing cell"
+        return (
+            f"Code of {where}:\n```python\n{self.code.rstrip()}\n```\n\nTraceback:\n```\n{tb.rstrip()}\n```"
+        )
 
 
 @magics_class
-class DeepSeekMagics(Magics):
+class DeepSeekMagics(Magics, LineCommands):
     """Chat with DeepSeek V4 (through EvoLink) from cells.
 
     Cell magic: ``%%deepseek [options]`` with the prompt in the cell body.
@@ -117,6 +78,15 @@ class DeepSeekMagics(Magics):
       --top-logprobs N     0..20 alternatives per token (needs --logprobs)
       --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5
       --seed N, --user ID  passed through
+    Notebook context
+      {name}, {expr}       interpolate notebook values (DataFrames summarised, long values
+                           truncated); {{ }} for literal braces; In[n], Out[n] and Err
+                           (the last error with its cell) work too
+      --no-interpolate     send the text as written
+      -f FORMAT            markdown (default), code (the answer's code goes into a new
+                           cell below), text (plain text), json (JSON mode, shown as JSON)
+      --fix                explain the last error and put a corrected cell below (the
+                           cell body, if any, adds instructions)
     Tools
       --tools f,g          notebook functions the model may call (schema from the
                            signature, type hints, defaults and docstring)
@@ -129,7 +99,9 @@ class DeepSeekMagics(Magics):
       %deepseek help                  this text
       %deepseek reset [-s NAME]       forget the session's conversation
       %deepseek history [-s NAME]     the conversation so far, with each turn's cell
+      %deepseek undo [-s NAME]        drop the last turn
       %deepseek pick K [-s NAME]      continue from choice K of the last n > 1 answer
+      %deepseek fix [options]         explain the last error, corrected cell below
       %deepseek config                effective settings (the key shows its last 4 chars)
       %deepseek offline [--rate R] [--if-no-key] [--off]
                                       answer from the bundled EvoLink emulator
@@ -151,9 +123,13 @@ class DeepSeekMagics(Magics):
     live = Enum(["auto", "widget", "text", "none"], "auto", help="Live view of answers.").tag(config=True)
     offline_rate = Float(60.0, help="Tokens per second of %deepseek offline answers.").tag(config=True)
 
+    value_tokens = Int(1000, help="Token budget per interpolated {value} in a prompt.").tag(config=True)
+
     def __init__(self, shell: Any = None, **kwargs: Any):
         super().__init__(shell=shell, **kwargs)
-        self._cell_parser = _cell_parser()
+        self._cell_parser = magic_args.cell_parser()
+        self._last_error: LastError | None = None
+        self.help_text = _HELP
         self._sync_defaults()
 
     # --- %config plumbing ---------------------------------------------------------------
@@ -204,13 +180,21 @@ class DeepSeekMagics(Magics):
 
     def _cell(self, line: str, cell: str) -> None:
         args = self._cell_parser.parse_argstring(line)
-        prompt = cell.strip()
-        if not prompt:
-            raise UsageError("the cell has no prompt: write your question below %%deepseek")
         if args.output and not args.output.isidentifier():
             raise UsageError(f"-o needs a Python variable name, not {args.output!r}")
+        prompt = cell.strip()
+        if args.fix:
+            prompt = self._fix_prompt(prompt)
+        elif not prompt:
+            raise UsageError("the cell has no prompt: write your question below %%deepseek")
+        elif args.interpolate:
+            prompt = self._interpolate(prompt)
+        self._ask(args, prompt)
+
+    def _ask(self, args: Any, prompt: str) -> Any:
+        """Validate, send through the session with a live view, show extras, store -o."""
         session = registry().get(args.session)
-        overrides = self._overrides(args)
+        overrides = magic_args.overrides(args)
         tools = self._tools(args.tools)
         try:
             if tools:
@@ -222,16 +206,23 @@ class DeepSeekMagics(Magics):
         overrides.pop("tools", None)
         if args.new:
             session.reset()
-        from .live import open_view
+        mode = "text" if args.format == "text" and self.live != "none" else self.live
+        factory = None
+        if mode != "none":
+            from .live import open_view
+
+            def factory() -> Any:
+                return open_view(mode, model=opts.model)
 
         try:
             reply = session.ask(
                 prompt,
                 system=args.system,
-                cell=self._cell_id(),
-                view_factory=lambda: open_view(self.live, model=opts.model),
+                cell=self._execution_count(),
+                cell_id=self._front_end_cell_id(),
+                view_factory=factory,
                 tools=tools or None,
-                approve=_ask_approval if args.approve else None,
+                approve=magic_args.ask_approval if args.approve else None,
                 on_tool=lambda call, text, ok: display(ToolResult(call, text, ok)),
                 max_tool_rounds=args.max_tool_rounds,
                 **overrides,
@@ -239,40 +230,36 @@ class DeepSeekMagics(Magics):
         except Interrupted as exc:
             self._store(args.output, exc.reply)
             raise
-        except SessionBusy as exc:
-            raise UsageError(exc.one_line()) from None
-        except OptionError as exc:
+        except (SessionBusy, OptionError) as exc:
             raise UsageError(exc.one_line()) from None
         except EvoMagicError as exc:
             self._store(args.output, getattr(exc, "reply", None))
             raise
-        self._show_extras(reply, opts)
+        if factory is None:
+            display(reply)
+        self._show_extras(reply, opts, args.format, fix=args.fix)
         self._store(args.output, reply.data if opts.json_mode else reply)
+        return reply
 
-    def _overrides(self, args: Any) -> dict[str, Any]:
-        choice = args.tool_choice
-        if choice is not None and choice not in ("auto", "none", "required", "any"):
-            choice = {"type": "function", "function": {"name": choice}}
-        return {
-            "model": args.model,
-            "thinking": args.thinking,
-            "temperature": args.temperature,
-            "max_tokens": args.max_tokens,
-            "protocol": args.protocol,
-            "top_p": args.top_p,
-            "frequency_penalty": args.frequency_penalty,
-            "presence_penalty": args.presence_penalty,
-            "stop": tuple(args.stop) or None,
-            "json_mode": args.json_mode,
-            "logprobs": args.logprobs,
-            "top_logprobs": args.top_logprobs,
-            "logit_bias": _logit_bias(args.logit_bias),
-            "n": args.n,
-            "seed": args.seed,
-            "user": args.user,
-            "reasoning_effort": args.reasoning_effort,
-            "tool_choice": choice,
-        }
+    def _interpolate(self, prompt: str) -> str:
+        from .context import interpolate
+
+        extra = {"Err": self._last_error.describe()} if self._last_error is not None else {}
+        try:
+            return interpolate(prompt, self._user_ns, value_tokens=self.value_tokens, extra=extra)
+        except OptionError as exc:
+            raise UsageError(exc.one_line()) from None
+
+    def _fix_prompt(self, extra: str) -> str:
+        if self._last_error is None:
+            raise UsageError("there is no error to fix: run the failing cell first")
+        ask = (
+            "This notebook cell raised an exception. Explain the cause in a few sentences, then "
+            "give the corrected version of the whole cell in a single ```python code block."
+        )
+        if extra:
+            ask += f"\n\nAlso: {extra}"
+        return f"{ask}\n\n{self._last_error.describe()}"
 
     def _tools(self, spec: str | None) -> list[Any]:
         if not spec:
@@ -287,120 +274,58 @@ class DeepSeekMagics(Magics):
             found.append(fn)
         return found
 
-    def _show_extras(self, reply: Any, opts: RequestOptions) -> None:
-        """What the live view does not show: other choices (n > 1) and logprobs tables."""
+    def _show_extras(self, reply: Any, opts: RequestOptions, fmt: str, *, fix: bool = False) -> None:
+        """What the live view does not show: other choices (n > 1), logprobs tables, the
+        parsed JSON (-f json), and code for a new cell below (-f code, --fix)."""
         for i, text in enumerate(reply.choices[1:], 2):
             display(Choice(i, len(reply.choices), text))
         if opts.logprobs and reply.snapshot.choice(0).logprobs:
             display(logprobs_table(reply.snapshot.choice(0).logprobs))
+        if fmt == "json" and reply.data is not None:
+            from IPython.display import JSON
+
+            display(JSON(reply.data, expanded=True))
+        if fmt == "code" or fix:
+            from .context import code_blocks
+
+            code = code_blocks(reply.text, first_only=fix)
+            if code and self.shell is not None:
+                self.shell.set_next_input(code, replace=False)
+                display(Notice("The code is in a new cell below, ready to run.", title="Code"))
+            elif not code:
+                display(Notice("The answer has no code block to put in a cell.", kind="warning"))
 
     @property
     def _user_ns(self) -> dict[str, Any]:
         return self.shell.user_ns if self.shell is not None else {}
 
-    def _cell_id(self) -> Any:
+    def _execution_count(self) -> Any:
         return getattr(self.shell, "execution_count", None)
+
+    def _front_end_cell_id(self) -> str | None:
+        """The cell's id as JupyterLab, Notebook 7 and VS Code send it (execute metadata)."""
+        kernel = getattr(self.shell, "kernel", None)
+        if kernel is None:
+            return None
+        try:
+            parent = kernel.get_parent("shell")
+        except TypeError:  # older ipykernel
+            parent = kernel.get_parent()
+        metadata = (parent or {}).get("metadata") or {}
+        cell_id = metadata.get("cellId")
+        return str(cell_id) if cell_id else None
+
+    def _track_errors(self, result: Any) -> None:
+        """post_run_cell hook: remember the last failing cell for {Err} and %deepseek fix."""
+        error = getattr(result, "error_in_exec", None)
+        code = getattr(getattr(result, "info", None), "raw_cell", "") or ""
+        if error is None or code.lstrip().startswith(("%%deepseek", "%deepseek")):
+            return
+        self._last_error = LastError(error, code, getattr(result, "execution_count", None))
 
     def _store(self, name: str | None, value: Any) -> None:
         if name and value is not None:
             self._user_ns[name] = value
-
-    # --- line commands ------------------------------------------------------------------
-    def _line(self, line: str) -> Any:
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"cannot parse the line: {exc}") from None
-        if not words:
-            return Notice(_HELP, title="%deepseek")
-        command, rest = words[0], words[1:]
-        handler = getattr(self, f"_cmd_{command}", None)
-        if command not in LINE_COMMANDS or handler is None:
-            import difflib
-
-            close = difflib.get_close_matches(command, LINE_COMMANDS, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise UsageError(
-                f"unknown command '{command}': {hint}commands are {', '.join(LINE_COMMANDS)}; "
-                "a prompt goes in a %%deepseek cell"
-            )
-        return handler(rest)
-
-    def _cmd_help(self, rest: list[str]) -> Notice:
-        return Notice(_HELP, title="%deepseek")
-
-    def _cmd_reset(self, rest: list[str]) -> Notice:
-        args = _session_parser("reset").parse_args(rest)
-        session = registry().get(args.session)
-        session.reset()
-        return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
-
-    def _cmd_history(self, rest: list[str]) -> Table:
-        args = _session_parser("history").parse_args(rest)
-        session = registry().get(args.session)
-        rows = []
-        for i, turn in enumerate(session.turns, 1):
-            cell = f"In[{turn.cell}]" if isinstance(turn.cell, int) else (turn.cell or "")
-            u = turn.reply.usage
-            tokens = f"{u.prompt_tokens:,} in / {u.completion_tokens:,} out" if u else "unknown"
-            rows.append([i, cell, turn.prompt, turn.reply.text, turn.reply.model, tokens])
-        return Table(
-            f"Session {session.name!r}: {len(session.turns)} turns",
-            ["#", "cell", "you", "deepseek", "model", "tokens"],
-            rows,
-        )
-
-    def _cmd_config(self, rest: list[str]) -> Table:
-        if rest:
-            raise UsageError("%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE")
-        try:
-            endpoint = config.resolve()
-        except ConfigError as exc:
-            raise UsageError(exc.one_line()) from None
-        key = endpoint.key.masked if endpoint.key else "not set"
-        rows: list[list[Any]] = [
-            ["model", self.model],
-            ["protocol", self.protocol],
-            ["thinking", "on" if self.thinking else "off"],
-            ["max_tokens", self.max_tokens if self.max_tokens is not None else "API default"],
-            ["temperature", self.temperature if self.temperature is not None else "API default"],
-            ["base URLs", ", ".join(endpoint.base_urls)],
-            ["API key", key + (" (emulator)" if endpoint.offline else "")],
-            ["offline", "yes, bundled emulator" if endpoint.offline else "no"],
-            ["read_timeout", f"{self.read_timeout:g} s"],
-            ["connect_timeout", f"{self.connect_timeout:g} s"],
-            ["max_retries", self.max_retries],
-            ["live view", self.live],
-            ["sessions", ", ".join(registry().sessions) or "(none yet)"],
-        ]
-        return Table("evo_magic settings", ["setting", "value"], rows)
-
-    def _cmd_pick(self, rest: list[str]) -> Notice:
-        p = _session_parser("pick")
-        p.add_argument("choice", type=int)
-        args = p.parse_args(rest)
-        session = registry().get(args.session)
-        try:
-            session.pick(args.choice - 1)
-        except OptionError as exc:
-            raise UsageError(exc.one_line()) from None
-        return Notice(f"Session {session.name!r} continues from choice {args.choice}.")
-
-    def _cmd_offline(self, rest: list[str]) -> Notice:
-        p = MagicArgumentParser(prog="%deepseek offline", add_help=False)
-        p.add_argument("--rate", type=float, default=None)
-        p.add_argument("--if-no-key", action="store_true")
-        p.add_argument("--off", action="store_true")
-        args = p.parse_args(rest)
-        from . import offline
-
-        if args.off:
-            return offline.go_online()
-        if args.rate is not None and args.rate <= 0:
-            raise UsageError("--rate is tokens per second and must be positive")
-        return offline.go_offline(
-            rate=self.offline_rate if args.rate is None else args.rate, if_no_key=args.if_no_key
-        )
 
 
 # `%%deepseek?` and `%deepseek?` show the magic's docstring: make it the full reference.
@@ -411,12 +336,15 @@ DeepSeekMagics.deepseek.__doc__ = _HELP
 def register(ipython: Any) -> DeepSeekMagics:
     magics = DeepSeekMagics(ipython, parent=ipython)
     ipython.register_magics(magics)
+    ipython.events.register("post_run_cell", magics._track_errors)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
     return magics
 
 
 def unregister(ipython: Any) -> None:
+    for magics in [c for c in ipython.configurables if isinstance(c, DeepSeekMagics)]:
+        ipython.events.unregister("post_run_cell", magics._track_errors)
     ipython.magics_manager.magics["line"].pop("deepseek", None)
     ipython.magics_manager.magics["cell"].pop("deepseek", None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DeepSeekMagics)]

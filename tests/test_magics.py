@@ -129,3 +129,67 @@ def test_reset_and_history_commands(shell: InteractiveShell) -> None:
     assert "0 turns" in repr(table)
     with pytest.raises(UsageError):
         shell.run_line_magic("deepseek", "history --nope")
+
+
+def sse_answer(text: str) -> bytes:
+    import json as _json
+
+    chunks = [
+        {"id": "a", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": text}}]},
+        {"id": "a", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
+         "usage": {"prompt_tokens": 9, "completion_tokens": 3}},
+    ]
+    return b"".join(b"data: " + _json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+@pytest.fixture
+def answering(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    import json as _json
+
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-magic-test-1111")
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    bodies: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(_json.loads(request.content))
+        return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                              content=sse_answer("Cause: x is a string.\n\n```python\nx = 1\nprint(x + 1)\n```\n"))
+
+    registry().transport_kwargs = {"http_transport": httpx.MockTransport(handler)}
+    yield bodies
+    shell.requests.clear()  # type: ignore[attr-defined]
+
+
+def test_interpolation_of_values_in_prompt(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.user_ns["rows"] = list(range(3))
+    shell.run_cell_magic("deepseek", "--new", "Sum {rows} and {len(rows)} {{not this}}")
+    assert answering[-1]["messages"][-1]["content"] == "Sum [0, 1, 2] and 3 {not this}"
+    shell.run_cell_magic("deepseek", "--no-interpolate --new", "Keep {rows}")
+    assert answering[-1]["messages"][-1]["content"] == "Keep {rows}"
+    with pytest.raises(UsageError, match="no variable named 'nope'"):
+        shell.run_cell_magic("deepseek", "", "what is {nope}")
+
+
+def test_fix_sends_error_and_code_and_puts_corrected_cell_below(shell: InteractiveShell, answering: list[dict]) -> None:
+    with pytest.raises(UsageError, match="no error to fix"):
+        shell.run_line_magic("deepseek", "fix")
+    shell.run_cell("x = 'a'\nprint(x + 1)")
+    shell.run_line_magic("deepseek", "fix")
+    sent = answering[-1]["messages"][-1]["content"]
+    assert "print(x + 1)" in sent and "TypeError" in sent and "Traceback" in sent
+    assert shell.rl_next_input == "x = 1\nprint(x + 1)"  # type: ignore[attr-defined]
+    shell.run_cell_magic("deepseek", "--new", "Explain {Err}")
+    assert "TypeError" in answering[-1]["messages"][-1]["content"]
+
+
+def test_format_code_puts_code_in_next_cell(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.rl_next_input = None  # type: ignore[attr-defined]
+    shell.run_cell_magic("deepseek", "-f code --new", "write code")
+    assert shell.rl_next_input == "x = 1\nprint(x + 1)"  # type: ignore[attr-defined]
+
+
+def test_undo_command(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.run_cell_magic("deepseek", "-s u --new", "one")
+    shell.run_cell_magic("deepseek", "-s u", "two")
+    assert "'two'" in repr(shell.run_line_magic("deepseek", "undo -s u"))
+    assert len(registry().get("u").turns) == 1

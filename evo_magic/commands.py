@@ -1,0 +1,159 @@
+"""``%deepseek`` line commands (a mixin of :class:`~evo_magic.magics.DeepSeekMagics`)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicArgumentParser
+
+from . import config
+from .errors import ConfigError, OptionError
+from .magic_args import session_parser
+from .notices import Notice, Table
+from .registry import registry
+
+LINE_COMMANDS = ("help", "reset", "history", "undo", "pick", "fix", "config", "offline")
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class LineCommands:
+    """One ``_cmd_NAME(rest)`` method per command; the magic dispatches by the first word."""
+
+    shell: Any
+    help_text: str = ""
+    # traits of DeepSeekMagics read here
+    model: str
+    protocol: str
+    thinking: bool
+    max_tokens: int | None
+    temperature: float | None
+    read_timeout: float
+    connect_timeout: float
+    max_retries: int
+    live: str
+    offline_rate: float
+
+    def _ask(self, args: Any, prompt: str) -> Any:  # provided by DeepSeekMagics
+        raise NotImplementedError
+
+    def _fix_prompt(self, extra: str) -> str:  # provided by DeepSeekMagics
+        raise NotImplementedError
+
+    def _line(self, line: str) -> Any:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot parse the line: {exc}") from None
+        if not words:
+            return Notice(self.help_text, title="%deepseek")
+        command, rest = words[0], words[1:]
+        handler = getattr(self, f"_cmd_{command}", None)
+        if command not in LINE_COMMANDS or handler is None:
+            import difflib
+
+            close = difflib.get_close_matches(command, LINE_COMMANDS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise UsageError(
+                f"unknown command '{command}': {hint}commands are {', '.join(LINE_COMMANDS)}; "
+                "a prompt goes in a %%deepseek cell"
+            )
+        return handler(rest)
+
+    def _cmd_help(self, rest: list[str]) -> Notice:
+        return Notice(self.help_text, title="%deepseek")
+
+    def _cmd_reset(self, rest: list[str]) -> Notice:
+        args = session_parser("reset").parse_args(rest)
+        session = registry().get(args.session)
+        session.reset()
+        return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
+
+    def _cmd_history(self, rest: list[str]) -> Table:
+        args = session_parser("history").parse_args(rest)
+        session = registry().get(args.session)
+        rows = []
+        for i, turn in enumerate(session.turns, 1):
+            cell = f"In[{turn.cell}]" if isinstance(turn.cell, int) else (turn.cell or "")
+            u = turn.reply.usage
+            tokens = f"{u.prompt_tokens:,} in / {u.completion_tokens:,} out" if u else "unknown"
+            rows.append([i, cell, turn.prompt, turn.reply.text, turn.reply.model, tokens])
+        return Table(
+            f"Session {session.name!r}: {len(session.turns)} turns",
+            ["#", "cell", "you", "deepseek", "model", "tokens"],
+            rows,
+        )
+
+    def _cmd_config(self, rest: list[str]) -> Table:
+        if rest:
+            raise UsageError("%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE")
+        try:
+            endpoint = config.resolve()
+        except ConfigError as exc:
+            raise UsageError(exc.one_line()) from None
+        key = endpoint.key.masked if endpoint.key else "not set"
+        rows: list[list[Any]] = [
+            ["model", self.model],
+            ["protocol", self.protocol],
+            ["thinking", "on" if self.thinking else "off"],
+            ["max_tokens", self.max_tokens if self.max_tokens is not None else "API default"],
+            ["temperature", self.temperature if self.temperature is not None else "API default"],
+            ["base URLs", ", ".join(endpoint.base_urls)],
+            ["API key", key + (" (emulator)" if endpoint.offline else "")],
+            ["offline", "yes, bundled emulator" if endpoint.offline else "no"],
+            ["read_timeout", f"{self.read_timeout:g} s"],
+            ["connect_timeout", f"{self.connect_timeout:g} s"],
+            ["max_retries", self.max_retries],
+            ["live view", self.live],
+            ["sessions", ", ".join(registry().sessions) or "(none yet)"],
+        ]
+        return Table("evo_magic settings", ["setting", "value"], rows)
+
+    def _cmd_undo(self, rest: list[str]) -> Notice:
+        args = session_parser("undo").parse_args(rest)
+        session = registry().get(args.session)
+        try:
+            turn = session.undo()
+        except OptionError as exc:
+            raise UsageError(exc.one_line()) from None
+        return Notice(f"Dropped the last turn of session {session.name!r}: {_short(turn.prompt)!r}.")
+
+    def _cmd_fix(self, rest: list[str]) -> Any:
+        """Explain the last exception and put a corrected cell below."""
+        from .magic_args import cell_parser
+
+        args = cell_parser().parse_argstring(" ".join(shlex.quote(w) for w in rest))
+        args.fix = True
+        return self._ask(args, self._fix_prompt(""))
+
+    def _cmd_pick(self, rest: list[str]) -> Notice:
+        p = session_parser("pick")
+        p.add_argument("choice", type=int)
+        args = p.parse_args(rest)
+        session = registry().get(args.session)
+        try:
+            session.pick(args.choice - 1)
+        except OptionError as exc:
+            raise UsageError(exc.one_line()) from None
+        return Notice(f"Session {session.name!r} continues from choice {args.choice}.")
+
+    def _cmd_offline(self, rest: list[str]) -> Notice:
+        p = MagicArgumentParser(prog="%deepseek offline", add_help=False)
+        p.add_argument("--rate", type=float, default=None)
+        p.add_argument("--if-no-key", action="store_true")
+        p.add_argument("--off", action="store_true")
+        args = p.parse_args(rest)
+        from . import offline
+
+        if args.off:
+            return offline.go_online()
+        if args.rate is not None and args.rate <= 0:
+            raise UsageError("--rate is tokens per second and must be positive")
+        return offline.go_offline(
+            rate=self.offline_rate if args.rate is None else args.rate, if_no_key=args.if_no_key
+        )

@@ -1,0 +1,100 @@
+"""Option parsing of ``%%deepseek`` (IPython's argparse flavour: errors are UsageErrors)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicArgumentParser
+
+from .options import EFFORTS, PROTOCOLS
+
+FORMATS = ("markdown", "code", "text", "json")
+
+
+def ask_approval(call: Any) -> bool:
+    answer = input(f"Run {call.name}({call.arguments})? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def cell_parser() -> MagicArgumentParser:
+    p = MagicArgumentParser(prog="%%deepseek", add_help=False)
+    p.add_argument("-m", "--model")
+    think = p.add_mutually_exclusive_group()
+    think.add_argument("--think", dest="thinking", action="store_const", const=True)
+    think.add_argument("--no-think", dest="thinking", action="store_const", const=False)
+    p.add_argument("--effort", choices=EFFORTS, dest="reasoning_effort")
+    p.add_argument("--system")
+    p.add_argument("-s", "--session")
+    p.add_argument("--new", action="store_true")
+    p.add_argument("-o", "--output")
+    p.add_argument("--protocol", choices=PROTOCOLS)
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--frequency-penalty", type=float)
+    p.add_argument("--presence-penalty", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--stop", action="append", default=[])
+    p.add_argument("--json", dest="json_mode", action="store_true", default=None)
+    p.add_argument("--logprobs", action="store_true", default=None)
+    p.add_argument("--top-logprobs", type=int)
+    p.add_argument("--logit-bias")
+    p.add_argument("-n", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--user")
+    p.add_argument("--tools")
+    p.add_argument("--tool-choice")
+    p.add_argument("--approve", action="store_true")
+    p.add_argument("--max-tool-rounds", type=int)
+    p.add_argument("-f", "--format", choices=FORMATS, default="markdown")
+    p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
+    p.add_argument("--fix", action="store_true")
+    return p
+
+
+def overrides(args: Any) -> dict[str, Any]:
+    """Request options named on the cell line (None: not given)."""
+    choice = args.tool_choice
+    if choice is not None and choice not in ("auto", "none", "required", "any"):
+        choice = {"type": "function", "function": {"name": choice}}
+    return {
+        "model": args.model,
+        "thinking": args.thinking,
+        "temperature": args.temperature,
+        "max_tokens": args.max_tokens,
+        "protocol": args.protocol,
+        "top_p": args.top_p,
+        "frequency_penalty": args.frequency_penalty,
+        "presence_penalty": args.presence_penalty,
+        "stop": tuple(args.stop) or None,
+        "json_mode": True if args.format == "json" else args.json_mode,
+        "logprobs": args.logprobs,
+        "top_logprobs": args.top_logprobs,
+        "logit_bias": logit_bias(args.logit_bias),
+        "n": args.n,
+        "seed": args.seed,
+        "user": args.user,
+        "reasoning_effort": args.reasoning_effort,
+        "tool_choice": choice,
+    }
+
+
+def logit_bias(spec: str | None) -> dict[str, float] | None:
+    """``"123:5,456:-100"`` or a JSON object -> {token id: bias}."""
+    if not spec:
+        return None
+    try:
+        if spec.strip().startswith("{"):
+            raw = json.loads(spec)
+            return {str(k): float(v) for k, v in raw.items()}
+        pairs = (item.split(":", 1) for item in spec.split(",") if item.strip())
+        return {k.strip(): float(v) for k, v in pairs}
+    except (ValueError, AttributeError, TypeError):
+        raise UsageError(f"--logit-bias takes TOKEN:BIAS pairs like 1234:-100,99:5, not {spec!r}") from None
+
+
+def session_parser(prog: str) -> MagicArgumentParser:
+    p = MagicArgumentParser(prog=f"%deepseek {prog}", add_help=False)
+    p.add_argument("-s", "--session")
+    return p
