@@ -1,0 +1,37 @@
+"""``python -m evo_magic.emulator [--host 127.0.0.1] [--port N] [--tokens-per-second R]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import Emulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m evo_magic.emulator", description=__doc__)
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--tokens-per-second", type=float, default=None, help="pace (default: unthrottled)")
+    p.add_argument("--key", action="append", help="accept only this API key (repeatable)")
+    args = p.parse_args(argv)
+    try:
+        emu = Emulator(args.host, args.port, args.tokens_per_second, set(args.key) if args.key else None)
+    except (ValueError, OSError) as exc:
+        p.error(str(exc))
+    emu.start()
+    sys.stdout.write(f"evo_magic emulator listening on {emu.url}\n")
+    sys.stdout.flush()
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

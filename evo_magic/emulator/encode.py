@@ -1,0 +1,259 @@
+"""Wire encoders of the emulator: a Plan becomes OpenAI chunks / bodies or Anthropic events."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .answers import Plan
+from .tokens import tokenize
+
+FINGERPRINT = "fp_evolink_v4_20260402"
+
+
+@dataclass
+class Rendered:
+    """A plan cut to the request's limits, as tokens, with its finish reason."""
+
+    reasoning: list[str] | None
+    content: list[str]
+    tool_calls: list[dict[str, Any]]
+    finish_reason: str
+    logprobs: bool = False
+    top_logprobs: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def completion_tokens(self) -> int:
+        calls = sum(len(tokenize(c["arguments"])) + 3 for c in self.tool_calls)
+        return len(self.reasoning or []) + len(self.content) + calls
+
+
+def cut(plan: Plan, max_tokens: int | None, stop: list[str]) -> Rendered:
+    content = plan.content
+    reason = plan.finish_reason
+    for seq in stop:
+        at = content.find(seq)
+        if at >= 0:
+            content, reason = content[:at], "stop"
+    reasoning = tokenize(plan.reasoning) if plan.reasoning is not None else None
+    tokens = tokenize(content)
+    calls = plan.tool_calls if reason == "tool_calls" else []
+    if max_tokens is not None:
+        if reasoning is not None and len(reasoning) >= max_tokens:
+            return Rendered(reasoning[:max_tokens], [], [], "length")
+        room = max_tokens - len(reasoning or [])
+        if len(tokens) > room:
+            return Rendered(reasoning, tokens[:room], [], "length")
+    return Rendered(reasoning, tokens, calls, reason)
+
+
+def _logprob(token: str, top: int) -> dict[str, Any]:
+    lp = -round((sum(map(ord, token)) % 97) / 50, 4)
+    entry: dict[str, Any] = {"token": token, "logprob": lp, "bytes": list(token.encode())}
+    entry["top_logprobs"] = [
+        {"token": token if i == 0 else f"{token.strip()}_{i}", "logprob": lp - i * 0.7, "bytes": None}
+        for i in range(top)
+    ]
+    return entry
+
+
+# --- OpenAI Chat Completions ----------------------------------------------------------------
+
+
+def openai_chunks(
+    rid: str, model: str, choices: list[Rendered], usage: dict[str, Any], include_usage: bool
+) -> Iterator[dict[str, Any]]:
+    created = int(time.time())
+    base: dict[str, Any] = {
+        "id": rid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "system_fingerprint": FINGERPRINT,
+    }
+
+    def chunk(
+        index: int, delta: dict[str, Any], finish: str | None = None, logprobs: Any = None, last: bool = False
+    ) -> dict[str, Any]:
+        out = {
+            **base,
+            "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}],
+        }
+        if last:
+            out["usage"] = usage
+        elif include_usage:
+            out["usage"] = None
+        return out
+
+    for i, r in enumerate(choices):
+        thinking = r.reasoning is not None
+        first = (
+            {"role": "assistant", "content": None, "reasoning_content": ""}
+            if thinking
+            else {"role": "assistant", "content": ""}
+        )
+        yield chunk(i, first)
+        for tok in r.reasoning or []:
+            yield chunk(i, {"content": None, "reasoning_content": tok})
+        for tok in r.content:
+            delta = {"content": tok, "reasoning_content": None} if thinking else {"content": tok}
+            lp = {"content": [_logprob(tok, r.top_logprobs)]} if r.logprobs else None
+            yield chunk(i, delta, logprobs=lp)
+        for k, call in enumerate(r.tool_calls):
+            yield chunk(
+                i,
+                {
+                    "tool_calls": [
+                        {
+                            "index": k,
+                            "id": call["id"],
+                            "type": "function",
+                            "function": {"name": call["name"], "arguments": ""},
+                        }
+                    ]
+                },
+            )
+            args = call["arguments"]
+            for j in range(0, len(args), 3):
+                yield chunk(i, {"tool_calls": [{"index": k, "function": {"arguments": args[j : j + 3]}}]})
+        yield chunk(i, {"content": ""}, finish=r.finish_reason, last=i == len(choices) - 1)
+
+
+def openai_body(rid: str, model: str, choices: list[Rendered], usage: dict[str, Any]) -> dict[str, Any]:
+    out = []
+    for i, r in enumerate(choices):
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(r.content)}
+        if r.reasoning is not None:
+            message["reasoning_content"] = "".join(r.reasoning)
+        if r.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": c["id"],
+                    "type": "function",
+                    "function": {"name": c["name"], "arguments": c["arguments"]},
+                }
+                for c in r.tool_calls
+            ]
+        lp = {"content": [_logprob(t, r.top_logprobs) for t in r.content]} if r.logprobs else None
+        out.append({"index": i, "message": message, "logprobs": lp, "finish_reason": r.finish_reason})
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": out,
+        "usage": usage,
+        "system_fingerprint": FINGERPRINT,
+    }
+
+
+# --- Anthropic Messages ---------------------------------------------------------------------
+
+ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+
+
+def anthropic_events(rid: str, model: str, r: Rendered, usage: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    start_usage = {
+        k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+    }
+    yield {
+        "type": "message_start",
+        "message": {
+            "id": rid,
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {**start_usage, "output_tokens": 1},
+        },
+    }
+    yield {"type": "ping"}
+    index = 0
+    if r.reasoning is not None:
+        yield {
+            "type": "content_block_start",
+            "index": index,
+            "content_block": {"type": "thinking", "thinking": ""},
+        }
+        for tok in r.reasoning:
+            yield {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "thinking_delta", "thinking": tok},
+            }
+        yield {
+            "type": "content_block_delta",
+            "index": index,
+            "delta": {"type": "signature_delta", "signature": rid},
+        }
+        yield {"type": "content_block_stop", "index": index}
+        index += 1
+    if r.content:
+        yield {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+        for tok in r.content:
+            yield {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "text_delta", "text": tok},
+            }
+        yield {"type": "content_block_stop", "index": index}
+        index += 1
+    for call in r.tool_calls:
+        yield {
+            "type": "content_block_start",
+            "index": index,
+            "content_block": {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}},
+        }
+        args = call["arguments"]
+        for j in range(0, len(args), 4):
+            yield {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "input_json_delta", "partial_json": args[j : j + 4]},
+            }
+        yield {"type": "content_block_stop", "index": index}
+        index += 1
+    yield {
+        "type": "message_delta",
+        "delta": {"stop_reason": ANTHROPIC_STOP.get(r.finish_reason, r.finish_reason), "stop_sequence": None},
+        "usage": {"output_tokens": usage["output_tokens"]},
+    }
+    yield {"type": "message_stop"}
+
+
+def anthropic_body(rid: str, model: str, r: Rendered, usage: dict[str, Any]) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if r.reasoning is not None:
+        content.append({"type": "thinking", "thinking": "".join(r.reasoning), "signature": rid})
+    if r.content:
+        content.append({"type": "text", "text": "".join(r.content)})
+    for call in r.tool_calls:
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call["id"],
+                "name": call["name"],
+                "input": json.loads(call["arguments"]),
+            }
+        )
+    return {
+        "id": rid,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": ANTHROPIC_STOP.get(r.finish_reason, r.finish_reason),
+        "stop_sequence": None,
+        "usage": {**usage, "service_tier": "standard"},
+    }
+
+
+def sse(data: dict[str, Any], event: str | None = None) -> bytes:
+    head = f"event: {event}\n" if event else ""
+    return (head + "data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n\n").encode()

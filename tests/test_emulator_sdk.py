@@ -1,0 +1,81 @@
+"""Conformance: the official openai and anthropic SDKs are independent clients of the emulator."""
+
+from __future__ import annotations
+
+import json
+
+import anthropic
+import openai
+import pytest
+
+from evo_magic.emulator import Emulator
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
+def oa(emu):
+    client = openai.OpenAI(base_url=emu.url + "/v1", api_key="sk-sdk-test-0001", max_retries=0)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def an(emu):
+    client = anthropic.Anthropic(base_url=emu.url, auth_token="sk-sdk-test-0001", api_key=None, max_retries=0)
+    yield client
+    client.close()
+
+
+def test_openai_sdk_streams_reasoning_text_and_usage(oa) -> None:
+    stream = oa.chat.completions.create(
+        model="deepseek-v4-flash", messages=[{"role": "user", "content": "Explain pandas groupby"}],
+        stream=True, stream_options={"include_usage": True}, extra_body={"thinking": {"type": "enabled"}},
+    )
+    text, reasoning, usage = [], [], None
+    for chunk in stream:
+        if chunk.choices:
+            delta = chunk.choices[0].delta
+            text.append(delta.content or "")
+            extra = (delta.model_extra or {}).get("reasoning_content")
+            reasoning.append(extra or "")
+        if chunk.usage is not None:
+            usage = chunk.usage
+    assert "".join(text) and "".join(reasoning)
+    assert usage is not None and usage.completion_tokens_details.reasoning_tokens > 0
+    assert "prompt_cache_hit_tokens" in usage.model_extra
+
+
+def test_openai_sdk_nonstreamed_tool_call_and_error(oa) -> None:
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]
+    r = oa.chat.completions.create(model="deepseek-v4-pro", messages=[{"role": "user", "content": "Please lookup Tokyo"}], tools=tools)
+    call = r.choices[0].message.tool_calls[0]
+    assert r.choices[0].finish_reason == "tool_calls" and json.loads(call.function.arguments) == {"q": "Tokyo"}
+    with pytest.raises(openai.BadRequestError, match="temperature"):
+        oa.chat.completions.create(model="deepseek-v4-flash", messages=[{"role": "user", "content": "x"}], temperature=5)
+
+
+def test_anthropic_sdk_streams_thinking_text_and_usage(an) -> None:
+    with an.messages.stream(model="deepseek-v4-flash", max_tokens=4000,
+                            messages=[{"role": "user", "content": "Explain a t-test"}]) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    thinking = [b for b in final.content if b.type == "thinking"]
+    assert text and thinking and thinking[0].signature == final.id
+    assert final.usage.output_tokens > 0 and final.stop_reason == "end_turn"
+
+
+def test_anthropic_sdk_tool_use_and_error(an) -> None:
+    msg = an.messages.create(
+        model="deepseek-v4-flash", max_tokens=2000, thinking={"type": "disabled"},
+        tools=[{"name": "weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        messages=[{"role": "user", "content": "Check weather in Oslo"}],
+    )
+    use = [b for b in msg.content if b.type == "tool_use"][0]
+    assert msg.stop_reason == "tool_use" and use.input == {"city": "Oslo"}
+    with pytest.raises(anthropic.BadRequestError):
+        an.messages.create(model="deepseek-v4-flash", max_tokens=10, messages=[{"role": "robot", "content": "x"}])
