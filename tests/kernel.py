@@ -37,8 +37,9 @@ class Execution:
 
     @property
     def error_text(self) -> str:
-        errs = self.of_type("error")
-        return "\n".join("\n".join(e["content"]["traceback"]) for e in errs)
+        errs = ["\n".join(e["content"]["traceback"]) for e in self.of_type("error")]
+        errs += [m["content"]["text"] for m in self.of_type("stream") if m["content"]["name"] == "stderr"]
+        return "\n".join(errs)
 
     def final_html(self) -> str:
         """The last text/html shown (what a saved notebook keeps)."""
