@@ -38,7 +38,7 @@ def _live_widget_class() -> Any:
         import anywidget
         import traitlets
 
-        class LiveAnswer(anywidget.AnyWidget):  # type: ignore[misc]
+        class LiveAnswer(anywidget.AnyWidget):
             _esm = _STATIC / "live.js"
             model = traitlets.Unicode("").tag(sync=True)
 
@@ -57,9 +57,7 @@ def _in_kernel() -> str:
     return "widget" if type(shell).__name__ == "ZMQInteractiveShell" else "text"
 
 
-def open_view(
-    mode: str = "auto", *, model: str | None = None, clock: Callable[[], float] = time.monotonic
-) -> Any:
+def open_view(mode: str = "auto", *, model: str | None = None, clock: Callable[[], float] = time.monotonic) -> Any:
     """A view for one answer: ``auto`` picks widget in a kernel, text in a terminal."""
     if mode == "auto":
         mode = _in_kernel()
@@ -105,7 +103,9 @@ class WidgetView:
             widget = _live_widget_class()(model=model)
         self._widget = widget
         if display is None:
-            from IPython.display import display as display
+            from IPython.display import display as ipython_display
+
+            display = ipython_display
         self._handle = display(widget, display_id=True)
 
     def update(self, snapshot: Any, *, force: bool = False) -> None:

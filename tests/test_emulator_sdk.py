@@ -75,7 +75,7 @@ def test_anthropic_sdk_tool_use_and_error(an) -> None:
         tools=[{"name": "weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
         messages=[{"role": "user", "content": "Check weather in Oslo"}],
     )
-    use = [b for b in msg.content if b.type == "tool_use"][0]
+    use = next(b for b in msg.content if b.type == "tool_use")
     assert msg.stop_reason == "tool_use" and use.input == {"city": "Oslo"}
     with pytest.raises(anthropic.BadRequestError):
         an.messages.create(model="deepseek-v4-flash", max_tokens=10, messages=[{"role": "robot", "content": "x"}])
