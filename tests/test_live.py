@@ -76,7 +76,7 @@ def run(scale: int) -> tuple[FakeWidget, FakeHandle, WidgetView, float, str]:
 
 
 def test_updates_are_coalesced_and_thinking_never_resent() -> None:
-    widget, handle, view, duration, _ = run(4)
+    widget, handle, _view, duration, _ = run(4)
     assert len(widget.sent) <= duration / MIN_INTERVAL + 4
     assert widget.sent[0]["p"] == "thinking"
     assert any(m.get("p") == "answer" for m in widget.sent)
