@@ -184,12 +184,12 @@ def main() -> None:
         try:
             assert k.execute("%load_ext evo_magic").ok
             for size in (small, large):
-                run = cell_run(k, size)
+                run = cell_run(k, size, think=True)
                 base = raw_read(url, size)
                 rows.append((size, run, base))
         finally:
             k.close()
-    print("2. display bytes per answer character at ~1000 chunks/s")
+    print("2. display bytes per streamed character (answer + thinking) at ~1000 chunks/s")
     print(
         f"   {'answer':>10} {'chars':>8} {'evo_magic bytes':>16} {'B/char':>7} {'naive re-render bytes':>22} {'B/char':>8}"
     )
