@@ -94,11 +94,13 @@ def raw_read(url: str, chars: int) -> dict[str, Any]:
     }
 
 
-def cell_run(kernel: Kernel, chars: int) -> dict[str, Any]:
-    ex = kernel.execute(f"%%deepseek --no-think --new -o _bench\n{prompt(chars)}", timeout=300)
+def cell_run(kernel: Kernel, chars: int, think: bool = False) -> dict[str, Any]:
+    flag = "--think" if think else "--no-think"
+    ex = kernel.execute(f"%%deepseek {flag} --new -o _bench\n{prompt(chars)}", timeout=300)
     assert ex.ok, ex.error_text
     stats = kernel.execute(
-        "print(_bench.snapshot.events, _bench.timing.elapsed, len(_bench.text), _bench.timing.ttft)"
+        "print(_bench.snapshot.events, _bench.timing.elapsed, "
+        "len(_bench.text) + len(_bench.reasoning), _bench.timing.ttft)"
     )
     events, elapsed, n_chars, ttft = stats.text().split()
     visible = None
