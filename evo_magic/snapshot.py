@@ -74,6 +74,10 @@ class _Parts:
     def __len__(self) -> int:
         return len(str(self))
 
+    def __bool__(self) -> bool:
+        """Non-empty, in O(1) (no join)."""
+        return bool(self._parts) and (self._joined is None or bool(self._joined))
+
 
 @dataclass
 class ChoiceSnapshot:
@@ -96,6 +100,11 @@ class ChoiceSnapshot:
     @property
     def thinking_blocks(self) -> list[ThinkingBlock]:
         return [ThinkingBlock(str(p), sig[0]) for p, sig in self._blocks.values()]
+
+    @property
+    def text_started(self) -> bool:
+        """Any answer text yet (O(1), for hot paths)."""
+        return bool(self._text)
 
     @property
     def has_reasoning(self) -> bool:
@@ -180,6 +189,18 @@ class TurnSnapshot:
     @property
     def finish_reason(self) -> str | None:
         return self.choice(0).finish_reason
+
+    @property
+    def phase(self) -> str:
+        """"waiting", "thinking" or "answer" for choice 0, in O(1) (no string joins)."""
+        ch = self.choices.get(0)
+        if ch is None:
+            return "waiting"
+        if ch.text_started or ch.tool_calls:
+            return "answer"
+        if any(parts for parts, _ in ch._blocks.values()):
+            return "thinking"
+        return "waiting"
 
     @property
     def complete(self) -> bool:
