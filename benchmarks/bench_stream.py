@@ -163,18 +163,20 @@ def main() -> None:
     small, large = (2_500, 10_000) if quick else (5_000, 20_000)
     print(f"evo_magic streaming benchmark  (answer sizes {small:,} and {large:,} characters)\n")
 
+    big = 100_000 if quick else 400_000
     with emulator(None) as url:
-        raw = raw_read(url, large)
+        raw_read(url, small)  # warm-up
+        raws = [raw_read(url, big) for _ in range(3)]
         k = Kernel({"EVOLINK_API_KEY": KEY, "EVOLINK_BASE_URL": url})
         try:
             assert k.execute("%load_ext evo_magic").ok
             cell_run(k, small)  # warm-up
-            cell = cell_run(k, large)
+            cells = [cell_run(k, big) for _ in range(3)]
         finally:
             k.close()
-    raw_rate = raw["chunks"] / raw["elapsed"]
-    cell_rate = cell["events"] / cell["elapsed"]
-    print("1. chunks per second, emulator unthrottled")
+    raw_rate = max(r["chunks"] / r["elapsed"] for r in raws)
+    cell_rate = max(c["events"] / c["elapsed"] for c in cells)
+    print(f"1. chunks per second, emulator unthrottled ({big:,}-character answers, best of 3)")
     print(f"   raw httpx + httpx-sse read : {raw_rate:10,.0f} chunks/s")
     print(
         f"   %%deepseek cell path       : {cell_rate:10,.0f} chunks/s  ({cell_rate / raw_rate:.0%} of raw; target >= 50%)\n"

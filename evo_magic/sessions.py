@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 INCOMPLETE_REASONS = ("content_filter", "insufficient_system_resource", "aborted")
 
 
+_CONTENT = (TextDelta, ReasoningDelta, ToolCallDelta)  # events that count as "a token arrived"
+
+
 class SessionBusy(EvoMagicError):
     """Another surface (e.g. the panel) is streaming on this session right now."""
 
@@ -319,7 +322,7 @@ class Session:
                 for data in transport.iter_sse_data(response):
                     for event in parser.feed(data):
                         snap.apply(event)
-                        if isinstance(event, (TextDelta, ReasoningDelta, ToolCallDelta)):
+                        if timing.first_text is None and isinstance(event, _CONTENT):
                             timing.mark(event)
                     if view is not None:
                         view.update(snap)
@@ -328,7 +331,7 @@ class Session:
             else:
                 for event in proto.parse_response(response.read()):
                     snap.apply(event)
-                    if isinstance(event, (TextDelta, ReasoningDelta, ToolCallDelta)):
+                    if timing.first_text is None and isinstance(event, _CONTENT):
                         timing.mark(event)
         if snap.error is None and not snap.complete:
             raise TransportError(
