@@ -1,203 +1,342 @@
-"""The live view of an answer while it streams (IO: display messages, widgets, stdout).
+"""The live view of an answer while it streams (IO: widget messages, display updates, stdout).
 
-* ``widget`` (Jupyter front ends): an anywidget whose front end builds the DOM once and
-  receives small custom messages — finished markdown blocks once, the open tail as a delta —
-  so the bytes sent grow linearly with the answer and the thinking ``<details>`` is never
-  re-rendered (a reader who opens or folds it keeps it that way). Updates are coalesced to at
-  most ~10 per second. At the end the display is replaced by the final static HTML, which is
-  what a saved notebook keeps.
-* ``text`` (terminal IPython): new characters are written to stdout as they arrive.
-* ``none``: nothing is shown while streaming (the caller displays the reply).
+:func:`open_view` picks one of three views; all have ``update(snapshot)`` (called after every
+stream event, so it must be cheap) and ``finish(snapshot, footer)`` (idempotent, also after an
+error or an interrupt):
+
+* :class:`WidgetView` (Jupyter front ends): an anywidget (``static/live.js``) builds the DOM
+  once and receives small custom messages, coalesced to at most ~10 per second: finished
+  markdown blocks once, the open tail as keep + append (:class:`~evo_magic.markdown.MarkdownStream`).
+  The thinking ``<details>`` is never re-sent, so a reader who opens or folds it keeps it that
+  way, and the waiting and thinking timers tick in the browser. ``finish`` replaces the widget
+  by the final static HTML (what a saved notebook keeps) and closes the widget.
+* :class:`TextView` (terminal IPython): the new characters go to ``sys.stdout``, the thinking
+  dimmed when stdout is a terminal, then the status and footer lines.
+* :class:`NullView`: shows nothing (Python API callers display the reply themselves).
+
+Message protocol (kernel → browser), one message per coalesced update::
+
+    {"phase"?: "thinking" | "answer", "t"?: seconds thought, "ops"?: [op, ...]}
+    op = {"s": "think" | "answer", "m"?: moved, "c"?: [html, ...], "k": keep, "a": append}
+
+ipywidgets and anywidget are imported only when a widget view opens.
 """
 
 from __future__ import annotations
 
+import functools
+import logging
+import math
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from .markdown import MarkdownStream
 from .render import (
     Footer,
-    MarkdownStream,
     footer_text,
     render_reply_html,
     render_reply_text,
-    tool_calls_markdown,
+    reply_css,
+    sanitize_text,
+    status_text,
 )
 
-MIN_INTERVAL = 0.1  # seconds between display updates (~10 per second)
-_STATIC = Path(__file__).parent / "static"
-_widget_class: Any = None
+if TYPE_CHECKING:
+    from .snapshot import TurnSnapshot
+
+__all__ = ["MIN_INTERVAL", "NullView", "TextView", "View", "WidgetView", "open_view", "reply_bundle"]
+
+logger = logging.getLogger(__name__)
+
+MIN_INTERVAL = 0.1  # seconds between widget messages (~10 per second)
+TEXT_INTERVAL = 0.05  # seconds between stdout flushes (~20 per second)
+RENDER_SHARE = 3  # wait at least this many times the last render's cost before the next one
+STATIC = Path(__file__).parent / "static"
+MODES = ("auto", "widget", "text", "none")
 
 
-def _live_widget_class() -> Any:
-    global _widget_class
-    if _widget_class is None:
-        import anywidget
-        import traitlets
+class View(Protocol):
+    """What the session drives while an answer streams."""
 
-        class LiveAnswer(anywidget.AnyWidget):
-            _esm = _STATIC / "live.js"
-            model = traitlets.Unicode("").tag(sync=True)
+    shows_answer: bool  # False when the caller must display the reply itself
 
-        _widget_class = LiveAnswer
-    return _widget_class
+    def update(self, snapshot: TurnSnapshot) -> None:
+        """Called after every stream event; cheap, coalesces on its own."""
+
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
+        """Show the final state; idempotent and safe after an exception or interrupt."""
 
 
-def _in_kernel() -> str:
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
+class Sender(Protocol):
+    """The part of an anywidget a :class:`WidgetView` uses (tests pass a fake)."""
+
+    def send(self, content: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Handle(Protocol):
+    """An IPython ``DisplayHandle``."""
+
+    def update(self, obj: Any, **kwargs: Any) -> None: ...
+
+
+def open_view(mode: str = "auto", *, model: str | None = None) -> View:
+    """A live view for one answer.
+
+    ``mode`` is ``"widget"``, ``"text"``, ``"none"`` or ``"auto"``: widget in an IPython kernel,
+    text in a terminal IPython, none outside IPython. ``model`` names the model in the
+    waiting indicator.
+    """
+    if mode == "auto":
+        mode = _auto_mode()
+    if mode == "widget":
+        return _open_widget_view(model)
+    if mode == "text":
+        return TextView()
+    if mode == "none":
+        return NullView()
+    raise ValueError(f"unknown live view mode {mode!r}; expected one of {', '.join(MODES)}")
+
+
+def reply_bundle(snapshot: TurnSnapshot, footer: Footer) -> dict[str, str]:
+    """The final mime bundle of an answer: static HTML and plain text."""
+    return {
+        "text/html": render_reply_html(snapshot, footer),
+        "text/plain": render_reply_text(snapshot, footer),
+    }
+
+
+def _auto_mode() -> str:
+    if "IPython" not in sys.modules:  # not imported: certainly not running inside IPython
         return "none"
+    from IPython import get_ipython
+
     shell = get_ipython()
     if shell is None:
         return "none"
-    return "widget" if type(shell).__name__ == "ZMQInteractiveShell" else "text"
+    kinds = {cls.__name__ for cls in type(shell).__mro__}
+    return "widget" if "ZMQInteractiveShell" in kinds else "text"
 
 
-def open_view(mode: str = "auto", *, model: str | None = None, clock: Callable[[], float] = time.monotonic) -> Any:
-    """A view for one answer: ``auto`` picks widget in a kernel, text in a terminal."""
-    if mode == "auto":
-        mode = _in_kernel()
-    if mode == "widget":
-        return WidgetView(model or "", clock=clock)
-    if mode == "text":
-        return TextView(sys.stdout)
-    return NullView()
+class _Phases:
+    """waiting → thinking → answer, read cheaply: the snapshot joins its text lazily, and the
+    text (or reasoning) checked here is empty until the phase changes."""
+
+    def __init__(self) -> None:
+        self.current = "waiting"
+
+    def observe(self, snapshot: TurnSnapshot) -> str | None:
+        """The new phase when it changed, else None."""
+        if self.current == "answer":
+            return None
+        if snapshot.text or snapshot.tool_calls:
+            self.current = "answer"
+        elif self.current == "waiting" and snapshot.reasoning:
+            self.current = "thinking"
+        else:
+            return None
+        return self.current
 
 
 class NullView:
+    """Shows nothing while streaming; the caller displays the reply."""
+
     shows_answer = False
 
-    def update(self, snapshot: Any) -> None:
-        pass
+    def update(self, snapshot: TurnSnapshot) -> None:
+        """Nothing to do."""
 
-    def finish(self, snapshot: Any, footer: Footer) -> None:
-        pass
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
+        """Nothing to do."""
 
 
 class WidgetView:
-    """Streams into an anywidget; ``send`` and ``display`` are injectable for tests."""
+    """Streams an answer into an anywidget through small custom messages (see module doc).
+
+    There is no timer thread: characters that arrive within ``interval`` of the last message go
+    out with the next stream event after it, or with ``finish``. ``interval`` also stretches to
+    three times the cost of the last render, so a huge open block cannot eat the kernel.
+    """
 
     shows_answer = True
 
     def __init__(
         self,
-        model: str,
+        widget: Sender,
+        handle: Handle | None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        widget: Any = None,
-        display: Callable[..., Any] | None = None,
-    ):
-        self._clock = clock
-        self._think = MarkdownStream()
-        self._answer = MarkdownStream()
-        self._phase = "waiting"
-        self._last_send = -1e9
-        self._done = False
-        self.messages_sent = 0
-        self.bytes_sent = 0
-        if widget is None:
-            widget = _live_widget_class()(model=model)
+        interval: float = MIN_INTERVAL,
+    ) -> None:
         self._widget = widget
-        if display is None:
-            from IPython.display import display as ipython_display
+        self._handle = handle
+        self._clock = clock
+        self._interval = interval
+        self._phases = _Phases()
+        self._streams = {"think": MarkdownStream(), "answer": MarkdownStream()}
+        self._next = -math.inf  # clock time of the next allowed message
+        self._thinking_since: float | None = None
+        self._done = False
 
-            display = ipython_display
-        self._handle = display(widget, display_id=True)
-
-    def update(self, snapshot: Any, *, force: bool = False) -> None:
+    def update(self, snapshot: TurnSnapshot) -> None:
+        """Send what changed, at most every ``interval`` seconds; a phase change goes at once."""
         if self._done:
             return
-        phase = self._phase
-        if snapshot.text or snapshot.tool_calls:
-            phase = "answer"
-        elif snapshot.reasoning:
-            phase = "thinking"
-        changed = phase != self._phase
+        phase = self._phases.observe(snapshot)
         now = self._clock()
-        if not (force or changed or now - self._last_send >= MIN_INTERVAL):
+        if phase is None and now < self._next:
             return
-        msg: dict[str, Any] = {}
-        if changed:
-            msg["p"] = phase
-            self._phase = phase
-        think = self._think.update(snapshot.reasoning)
-        if think is not None:
-            msg["t"] = think.payload()
-        answer = self._answer.update(snapshot.text + tool_calls_markdown(snapshot))
-        if answer is not None:
-            msg["a"] = answer.payload()
-        if msg:
-            self._send(msg)
-            self._last_send = now
+        self._flush(snapshot, now, phase)
 
-    def _send(self, msg: dict[str, Any]) -> None:
-        import json
-
-        self.messages_sent += 1
-        self.bytes_sent += len(json.dumps(msg))
-        self._widget.send(msg)
-
-    def finish(self, snapshot: Any, footer: Footer) -> None:
-        """Replace the live widget by the final static render; release the widget."""
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
+        """Flush, replace the widget's output by the final static render, close the widget."""
         if self._done:
             return
         self._done = True
-        bundle = {
-            "text/html": render_reply_html(snapshot, footer),
-            "text/plain": render_reply_text(snapshot, footer),
-        }
         try:
+            try:
+                self._flush(snapshot, self._clock(), self._phases.observe(snapshot))
+            except Exception:  # the comm may be gone; the final render below still matters
+                logger.debug("live view: last flush failed", exc_info=True)
             if self._handle is not None:
-                self._handle.update(bundle, raw=True)
+                self._handle.update(reply_bundle(snapshot, footer), raw=True)
         finally:
-            close = getattr(self._widget, "close", None)
-            if close is not None:
-                close()
+            self._widget.close()
+
+    def _flush(self, snapshot: TurnSnapshot, now: float, phase: str | None) -> None:
+        msg: dict[str, Any] = {}
+        if phase is not None:
+            msg["phase"] = phase
+            if phase == "thinking":
+                self._thinking_since = now
+            elif self._thinking_since is not None:
+                msg["t"] = round(now - self._thinking_since, 1)
+        if self._phases.current != "waiting":
+            ops = []
+            for name, source in (("think", snapshot.reasoning), ("answer", snapshot.text)):
+                delta = self._streams[name].update(source)
+                if delta.changed:
+                    ops.append({"s": name, **delta.to_message()})
+            if ops:
+                msg["ops"] = ops
+        if msg:
+            self._widget.send(msg)
+            cost = self._clock() - now
+            self._next = now + max(self._interval, RENDER_SHARE * cost)
+
+
+@functools.cache
+def _widget_class() -> type[Any]:
+    """The anywidget class, defined on first use (anywidget and ipywidgets load here)."""
+    import anywidget
+    import traitlets
+
+    class LiveAnswer(anywidget.AnyWidget):
+        """Front end of :class:`WidgetView`: ``static/live.js``, fed by custom messages."""
+
+        _esm = STATIC / "live.js"
+        _css = reply_css() + "\n" + (STATIC / "live.css").read_text(encoding="utf-8")
+        key = traitlets.Unicode("").tag(sync=True)  # finds the model's state in the ESM
+        model_label = traitlets.Unicode("").tag(sync=True)
+
+        def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+            bundle = super()._repr_mimebundle_(**kwargs)
+            if bundle is not None:  # for front ends without widgets
+                bundle[0]["text/plain"] = f"Waiting for {self.model_label or 'the model'}…"
+            return bundle
+
+    return LiveAnswer
+
+
+def _open_widget_view(model: str | None) -> WidgetView:
+    import uuid
+
+    from IPython.display import display
+
+    widget = _widget_class()(key=uuid.uuid4().hex, model_label=model or "")
+    handle = display(widget, display_id=True)
+    return WidgetView(widget, handle)
 
 
 class TextView:
-    """Terminal IPython: write new characters as they arrive, then the footer."""
+    """Terminal IPython: new characters to ``out`` (stdout) as they arrive, then the footer.
+
+    The thinking is dimmed and status lines coloured only when ``out`` is a terminal. Control
+    characters in model output are dropped. ``out`` is flushed at most every ``interval``.
+    """
 
     shows_answer = True
 
-    def __init__(self, stream: Any):
-        self._out = stream
-        self._reasoning = 0
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = TEXT_INTERVAL,
+        color: bool | None = None,
+    ) -> None:
+        self._out = out if out is not None else sys.stdout
+        self._clock = clock
+        self._interval = interval
+        if color is None:
+            isatty = getattr(self._out, "isatty", None)
+            color = bool(isatty()) if callable(isatty) else False
+        self._color = color
+        self._phases = _Phases()
+        self._reasoning = 0  # characters written
         self._text = 0
+        self._next = -math.inf
         self._done = False
-        self._tty = bool(getattr(stream, "isatty", lambda: False)())
 
-    def _style(self, text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self._tty else text
-
-    def update(self, snapshot: Any) -> None:
+    def update(self, snapshot: TurnSnapshot) -> None:
+        """Write the new characters (at most every ``interval``; a phase change at once)."""
         if self._done:
             return
-        reasoning, text = snapshot.reasoning, snapshot.text
-        if len(reasoning) > self._reasoning:
-            if self._reasoning == 0:
-                self._out.write(self._style("Thinking…\n", "2;3"))
-            self._out.write(self._style(reasoning[self._reasoning :], "2"))
-            self._reasoning = len(reasoning)
+        phase = self._phases.observe(snapshot)
+        now = self._clock()
+        if phase is None and now < self._next:
+            return
+        self._next = now + self._interval
+        if self._write_new(snapshot):
+            self._out.flush()
+
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
+        """Write the rest, tool calls, the status line and the footer line."""
+        if self._done:
+            return
+        self._done = True
+        self._write_new(snapshot)
+        for call in snapshot.tool_calls:
+            self._out.write(sanitize_text(f"\n[tool call] {call.name or '?'}({call.arguments})"))
+        status = status_text(footer)
+        if status:
+            code = "31" if footer.status == "error" else "33"
+            self._out.write("\n" + self._style(sanitize_text(f"[{status}]"), code))
+        self._out.write("\n" + self._style(footer_text(footer), "2") + "\n")
+        self._out.flush()
+
+    def _style(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self._color and text else text
+
+    def _write_new(self, snapshot: TurnSnapshot) -> bool:
+        wrote = False
+        if self._text == 0:  # the thinking is shown until the answer starts
+            reasoning = snapshot.reasoning
+            if len(reasoning) > self._reasoning:
+                if self._reasoning == 0:
+                    self._out.write(self._style("Thinking…", "2;3") + "\n")
+                self._out.write(self._style(sanitize_text(reasoning[self._reasoning :]), "2"))
+                self._reasoning = len(reasoning)
+                wrote = True
+        text = snapshot.text
         if len(text) > self._text:
             if self._text == 0 and self._reasoning:
                 self._out.write("\n\n")
-            self._out.write(text[self._text :])
+            self._out.write(sanitize_text(text[self._text :]))
             self._text = len(text)
-        self._out.flush()
-
-    def finish(self, snapshot: Any, footer: Footer) -> None:
-        if self._done:
-            return
-        self.update(snapshot)
-        self._done = True
-        for call in snapshot.tool_calls:
-            self._out.write(f"\n[tool call] {call.name}({call.arguments})")
-        if footer.status != "ok" and footer.message:
-            self._out.write("\n" + self._style(f"[{footer.message}]", "33"))
-        self._out.write("\n" + self._style(f"— {footer_text(footer)}", "2") + "\n")
-        self._out.flush()
+            wrote = True
+        return wrote

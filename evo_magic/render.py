@@ -1,213 +1,228 @@
-"""Rendering (pure): markdown to safe HTML, the final reply HTML and text, the footer, and the
-incremental splitter that lets the live view send only what changed.
+"""An answer as static HTML and plain text (pure: snapshot + footer in, strings out).
 
-Model output is untrusted: markdown-it runs with raw HTML disabled, and its link validation
-drops ``javascript:``, ``vbscript:``, ``file:`` and non-image ``data:`` URLs.
+:func:`render_reply_html` is what a notebook keeps once an answer is done: no JavaScript, a
+small ``<style>`` scoped under ``.evo-reply`` that follows the JupyterLab / VS Code theme
+(``var(--jp-...)`` with fallbacks, so it reads in light and dark themes, and without the style
+too; the markdown rules are as specific as JupyterLab's own and come later, so they apply),
+the thinking folded in a ``<details>``, the answer as markdown, tool calls, a status banner
+when the answer is incomplete, and the :class:`Footer`. :func:`render_reply_text` is the
+``text/plain`` twin for terminals. Model output is untrusted: markdown goes through
+:mod:`evo_magic.markdown` (raw HTML off), everything else through :func:`html.escape`.
 """
 
 from __future__ import annotations
 
-import os
+import re
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .usage import Usage
+from .markdown import render_markdown
 
-STATUS_CLASS = {"interrupted": "warn", "length": "warn", "tool_rounds": "warn", "error": "error"}
+if TYPE_CHECKING:
+    from .snapshot import TurnSnapshot
+    from .usage import Usage
 
+__all__ = [
+    "STATUS_LABELS",
+    "Footer",
+    "footer_html",
+    "footer_text",
+    "render_markdown",
+    "render_reply_html",
+    "render_reply_text",
+    "reply_css",
+    "sanitize_text",
+    "status_text",
+    "thinking_label",
+]
 
-@lru_cache(maxsize=1)
-def _md() -> Any:
-    from markdown_it import MarkdownIt
+STATUS_LABELS: dict[str, str] = {
+    "interrupted": "Interrupted — partial answer kept",
+    "stopped": "Stopped — partial answer kept",
+    "length": "Stopped: max_tokens reached",
+    "content_filter": "Stopped by the content filter",
+    "insufficient_system_resource": ("The server ran out of resources (insufficient_system_resource) — partial answer"),
+    "error": "The request failed",
+}
 
-    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-    md.enable(["table", "strikethrough"])
-
-    def link_open(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-        tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
-        tokens[idx].attrSet("target", "_blank")
-        return str(self.renderToken(tokens, idx, options, env))
-
-    md.add_render_rule("link_open", link_open)
-    return md
-
-
-def render_markdown(text: str) -> str:
-    return str(_md().render(text))
-
-
-# --- footer -------------------------------------------------------------------------------
+#: Characters a terminal or an ANSI-aware text/plain renderer would act on (ESC, CR, C1, ...).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
 class Footer:
+    """What the line under an answer says.
+
+    ``elapsed`` is the whole request in seconds, ``ttft`` the time to the first token,
+    ``thinking_seconds`` the time spent thinking. ``cost`` is ``None`` when the price is
+    unknown (never shown as $0). ``status`` is ``"ok"``, ``"interrupted"``, ``"length"``,
+    ``"content_filter"``, ``"insufficient_system_resource"``, ``"error"`` or ``"stopped"``
+    (other strings are shown as they are); ``message`` is a one-line notice for the banner.
+    """
+
     model: str | None
     usage: Usage | None
     elapsed: float
-    ttft: float | None = None
-    thinking_seconds: float | None = None
+    ttft: float | None
+    thinking_seconds: float | None
     cost: Decimal | None = None
     status: str = "ok"
     message: str | None = None
-    cache_note: bool = True
 
 
-def format_cost(cost: Decimal | None) -> str | None:
-    if cost is None:
-        return None
-    if cost >= Decimal("0.01"):
-        return f"${cost:.2f}" if cost >= 1 else f"${cost:.4f}".rstrip("0").rstrip(".")
-    return f"${cost:.6f}".rstrip("0").rstrip(".") if cost else "$0"
+def sanitize_text(text: str) -> str:
+    """``text`` without control characters (keeps newlines and tabs): model output must not
+    move a terminal's cursor or restyle it."""
+    return _CONTROL.sub("", text)
 
 
-def footer_text(f: Footer) -> str:
-    parts = [f.model or "unknown model"]
-    u = f.usage
-    if u is not None:
-        ratio = u.cache_hit_ratio
-        cached = f" ({ratio:.0%} cached)" if ratio is not None else ""
-        parts.append(f"{u.prompt_tokens:,} in{cached}")
-        reasoning = f" ({u.reasoning_tokens:,} reasoning)" if u.reasoning_tokens else ""
-        parts.append(f"{u.completion_tokens:,} out{reasoning}")
-    else:
-        parts.append("usage not reported")
-    cost = format_cost(f.cost)
-    if cost is not None:
-        parts.append(cost)
-    elif u is not None and f.cache_note:
-        parts.append("cost unknown")
-    parts.append(f"{f.elapsed:.1f} s")
-    return " · ".join(parts)
+def _seconds(value: float) -> str:
+    if value < 59.95:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(round(value), 60)
+    return f"{minutes} min {rest:02d} s"
 
 
-def footer_html(f: Footer) -> str:
-    return f'<div class="evo-footer">{escape(footer_text(f))}</div>'
+def _money(cost: Decimal) -> str:
+    if cost == 0:
+        return "$0.00"
+    if cost < Decimal("0.0001"):
+        return "<$0.0001"
+    return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
 
 
-# --- whole replies ------------------------------------------------------------------------
-
-CSS = """<style>
-.evo-reply{font-size:var(--jp-content-font-size1,14px);line-height:1.5}
-.evo-reply .evo-thinking{border-left:3px solid var(--jp-border-color2,#ccc);padding:0 .6em;margin:.2em 0 .6em;
- color:var(--jp-content-font-color2,#555)}
-.evo-reply .evo-thinking>summary{cursor:pointer;font-style:italic}
-.evo-reply .evo-footer{color:var(--jp-content-font-color3,#777);font-size:.85em;margin-top:.4em}
-.evo-reply .evo-banner{padding:.2em .6em;margin:.4em 0;border-left:3px solid #b45309;background:rgba(180,83,9,.08)}
-.evo-reply .evo-banner.error{border-color:#b91c1c;background:rgba(185,28,28,.08)}
-.evo-reply table{border-collapse:collapse}.evo-reply td,.evo-reply th{border:1px solid var(--jp-border-color2,#ccc);
- padding:2px 6px}.evo-reply pre{overflow-x:auto}
-</style>"""
+def thinking_label(seconds: float | None, *, done: bool = True) -> str:
+    """The summary of the thinking section: ``"Thought for 6.3 s"`` / ``"Thinking… 4.2 s"``."""
+    if done:
+        return "Thought" if seconds is None else f"Thought for {_seconds(seconds)}"
+    return "Thinking…" if seconds is None else f"Thinking… {_seconds(seconds)}"
 
 
-def _thinking_summary(f: Footer) -> str:
-    if f.thinking_seconds is None:
-        return "Thinking"
-    return f"Thought for {f.thinking_seconds:.1f} s"
+def _footer_parts(footer: Footer) -> list[str]:
+    parts = [footer.model] if footer.model else []
+    usage = footer.usage
+    if usage is not None:
+        cached = usage.cache_hit_ratio
+        parts.append(f"{usage.prompt_tokens:,} in" + (f" ({cached:.0%} cached)" if cached is not None else ""))
+        out = f"{usage.completion_tokens:,} out"
+        if usage.reasoning_tokens:
+            out += f" ({usage.reasoning_tokens:,} reasoning)"
+        parts.append(out)
+    parts.append(_seconds(footer.elapsed))
+    if footer.cost is not None:
+        parts.append(_money(footer.cost))
+    return parts
 
 
-def tool_calls_markdown(snapshot: Any) -> str:
-    calls = snapshot.tool_calls
-    return "".join(f"\n\n`🔧 {c.name or '…'}({c.arguments})`" for c in calls)
+def footer_text(footer: Footer) -> str:
+    """One line, e.g. ``deepseek-v4-flash · 1,234 in (75% cached) · 210 out (198 reasoning) · 3.2 s``."""
+    return " · ".join(_footer_parts(footer))
 
 
-def render_reply_html(snapshot: Any, footer: Footer, *, open_thinking: bool = False) -> str:
-    parts = ['<div class="evo-reply">', CSS]
-    if snapshot.reasoning:
-        state = " open" if open_thinking else ""
-        parts.append(
-            f'<details class="evo-thinking"{state}><summary>{escape(_thinking_summary(footer))}</summary>'
-            f"{render_markdown(snapshot.reasoning)}</details>"
-        )
-    parts.append(f'<div class="evo-answer">{render_markdown(snapshot.text)}</div>')
+def footer_html(footer: Footer) -> str:
+    """The footer line as escaped HTML; the title tooltip tells the time to first token."""
+    title = f"first token after {_seconds(footer.ttft)}" if footer.ttft is not None else ""
+    attr = f' title="{escape(title)}"' if title else ""
+    return f'<div class="evo-footer"{attr}>{escape(footer_text(footer))}</div>'
+
+
+def status_text(footer: Footer) -> str | None:
+    """The banner line for an incomplete answer, or None when the status is ``"ok"``."""
+    if footer.status == "ok":
+        return footer.message
+    label = STATUS_LABELS.get(footer.status, footer.status.replace("_", " "))
+    if footer.message and footer.status == "error":
+        return f"{label}: {footer.message}"
+    return footer.message or label
+
+
+def _banner_html(footer: Footer) -> str:
+    text = status_text(footer)
+    if text is None:
+        return ""
+    kind = "error" if footer.status == "error" else "info" if footer.status == "ok" else "warn"
+    return f'<div class="evo-banner {kind}" role="status">{escape(text)}</div>'
+
+
+def _tool_calls_html(snapshot: TurnSnapshot) -> str:
+    out = []
     for call in snapshot.tool_calls:
-        parts.append(
-            f'<details class="evo-tool"><summary>🔧 tool call <code>{escape(call.name)}</code></summary>'
+        out.append(
+            '<details class="evo-tool-call"><summary>Tool call <code>'
+            f"{escape(call.name or '?')}</code></summary>"
             f"<pre>{escape(call.arguments)}</pre></details>"
         )
-    if footer.status != "ok" and footer.message:
-        kind = STATUS_CLASS.get(footer.status, "warn")
-        parts.append(f'<div class="evo-banner {kind}">{escape(footer.message)}</div>')
-    parts.append(footer_html(footer))
-    parts.append("</div>")
+    return "".join(out)
+
+
+def reply_css() -> str:
+    """The stylesheet of answers, scoped under ``.evo-reply`` (the live view uses it too)."""
+    return _CSS
+
+
+def render_reply_html(snapshot: TurnSnapshot, footer: Footer, *, open_thinking: bool = False) -> str:
+    """The final static HTML of an answer (what the saved notebook keeps; no JavaScript)."""
+    parts = ['<div class="evo-reply">', f"<style>{_CSS}</style>"]
+    if snapshot.choice(0).has_reasoning and snapshot.reasoning.strip():
+        label = escape(thinking_label(footer.thinking_seconds))
+        parts.append(
+            f'<details class="evo-thinking"{" open" if open_thinking else ""}>'
+            f"<summary>{label}</summary>"
+            f'<div class="evo-thinking-body evo-md">{render_markdown(snapshot.reasoning)}</div></details>'
+        )
+    if snapshot.text:
+        parts.append(f'<div class="evo-answer evo-md">{render_markdown(snapshot.text)}</div>')
+    parts += [_tool_calls_html(snapshot), _banner_html(footer), footer_html(footer), "</div>"]
     return "".join(parts)
 
 
-def render_reply_text(snapshot: Any, footer: Footer) -> str:
-    out = []
-    if snapshot.reasoning:
-        out.append(f"[{_thinking_summary(footer)}]")
-        out.append(snapshot.reasoning.strip())
-        out.append("")
-    out.append(snapshot.text.strip())
+def render_reply_text(snapshot: TurnSnapshot, footer: Footer, *, thinking_chars: int = 600) -> str:
+    """The ``text/plain`` form: thinking (cut after ``thinking_chars``), answer, tool calls,
+    status line and footer line. Control characters are removed."""
+    blocks = []
+    reasoning = snapshot.reasoning.strip()
+    if reasoning:
+        seconds = footer.thinking_seconds
+        head = f"Thinking ({_seconds(seconds)}):" if seconds is not None else "Thinking:"
+        if len(reasoning) > thinking_chars:
+            reasoning = f"{reasoning[:thinking_chars].rstrip()}… ({len(reasoning):,} characters)"
+        blocks.append(f"{head}\n{reasoning}")
+    if snapshot.text.strip():
+        blocks.append(snapshot.text.strip("\n"))
     for call in snapshot.tool_calls:
-        out.append(f"[tool call] {call.name}({call.arguments})")
-    if footer.status != "ok" and footer.message:
-        out.append(f"[{footer.message}]")
-    out.append(f"— {footer_text(footer)}")
-    return "\n".join(out)
+        blocks.append(f"Tool call: {call.name or '?'}({call.arguments})")
+    status = status_text(footer)
+    if status:
+        blocks.append(f"[{status}]")
+    blocks.append(footer_text(footer))
+    return sanitize_text("\n\n".join(blocks))
 
 
-# --- incremental live rendering -----------------------------------------------------------
-
-
-def utf16_len(text: str) -> int:
-    """Length in UTF-16 code units: what a browser's String.length counts."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-@dataclass(frozen=True)
-class Delta:
-    """What to send for one section: newly finished blocks (sent once), then the open tail as
-    ``keep`` UTF-16 units of the previous tail HTML plus ``append``."""
-
-    commit: tuple[str, ...]
-    keep: int
-    append: str
-
-    @property
-    def empty(self) -> bool:
-        return not self.commit and not self.append and self.keep == -1
-
-    def payload(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"k": self.keep, "a": self.append}
-        if self.commit:
-            out["c"] = list(self.commit)
-        return out
-
-
-class MarkdownStream:
-    """Splits a growing markdown source into finished top-level blocks and an open tail.
-
-    Only the not-yet-committed tail is parsed on each update, so a step costs O(tail). A block
-    is finished once another top-level block starts after it.
-    """
-
-    def __init__(self) -> None:
-        self.committed = 0  # characters of the source already committed
-        self._tail_html = ""
-        self._source_len = 0
-
-    def update(self, source: str) -> Delta | None:
-        if len(source) == self._source_len:
-            return None
-        self._source_len = len(source)
-        tail = source[self.committed :]
-        commits: list[str] = []
-        tokens = _md().parse(tail)
-        starts = [t.map[0] for t in tokens if t.level == 0 and t.map and t.nesting >= 0]
-        if len(starts) >= 2 and starts[-1] > 0:
-            lines = tail.splitlines(keepends=True)
-            cut = sum(len(line) for line in lines[: starts[-1]])
-            commits.append(render_markdown(tail[:cut]))
-            self.committed += cut
-            tail = tail[cut:]
-            self._tail_html = ""
-        html = render_markdown(tail)
-        common = len(os.path.commonprefix([self._tail_html, html]))
-        keep = utf16_len(html[:common])
-        append = html[common:]
-        self._tail_html = html
-        return Delta(tuple(commits), keep, append)
+_CSS = """
+.evo-reply{--evo-muted:var(--jp-ui-font-color2,var(--vscode-descriptionForeground,#6b7280));
+--evo-border:var(--jp-border-color2,var(--vscode-panel-border,rgba(127,127,127,.35)));
+--evo-code-bg:var(--jp-layout-color2,var(--vscode-textCodeBlock-background,rgba(127,127,127,.12)));
+color:var(--jp-content-font-color1,inherit);line-height:1.5;max-width:100%}
+.evo-reply .evo-thinking{border-left:3px solid var(--evo-border);padding:0 0 0 10px;margin:2px 0 8px;
+color:var(--evo-muted)}
+.evo-reply .evo-thinking>summary{cursor:pointer;user-select:none;font-size:.92em;color:var(--evo-muted)}
+.evo-reply .evo-thinking-body{font-size:.92em}
+.evo-reply .evo-md pre{background:var(--evo-code-bg);padding:8px 10px;border-radius:4px;overflow-x:auto}
+.evo-reply .evo-md code{background:var(--evo-code-bg);padding:0 3px;border-radius:3px}
+.evo-reply .evo-md pre code{background:none;padding:0}
+.evo-reply .evo-md table{border-collapse:collapse;margin:6px 0}
+.evo-reply .evo-md th,.evo-reply .evo-md td{border:1px solid var(--evo-border);padding:3px 8px}
+.evo-reply .evo-md blockquote{border-left:3px solid var(--evo-border);margin:4px 0;padding-left:10px;
+color:var(--evo-muted)}
+.evo-reply .evo-tool-call>summary{cursor:pointer;color:var(--evo-muted)}
+.evo-reply .evo-tool-call pre{background:var(--evo-code-bg);padding:6px 10px;border-radius:4px;overflow-x:auto}
+.evo-reply .evo-banner{border-left:3px solid;padding:3px 8px;margin:6px 0;border-radius:2px}
+.evo-reply .evo-banner.warn{border-color:var(--jp-warn-color1,#d97706);
+background:var(--jp-warn-color3,rgba(217,119,6,.12))}
+.evo-reply .evo-banner.error{border-color:var(--jp-error-color1,#dc2626);
+background:var(--jp-error-color3,rgba(220,38,38,.12))}
+.evo-reply .evo-banner.info{border-color:var(--jp-brand-color1,#2563eb)}
+.evo-reply .evo-footer{color:var(--evo-muted);font-size:.85em;margin-top:4px}
+""".strip()

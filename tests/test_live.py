@@ -1,133 +1,419 @@
-"""The live view's logic with a fake widget and a fake clock (no front end)."""
+"""The live view's logic with a fake widget, a fake display handle and a fake clock.
+
+The browser side (static/live.js) is exercised in Node with a tiny DOM stand-in when Node is
+installed; the message replay below is its Python twin.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
-from evo_magic.events import Finished, ReasoningDelta, TextDelta, UsageReported
-from evo_magic.live import MIN_INTERVAL, TextView, WidgetView, open_view
-from evo_magic.render import Footer, render_markdown
+import pytest
+
+from evo_magic import live
+from evo_magic.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta, UsageReported
+from evo_magic.live import MIN_INTERVAL, NullView, TextView, WidgetView, open_view
+from evo_magic.markdown import render_markdown
+from evo_magic.render import Footer
 from evo_magic.snapshot import TurnSnapshot
 from evo_magic.usage import Usage
 
+from .conftest import FIXTURES
+
+CHARS_PER_SECOND = 1000  # a fast model: 1,000 characters a second in deltas of 1-8
+
 
 class FakeWidget:
-    def __init__(self) -> None:
-        self.sent: list[dict] = []
-        self.closed = False
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[str] = []
+        self.closed = 0
+        self.fail = fail
 
-    def send(self, msg: dict) -> None:
-        self.sent.append(json.loads(json.dumps(msg)))
+    def send(self, content: dict[str, Any]) -> None:
+        if self.fail:
+            raise RuntimeError("comm closed")
+        self.sent.append(json.dumps(content, ensure_ascii=False))
 
     def close(self) -> None:
-        self.closed = True
+        self.closed += 1
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        return [json.loads(m) for m in self.sent]
+
+    @property
+    def bytes(self) -> int:
+        return sum(len(m.encode()) for m in self.sent)
 
 
 class FakeHandle:
     def __init__(self) -> None:
-        self.updates: list[dict] = []
+        self.updates: list[tuple[Any, dict[str, Any]]] = []
 
-    def update(self, bundle: dict, raw: bool = False) -> None:
-        self.updates.append(bundle)
+    def update(self, obj: Any, **kwargs: Any) -> None:
+        self.updates.append((obj, kwargs))
 
 
 class Clock:
     def __init__(self) -> None:
-        self.t = 0.0
+        self.now = 100.0
 
     def __call__(self) -> float:
-        return self.t
+        return self.now
 
 
-def answer_markdown(scale: int) -> str:
+def reasoning_text(scale: int) -> str:
+    return "".join(f"Step {i}: weigh the *options* and check the edge cases again.\n\n" for i in range(12 * scale))
+
+
+def answer_text(scale: int) -> str:
     parts = []
     for i in range(scale):
-        parts.append(f"## Part {i}\n\nSome text about part {i} with **bold** words.\n\n")
-        parts.append("".join(f"- item {i}.{j} with a few words\n" for j in range(5)) + "\n")
-        parts.append("```python\n" + "".join(f"x_{j} = {j} * {i}\n" for j in range(6)) + "```\n\n")
-        parts.append(f"| k | v |\n|---|---|\n| {i} | {i * 2} |\n\n")
+        parts.append(
+            f"## Part {i}\n\nThis explains part {i} with **bold**, `code` and [a link](https://x.org/{i}).\n\n"
+        )
+        parts.append("".join(f"- item {i}.{j}: a list entry of several words\n" for j in range(12)) + "\n")
+        parts.append("```python\n" + "".join(f"value_{j} = compute({j}, {i})  # step\n" for j in range(15)) + "```\n\n")
+        parts.append("| key | value |\n|---|---|\n" + "".join(f"| k{j} | {j * i} |\n" for j in range(8)) + "\n")
+    # one block growing with the answer: a long code fence, a long list, a long list item
+    parts.append(
+        "```python\n" + "".join(f"row_{j} = fetch({j}) or default  # {j}\n" for j in range(40 * scale)) + "```\n\n"
+    )
+    parts.append("".join(f"{j}. point {j}: a numbered list entry\n" for j in range(1, 30 * scale)) + "\n")
+    parts.append("- " + " ".join(f"word{j}" for j in range(300 * scale)) + "\n")
     return "".join(parts)
 
 
-def stream_through(view: WidgetView, clock: Clock, reasoning: str, text: str, chunk: int = 4, rate: float = 1000):
+def feed(view: Any, clock: Clock, reasoning: str, text: str, seed: int = 1) -> TurnSnapshot:
+    """Stream reasoning then text in deltas of 1-8 characters, as a session would."""
+    rng = random.Random(seed)
     snap = TurnSnapshot()
-    for i in range(0, len(reasoning), chunk):
-        snap.apply(ReasoningDelta(reasoning[i : i + chunk]))
-        clock.t += 1 / rate
-        view.update(snap)
-    for i in range(0, len(text), chunk):
-        snap.apply(TextDelta(text[i : i + chunk]))
-        clock.t += 1 / rate
-        view.update(snap)
-    snap.apply(UsageReported(Usage(10, 0, 10, 5, 2)))
-    snap.apply(Finished("stop"))
-    return snap
+    for source, event in ((reasoning, ReasoningDelta), (text, TextDelta)):
+        i = 0
+        while i < len(source):
+            n = rng.randint(1, 8)
+            snap.apply(event(source[i : i + n]))
+            i += n
+            clock.now += n / CHARS_PER_SECOND
+            view.update(snap)
+    snap.apply(UsageReported(Usage(100, 64, 36, 50, 20)))
+    return snap.apply(Finished("stop"))
 
 
-def run(scale: int) -> tuple[FakeWidget, FakeHandle, WidgetView, float, str]:
+def footer(snap: TurnSnapshot, **kw: Any) -> Footer:
+    return Footer("deepseek-v4-flash", snap.usage, 12.0, 0.5, 3.0, **kw)
+
+
+def run(scale: int) -> tuple[FakeWidget, FakeHandle, float, str, str]:
     widget, handle, clock = FakeWidget(), FakeHandle(), Clock()
-    view = WidgetView("deepseek-v4-flash", clock=clock, widget=widget, display=lambda *a, **k: handle)
-    text = answer_markdown(scale)
-    snap = stream_through(view, clock, "Let me think about this carefully. " * (20 * scale), text)
-    view.update(snap, force=True)  # the last coalesced state, as a flush would send it
-    view.finish(snap, Footer("deepseek-v4-flash", snap.usage, clock.t))
-    return widget, handle, view, clock.t, text
+    view = WidgetView(widget, handle, clock=clock)
+    start = clock.now
+    reasoning, text = reasoning_text(scale), answer_text(scale)
+    snap = feed(view, clock, reasoning, text)
+    view.finish(snap, footer(snap))
+    return widget, handle, clock.now - start, reasoning, text
 
 
-def test_updates_are_coalesced_and_thinking_never_resent() -> None:
-    widget, handle, _view, duration, _ = run(4)
-    assert len(widget.sent) <= duration / MIN_INTERVAL + 4
-    assert widget.sent[0]["p"] == "thinking"
-    assert any(m.get("p") == "answer" for m in widget.sent)
-    assert all("<details" not in json.dumps(m) for m in widget.sent)
-    assert widget.closed and "<details" in handle.updates[-1]["text/html"]
-    assert "text/plain" in handle.updates[-1]
+def replay(messages: list[dict[str, Any]]) -> dict[str, str]:
+    """What static/live.js does with the messages (tail indexes in UTF-16 code units)."""
+    sections = {"think": ([], ""), "answer": ([], "")}
+    for msg in messages:
+        for op in msg.get("ops", []):
+            blocks, tail = sections[op["s"]]
+            units = tail.encode("utf-16-le")
+            moved = op.get("m", 0)
+            if moved:
+                blocks.append(units[: 2 * moved].decode("utf-16-le"))
+                units = units[2 * moved :]
+            blocks.extend(op.get("c", []))
+            tail = (units[: 2 * op["k"]] + op["a"].encode("utf-16-le")).decode("utf-16-le")
+            sections[op["s"]] = (blocks, tail)
+    return {name: "".join(blocks) + tail for name, (blocks, tail) in sections.items()}
 
 
-def test_bytes_grow_linearly_with_the_answer() -> None:
-    small = run(4)
-    large = run(16)
-    b_small, b_large = small[2].bytes_sent, large[2].bytes_sent
-    chars_small = len(small[4]) + len("Let me think about this carefully. ") * 80
-    assert b_large / b_small <= 4.6, (b_small, b_large)
-    assert b_large / (len(large[4]) + len("Let me think about this carefully. ") * 320) <= 3.0
-    assert chars_small > 0
+@pytest.fixture(scope="module")
+def runs() -> dict[int, tuple[FakeWidget, FakeHandle, float, str, str]]:
+    return {1: run(1), 4: run(4)}
 
 
-def test_replaying_payloads_reproduces_the_answer() -> None:
-    widget, _, _, _, text = run(3)
-    blocks, tail = [], ""
-    for msg in widget.sent:
-        a = msg.get("a")
-        if a:
-            blocks.extend(a.get("c", []))
-            tail = tail.encode("utf-16-le")[: 2 * a["k"]].decode("utf-16-le") + a["a"]
-    assert "".join(blocks) + tail == render_markdown(text)
+def test_updates_are_coalesced_to_ten_a_second(runs: dict) -> None:
+    for widget, _, duration, _, _ in runs.values():
+        assert len(widget.sent) <= duration / MIN_INTERVAL + 4, (len(widget.sent), duration)
 
 
-def test_finish_is_idempotent_and_safe_after_errors() -> None:
-    widget, handle = FakeWidget(), FakeHandle()
-    view = WidgetView("m", widget=widget, display=lambda *a, **k: handle)
-    snap = TurnSnapshot().apply(TextDelta("partial"))
-    f = Footer("m", None, 1.0, status="interrupted", message="Interrupted — the partial answer is kept.")
-    view.finish(snap, f)
-    view.finish(snap, f)
-    view.update(snap)
-    assert len(handle.updates) == 1 and "Interrupted" in handle.updates[0]["text/html"]
+def test_bytes_grow_linearly_and_stay_small(runs: dict) -> None:
+    small, large = runs[1], runs[4]
+    chars_small = len(small[3]) + len(small[4])
+    chars_large = len(large[3]) + len(large[4])
+    assert chars_large / chars_small == pytest.approx(4, rel=0.05)
+    assert large[0].bytes / small[0].bytes <= 4.6
+    for widget, _, _, _, text in runs.values():
+        assert widget.bytes / len(text) <= 3.0  # thinking bytes included, answer characters only
 
 
-def test_text_view_streams_new_characters_only() -> None:
-    out = io.StringIO()
-    view = TextView(out)
+def test_replayed_messages_rebuild_the_rendered_answer_and_thinking(runs: dict) -> None:
+    for widget, _, _, reasoning, text in runs.values():
+        shown = replay(widget.messages)
+        assert shown["answer"] == render_markdown(text)
+        assert shown["think"] == render_markdown(reasoning)
+
+
+def test_thinking_section_is_never_resent(runs: dict) -> None:
+    for widget, *_ in runs.values():
+        assert all("<details" not in m and "<summary" not in m for m in widget.sent)
+
+
+def test_phases_are_announced_with_their_first_characters() -> None:
+    widget, clock = FakeWidget(), Clock()
+    view = WidgetView(widget, FakeHandle(), clock=clock)
     snap = TurnSnapshot()
-    for piece in ("Hel", "lo"):
-        snap.apply(TextDelta(piece))
+    view.update(snap)
+    assert widget.sent == []  # waiting: the browser ticks the timer itself
+    view.update(snap.apply(ReasoningDelta("Hm")))
+    clock.now += 0.01
+    view.update(snap.apply(ReasoningDelta(", let me see")))  # coalesced
+    clock.now += 2.49
+    view.update(snap.apply(TextDelta("Yes")))  # a new phase goes out at once
+    first, second = widget.messages
+    assert first == {"phase": "thinking", "ops": [{"s": "think", "k": 0, "a": "<p>Hm</p>\n"}]}
+    assert second["phase"] == "answer" and second["t"] == 2.5
+    assert second["ops"] == [
+        {"s": "think", "k": len("<p>Hm"), "a": ", let me see</p>\n"},
+        {"s": "answer", "k": 0, "a": "<p>Yes</p>\n"},
+    ]
+
+
+def test_tool_calls_alone_start_the_answer_phase() -> None:
+    widget = FakeWidget()
+    view = WidgetView(widget, FakeHandle(), clock=Clock())
+    view.update(TurnSnapshot().apply(ToolCallDelta(0, "c1", "weather", "{")))
+    assert widget.messages == [{"phase": "answer"}]
+
+
+def test_throttled_updates_do_not_join_the_text() -> None:
+    class Counting(TurnSnapshot):
+        reads = 0
+
+        @property
+        def text(self) -> str:
+            Counting.reads += 1
+            return super().text
+
+    widget, clock = FakeWidget(), Clock()
+    view = WidgetView(widget, FakeHandle(), clock=clock)
+    snap = Counting()
+    for i in range(5000):
+        snap.apply(TextDelta(f"w{i} "))
+        clock.now += 0.0005
         view.update(snap)
-    view.finish(snap.apply(Finished("stop")), Footer("m", None, 0.5))
-    assert out.getvalue().startswith("Hello\n— m") and "\x1b[" not in out.getvalue()
+    assert Counting.reads <= 2 * len(widget.sent) + 2  # not once per event
 
 
-def test_open_view_outside_ipython_is_silent() -> None:
-    view = open_view("auto")
-    assert view.shows_answer is False
+def test_finish_shows_the_static_render_once_and_releases_the_widget(runs: dict) -> None:
+    widget, handle, *_ = runs[1]
+    assert widget.closed == 1 and len(handle.updates) == 1
+    bundle, kwargs = handle.updates[0]
+    assert kwargs == {"raw": True} and set(bundle) == {"text/html", "text/plain"}
+    assert '<details class="evo-thinking"><summary>Thought for 3.0 s</summary>' in bundle["text/html"]
+    assert "<script" not in bundle["text/html"] and "deepseek-v4-flash · 100 in (64% cached)" in bundle["text/plain"]
+
+
+def test_finish_is_idempotent_and_later_updates_are_ignored() -> None:
+    widget, handle = FakeWidget(), FakeHandle()
+    view = WidgetView(widget, handle, clock=Clock())
+    snap = TurnSnapshot().apply(TextDelta("partial"))
+    done = footer(snap, status="interrupted")
+    view.finish(snap, done)
+    sent = len(widget.sent)
+    view.finish(snap, done)
+    view.update(snap.apply(TextDelta(" more")))
+    assert len(handle.updates) == 1 and widget.closed == 1 and len(widget.sent) == sent
+    assert "Interrupted — partial answer kept" in handle.updates[0][0]["text/html"]
+
+
+def test_finish_after_an_interrupt_mid_stream() -> None:
+    widget, handle, clock = FakeWidget(), FakeHandle(), Clock()
+    view = WidgetView(widget, handle, clock=clock)
+    snap = TurnSnapshot()
+    with pytest.raises(KeyboardInterrupt):
+        for i in range(100):
+            snap.apply(TextDelta(f"word{i} "))
+            clock.now += 0.01
+            view.update(snap)
+            if i == 50:
+                raise KeyboardInterrupt
+    view.finish(snap, footer(snap, status="interrupted"))
+    html = handle.updates[0][0]["text/html"]
+    assert "word50" in html and "word51" not in html and "Interrupted" in html
+    assert replay(widget.messages)["answer"] == render_markdown(snap.text)  # flushed before replacing
+
+
+def test_finish_still_replaces_and_closes_when_the_comm_is_broken() -> None:
+    widget, handle = FakeWidget(fail=True), FakeHandle()
+    view = WidgetView(widget, handle, clock=Clock())
+    snap = TurnSnapshot().apply(TextDelta("text"))
+    view.finish(snap, footer(snap, status="error", message="HTTP 500: boom"))
+    assert widget.closed == 1 and "HTTP 500: boom" in handle.updates[0][0]["text/html"]
+
+
+def test_widget_closes_even_when_the_display_update_fails() -> None:
+    class BrokenHandle(FakeHandle):
+        def update(self, obj: Any, **kwargs: Any) -> None:
+            raise OSError("iopub gone")
+
+    widget = FakeWidget()
+    view = WidgetView(widget, BrokenHandle(), clock=Clock())
+    with pytest.raises(OSError, match="iopub"):
+        view.finish(TurnSnapshot(), Footer(None, None, 0.1, None, None))
+    assert widget.closed == 1
+
+
+# --- the browser side, in Node --------------------------------------------------------------
+
+
+def run_js(messages: list[dict[str, Any]], clicks: list[int], tmp_path: Path) -> dict[str, Any]:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed; the JS replay is covered in Python only")
+    data = tmp_path / "messages.json"
+    data.write_text(json.dumps(messages), encoding="utf-8")
+    script = FIXTURES / "live_dom.mjs"
+    out = subprocess.run(
+        [node, str(script), str(live.STATIC / "live.js"), str(data), ",".join(map(str, clicks))],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return json.loads(out.stdout)
+
+
+def test_js_front_end_rebuilds_the_answer_and_folds_the_thinking(runs: dict, tmp_path: Path) -> None:
+    widget, _, _, reasoning, text = runs[1]
+    result = run_js(widget.messages, [], tmp_path)
+    for view in (result["live"], result["late"]):  # a view opened late shows the same
+        assert view["answer"] == render_markdown(text) and view["think"] == render_markdown(reasoning)
+        assert view["open"] is False and view["waitHidden"] is True and view["detailsHidden"] is False
+        assert view["summary"].startswith("Thought for ")
+
+
+def test_js_front_end_keeps_the_thinking_as_the_reader_left_it(runs: dict, tmp_path: Path) -> None:
+    widget, *_ = runs[1]
+    messages = widget.messages
+    assert messages[0]["phase"] == "thinking"
+    # the reader folds the thinking, then opens it again, both while it streams
+    assert run_js(messages, [0, 2], tmp_path)["live"]["open"] is True
+    # the reader folds it while it streams: it stays folded
+    assert run_js(messages, [1], tmp_path)["live"]["open"] is False
+
+
+# --- text mode ------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def __init__(self, tty: bool) -> None:
+        super().__init__()
+        self.tty = tty
+        self.flushes = 0
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_text_view_streams_new_characters_then_the_footer() -> None:
+    out, clock = Terminal(tty=False), Clock()
+    view = TextView(out, clock=clock)
+    start = clock.now
+    snap = feed(view, clock, "Think \x1b[2Jfirst.", "The **answer**.\r")
+    view.finish(snap, footer(snap))
+    view.finish(snap, footer(snap))
+    assert out.getvalue() == (
+        "Thinking…\nThink [2Jfirst.\n\nThe **answer**.\n"
+        "deepseek-v4-flash · 100 in (64% cached) · 50 out (20 reasoning) · 12.0 s\n"
+    )
+    assert out.flushes <= (clock.now - start) / 0.05 + 3
+
+
+def test_text_view_styles_only_a_terminal() -> None:
+    out = Terminal(tty=True)
+    view = TextView(out, clock=Clock())
+    snap = TurnSnapshot().apply(ReasoningDelta("hm")).apply(TextDelta("ok"))
+    view.update(snap)
+    view.finish(snap, footer(snap, status="length"))
+    text = out.getvalue()
+    assert "\x1b[2;3mThinking…\x1b[0m" in text and "\x1b[2mhm\x1b[0m" in text
+    assert "\x1b[33m[Stopped: max_tokens reached]\x1b[0m" in text
+
+
+def test_text_view_shows_tool_calls_and_errors() -> None:
+    out = Terminal(tty=False)
+    view = TextView(out)
+    snap = TurnSnapshot().apply(ToolCallDelta(0, "c1", "weather", '{"city": "Oslo"}'))
+    view.finish(snap, Footer("m", None, 1.0, None, None, status="error", message="HTTP 500: boom"))
+    assert (
+        out.getvalue() == '\n[tool call] weather({"city": "Oslo"})\n[The request failed: HTTP 500: boom]\nm · 1.0 s\n'
+    )
+
+
+def test_open_view_modes(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert isinstance(open_view("none"), NullView)
+    view = open_view("text")
+    assert isinstance(view, TextView)
+    snap = TurnSnapshot().apply(TextDelta("hello"))
+    view.update(snap)
+    view.finish(snap, Footer("m", None, 1.0, None, None))
+    assert capsys.readouterr().out == "hello\nm · 1.0 s\n"
+    with pytest.raises(ValueError, match="unknown live view mode"):
+        open_view("html")
+
+
+def test_auto_mode_follows_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython
+
+    class ZMQInteractiveShell:
+        pass
+
+    class TerminalInteractiveShell:
+        pass
+
+    for shell, expected in ((None, "none"), (ZMQInteractiveShell(), "widget"), (TerminalInteractiveShell(), "text")):
+        monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
+        assert live._auto_mode() == expected
+    monkeypatch.delitem(sys.modules, "IPython")
+    assert live._auto_mode() == "none"
+    assert not open_view("auto").shows_answer
+
+
+def test_widget_mode_displays_an_anywidget_with_a_text_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+
+    shown: list[tuple[Any, dict[str, Any]]] = []
+    handle = FakeHandle()
+
+    def display(obj: Any, **kwargs: Any) -> FakeHandle:
+        shown.append((obj, kwargs))
+        return handle
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    view = open_view("widget", model="deepseek-v4-flash")
+    ((widget, kwargs),) = shown
+    assert kwargs == {"display_id": True}
+    data, _ = widget._repr_mimebundle_()
+    assert data["text/plain"] == "Waiting for deepseek-v4-flash…"
+    assert "application/vnd.jupyter.widget-view+json" in data
+    assert "export default" in widget._esm and ".evo-reply" in widget._css and ".evo-live" in widget._css
+    assert len(widget.key) == 32 and widget.model_label == "deepseek-v4-flash"
+    snap = TurnSnapshot().apply(TextDelta("hi"))
+    view.update(snap)
+    view.finish(snap, Footer("m", None, 1.0, None, None))
+    assert handle.updates and widget.comm is None  # closed: the comm is released

@@ -1,96 +1,170 @@
-// evo_magic live answer view (anywidget ESM).
+// evo_magic live answer view: the anywidget front end of evo_magic/live.py (WidgetView).
 //
-// The kernel sends small custom messages; this view builds the DOM once and applies them:
-//   {p: "thinking" | "answer"}          phase changes
-//   {t: {c: [html...], k, a}}           thinking section: committed blocks, then the open tail
-//   {a: {c: [html...], k, a}}           answer section, same shape
-// The tail is kept as a string: tail = tail.slice(0, k) + a (k counts UTF-16 units).
-// Every HTML string comes from evo_magic.render (markdown-it with raw HTML disabled), so it
-// is already sanitized; nothing here evaluates code. The <details> element is created once
-// and never re-rendered, so a reader who opens or folds it keeps it that way.
+// SECURITY: nothing here evaluates code (no eval, no Function, no <script> insertion). The
+// only HTML inserted is what evo_magic/markdown.py rendered in the kernel, already sanitized:
+// markdown-it with raw HTML disabled, links limited to http, https, mailto and relative URLs,
+// images shown as links. Labels (model name, timers) go in through textContent.
+//
+// Protocol, kernel -> browser, one custom message per coalesced update (~10 per second):
+//   {phase?: "thinking" | "answer", t?: seconds thought, ops?: [op, ...]}
+//   op = {s: "think" | "answer", m?: moved, c?: [html, ...], k: keep, a: append}
+// For section s: the first m UTF-16 units of its tail HTML become a finished block, the HTML
+// strings in c are appended as finished blocks, then tail = tail.slice(0, k) + a.
+//
+// The state lives with the model (initialize), so a view rendered late, or a second view of
+// the same output, shows all received so far. The thinking <details> is built once and never
+// re-rendered: it folds when the answer starts unless the reader clicked its summary.
 
-const CSS = `
-.evo-live{font-size:var(--jp-content-font-size1,14px);line-height:1.5}
-.evo-live .evo-wait{color:var(--jp-content-font-color3,#777);font-style:italic}
-.evo-live details.evo-thinking{border-left:3px solid var(--jp-border-color2,#ccc);padding:0 .6em;
- margin:.2em 0 .6em;color:var(--jp-content-font-color2,#555)}
-.evo-live details.evo-thinking>summary{cursor:pointer;font-style:italic}
-.evo-live table{border-collapse:collapse}.evo-live td,.evo-live th{border:1px solid var(--jp-border-color2,#ccc);
- padding:2px 6px}.evo-live pre{overflow-x:auto}`;
+const STATES = new Map(); // model "key" trait -> state
 
-function section(parent) {
-  const blocks = document.createElement("div");
-  const tail = document.createElement("div");
-  parent.append(blocks, tail);
-  let html = "";
-  return (delta) => {
-    for (const block of delta.c || []) {
-      const node = document.createElement("div");
-      node.innerHTML = block; // sanitized by evo_magic.render
-      blocks.appendChild(node);
-    }
-    html = html.slice(0, delta.k) + delta.a;
-    tail.innerHTML = html; // sanitized by evo_magic.render
+function newState() {
+  return {
+    phase: "waiting",
+    started: performance.now(),
+    thinkingSince: null,
+    thoughtFor: null, // seconds, known once the answer starts
+    sections: { think: { blocks: [], tail: "" }, answer: { blocks: [], tail: "" } },
+    views: new Set(),
   };
 }
 
-function render({ model, el }) {
-  const root = document.createElement("div");
-  root.className = "evo-live";
-  const wait = document.createElement("div");
-  wait.className = "evo-wait";
-  const details = document.createElement("details");
-  details.className = "evo-thinking";
+function stateOf(model) {
+  const key = model.get("key");
+  let state = STATES.get(key);
+  if (!state) {
+    state = newState();
+    STATES.set(key, state);
+  }
+  return state;
+}
+
+function seconds(value) {
+  if (value < 59.95) return `${value.toFixed(1)} s`;
+  const total = Math.round(value);
+  return `${Math.floor(total / 60)} min ${String(total % 60).padStart(2, "0")} s`;
+}
+
+function applyOp(section, op) {
+  const added = [];
+  if (op.m) {
+    added.push(section.tail.slice(0, op.m));
+    section.tail = section.tail.slice(op.m);
+  }
+  if (op.c) added.push(...op.c);
+  section.blocks.push(...added);
+  section.tail = section.tail.slice(0, op.k || 0) + (op.a || "");
+  return added;
+}
+
+function receive(state, msg) {
+  const now = performance.now();
+  if (msg.phase === "thinking" && state.phase === "waiting") {
+    state.thinkingSince = now;
+  }
+  if (msg.phase === "answer" && state.phase !== "answer") {
+    if (typeof msg.t === "number") state.thoughtFor = msg.t;
+    else if (state.thinkingSince !== null) state.thoughtFor = (now - state.thinkingSince) / 1000;
+  }
+  if (msg.phase === "thinking" || msg.phase === "answer") state.phase = msg.phase;
+  const changes = [];
+  for (const op of msg.ops || []) {
+    const section = state.sections[op.s];
+    if (section) changes.push([op.s, applyOp(section, op)]);
+  }
+  for (const view of state.views) view.apply(changes);
+}
+
+function element(tag, className) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  return node;
+}
+
+function sectionView(container, data) {
+  const blocks = element("div", "evo-blocks");
+  const tail = element("div", "evo-tail");
+  container.append(blocks, tail);
+  for (const html of data.blocks) blocks.insertAdjacentHTML("beforeend", html); // sanitized (see top)
+  tail.innerHTML = data.tail; // sanitized (see top)
+  return (added) => {
+    for (const html of added) blocks.insertAdjacentHTML("beforeend", html); // sanitized (see top)
+    tail.innerHTML = data.tail; // sanitized (see top)
+  };
+}
+
+function createView(state, model, el) {
+  // jp-RenderedHTMLCommon: JupyterLab's markdown styles, as the final static HTML output gets them
+  const root = element("div", "evo-reply evo-live jp-RenderedHTMLCommon");
+  const wait = element("div", "evo-wait");
+  const details = element("details", "evo-thinking");
+  const summary = element("summary");
+  const thinkBody = element("div", "evo-thinking-body evo-md");
+  const answer = element("div", "evo-answer evo-md");
   details.open = true;
-  details.hidden = true;
-  const summary = document.createElement("summary");
-  summary.textContent = "Thinking…";
-  details.appendChild(summary);
-  const thinkBody = document.createElement("div");
-  details.appendChild(thinkBody);
-  const answer = document.createElement("div");
-  answer.className = "evo-answer";
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.append(style, wait, details, answer);
-  el.appendChild(root);
+  details.append(summary, thinkBody);
+  root.append(wait, details, answer);
+  el.append(root);
 
-  const applyThinking = section(thinkBody);
-  const applyAnswer = section(answer);
-  const started = performance.now();
-  let thinkingSince = null;
-  let thinkingFor = null;
-  let readerTouched = false;
-  let waiting = true;
-  summary.addEventListener("click", () => { readerTouched = true; });
+  const sections = {
+    think: sectionView(thinkBody, state.sections.think),
+    answer: sectionView(answer, state.sections.answer),
+  };
+  const label = model.get("model_label") || "the model";
+  let touched = false; // the reader opened or folded the thinking by hand
+  let folded = false;
+  let timer = null;
+  summary.addEventListener("click", () => {
+    touched = true;
+  });
 
-  const seconds = (ms) => (ms / 1000).toFixed(1);
   const tick = () => {
     const now = performance.now();
-    if (waiting) wait.textContent = `Waiting for ${model.get("model") || "the model"}… ${seconds(now - started)} s`;
-    if (thinkingSince !== null && thinkingFor === null) summary.textContent = `Thinking… ${seconds(now - thinkingSince)} s`;
+    if (state.phase === "waiting") {
+      wait.textContent = `Waiting for ${label}… ${seconds((now - state.started) / 1000)}`;
+    } else if (state.phase === "thinking") {
+      summary.textContent = `Thinking… ${seconds((now - (state.thinkingSince ?? now)) / 1000)}`;
+    } else {
+      summary.textContent = state.thoughtFor === null ? "Thought" : `Thought for ${seconds(state.thoughtFor)}`;
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+    }
   };
-  tick();
-  const timer = setInterval(tick, 100);
-
-  model.on("msg:custom", (msg) => {
-    if (msg.p && waiting) {
-      waiting = false;
-      wait.hidden = true;
+  const show = () => {
+    const think = state.sections.think;
+    wait.hidden = state.phase !== "waiting";
+    details.hidden = think.blocks.length === 0 && think.tail === "";
+    if (state.phase === "answer" && !folded) {
+      folded = true;
+      if (!touched) details.open = false; // programmatic: does not count as the reader's
     }
-    if (msg.p === "thinking" && thinkingSince === null) {
-      thinkingSince = performance.now();
-      details.hidden = false;
-    }
-    if (msg.p === "answer" && thinkingSince !== null && thinkingFor === null) {
-      thinkingFor = performance.now() - thinkingSince;
-      summary.textContent = `Thought for ${seconds(thinkingFor)} s`;
-      if (!readerTouched) details.open = false;
-    }
-    if (msg.t) applyThinking(msg.t);
-    if (msg.a) applyAnswer(msg.a);
-  });
-  return () => clearInterval(timer);
+    tick();
+  };
+  const view = {
+    apply(changes) {
+      for (const [name, added] of changes) sections[name](added);
+      show();
+    },
+  };
+  state.views.add(view);
+  show();
+  if (state.phase !== "answer") timer = setInterval(tick, 100);
+  return () => {
+    state.views.delete(view);
+    if (timer !== null) clearInterval(timer);
+  };
 }
 
-export default { render };
+export default {
+  initialize({ model }) {
+    const state = stateOf(model);
+    const onMessage = (msg) => receive(state, msg);
+    model.on("msg:custom", onMessage);
+    return () => {
+      model.off("msg:custom", onMessage);
+      STATES.delete(model.get("key"));
+    };
+  },
+  render({ model, el }) {
+    return createView(stateOf(model), model, el);
+  },
+};
