@@ -76,52 +76,59 @@ def build_body(messages: Iterable[Message], opts: RequestOptions) -> dict[str, A
 
 
 def chunk_events(chunk: Mapping[str, Any]) -> list[Event]:
-    """Events of one decoded chunk (without the ResponseStarted bookkeeping)."""
+    """Events of one decoded chunk (without the ResponseStarted bookkeeping).
+
+    Hot path (one call per streamed token): JSON gives plain dicts, so type checks use
+    ``dict`` / ``str`` directly rather than the slower ABC checks.
+    """
     events: list[Event] = []
     err = chunk.get("error")
     if err is not None:
         events.append(StreamFailed(error_from_body(_status_of(err), {"error": err})))
         return events
     for choice in chunk.get("choices") or ():
-        if not isinstance(choice, Mapping):
+        if type(choice) is not dict:
             continue
         idx = choice.get("index") or 0
         delta = choice.get("delta")
         if delta is None:  # non-streamed shape inside a stream: tolerate
             delta = choice.get("message")
-        if isinstance(delta, Mapping):
-            events.extend(_delta_events(delta, idx))
+        if type(delta) is dict:
+            reasoning = delta.get("reasoning_content")
+            if type(reasoning) is str:
+                events.append(ReasoningDelta(reasoning, choice=idx))
+            content = delta.get("content")
+            if type(content) is str and content:
+                events.append(TextDelta(content, idx))
+            calls = delta.get("tool_calls")
+            if calls:
+                events.extend(_tool_call_events(calls, idx))
         logprobs = choice.get("logprobs")
-        if isinstance(logprobs, Mapping) and logprobs.get("content"):
+        if type(logprobs) is dict and logprobs.get("content"):
             events.append(LogprobsDelta(tuple(logprobs["content"]), idx))
         reason = choice.get("finish_reason")
         if reason:
             events.append(Finished(str(reason), idx))
     usage = chunk.get("usage")
-    if isinstance(usage, Mapping):
+    if type(usage) is dict:
         events.append(UsageReported(Usage.from_openai(usage)))
     return events
 
 
-def _delta_events(delta: Mapping[str, Any], idx: int) -> list[Event]:
+def _tool_call_events(calls: Any, idx: int) -> list[Event]:
     events: list[Event] = []
-    reasoning = delta.get("reasoning_content")
-    if isinstance(reasoning, str):
-        events.append(ReasoningDelta(reasoning, choice=idx))
-    content = delta.get("content")
-    if isinstance(content, str) and content:
-        events.append(TextDelta(content, idx))
-    for frag in delta.get("tool_calls") or ():
-        if not isinstance(frag, Mapping):
+    for frag in calls:
+        if type(frag) is not dict:
             continue
-        fn = frag.get("function") or {}
-        args = fn.get("arguments") if isinstance(fn, Mapping) else None
+        fn = frag.get("function")
+        fn = fn if type(fn) is dict else {}
+        args = fn.get("arguments")
         events.append(
             ToolCallDelta(
                 index=int(frag.get("index") or 0),
                 id=frag.get("id") or None,
-                name=(fn.get("name") if isinstance(fn, Mapping) else None) or None,
-                arguments=args if isinstance(args, str) else "",
+                name=fn.get("name") or None,
+                arguments=args if type(args) is str else "",
                 choice=idx,
             )
         )
@@ -162,7 +169,7 @@ class StreamParser:
         except ValueError:
             snippet = text[:80]
             return [StreamFailed(ProtocolError(f"malformed event from the server: {snippet!r}"))]
-        if not isinstance(chunk, Mapping):
+        if type(chunk) is not dict:
             return [StreamFailed(ProtocolError(f"unexpected event from the server: {text[:80]!r}"))]
         events: list[Event] = []
         if not self._started and (chunk.get("id") or chunk.get("model")):
