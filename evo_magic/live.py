@@ -217,7 +217,8 @@ class WidgetView:
                 msg["t"] = round(now - self._thinking_since, 1)
         if self._phases.current != "waiting":
             ops = []
-            for name, source in (("think", snapshot.reasoning), ("answer", snapshot.text)):
+            answer = snapshot.text + tool_calls_markdown(snapshot)
+            for name, source in (("think", snapshot.reasoning), ("answer", answer)):
                 delta = self._streams[name].update(source)
                 if delta.changed:
                     ops.append({"s": name, **delta.to_message()})
@@ -227,6 +228,12 @@ class WidgetView:
             self._widget.send(msg)
             cost = self._clock() - now
             self._next = now + max(self._interval, RENDER_SHARE * cost)
+
+
+def tool_calls_markdown(snapshot: TurnSnapshot) -> str:
+    """Tool calls as they stream (name, then the arguments growing in a code block)."""
+    calls = snapshot.tool_calls
+    return "".join(f"\n\n**🔧 {c.name or '…'}**\n```json\n{c.arguments}\n```" for c in calls)
 
 
 @functools.cache

@@ -194,7 +194,10 @@ def test_tool_calls_alone_start_the_answer_phase() -> None:
     widget = FakeWidget()
     view = WidgetView(widget, FakeHandle(), clock=Clock())
     view.update(TurnSnapshot().apply(ToolCallDelta(0, "c1", "weather", "{")))
-    assert widget.messages == [{"phase": "answer"}]
+    (msg,) = widget.messages
+    assert msg["phase"] == "answer"
+    shown = json.dumps(msg["ops"])
+    assert "weather" in shown and "language-json" in shown  # the call streams into the answer
 
 
 def test_throttled_updates_do_not_join_the_text() -> None:
@@ -417,3 +420,15 @@ def test_widget_mode_displays_an_anywidget_with_a_text_fallback(monkeypatch: pyt
     view.update(snap)
     view.finish(snap, Footer("m", None, 1.0, None, None))
     assert handle.updates and widget.comm is None  # closed: the comm is released
+
+
+def test_tool_call_arguments_stream_into_the_live_answer() -> None:
+    from evo_magic.events import ToolCallDelta
+    from evo_magic.live import tool_calls_markdown
+    from evo_magic.snapshot import TurnSnapshot
+
+    snap = TurnSnapshot()
+    snap.apply(ToolCallDelta(0, "c1", "weather", '{"ci'))
+    assert "🔧 weather" in tool_calls_markdown(snap) and '{"ci' in tool_calls_markdown(snap)
+    snap.apply(ToolCallDelta(0, arguments='ty": "Oslo"}'))
+    assert '{"city": "Oslo"}' in tool_calls_markdown(snap)
