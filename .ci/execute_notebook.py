@@ -1,4 +1,5 @@
-"""Execute a notebook headlessly (nbclient) and fail on any error output.
+"""Execute a notebook headlessly (nbclient) and fail on any error output (except in cells
+tagged ``raises-exception``, which fail on purpose).
 
 Usage: python .ci/execute_notebook.py NOTEBOOK [--keep OUT.ipynb]
 EVOLINK_API_KEY is removed, so the notebook runs on the bundled emulator.
@@ -32,8 +33,9 @@ def main(argv: list[str]) -> int:
     client.execute()
     problems = []
     for i, cell in enumerate(nb.cells):
+        expected_error = "raises-exception" in cell.get("metadata", {}).get("tags", [])
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
+            if out.get("output_type") == "error" and not expected_error:
                 problems.append(f"cell {i}: {out.get('ename')}: {out.get('evalue')}")
             elif out.get("output_type") == "stream" and out.get("name") == "stderr":
                 problems.append(f"cell {i}: stderr: {out.get('text', '')[:300]}")

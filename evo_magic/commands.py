@@ -129,7 +129,7 @@ class LineCommands:
 
         args = cell_parser().parse_argstring(" ".join(shlex.quote(w) for w in rest))
         args.fix = True
-        return self._ask(args, self._fix_prompt(""))
+        self._ask(args, self._fix_prompt(""))  # the live view shows the answer
 
     def _cmd_pick(self, rest: list[str]) -> Notice:
         p = session_parser("pick")

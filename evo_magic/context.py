@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import re
 import reprlib
 from collections.abc import Mapping
 from typing import Any
@@ -99,9 +100,26 @@ def interpolate(
                 out.append(describe(_evaluate(expr, scope), value_tokens))
                 i = end + 1
                 continue
+            head, _, spec = expr.rpartition(":")
+            if end > 0 and _FORMAT_SPEC.fullmatch(spec) and _is_reference(head):
+                out.append(_formatted(_evaluate(head.strip(), scope), spec, expr))
+                i = end + 1
+                continue
         out.append(c)
         i += 1
     return "".join(out)
+
+
+_FORMAT_SPEC = re.compile(r"(?:[^\s{}]?[<>=^])?[+\- ]?z?#?0?\d*[_,]?(?:\.\d+)?[bcdeEfFgGnosxX%]?")
+
+
+def _is_reference(expr: str) -> bool:
+    """An expression that is not a bare literal (so ``{"a":1}`` stays JSON, not a format)."""
+    try:
+        tree = ast.parse(expr.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    return bool(expr.strip()) and not isinstance(tree.body, ast.Constant)
 
 
 def _is_expression(expr: str) -> bool:
@@ -125,6 +143,14 @@ def _evaluate(expr: str, scope: dict[str, Any]) -> Any:
         raise InterpolationError(f"{{{expr}}} failed: {type(exc).__name__}: {exc}") from None
 
 
+def _formatted(value: Any, spec: str, expr: str) -> str:
+    """``{expr:spec}`` as in an f-string."""
+    try:
+        return format(value, spec)
+    except (TypeError, ValueError) as exc:
+        raise InterpolationError(f"{{{expr}}}: bad format {spec!r}: {exc}") from None
+
+
 # --- value rendering ----------------------------------------------------------------------
 
 
@@ -143,6 +169,8 @@ def describe(value: Any, tokens: int = DEFAULT_VALUE_TOKENS) -> str:
     limit = max(80, tokens * CHARS_PER_TOKEN)
     if isinstance(value, str):
         return _clip(value, limit)
+    if _module(value) == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()  # a numpy scalar reads as the plain number
     kind = type(value).__name__
     if _module(value) == "pandas" and kind == "DataFrame":
         return _clip(_dataframe(value), limit, "characters of the description")

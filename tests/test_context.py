@@ -57,3 +57,11 @@ def test_dataframe_described_not_dumped() -> None:
     assert "1,200 rows × 2 columns" in out and ("city (object)" in out or "city (str)" in out) and "temp (int64)" in out
     assert "missing values: city: 400" in out and "1,195 more rows" in out
     assert len(out) <= 400 * 4 + 100
+
+
+def test_format_specs_and_numpy_scalars() -> None:
+    assert interpolate("mean {x:.2f} and {x}", {"x": 3.14159}) == "mean 3.14 and 3.14159"
+    with pytest.raises(InterpolationError, match="bad format"):
+        interpolate("{x:d}", {"x": "s"})
+    np = pytest.importorskip("numpy")
+    assert describe(np.float64(19.5)) == "19.5"
