@@ -104,6 +104,18 @@ class Handler:
             )
         return key, None
 
+    async def _read(self, request: Request, anthropic: bool) -> tuple[str, Any] | Response:
+        """The API key and the JSON body, or the vendor's 401 / 400 response."""
+        key, denied = self._key(request, anthropic)
+        if denied is not None:
+            return denied
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(400, "Failed to parse the request body as JSON", anthropic=anthropic)
+        self.state.requests.append(body)
+        return str(key), body
+
     def _fault_response(self, fault: Fault | None, anthropic: bool) -> Response | None:
         if fault is None:
             return None
@@ -197,15 +209,10 @@ class Handler:
 
     # --- OpenAI Chat Completions ------------------------------------------------------------
     async def chat(self, request: Request) -> Response:
-        key, denied = self._key(request, anthropic=False)
-        if denied is not None:
-            return denied
-        assert key is not None
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return _error(400, "Failed to parse the request body as JSON")
-        self.state.requests.append(body)
+        read = await self._read(request, anthropic=False)
+        if isinstance(read, Response):
+            return read
+        key, body = read
         problem = validate.check_chat(body)
         if problem:
             return _error(400, problem)
@@ -297,15 +304,10 @@ class Handler:
 
     # --- Anthropic Messages -----------------------------------------------------------------
     async def messages(self, request: Request) -> Response:
-        key, denied = self._key(request, anthropic=True)
-        if denied is not None:
-            return denied
-        assert key is not None
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return _error(400, "Failed to parse the request body as JSON", anthropic=True)
-        self.state.requests.append(body)
+        read = await self._read(request, anthropic=True)
+        if isinstance(read, Response):
+            return read
+        key, body = read
         problem = validate.check_messages_api(body)
         if problem:
             return _error(400, problem, anthropic=True)

@@ -6,9 +6,27 @@ Each codec module offers ``PATH``, ``build_body(messages, options)``, ``StreamPa
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from types import ModuleType
+from typing import Any
 
-from ..errors import OptionError
+from ..errors import OptionError, ProtocolError
+
+
+def decode_body(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A non-streamed JSON body as a mapping; leading blank lines (queue keep-alives) are fine."""
+    if isinstance(body, (bytes, str)):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        try:
+            data = json.loads(text.strip())
+        except ValueError as exc:
+            raise ProtocolError(f"the server sent a body that is not JSON: {text.strip()[:80]!r}") from exc
+    else:
+        data = body
+    if not isinstance(data, Mapping):
+        raise ProtocolError("the server sent a JSON body that is not an object")
+    return data
 
 
 def codec(protocol: str) -> ModuleType:

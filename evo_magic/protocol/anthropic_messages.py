@@ -31,6 +31,7 @@ from ..events import (
 from ..messages import Message
 from ..options import RequestOptions
 from ..usage import Usage
+from . import decode_body
 
 PATH = "/v1/messages"
 DEFAULT_MAX_TOKENS = 32_000
@@ -260,18 +261,7 @@ class StreamParser:
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     """Events equivalent to a non-streamed Messages response."""
-    if isinstance(body, (bytes, str)):
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        try:
-            data = json.loads(text.strip())
-        except ValueError as exc:
-            raise ProtocolError(
-                f"the server sent a body that is not JSON: {text.strip()[:80]!r}"
-            ) from exc
-    else:
-        data = body
-    if not isinstance(data, Mapping):
-        raise ProtocolError("the server sent a JSON body that is not an object")
+    data = decode_body(body)
     if data.get("type") == "error":
         return [_error(data.get("error"))]
     events: list[Event] = [ResponseStarted(data.get("id"), data.get("model"))]

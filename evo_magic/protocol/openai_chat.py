@@ -33,6 +33,7 @@ from ..events import (
 from ..messages import Message
 from ..options import LEGACY_THINKING, RequestOptions
 from ..usage import Usage
+from . import decode_body
 
 PATH = "/v1/chat/completions"
 
@@ -184,18 +185,7 @@ class StreamParser:
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     """Events equivalent to a non-streamed response body (leading blank lines tolerated)."""
-    if isinstance(body, (bytes, str)):
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        try:
-            data = json.loads(text.strip())
-        except ValueError as exc:
-            raise ProtocolError(
-                f"the server sent a body that is not JSON: {text.strip()[:80]!r}"
-            ) from exc
-    else:
-        data = body
-    if not isinstance(data, Mapping):
-        raise ProtocolError("the server sent a JSON body that is not an object")
+    data = decode_body(body)
     events: list[Event] = [ResponseStarted(data.get("id"), data.get("model"))]
     events.extend(chunk_events(data))
     return events
