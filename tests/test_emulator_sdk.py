@@ -19,7 +19,7 @@ def emu():
 
 @pytest.fixture
 def oa(emu):
-    client = openai.OpenAI(base_url=emu.url + "/v1", api_key="sk-sdk-test-0001", max_retries=0)
+    client = openai.OpenAI(base_url=emu.url + "/v1", api_key="test-key", max_retries=0)
     yield client
     client.close()
 
@@ -32,36 +32,71 @@ def an(emu):
 
 
 def test_openai_sdk_streams_reasoning_text_and_usage(oa) -> None:
-    stream = oa.chat.completions.create(
-        model="deepseek-v4-flash", messages=[{"role": "user", "content": "Explain pandas groupby"}],
-        stream=True, stream_options={"include_usage": True}, extra_body={"thinking": {"type": "enabled"}},
-    )
     text, reasoning, usage = [], [], None
-    for chunk in stream:
-        if chunk.choices:
-            delta = chunk.choices[0].delta
-            text.append(delta.content or "")
-            extra = (delta.model_extra or {}).get("reasoning_content")
-            reasoning.append(extra or "")
-        if chunk.usage is not None:
-            usage = chunk.usage
-    assert "".join(text) and "".join(reasoning)
+    for _ in range(2):  # the second identical request hits the prefix cache
+        stream = oa.chat.completions.create(
+            model="deepseek-v4-flash",
+            messages=[
+                {"role": "system", "content": "Be precise. " * 60},
+                {"role": "user", "content": "Explain groupby"},
+            ],
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body={"thinking": {"type": "enabled"}},
+        )
+        text, reasoning, usage = [], [], None
+        for chunk in stream:
+            if chunk.choices:
+                delta = chunk.choices[0].delta
+                text.append(delta.content or "")
+                reasoning.append((delta.model_extra or {}).get("reasoning_content") or "")
+                assert getattr(delta, "reasoning_content", None) == (delta.model_extra or {}).get("reasoning_content")
+            if chunk.usage is not None:
+                usage = chunk.usage
+    assert "groupby" in "".join(text) and "".join(reasoning)
     assert usage is not None and usage.completion_tokens_details.reasoning_tokens > 0
-    assert "prompt_cache_hit_tokens" in usage.model_extra
+    assert usage.model_extra["prompt_cache_hit_tokens"] >= 128 and usage.prompt_tokens_details.cached_tokens >= 128
+
+
+def test_openai_sdk_nonstreamed(oa) -> None:
+    r = oa.chat.completions.create(model="deepseek-v4-pro", messages=[{"role": "user", "content": "What is 2+2?"}])
+    message = r.choices[0].message
+    assert message.content.startswith("**4**") and message.model_extra["reasoning_content"]
+    assert r.model == "deepseek-v4-pro" and r.usage.model_extra["prompt_cache_miss_tokens"] > 0
+    off = oa.chat.completions.create(
+        model="deepseek-v4-flash",
+        messages=[{"role": "user", "content": "What is 2+2?"}],
+        extra_body={"thinking": {"type": "disabled"}},
+    )
+    assert "reasoning_content" not in (off.choices[0].message.model_extra or {})
 
 
 def test_openai_sdk_nonstreamed_tool_call_and_error(oa) -> None:
-    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]
-    r = oa.chat.completions.create(model="deepseek-v4-pro", messages=[{"role": "user", "content": "Please lookup Tokyo"}], tools=tools)
+    tools = [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}},
+        }
+    ]
+    r = oa.chat.completions.create(
+        model="deepseek-v4-pro", messages=[{"role": "user", "content": "Please lookup Tokyo"}], tools=tools
+    )
     call = r.choices[0].message.tool_calls[0]
     assert r.choices[0].finish_reason == "tool_calls" and json.loads(call.function.arguments) == {"q": "Tokyo"}
     with pytest.raises(openai.BadRequestError, match="temperature"):
-        oa.chat.completions.create(model="deepseek-v4-flash", messages=[{"role": "user", "content": "x"}], temperature=5)
+        oa.chat.completions.create(
+            model="deepseek-v4-flash", messages=[{"role": "user", "content": "x"}], temperature=5
+        )
+    with pytest.raises(openai.AuthenticationError):
+        oa.with_options(api_key="invalid").chat.completions.create(
+            model="deepseek-v4-flash", messages=[{"role": "user", "content": "x"}]
+        )
 
 
 def test_anthropic_sdk_streams_thinking_text_and_usage(an) -> None:
-    with an.messages.stream(model="deepseek-v4-flash", max_tokens=4000,
-                            messages=[{"role": "user", "content": "Explain a t-test"}]) as stream:
+    with an.messages.stream(
+        model="deepseek-v4-flash", max_tokens=4000, messages=[{"role": "user", "content": "Explain a t-test"}]
+    ) as stream:
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     thinking = [b for b in final.content if b.type == "thinking"]
@@ -71,7 +106,9 @@ def test_anthropic_sdk_streams_thinking_text_and_usage(an) -> None:
 
 def test_anthropic_sdk_tool_use_and_error(an) -> None:
     msg = an.messages.create(
-        model="deepseek-v4-flash", max_tokens=2000, thinking={"type": "disabled"},
+        model="deepseek-v4-flash",
+        max_tokens=2000,
+        thinking={"type": "disabled"},
         tools=[{"name": "weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
         messages=[{"role": "user", "content": "Check weather in Oslo"}],
     )

@@ -4,51 +4,59 @@
 
     from evo_magic.emulator import Emulator
     with Emulator(tokens_per_second=None) as emu:   # None: unthrottled
-        emu.url                                     # "http://127.0.0.1:PORT"
+        emu.url                                     # "http://127.0.0.1:PORT" (no /v1)
+        emu.requests                                # the JSON bodies received, in order
+        emu.accepted_connections                    # TCP connections accepted so far
         emu.fail_next("429")                        # inject a failure into the next request
 
-Runs uvicorn in a daemon thread on loopback only. ``python -m evo_magic.emulator`` runs it
-in the foreground.
+Runs uvicorn (h11, asyncio loop) in a daemon thread, on loopback only; uvicorn installs no
+signal handlers outside the main thread. ``python -m evo_magic.emulator`` runs it in the
+foreground. The emulator is self-contained: it imports nothing else of evo_magic.
+
+Modules: app (routes), chat / messages (the two protocols), validate (the docs' rules),
+answers + sections (what the model says), encode (wire bodies), tokens (tokenizer, prefix
+cache), state (memory between requests), wire (errors, auth, pacing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
 import time
 from typing import Any
 
-from .app import Fault, InjectedReset, State, create_app
+from .app import create_app
+from .state import FAULTS, Fault, InjectedReset, State
 
-__all__ = ["Emulator", "Fault"]
+__all__ = ["FAULTS", "Emulator", "Fault"]
 
+log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-FAULTS = (
-    "429",
-    "500",
-    "502",
-    "503",
-    "401",
-    "402",
-    "context_length",
-    "reset",
-    "stall",
-    "malformed",
-    "error_event",
-    "finish",
-)
+THROTTLED_FIRST_TOKEN_DELAY = 0.4  # seconds, when a pace is set and no delay is given
 
 
 class _QuietReset(logging.Filter):
-    """Injected resets are intended; keep them out of the logs."""
+    """Injected resets, and streams cancelled by ``stop()``, are intended: keep them out of
+    the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], InjectedReset))
+        return not (record.exc_info and isinstance(record.exc_info[1], (InjectedReset, asyncio.CancelledError)))
 
 
 class Emulator:
-    """The emulator in a background thread. ``requests`` holds every JSON body received."""
+    """The emulator in a background thread.
+
+    ``tokens_per_second``: None sends as fast as possible; a rate paces the stream on an
+    absolute schedule. ``first_token_delay`` (seconds, default 0 unthrottled, 0.4 paced) is
+    spent "queued", with a ``: keep-alive`` comment every second. ``api_keys`` restricts the
+    accepted keys (default: any non-empty key but "invalid").
+
+    ``accepted_connections`` counts the TCP connections the server accepted: uvicorn is given
+    a subclass of its h11 protocol whose ``connection_made`` (called once per accepted
+    connection) increments it, so tests can prove that a client reused one connection.
+    """
 
     def __init__(
         self,
@@ -59,30 +67,28 @@ class Emulator:
         first_token_delay: float | None = None,
     ):
         if host not in LOOPBACK:
-            raise ValueError(f"the emulator serves loopback only, not {host!r}")
+            raise ValueError(f"the emulator serves loopback only (127.0.0.1, localhost, ::1), not {host!r}")
+        if tokens_per_second is not None and tokens_per_second <= 0:
+            raise ValueError("tokens_per_second must be positive (or None for unthrottled)")
+        if first_token_delay is None:
+            first_token_delay = THROTTLED_FIRST_TOKEN_DELAY if tokens_per_second else 0.0
         self.host = host
-        self.state = State(
-            tokens_per_second=tokens_per_second,
-            api_keys=api_keys,
-            first_token_delay=(0.4 if tokens_per_second else 0.0)
-            if first_token_delay is None
-            else first_token_delay,
-        )
-        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self.port = self._sock.getsockname()[1]
+        self.port = port
+        self.state = State(tokens_per_second=tokens_per_second, api_keys=api_keys, first_token_delay=first_token_delay)
+        self.accepted_connections = 0
+        self._sock: socket.socket | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self.accepted_connections = 0
 
     @property
     def url(self) -> str:
+        """``http://HOST:PORT`` (no trailing slash, no /v1); the port is known once started."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
     @property
-    def requests(self) -> list[dict[str, Any]]:
+    def requests(self) -> list[Any]:
+        """The JSON bodies received, in order."""
         return self.state.requests
 
     def fail_next(self, kind: str, **params: Any) -> None:
@@ -92,6 +98,9 @@ class Emulator:
         self.state.faults.append(Fault(kind, **params))
 
     def start(self) -> Emulator:
+        """Bind, serve in a daemon thread, and return once connections are accepted."""
+        if self._thread is not None:
+            return self
         import uvicorn
         from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -104,34 +113,55 @@ class Emulator:
 
         for name in ("uvicorn.error", "uvicorn"):
             logging.getLogger(name).addFilter(_QuietReset())
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
+        self._sock = sock
+        self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             create_app(self.state),
             log_level="warning",
             access_log=False,
             http=CountingProtocol,
+            loop="asyncio",
             lifespan="off",
             timeout_keep_alive=300,
         )
         self._server = uvicorn.Server(config)
-        self._sock.listen(128)
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._sock]}, name="evo-magic-emulator", daemon=True
+            target=self._server.run, kwargs={"sockets": [sock]}, name="evo-magic-emulator", daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
+                self.stop()
                 raise RuntimeError("the emulator did not start")
-            time.sleep(0.01)
+            time.sleep(0.005)
+        log.debug("emulator listening on %s", self.url)
         return self
 
     def stop(self) -> None:
+        """Shut down and join the thread: responses under way get 1 s to finish, then they
+        are cancelled."""
         if self._server is not None:
             self._server.should_exit = True
-            if self._thread is not None:
+        if self._thread is not None:
+            self._thread.join(1.0)
+            if self._thread.is_alive() and self._server is not None:
+                self._server.force_exit = True
                 self._thread.join(10)
-            self._server = None
-        self._sock.close()
+            if self._thread.is_alive():
+                log.warning("the emulator thread did not stop within 11 s")
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._thread = self._sock = None
 
     def __enter__(self) -> Emulator:
         return self.start()

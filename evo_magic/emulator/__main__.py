@@ -1,4 +1,8 @@
-"""``python -m evo_magic.emulator [--host 127.0.0.1] [--port N] [--tokens-per-second R]``."""
+"""``python -m evo_magic.emulator [--host 127.0.0.1] [--port N] [--tokens-per-second R] [--key KEY]``
+
+Serves the EvoLink emulator on loopback until interrupted. The first line on stdout is
+``evo_magic emulator listening on http://127.0.0.1:PORT`` (a free port unless --port is given).
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     p.add_argument("--tokens-per-second", type=float, default=None, help="pace (default: unthrottled)")
+    p.add_argument("--first-token-delay", type=float, default=None, help="seconds queued before the first token")
     p.add_argument("--key", action="append", help="accept only this API key (repeatable)")
     args = p.parse_args(argv)
+    keys = set(args.key) if args.key else None
     try:
-        emu = Emulator(args.host, args.port, args.tokens_per_second, set(args.key) if args.key else None)
+        emu = Emulator(args.host, args.port, args.tokens_per_second, keys, args.first_token_delay)
+        emu.start()
     except (ValueError, OSError) as exc:
         p.error(str(exc))
-    emu.start()
     sys.stdout.write(f"evo_magic emulator listening on {emu.url}\n")
     sys.stdout.flush()
     try:

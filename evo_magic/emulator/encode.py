@@ -1,11 +1,13 @@
-"""Wire encoders of the emulator: a Plan becomes OpenAI chunks / bodies or Anthropic events."""
+"""Wire encoders of the emulator: a Plan is cut to the request's limits (``cut`` gives a
+Rendered: tokens and a finish reason), which becomes OpenAI chunks / bodies or Anthropic
+events, framed as SSE by ``sse``. Chunks follow the recorded DeepSeek streams key by key."""
 
 from __future__ import annotations
 
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .answers import Plan
@@ -24,19 +26,24 @@ class Rendered:
     finish_reason: str
     logprobs: bool = False
     top_logprobs: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def completion_tokens(self) -> int:
-        calls = sum(len(tokenize(c["arguments"])) + 3 for c in self.tool_calls)
-        return len(self.reasoning or []) + len(self.content) + calls
+        return len(self.reasoning or []) + len(self.content) + _call_tokens(self.tool_calls)
+
+
+def _call_tokens(calls: list[dict[str, Any]]) -> int:
+    return sum(len(tokenize(c["arguments"])) + 3 for c in calls)
 
 
 def cut(plan: Plan, max_tokens: int | None, stop: list[str]) -> Rendered:
+    """``plan`` within the request's limits: the answer ends before the first stop sequence
+    (finish "stop"); reasoning, answer and tool calls together stay within ``max_tokens``
+    (finish "length"; the answer is empty when reasoning used everything)."""
     content = plan.content
     reason = plan.finish_reason
     for seq in stop:
-        at = content.find(seq)
+        at = content.find(seq) if seq else -1
         if at >= 0:
             content, reason = content[:at], "stop"
     reasoning = tokenize(plan.reasoning) if plan.reasoning is not None else None
@@ -48,6 +55,8 @@ def cut(plan: Plan, max_tokens: int | None, stop: list[str]) -> Rendered:
         room = max_tokens - len(reasoning or [])
         if len(tokens) > room:
             return Rendered(reasoning, tokens[:room], [], "length")
+        if len(tokens) + _call_tokens(calls) > room:
+            return Rendered(reasoning, tokens, [], "length")
     return Rendered(reasoning, tokens, calls, reason)
 
 
@@ -117,10 +126,10 @@ def openai_chunks(
                     ]
                 },
             )
-            args = call["arguments"]
-            for j in range(0, len(args), 3):
-                yield chunk(i, {"tool_calls": [{"index": k, "function": {"arguments": args[j : j + 3]}}]})
-        yield chunk(i, {"content": ""}, finish=r.finish_reason, last=i == len(choices) - 1)
+            for fragment in tokenize(call["arguments"]):
+                yield chunk(i, {"tool_calls": [{"index": k, "function": {"arguments": fragment}}]})
+        last = {"content": "", "reasoning_content": None} if thinking else {"content": ""}
+        yield chunk(i, last, finish=r.finish_reason, last=i == len(choices) - 1)
 
 
 def openai_body(rid: str, model: str, choices: list[Rendered], usage: dict[str, Any]) -> dict[str, Any]:
@@ -132,11 +141,12 @@ def openai_body(rid: str, model: str, choices: list[Rendered], usage: dict[str, 
         if r.tool_calls:
             message["tool_calls"] = [
                 {
+                    "index": k,
                     "id": c["id"],
                     "type": "function",
                     "function": {"name": c["name"], "arguments": c["arguments"]},
                 }
-                for c in r.tool_calls
+                for k, c in enumerate(r.tool_calls)
             ]
         lp = {"content": [_logprob(t, r.top_logprobs) for t in r.content]} if r.logprobs else None
         out.append({"index": i, "message": message, "logprobs": lp, "finish_reason": r.finish_reason})
@@ -157,9 +167,7 @@ ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "too
 
 
 def anthropic_events(rid: str, model: str, r: Rendered, usage: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    start_usage = {
-        k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
-    }
+    start_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")}
     yield {
         "type": "message_start",
         "message": {

@@ -1,0 +1,178 @@
+"""``POST /v1/chat/completions``: the OpenAI Chat Completions protocol as DeepSeek V4 serves it.
+
+Flow: auth and body (wire.read) → validation (validate.check_chat) → the reasoning echo rule
+→ canonical prompt tokens → context length → an injected fault, if any → one Plan per choice
+(answers.plan) cut to max_tokens / stop (encode.cut) → usage with prefix-cache hits → a JSON
+body or an SSE stream (encode.openai_*), paced by wire.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import encode, validate, wire
+from .answers import plan
+from .state import State, answer_hash
+from .tokens import tokenize
+
+# DeepSeek adds hidden prompt tokens in thinking mode: the same 2+2 prompt counts 18 tokens
+# with thinking disabled and 97 with it enabled (recorded), so 79 are added here.
+HIDDEN_THINKING_TOKENS = 79
+_THINK = "<|think|>"
+
+
+def text_of(content: Any) -> str:
+    """A message's content as text (a string, or the text parts of a list)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) if isinstance(p, Mapping) else str(p) for p in content)
+    return ""
+
+
+def assistant_text(content: str, functions: Sequence[Mapping[str, Any]]) -> str:
+    """How an assistant turn is serialized into prompts: its text, then each tool call as
+    JSON. Used both for history messages and for the answers the emulator gives, so a
+    history that echoes an answer verbatim extends that answer's cached token sequence."""
+    calls = "".join(
+        json.dumps({"name": f.get("name"), "arguments": f.get("arguments")}, sort_keys=True) for f in functions
+    )
+    return content + calls
+
+
+def _functions(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [c["function"] for c in message.get("tool_calls") or ()]
+
+
+def conversation(messages: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(role, text) pairs for the answer generator and the canonical prompt tokens: per
+    message a ``<|role|>`` marker and the tokens of its text."""
+    pairs: list[tuple[str, str]] = []
+    tokens: list[str] = []
+    for m in messages:
+        role, text = m["role"], text_of(m.get("content"))
+        if role == "assistant":
+            text = assistant_text(text, _functions(m))
+        pairs.append((role, text))
+        tokens.append(f"<|{role}|>")
+        tokens += tokenize(text)
+    return pairs, tokens
+
+
+def echo_rule_broken(messages: Sequence[Mapping[str, Any]], key: str, state: State, thinking: bool) -> bool:
+    """True when an assistant message of the history is an answer the emulator gave with
+    reasoning but comes back without that exact reasoning_content, or (thinking on) carries
+    tool calls without a reasoning_content key."""
+    for m in messages:
+        if m["role"] != "assistant":
+            continue
+        expected = state.reasoning.expected(key, answer_hash(text_of(m.get("content")), _functions(m)))
+        if expected is not None and m.get("reasoning_content") != expected:
+            return True
+        if thinking and m.get("tool_calls") and "reasoning_content" not in m:
+            return True
+    return False
+
+
+def usage_of(prompt: int, hit: int, choices: Sequence[encode.Rendered], thinking: bool) -> dict[str, Any]:
+    """The usage object, keys in DeepSeek's order."""
+    completion = sum(r.completion_tokens for r in choices)
+    usage: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": hit},
+    }
+    if thinking:
+        usage["completion_tokens_details"] = {"reasoning_tokens": sum(len(r.reasoning or ()) for r in choices)}
+    usage["prompt_cache_hit_tokens"] = hit
+    usage["prompt_cache_miss_tokens"] = prompt - hit
+    return usage
+
+
+def _remember(state: State, key: str, prompt: list[str], choices: Sequence[encode.Rendered]) -> None:
+    """The answers' reasoning (echo rule) and the prompt / prompt+answer sequences (cache)."""
+    sequences = [prompt]
+    for r in choices:
+        content = "".join(r.content)
+        if r.reasoning is not None:
+            state.reasoning.remember(key, answer_hash(content, r.tool_calls), "".join(r.reasoning))
+        sequences.append([*prompt, "<|assistant|>", *tokenize(assistant_text(content, r.tool_calls))])
+    state.cache.remember(key, *sequences)
+
+
+def _error_event() -> bytes:
+    return encode.sse({"error": {"message": "upstream overloaded mid-stream", "type": "server_error", "code": 503}})
+
+
+def billed_prompt(prompt: list[str], thinking: bool) -> list[str]:
+    """The prompt as counted: with DeepSeek's hidden thinking-mode tokens at the end."""
+    return prompt + [_THINK] * HIDDEN_THINKING_TOKENS if thinking else prompt
+
+
+async def _handle(state: State, request: Request) -> Response:
+    got = await wire.read_valid(request, state, validate.check_chat, anthropic=False)
+    if isinstance(got, Response):
+        return got
+    key, body = got
+    thinking = validate.thinking_on(body)
+    if echo_rule_broken(body["messages"], key, state, thinking):
+        return wire.error(400, validate.ECHO_RULE)
+    pairs, prompt = conversation(body["messages"])
+    full_prompt = billed_prompt(prompt, thinking)
+    max_tokens = body.get("max_tokens")
+    fault, early = None, wire.too_long(len(full_prompt), max_tokens, anthropic=False)
+    if early is None:
+        fault, early = wire.take_fault(state, anthropic=False)
+    if early is not None:
+        return early
+
+    stop = body.get("stop") or []
+    stops = [stop] if isinstance(stop, str) else list(stop)
+    json_mode = (body.get("response_format") or {}).get("type") == "json_object"
+    choices = []
+    for i in range(body.get("n") or 1):
+        p = plan(
+            pairs,
+            thinking=thinking,
+            tools=body.get("tools") or (),
+            json_mode=json_mode,
+            choice=i,
+            tool_choice=body.get("tool_choice"),
+        )
+        r = encode.cut(p, max_tokens, stops)
+        r.logprobs, r.top_logprobs = bool(body.get("logprobs")), body.get("top_logprobs") or 0
+        if fault is not None and fault.finish:
+            r.finish_reason = fault.finish
+        choices.append(r)
+    hit = state.cache.hit(key, full_prompt)
+    usage = usage_of(len(full_prompt), hit, choices, thinking)
+    _remember(state, key, prompt, choices)
+
+    model = validate.MODELS[body["model"]]
+    rid = wire.new_id()
+    if not body.get("stream"):
+        return wire.json_response(
+            encode.openai_body(rid, model, choices, usage), rid, state, usage["completion_tokens"]
+        )
+    include = bool((body.get("stream_options") or {}).get("include_usage"))
+    frames: Iterator[bytes] = (encode.sse(c) for c in encode.openai_chunks(rid, model, choices, usage, include))
+    if fault is not None and fault.kind == "error_event":
+        frames = wire.cut_with(frames, fault.after, _error_event())
+    else:
+        frames = wire.then(frames, b"data: [DONE]\n\n")
+    return wire.stream_response(wire.paced(frames, state, fault), rid)
+
+
+def endpoint(state: State) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of this protocol, bound to ``state``."""
+
+    async def chat_completions(request: Request) -> Response:
+        return await _handle(state, request)
+
+    return chat_completions

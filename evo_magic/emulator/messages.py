@@ -1,0 +1,103 @@
+"""``POST /v1/messages``: the Anthropic Messages protocol as EvoLink serves DeepSeek V4.
+
+Top-level ``system``, required ``max_tokens``, thinking as a content block with a signature,
+tool_use / tool_result blocks; an unknown model is served by deepseek-v4-flash. Usage counts
+cache reads like the OpenAI side (64-token prefix units).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from . import encode, validate, wire
+from .answers import plan
+from .chat import billed_prompt, text_of
+from .state import State
+from .tokens import tokenize
+
+
+def conversation(body: Mapping[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(role, text) pairs (system first, tool results as role "tool") and prompt tokens."""
+    pairs: list[tuple[str, str]] = []
+    if body.get("system"):
+        pairs.append(("system", text_of(body["system"])))
+    for m in body["messages"]:
+        content = m["content"]
+        blocks = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        for b in blocks:
+            kind = b.get("type") if isinstance(b, Mapping) else None
+            if kind == "tool_result":
+                pairs.append(("tool", text_of(b.get("content"))))
+            elif kind == "text":
+                pairs.append((m["role"], str(b.get("text", ""))))
+            elif kind == "tool_use":
+                pairs.append(("assistant", json.dumps({"name": b.get("name"), "input": b.get("input")})))
+    tokens = [t for role, text in pairs for t in (f"<|{role}|>", *tokenize(text))]
+    return pairs, tokens
+
+
+def _tool_choice(choice: Any) -> Any:
+    """Anthropic's tool_choice in the OpenAI terms answers.plan understands."""
+    if not isinstance(choice, Mapping):
+        return None
+    kind = choice.get("type")
+    if kind == "tool":
+        return {"function": {"name": choice.get("name")}}
+    return {"any": "required", "none": "none"}.get(str(kind))
+
+
+async def _handle(state: State, request: Request) -> Response:
+    got = await wire.read_valid(request, state, validate.check_messages_api, anthropic=True)
+    if isinstance(got, Response):
+        return got
+    key, body = got
+    model = body.get("model") if body.get("model") in validate.MODELS else "deepseek-v4-flash"
+    thinking = validate.thinking_on({**body, "model": model})
+    pairs, prompt = conversation(body)
+    full_prompt = billed_prompt(prompt, thinking)
+    fault, early = None, wire.too_long(len(full_prompt), body["max_tokens"], anthropic=True)
+    if early is None:
+        fault, early = wire.take_fault(state, anthropic=True)
+    if early is not None:
+        return early
+
+    tools = [
+        {"function": {"name": t.get("name"), "description": t.get("description"), "parameters": t.get("input_schema")}}
+        for t in body.get("tools") or ()
+    ]
+    p = plan(
+        pairs, thinking=thinking, tools=tools, call_prefix="toolu", tool_choice=_tool_choice(body.get("tool_choice"))
+    )
+    r = encode.cut(p, body["max_tokens"], list(body.get("stop_sequences") or ()))
+    if fault is not None and fault.finish:
+        r.finish_reason = fault.finish
+    hit = state.cache.hit(key, full_prompt)
+    state.cache.remember(key, prompt, [*prompt, "<|assistant|>", *r.content])
+    usage = {
+        "input_tokens": len(full_prompt) - hit,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": hit,
+        "output_tokens": r.completion_tokens,
+    }
+    rid = wire.new_id()
+    if not body.get("stream"):
+        return wire.json_response(encode.anthropic_body(rid, model, r, usage), rid, state, r.completion_tokens)
+    frames: Iterator[bytes] = (encode.sse(e, e["type"]) for e in encode.anthropic_events(rid, model, r, usage))
+    if fault is not None and fault.kind == "error_event":
+        error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+        frames = wire.cut_with(frames, fault.after, encode.sse(error, "error"))
+    return wire.stream_response(wire.paced(frames, state, fault), rid)
+
+
+def endpoint(state: State) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of this protocol, bound to ``state``."""
+
+    async def messages(request: Request) -> Response:
+        return await _handle(state, request)
+
+    return messages

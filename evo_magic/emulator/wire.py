@@ -1,0 +1,216 @@
+"""The HTTP side shared by both protocols: the vendor's error bodies, Bearer auth and body
+reading, injected failures, and the paced writers for SSE streams and (slow) JSON bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from .state import Fault, InjectedReset, State
+
+KEEPALIVE = b": keep-alive\n\n"
+BATCH = 64  # SSE events per write when unthrottled (or when behind the pace)
+CONTEXT_LIMIT = 1_048_565  # tokens, as a real DeepSeek 400 states it
+SSE_TYPE = "text/event-stream; charset=utf-8"
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def error(
+    status: int,
+    message: str,
+    kind: str = "invalid_request_error",
+    *,
+    anthropic: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """An error response shaped as the vendor's: ``{"error": {message, type, param, code}}``
+    on the OpenAI protocol, ``{"type": "error", "error": {type, message}}`` on Anthropic's."""
+    if anthropic:
+        body: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+    else:
+        code = "invalid_request_error" if status in (400, 401, 404, 405, 422) else kind
+        body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+    return JSONResponse(body, status_code=status, headers={"x-request-id": new_id(), **(headers or {})})
+
+
+def context_length_error(prompt: int, completion: int, *, anthropic: bool = False) -> JSONResponse:
+    return error(
+        400,
+        f"This model's maximum context length is {CONTEXT_LIMIT} tokens. However, you requested "
+        f"{prompt + completion} tokens ({prompt} in the messages, {completion} in the completion). "
+        "Please reduce the length of the messages or completion.",
+        anthropic=anthropic,
+    )
+
+
+def api_key(request: Request, state: State) -> str | None:
+    """The Bearer key if the emulator accepts it (any non-empty key but "invalid", or one of
+    ``state.api_keys`` when that is set)."""
+    auth = request.headers.get("authorization", "")
+    key = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    if not key or key == "invalid" or (state.api_keys is not None and key not in state.api_keys):
+        return None
+    return key
+
+
+async def read(request: Request, state: State, *, anthropic: bool) -> tuple[str, Any] | Response:
+    """The API key and the parsed JSON body, or the vendor's 401 / 400 response."""
+    key = api_key(request, state)
+    if key is None:
+        auth = request.headers.get("authorization", "")
+        given = auth[7:].strip() if auth[:7].lower() == "bearer " else auth.strip()
+        return error(
+            401,
+            f"Authentication Fails, Your api key: ****{given[-4:]} is invalid",
+            "authentication_error",
+            anthropic=anthropic,
+        )
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid UTF-8"
+        return error(400, f"Failed to parse the request body as JSON: {message}{where}", anthropic=anthropic)
+    state.received(body)
+    return key, body
+
+
+async def read_valid(
+    request: Request, state: State, check: Callable[[Any], str | None], *, anthropic: bool
+) -> tuple[str, Any] | Response:
+    """``read``, then ``check`` the body: the key and body, or the vendor's 401 / 400."""
+    got = await read(request, state, anthropic=anthropic)
+    if isinstance(got, Response):
+        return got
+    problem = check(got[1])
+    return error(400, problem, anthropic=anthropic) if problem else got
+
+
+def too_long(prompt: int, max_tokens: int | None, *, anthropic: bool) -> Response | None:
+    """The context-length 400 when the prompt and max_tokens exceed the context."""
+    if prompt + (max_tokens or 0) <= CONTEXT_LIMIT:
+        return None
+    return context_length_error(prompt, max_tokens or 0, anthropic=anthropic)
+
+
+def take_fault(state: State, *, anthropic: bool) -> tuple[Fault | None, Response | None]:
+    """The next queued fault, and its response if it strikes before the body."""
+    fault = state.next_fault()
+    return fault, fault_response(fault, anthropic=anthropic)
+
+
+def fault_response(fault: Fault | None, *, anthropic: bool) -> Response | None:
+    """The response of a fault that strikes before the body (None for mid-stream kinds)."""
+    if fault is None:
+        return None
+    k = fault.kind
+    if k == "429":
+        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        return error(429, "Rate Limit Reached", "rate_limit_error", anthropic=anthropic, headers=headers)
+    if k in ("500", "502", "503"):
+        kind = "overloaded_error" if anthropic else "server_error"
+        return error(int(k), "Server Error" if k == "500" else "Server Overloaded", kind, anthropic=anthropic)
+    if k == "401":
+        message = "Authentication Fails, Your api key: ****-key is invalid"
+        return error(401, message, "authentication_error", anthropic=anthropic)
+    if k == "402":
+        kind = "billing_error" if anthropic else "insufficient_balance"
+        return error(402, "Insufficient Balance", kind, anthropic=anthropic)
+    if k == "context_length":
+        return context_length_error(1_250_025, 0, anthropic=anthropic)
+    return None
+
+
+def then(frames: Iterable[bytes], last: bytes) -> Iterator[bytes]:
+    yield from frames
+    yield last
+
+
+def cut_with(frames: Iterable[bytes], after: int, final: bytes) -> Iterator[bytes]:
+    """The first ``after`` frames, then ``final`` (an error event) instead of the rest."""
+    for i, frame in enumerate(frames):
+        if i == after:
+            break
+        yield frame
+    yield final
+
+
+async def _queued(seconds: float, beat: bytes) -> AsyncIterator[bytes]:
+    """Wait ``seconds``, sending ``beat`` every second meanwhile, as DeepSeek does while a
+    request is queued."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(1.0, left))
+        if deadline - time.monotonic() > 0:
+            yield beat
+
+
+async def paced(frames: Iterable[bytes], state: State, fault: Fault | None = None) -> AsyncIterator[bytes]:
+    """Write SSE ``frames``: a ``: keep-alive`` comment first (one a second during the
+    first-token delay), then event i at ``t0 + i / rate`` on an absolute schedule, or as fast
+    as possible in batches when unthrottled. Mid-stream faults strike at event ``fault.after``."""
+    yield KEEPALIVE
+    async for beat in _queued(state.first_token_delay, KEEPALIVE):
+        yield beat
+    rate = state.tokens_per_second
+    t0 = time.monotonic()
+    batch: list[bytes] = []
+    for i, frame in enumerate(frames):
+        if fault is not None and i == fault.after:
+            if batch:
+                yield b"".join(batch)
+                batch = []
+            if fault.kind == "reset":
+                raise InjectedReset("connection reset by the emulator (injected)")
+            if fault.kind == "stall":
+                await asyncio.sleep(fault.seconds)
+            if fault.kind == "malformed":
+                batch.append(b"data: {this is not json\n\n")
+        wait = t0 + i / rate - time.monotonic() if rate else 0.0
+        if wait > 0:
+            if batch:
+                yield b"".join(batch)
+                batch = []
+            await asyncio.sleep(wait)
+        batch.append(frame)
+        if wait > 0 or len(batch) >= BATCH:
+            yield b"".join(batch)
+            batch = []
+    if batch:
+        yield b"".join(batch)
+
+
+def stream_response(frames: AsyncIterator[bytes], request_id: str) -> StreamingResponse:
+    return StreamingResponse(
+        frames, media_type=SSE_TYPE, headers={"x-request-id": request_id, "Cache-Control": "no-cache"}
+    )
+
+
+def json_response(body: Mapping[str, Any], request_id: str, state: State, output_tokens: int) -> Response:
+    """A non-streamed body after one blank line (DeepSeek's queue keep-alive). When paced, the
+    body comes after the time the answer would take to generate, with a ``\\n`` every second."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    headers = {"x-request-id": request_id}
+    rate = state.tokens_per_second
+    if not rate:
+        return Response("\n" + text, media_type="application/json", headers=headers)
+    seconds = state.first_token_delay + output_tokens / rate
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield b"\n"
+        async for beat in _queued(seconds, b"\n"):
+            yield beat
+        yield text.encode()
+
+    return StreamingResponse(slow(), media_type="application/json", headers=headers)
