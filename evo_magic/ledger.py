@@ -1,0 +1,429 @@
+"""The ledger: one SQLite row per request, kept across kernel restarts (IO).
+
+The file is ``$EVO_MAGIC_HOME/ledger.sqlite3`` (``~/.evo_magic/`` by default), opened with the
+standard library's :mod:`sqlite3`:
+
+* **Concurrent kernels** share it safely: WAL journal (readers never wait for the writer),
+  ``PRAGMA busy_timeout`` so a writer waits for another's short transaction, every write one
+  ``BEGIN IMMEDIATE … COMMIT`` of a few rows, and a bounded retry with backoff on
+  ``database is locked`` / ``busy``.
+* **A killed kernel** loses at most the write it was in the middle of: with WAL and
+  ``synchronous=NORMAL`` a committed transaction survives the process dying; an
+  uncommitted one is rolled back when the file is next opened.
+* **Schema** changes are an ordered list, :data:`MIGRATIONS`; ``schema_version`` records how
+  many ran, and each runs once, in one transaction. Only append to the list, and only with
+  changes older code can live with (new tables, new nullable columns).
+
+Usage reported by the API is the source of truth: a request without usage (interrupted
+before the final chunk, failed) is stored with NULL tokens and NULL cost, never zeros, and
+totals count it apart. Cost is stored as decimal TEXT, so sums stay exact.
+
+``turns`` keeps, per successful request, what a later "restore a session from the ledger"
+needs: the user prompt, the answer, the reasoning and the tool calls (JSON).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+from .errors import EvoMagicError
+from .notices import Table
+from .pricing import format_money, home_dir
+from .usage import Usage
+
+if TYPE_CHECKING:
+    from .reply import Reply
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILE = "ledger.sqlite3"
+BUSY_TIMEOUT = 5.0  # seconds a statement waits for another process's lock
+RETRIES = 6  # attempts of one read or write when the file stays locked
+RETRY_BACKOFF = 0.05  # seconds before the 2nd attempt, doubling
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: one row per request
+        """CREATE TABLE requests (
+            id INTEGER PRIMARY KEY, at TEXT NOT NULL, notebook TEXT NOT NULL, session TEXT NOT NULL,
+            origin TEXT NOT NULL, cell INTEGER, model_requested TEXT NOT NULL, model_answered TEXT,
+            protocol TEXT NOT NULL, prompt_tokens INTEGER, cache_hit_tokens INTEGER, cache_miss_tokens INTEGER,
+            completion_tokens INTEGER, reasoning_tokens INTEGER, cost TEXT, ttft REAL, elapsed REAL,
+            outcome TEXT NOT NULL, error TEXT, response_id TEXT
+        )""",
+        "CREATE INDEX requests_by_notebook ON requests (notebook, at)",
+    ),
+    (  # 2: what a session restore needs, per successful request
+        """CREATE TABLE turns (
+            request_id INTEGER PRIMARY KEY REFERENCES requests (id) ON DELETE CASCADE,
+            prompt TEXT NOT NULL,
+            text TEXT NOT NULL,
+            reasoning TEXT NOT NULL,
+            tool_calls TEXT NOT NULL          -- JSON list of {id, name, arguments}
+        )""",
+    ),
+)
+
+# "Cost unknown" excludes requests that failed before any token: the API bills none of those.
+_UNKNOWN_COST = "cost IS NULL AND (prompt_tokens IS NOT NULL OR outcome != 'error' OR ttft IS NOT NULL)"
+_GROUPS = {name: name for name in ("notebook", "session", "model_requested", "protocol", "outcome", "origin")}
+_GROUPS |= {"model": "COALESCE(model_answered, model_requested)", "day": "substr(at, 1, 10)"}
+_TOKENS = ("prompt_tokens", "cache_hit_tokens", "cache_miss_tokens", "completion_tokens", "reasoning_tokens")
+_COLUMNS: tuple[str, ...] = ("at", "notebook", "session", "origin", "cell", "model_requested", "model_answered")
+_COLUMNS += ("protocol", *_TOKENS, "cost", "ttft", "elapsed", "outcome", "error", "response_id")
+_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON")
+T = TypeVar("T")
+
+
+class LedgerError(EvoMagicError):
+    """The ledger file could not be read or written (locked too long, corrupt, unwritable)."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One request as the ledger keeps it (one ``requests`` row).
+
+    ``at`` is when the request started (UTC); ``origin`` is cell, panel or api and ``cell`` the
+    execution count; ``usage`` None means the API reported none (all token columns NULL);
+    ``cost`` None means unknown (stored as decimal TEXT otherwise); ``ttft`` and ``elapsed``
+    are seconds; ``outcome`` is the reply status (ok, length, interrupted, error,
+    content_filter, ...) and ``error`` the error kind (e.g. ``RateLimitError``).
+    """
+
+    notebook: str
+    session: str
+    model_requested: str
+    outcome: str = "ok"
+    usage: Usage | None = None
+    cost: Decimal | None = None
+    model_answered: str | None = None
+    protocol: str = "openai"
+    at: datetime = field(default_factory=_now)
+    origin: str = "cell"
+    cell: int | None = None
+    ttft: float | None = None
+    elapsed: float | None = None
+    error: str | None = None
+    response_id: str | None = None
+    id: int | None = None  # set on rows read back
+
+    @property
+    def model(self) -> str:
+        """The model that answered, else the one requested."""
+        return self.model_answered or self.model_requested
+
+    def _db_values(self) -> dict[str, Any]:
+        values = {name: getattr(self, name, None) for name in _COLUMNS}  # token columns: None
+        if self.usage is not None:
+            values.update({name: getattr(self.usage, name) for name in _TOKENS})
+        values["at"] = _iso(self.at)
+        values["cost"] = None if self.cost is None else str(self.cost)
+        return values
+
+    @classmethod
+    def _from_db(cls, row: sqlite3.Row) -> LedgerRow:
+        usage = None
+        if row["prompt_tokens"] is not None:
+            usage = Usage(**{name: row[name] if name == "reasoning_tokens" else row[name] or 0 for name in _TOKENS})
+        values = {name: row[name] for name in _COLUMNS if name not in _TOKENS}
+        values["at"] = datetime.fromisoformat(row["at"])
+        values["cost"] = None if row["cost"] is None else Decimal(row["cost"])
+        return cls(usage=usage, id=row["id"], **values)
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """What one successful request said, for restoring a session later."""
+
+    prompt: str
+    text: str
+    reasoning: str = ""
+    tool_calls: tuple[dict[str, Any], ...] = ()
+
+
+class Spend(NamedTuple):
+    """Known spend of a notebook, and how many requests have an unknown cost."""
+
+    cost: Decimal
+    unknown: int
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums over a group of requests; ``key`` holds the values of the ``by`` columns."""
+
+    key: tuple[str, ...]
+    requests: int
+    priced: int  # requests with a known cost
+    unknown_cost: int  # requests that may have cost something we cannot price
+    no_usage: int  # requests the API reported no usage for (interrupted, failed)
+    prompt_tokens: int
+    cache_hit_tokens: int
+    cache_miss_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    cost: Decimal  # sum of the known costs
+
+    @property
+    def cost_text(self) -> str:
+        """``$0.0123``, ``$0.0123 + 2 unknown`` or ``unknown`` (never $0 for unknown)."""
+        if not self.priced and self.unknown_cost:
+            return format_money(None)
+        extra = f" + {self.unknown_cost} unknown" if self.unknown_cost else ""
+        return format_money(self.cost) + extra
+
+
+_COUNTS = [f.name for f in fields(Totals)][1:-1]
+
+
+class Ledger:
+    """The request ledger at ``path`` (default ``$EVO_MAGIC_HOME/ledger.sqlite3``)."""
+
+    def __init__(self, path: str | Path | None = None, *, timeout: float = BUSY_TIMEOUT):
+        self.path = Path(path) if path is not None else home_dir() / DEFAULT_FILE
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._retry(self._open)
+
+    # --- plumbing ----------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from None
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            for pragma in _PRAGMAS:
+                conn.execute(f"PRAGMA {pragma}")
+            self._migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        return conn
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        if self._version(conn) >= len(MIGRATIONS):
+            return
+        with _transaction(conn):
+            current = self._version(conn)  # again, under the write lock: another kernel may have run them
+            for statements in MIGRATIONS[current:]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute("DELETE FROM schema_version")
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (max(current, len(MIGRATIONS)),))
+        log.info("ledger %s migrated from schema %d to %d", self.path, current, len(MIGRATIONS))
+
+    def _retry(self, fn: Callable[[], T]) -> T:
+        for attempt in range(RETRIES):
+            try:
+                with self._lock:
+                    return fn()
+            except sqlite3.DatabaseError as exc:  # "database is locked" / "busy": wait and retry
+                busy = isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc))
+                if not busy or attempt == RETRIES - 1:
+                    raise LedgerError(f"the ledger {self.path} failed: {exc}") from None
+                log.debug("ledger busy (%s); retry %d", exc, attempt + 1)
+            time.sleep(RETRY_BACKOFF * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            conn = self._open()
+            with _transaction(conn):
+                return fn(conn)
+
+        return self._retry(run)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._retry(lambda: self._open().execute(sql, params).fetchall())
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # --- writing -----------------------------------------------------------------------
+    def record(self, row: LedgerRow, turn: TurnRecord | None = None) -> int:
+        """Append one request (and, for a successful one, its turn); returns the row id."""
+        sql = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})"
+        values = row._db_values()
+
+        def insert(conn: sqlite3.Connection) -> int:
+            row_id = int(conn.execute(sql, values).lastrowid or 0)
+            if turn is not None:
+                _insert_turn(conn, row_id, turn)
+            return row_id
+
+        return self._write(insert)
+
+    def record_turn(self, request_id: int, turn: TurnRecord) -> None:
+        """Attach a turn to an already recorded request (replaces an earlier one)."""
+        self._write(lambda conn: _insert_turn(conn, request_id, turn))
+
+    # --- reading -----------------------------------------------------------------------
+    def rows(self, notebook: str | None = None, *, session: str | None = None) -> list[LedgerRow]:
+        """Requests in the order they were recorded, of one notebook (and session) or all."""
+        where, params = _where(notebook=notebook, session=session)
+        return [LedgerRow._from_db(r) for r in self._query(f"SELECT * FROM requests{where} ORDER BY id", params)]
+
+    def turns(self, notebook: str, session: str | None = None) -> list[tuple[LedgerRow, TurnRecord]]:
+        """Successful requests with their turns, oldest first (for a session restore)."""
+        where, params = _where(notebook=notebook, session=session)
+        sql = f"SELECT * FROM requests JOIN turns ON turns.request_id = requests.id{where} ORDER BY id"
+        rows = self._query(sql, params)
+        return [(LedgerRow._from_db(r), TurnRecord(r["prompt"], r["text"], r["reasoning"], _calls(r))) for r in rows]
+
+    def totals(self, notebook: str | None = None, *, by: Iterable[str] = ("session", "model")) -> list[Totals]:
+        """Sums per group of ``by`` (any of notebook, session, model, model_requested,
+        protocol, outcome, origin, day) for one notebook or all; ``by=()`` gives one row."""
+        by = tuple(by)
+        unknown = [b for b in by if b not in _GROUPS]
+        if unknown:
+            raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(_GROUPS)}")
+        keys = [_GROUPS[b] for b in by]
+        where, params = _where(notebook=notebook)
+        sql = (
+            f"SELECT {''.join(k + ', ' for k in keys)}COUNT(*), COUNT(cost), SUM({_UNKNOWN_COST}), "
+            "SUM(prompt_tokens IS NULL), SUM(prompt_tokens), SUM(cache_hit_tokens), SUM(cache_miss_tokens), "
+            f"SUM(completion_tokens), SUM(reasoning_tokens), group_concat(cost, ' ') FROM requests{where}"
+            + (f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else "")
+        )
+        out = []
+        for r in self._query(sql, params):
+            values, n = tuple(r), len(keys)
+            counts = dict(zip(_COUNTS, (int(v or 0) for v in values[n:-1]), strict=True))
+            out.append(Totals(tuple(str(v) for v in values[:n]), cost=_decimal_sum(values[-1]), **counts))
+        return out
+
+    def spend(self, notebook: str, *, since: datetime | None = None) -> Spend:
+        """Known spend of ``notebook`` (optionally since an instant; naive means UTC) and the
+        number of requests whose cost is unknown (they are not in the sum)."""
+        where, params = _where(notebook=notebook)
+        if since is not None:
+            where += " AND at >= ?"
+            params.append(_iso(since))
+        sql = f"SELECT group_concat(cost, ' '), SUM({_UNKNOWN_COST}) FROM requests{where}"
+        costs, unknown = self._query(sql, params)[0]
+        return Spend(_decimal_sum(costs), int(unknown or 0))
+
+    def notebooks(self) -> list[str]:
+        """Every notebook in the ledger, most recently used first."""
+        rows = self._query("SELECT notebook FROM requests GROUP BY notebook ORDER BY MAX(id) DESC")
+        return [r[0] for r in rows]
+
+
+def _iso(at: datetime) -> str:
+    """UTC ISO 8601 with microseconds (naive means UTC), so text order is time order."""
+    at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    return at.isoformat(timespec="microseconds")
+
+
+def _decimal_sum(joined: str | None) -> Decimal:
+    """Exact sum of costs that SQLite joined with spaces (SQL SUM would go through floats)."""
+    return sum((Decimal(c) for c in (joined or "").split()), Decimal(0))
+
+
+def _calls(row: sqlite3.Row) -> tuple[dict[str, Any], ...]:
+    return tuple(json.loads(row["tool_calls"]))
+
+
+def _insert_turn(conn: sqlite3.Connection, request_id: int, turn: TurnRecord) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO turns (request_id, prompt, text, reasoning, tool_calls) VALUES (?, ?, ?, ?, ?)",
+        (request_id, turn.prompt, turn.text, turn.reasoning, json.dumps(list(turn.tool_calls), ensure_ascii=False)),
+    )
+
+
+def _where(**equal: str | None) -> tuple[str, list[Any]]:
+    pairs = [(k, v) for k, v in equal.items() if v is not None]
+    if not pairs:
+        return " WHERE 1", []
+    return " WHERE " + " AND ".join(f"{k} = ?" for k, _ in pairs), [v for _, v in pairs]
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception (Ctrl-C included)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def totals_table(totals: Sequence[Totals], by: Sequence[str] = ("session", "model"), title: str = "Usage") -> Table:
+    """Totals as a :class:`~evo_magic.notices.Table` (text and HTML)."""
+    rows = []
+    for t in totals:
+        cached = f" ({t.cache_hit_tokens / t.prompt_tokens:.0%} cached)" if t.prompt_tokens else ""
+        reasoning = f" ({t.reasoning_tokens:,} reasoning)" if t.reasoning_tokens else ""
+        requests = f"{t.requests:,}" + (f" ({t.no_usage} without usage)" if t.no_usage else "")
+        rows.append(
+            [*t.key, requests, f"{t.prompt_tokens:,}{cached}", f"{t.completion_tokens:,}{reasoning}", t.cost_text]
+        )
+    return Table(title, [*by, "requests", "input tokens", "output tokens", "cost"], rows)
+
+
+def row_from_reply(
+    reply: Reply, *, notebook: str, cost: Decimal | None, at: datetime, origin: str = "cell"
+) -> LedgerRow:
+    """The ledger row of a settled :class:`~evo_magic.reply.Reply` (any outcome)."""
+    cell = reply.cell if isinstance(reply.cell, int) and not isinstance(reply.cell, bool) else None
+    return LedgerRow(
+        notebook=notebook,
+        session=reply.session,
+        model_requested=reply.requested_model,
+        model_answered=reply.snapshot.model or None,
+        protocol=reply.protocol,
+        usage=reply.usage,
+        cost=cost,
+        outcome=reply.status,
+        at=at,
+        origin=origin,
+        cell=cell,
+        ttft=reply.timing.ttft,
+        elapsed=reply.timing.elapsed,
+        error=None if reply.error is None else type(reply.error).__name__,
+        response_id=reply.id,
+    )
+
+
+def turn_from_reply(reply: Reply, prompt: str) -> TurnRecord:
+    """The turn of a successful reply: prompt, answer, reasoning and tool calls."""
+    return TurnRecord(prompt, reply.text, reply.reasoning, tuple(call.to_dict() for call in reply.tool_calls))

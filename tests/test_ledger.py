@@ -1,0 +1,353 @@
+"""The SQLite ledger: exact costs, NULL for missing usage, restarts, migrations, two writer
+processes at once, a writer killed mid-way, lock retries."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from evo_magic import ledger as ledger_module
+from evo_magic.errors import RateLimitError
+from evo_magic.events import Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta, UsageReported
+from evo_magic.ledger import (
+    MIGRATIONS,
+    Ledger,
+    LedgerError,
+    LedgerRow,
+    TurnRecord,
+    row_from_reply,
+    totals_table,
+    turn_from_reply,
+)
+from evo_magic.reply import Reply, Timing
+from evo_magic.snapshot import TurnSnapshot
+from evo_magic.usage import Usage
+
+ROOT = Path(__file__).resolve().parents[1]
+AT = datetime(2026, 6, 10, 9, 4, 13, tzinfo=timezone.utc)
+# Usage of the recorded V4 tool loop (tests/fixtures/recorded/v4_thinking_tool_loop_*), costs at
+# v4-flash 0.0028 / 0.14 / 0.28 worked out in test_pricing.
+TURN1 = Usage(563, 512, 51, 116, 60)  # 0.0000410536
+TURN2 = Usage(875, 0, 875, 79, 26)  # 0.00014462
+TURN3 = Usage(976, 896, 80, 61, 25)  # 0.0000307888
+BIG = Usage(300_000, 200_000, 100_000, 50_000, 20_000)  # v4-pro peak: 0.3388
+
+
+def row(**kw: object) -> LedgerRow:
+    base: dict[str, object] = {
+        "notebook": "analysis.ipynb",
+        "session": "default",
+        "model_requested": "deepseek-v4-flash",
+        "model_answered": "deepseek-v4-flash",
+        "at": AT,
+    }
+    return LedgerRow(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def sample(ledger: Ledger) -> None:
+    ledger.record(row(model_requested="deepseek-chat", usage=TURN1, cost=Decimal("0.0000410536"), cell=3))
+    ledger.record(row(usage=TURN2, cost=Decimal("0.00014462"), cell=3))
+    ledger.record(row(usage=TURN3, cost=Decimal("0.0000307888"), cell=3))
+    ledger.record(row(outcome="interrupted", cell=4, ttft=0.8, elapsed=3.0))  # no usage reported
+    pro = {"session": "review", "model_requested": "deepseek-v4-pro", "model_answered": "deepseek-v4-pro"}
+    ledger.record(row(**pro, usage=BIG, cost=Decimal("0.3388"), origin="panel"))
+    ledger.record(row(**pro, outcome="error", error="RateLimitError"))  # failed before any token
+    ledger.record(row(session="review", model_requested="mystery", model_answered=None, usage=TURN1))
+    ledger.record(row(notebook="other.ipynb", usage=TURN2, cost=Decimal("0.00014462")))
+
+
+def test_round_trip_keeps_every_field_exactly(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        original = row(
+            usage=TURN1,
+            cost=Decimal("0.0000410536"),
+            cell=12,
+            origin="cell",
+            protocol="anthropic",
+            ttft=0.25,
+            elapsed=4.5,
+            response_id="r-1",
+            at=datetime(2026, 8, 17, 10, 0, tzinfo=timezone(timedelta(hours=8))),
+        )
+        row_id = ledger.record(original)
+        (back,) = ledger.rows("analysis.ipynb")
+    assert back.id == row_id == 1
+    assert back.at == datetime(2026, 8, 17, 2, 0, tzinfo=timezone.utc)
+    assert back.cost == Decimal("0.0000410536") and isinstance(back.cost, Decimal)
+    assert back.usage == TURN1
+    assert (back.cell, back.protocol, back.ttft, back.elapsed, back.response_id) == (12, "anthropic", 0.25, 4.5, "r-1")
+    assert back.model == "deepseek-v4-flash"
+
+
+def test_no_usage_is_stored_as_null_never_zero(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    with Ledger(path) as ledger:
+        ledger.record(row(usage=None, outcome="interrupted"))
+        (back,) = ledger.rows()
+        (total,) = ledger.totals(by=())
+    assert back.usage is None and back.cost is None and back.outcome == "interrupted"
+    columns = "prompt_tokens, cache_hit_tokens, cache_miss_tokens, completion_tokens, reasoning_tokens, cost"
+    with sqlite3.connect(path) as raw:
+        assert raw.execute(f"SELECT {columns} FROM requests").fetchone() == (None,) * 6
+    assert (total.requests, total.no_usage, total.unknown_cost, total.priced) == (1, 1, 1, 0)
+    assert total.cost_text == "unknown"  # never $0.00
+
+
+def test_totals_by_session_and_model(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        sample(ledger)
+        totals = ledger.totals("analysis.ipynb")
+    flash = totals[0]
+    assert flash.key == ("default", "deepseek-v4-flash")  # deepseek-chat answered by v4-flash
+    # 0.0000410536 + 0.00014462 + 0.0000307888 = 0.0002164624, exactly
+    assert flash.cost == Decimal("0.0002164624")
+    assert (flash.requests, flash.no_usage, flash.unknown_cost) == (4, 1, 1)
+    assert (flash.prompt_tokens, flash.cache_hit_tokens, flash.completion_tokens) == (2414, 1408, 256)
+    assert flash.reasoning_tokens == 111
+    text = repr(totals_table(totals, title="Usage of analysis.ipynb"))
+    assert text == (
+        "Usage of analysis.ipynb\n"
+        "session  model              requests             input tokens          output tokens              cost\n"
+        "-------  -----------------  -------------------  --------------------  -------------------------  -------------------\n"
+        "default  deepseek-v4-flash  4 (1 without usage)  2,414 (58% cached)    256 (111 reasoning)        $0.0002 + 1 unknown\n"
+        "review   deepseek-v4-pro    2 (1 without usage)  300,000 (67% cached)  50,000 (20,000 reasoning)  $0.3388\n"
+        "review   mystery            1                    563 (91% cached)      116 (60 reasoning)         unknown"
+    )
+
+
+def test_spend_counts_known_costs_and_reports_unknown(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        sample(ledger)
+        # 0.0002164624 + 0.3388; unknown: the interrupted request and the unpriced model (not the
+        # request that failed before any token: nothing was billed)
+        assert ledger.spend("analysis.ipynb") == (Decimal("0.3390164624"), 2)
+        assert ledger.spend("other.ipynb") == (Decimal("0.00014462"), 0)
+        assert ledger.spend("nobody.ipynb") == (Decimal(0), 0)
+        assert ledger.spend("analysis.ipynb", since=AT + timedelta(seconds=1)) == (Decimal(0), 0)
+        assert ledger.notebooks() == ["other.ipynb", "analysis.ipynb"]
+        by_outcome = {t.key: t.requests for t in ledger.totals(by=("outcome",))}
+        assert by_outcome == {("error",): 1, ("interrupted",): 1, ("ok",): 6}
+        with pytest.raises(ValueError, match="cannot group by"):
+            ledger.totals(by=("cost; DROP TABLE requests",))
+
+
+def test_decimal_sums_are_exact(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        for _ in range(3):
+            ledger.record(row(usage=TURN1, cost=Decimal("0.1")))
+        assert ledger.spend("analysis.ipynb").cost == Decimal("0.3")  # floats would give 0.30000000000000004
+
+
+def test_totals_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    first = Ledger(path)
+    sample(first)
+    before = (first.totals("analysis.ipynb"), first.rows(), first.spend("analysis.ipynb"))
+    first.close()
+    second = Ledger(path)
+    assert (second.totals("analysis.ipynb"), second.rows(), second.spend("analysis.ipynb")) == before
+    second.close()
+
+
+def test_default_path_is_under_evo_magic_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "home"))
+    with Ledger() as ledger:
+        ledger.record(row())
+    assert ledger.path == tmp_path / "home" / "ledger.sqlite3" and ledger.path.exists()
+
+
+def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    Ledger(path).close()
+    Ledger(path).close()  # opening again runs nothing twice
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(len(MIGRATIONS),)]
+
+
+def test_an_old_ledger_is_migrated_and_keeps_its_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "l.sqlite3"
+    monkeypatch.setattr(ledger_module, "MIGRATIONS", MIGRATIONS[:1])  # a version without turns
+    with Ledger(path) as old:
+        old.record(row(usage=TURN1, cost=Decimal("0.0000410536")))
+    monkeypatch.undo()
+    with Ledger(path) as new:
+        assert new.rows()[0].cost == Decimal("0.0000410536")
+        new.record_turn(1, TurnRecord("q", "a"))
+        assert new.turns("analysis.ipynb")[0][1] == TurnRecord("q", "a")
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchone() == (2,)
+
+
+def test_a_newer_ledger_still_opens(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    Ledger(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("UPDATE schema_version SET version = 99")
+    with Ledger(path) as ledger:
+        ledger.record(row())
+        assert len(ledger.rows()) == 1
+
+
+def test_turns_for_a_later_session_restore(tmp_path: Path) -> None:
+    calls = ({"index": 0, "id": "call_0", "name": "load", "arguments": '{"path": "données.csv"}'},)
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        first = ledger.record(row(usage=TURN1), TurnRecord("Load it", "", "I should call load", calls))
+        ledger.record(row(outcome="interrupted"))  # no turn
+        second = ledger.record(row(session="other", usage=TURN2))
+        ledger.record_turn(second, TurnRecord("Summarise", "Done.", ""))
+        turns = ledger.turns("analysis.ipynb")
+        assert [(r.id, t.prompt) for r, t in turns] == [(first, "Load it"), (second, "Summarise")]
+        assert turns[0][1].tool_calls == calls
+        assert [t.prompt for _, t in ledger.turns("analysis.ipynb", session="other")] == ["Summarise"]
+
+
+def test_rows_from_a_reply() -> None:
+    snap = TurnSnapshot()
+    for event in (
+        ResponseStarted("r-9", "deepseek-v4-flash"),
+        ReasoningDelta("thinking"),
+        TextDelta("Hello"),
+        ToolCallDelta(0, "call_0", "f", '{"x": 1}'),
+        UsageReported(TURN1),
+        Finished("stop"),
+    ):
+        snap.apply(event)
+    reply = Reply(snap, "deepseek-chat", "default", Timing(10.0, first_token=10.5, end=12.0), "ok", "openai", cell=7)
+    made = row_from_reply(reply, notebook="n.ipynb", cost=Decimal("0.0000410536"), at=AT)
+    assert made == LedgerRow(
+        notebook="n.ipynb",
+        session="default",
+        model_requested="deepseek-chat",
+        model_answered="deepseek-v4-flash",
+        usage=TURN1,
+        cost=Decimal("0.0000410536"),
+        at=AT,
+        cell=7,
+        ttft=0.5,
+        elapsed=2.0,
+        response_id="r-9",
+    )
+    assert turn_from_reply(reply, "Hi") == TurnRecord(
+        "Hi", "Hello", "thinking", ({"index": 0, "id": "call_0", "name": "f", "arguments": '{"x": 1}'},)
+    )
+    failed = Reply(TurnSnapshot(), "deepseek-v4-pro", "s", Timing(0.0, end=0.1), "error", cell="In[3]")
+    failed.error = RateLimitError("slow down")
+    made = row_from_reply(failed, notebook="n", cost=None, at=AT, origin="panel")
+    assert (made.usage, made.error, made.cell, made.model_answered, made.origin) == (
+        None,
+        "RateLimitError",
+        None,
+        None,
+        "panel",
+    )
+
+
+# --- several processes ---------------------------------------------------------------------
+
+WRITER = """
+import itertools, sys, time
+from decimal import Decimal
+from pathlib import Path
+from evo_magic.ledger import Ledger, LedgerRow
+from evo_magic.usage import Usage
+
+path, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+ledger = Ledger(path)
+sys.stdout.write("ready\\n"); sys.stdout.flush()
+while not go.exists():
+    time.sleep(0.002)
+for i in (range(count) if count >= 0 else itertools.count()):
+    ledger.record(LedgerRow(notebook="nb", session=name, model_requested="deepseek-v4-flash",
+                            usage=Usage(10, 0, 10, 5), cost=Decimal("0.000001"), cell=i))
+    if count < 0:
+        sys.stdout.write(f"{i + 1}\\n"); sys.stdout.flush()
+ledger.close()
+"""
+
+
+def writer(path: Path, name: str, count: int, go: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    args = [sys.executable, "-c", WRITER, str(path), name, str(count), str(go)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n", proc.communicate()
+    return proc
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
+    path, go = tmp_path / "l.sqlite3", tmp_path / "go"
+    procs = [writer(path, name, 300, go) for name in ("kernel-a", "kernel-b")]
+    go.touch()  # both start together
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and err == "", err
+    with Ledger(path) as ledger:
+        counts = {t.key: t.requests for t in ledger.totals("nb", by=("session",))}
+        assert counts == {("kernel-a",): 300, ("kernel-b",): 300}
+        assert ledger.spend("nb") == (Decimal("0.000600"), 0)
+        assert sorted(r.cell for r in ledger.rows(session="kernel-a")) == list(range(300))
+
+
+def test_a_killed_writer_leaves_the_ledger_intact(tmp_path: Path) -> None:
+    path, go = tmp_path / "l.sqlite3", tmp_path / "go"
+    go.touch()
+    proc = writer(path, "doomed", -1, go)
+    assert proc.stdout is not None
+    committed = 0
+    while committed < 200:
+        line = proc.stdout.readline()
+        assert line, proc.communicate()
+        committed = int(line)
+    proc.kill()  # SIGKILL on POSIX: no cleanup, possibly mid-transaction
+    proc.communicate(timeout=30)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with Ledger(path) as ledger:
+        rows = ledger.rows("nb")
+        assert len(rows) >= committed  # every commit it reported is there
+        assert [r.cell for r in rows] == list(range(len(rows)))
+        ledger.record(row(notebook="nb"))  # and it takes new rows
+
+
+def test_a_locked_ledger_is_waited_for_then_written(tmp_path: Path) -> None:
+    path = tmp_path / "l.sqlite3"
+    ledger = Ledger(path, timeout=0.05)
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another kernel holds the write lock for 0.3 s
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    assert ledger.record(row()) == 1
+    assert time.monotonic() - started >= 0.25
+    release.join()
+    other.close()
+    ledger.close()
+
+
+def test_a_ledger_locked_too_long_raises_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_module, "RETRY_BACKOFF", 0.001)
+    path = tmp_path / "l.sqlite3"
+    ledger = Ledger(path, timeout=0.01)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    with pytest.raises(LedgerError, match="locked"):
+        ledger.record(row())
+    other.execute("ROLLBACK")
+    other.close()
+    assert ledger.record(row()) == 1  # fine once the lock is gone
+    ledger.close()
+
+
+def test_an_unusable_path_is_a_ledger_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(LedgerError, match="cannot open the ledger"):
+        Ledger(tmp_path / "file" / "l.sqlite3")
