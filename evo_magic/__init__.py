@@ -19,7 +19,15 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .sessions import Session
 
-__all__ = ["__version__", "load_ipython_extension", "session", "unload_ipython_extension"]
+__all__ = ["__version__", "load_ipython_extension", "session", "unload_ipython_extension", "usage"]
+
+
+def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> list[Any]:
+    """Ledger rows (one per request) of this notebook, or of ``notebook``, or of all."""
+    from .accounting import current
+
+    acc = current()
+    return acc.ledger.rows(None if all_notebooks else (notebook or acc.notebook))
 
 
 def session(name: str | None = None, **settings: Any) -> Session:

@@ -14,7 +14,7 @@ from .magic_args import session_parser
 from .notices import Notice, Table
 from .registry import registry
 
-LINE_COMMANDS = ("help", "reset", "history", "undo", "pick", "fix", "config", "offline")
+LINE_COMMANDS = ("help", "reset", "history", "undo", "pick", "fix", "usage", "budget", "config", "offline")
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -38,6 +38,7 @@ class LineCommands:
     max_retries: int
     live: str
     offline_rate: float
+    budget: float | None
 
     def _ask(self, args: Any, prompt: str) -> Any:  # provided by DeepSeekMagics
         raise NotImplementedError
@@ -131,6 +132,32 @@ class LineCommands:
         args.fix = True
         self._ask(args, self._fix_prompt(""))  # the live view shows the answer
 
+    def _cmd_usage(self, rest: list[str]) -> Any:
+        """This notebook's totals per session and model (``--all``: every notebook)."""
+        from .accounting import current
+
+        p = MagicArgumentParser(prog="%deepseek usage", add_help=False)
+        p.add_argument("--all", action="store_true")
+        args = p.parse_args(rest)
+        return current().usage(all_notebooks=args.all)
+
+    def _cmd_budget(self, rest: list[str]) -> Notice:
+        """``%deepseek budget 2.00`` sets this notebook's limit in USD; ``off`` removes it."""
+        if len(rest) != 1:
+            raise UsageError("usage: %deepseek budget AMOUNT (USD) or %deepseek budget off")
+        if rest[0].lower() in ("off", "none"):
+            self.budget = None
+            return Notice("No budget for this notebook.")
+        try:
+            self.budget = float(rest[0].lstrip("$"))
+        except ValueError:
+            raise UsageError(f"the budget is an amount in USD like 2.00, not {rest[0]!r}") from None
+        except Exception as exc:  # traitlets validation
+            raise UsageError(str(exc)) from None
+        return Notice(
+            f"Budget for this notebook: ${self.budget:,.2f}; a warning from 80 %, requests past it are refused."
+        )
+
     def _cmd_pick(self, rest: list[str]) -> Notice:
         p = session_parser("pick")
         p.add_argument("choice", type=int)
@@ -154,6 +181,4 @@ class LineCommands:
             return offline.go_online()
         if args.rate is not None and args.rate <= 0:
             raise UsageError("--rate is tokens per second and must be positive")
-        return offline.go_offline(
-            rate=self.offline_rate if args.rate is None else args.rate, if_no_key=args.if_no_key
-        )
+        return offline.go_offline(rate=self.offline_rate if args.rate is None else args.rate, if_no_key=args.if_no_key)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
+from .counts import Usage
 from .errors import EvoMagicError
-from .usage import Usage
 
 
 @dataclass(frozen=True)

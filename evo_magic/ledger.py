@@ -37,10 +37,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from .counts import Usage
 from .errors import EvoMagicError
 from .notices import Table
 from .pricing import format_money, home_dir
-from .usage import Usage
 
 if TYPE_CHECKING:
     from .reply import Reply

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -42,9 +43,7 @@ class LastError:
         if len(tb) > MAX_TRACEBACK_CHARS:
             tb = "…" + tb[-MAX_TRACEBACK_CHARS:]
         where = f"In[{self.execution_count}]" if self.execution_count else "the failing cell"
-        return (
-            f"Code of {where}:\n```python\n{self.code.rstrip()}\n```\n\nTraceback:\n```\n{tb.rstrip()}\n```"
-        )
+        return f"Code of {where}:\n```python\n{self.code.rstrip()}\n```\n\nTraceback:\n```\n{tb.rstrip()}\n```"
 
 
 @magics_class
@@ -123,6 +122,9 @@ class DeepSeekMagics(Magics, LineCommands):
     live = Enum(["auto", "widget", "text", "none"], "auto", help="Live view of answers.").tag(config=True)
     offline_rate = Float(60.0, help="Tokens per second of %deepseek offline answers.").tag(config=True)
 
+    budget = Float(None, allow_none=True, help="Spending limit of this notebook in USD (None: no limit).").tag(
+        config=True
+    )
     value_tokens = Int(1000, help="Token budget per interpolated {value} in a prompt.").tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any):
@@ -151,6 +153,13 @@ class DeepSeekMagics(Magics, LineCommands):
             raise TraitError(str(exc)) from None
         return value
 
+    @validate("budget")
+    def _check_budget(self, proposal: Any) -> Any:
+        value = proposal["value"]
+        if value is not None and value <= 0:
+            raise TraitError("the budget must be a positive amount of USD")
+        return value
+
     @observe(
         "model",
         "protocol",
@@ -160,6 +169,7 @@ class DeepSeekMagics(Magics, LineCommands):
         "read_timeout",
         "connect_timeout",
         "max_retries",
+        "budget",
     )
     def _on_change(self, change: Any) -> None:
         self._sync_defaults()
@@ -170,6 +180,9 @@ class DeepSeekMagics(Magics, LineCommands):
         d.max_tokens, d.temperature = self.max_tokens, self.temperature
         d.read_timeout, d.connect_timeout = self.read_timeout, self.connect_timeout
         d.max_retries = self.max_retries
+        from .accounting import current
+
+        current().budget = None if self.budget is None else Decimal(str(self.budget))
 
     # --- the magic ----------------------------------------------------------------------
     @line_cell_magic
@@ -337,6 +350,9 @@ def register(ipython: Any) -> DeepSeekMagics:
     magics = DeepSeekMagics(ipython, parent=ipython)
     ipython.register_magics(magics)
     ipython.events.register("post_run_cell", magics._track_errors)
+    from .accounting import install
+
+    install(ipython.user_ns, display)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
     return magics

@@ -37,8 +37,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .counts import Usage
 from .errors import ConfigError
-from .usage import Usage
 
 PERIODS = ("all", "peak", "off_peak")
 MILLION = Decimal(1_000_000)

@@ -19,10 +19,11 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from .markdown import render_markdown
+from .pricing import format_money
 
 if TYPE_CHECKING:
+    from .counts import Usage
     from .snapshot import TurnSnapshot
-    from .usage import Usage
 
 __all__ = [
     "STATUS_LABELS",
@@ -68,6 +69,7 @@ class Footer:
     ttft: float | None
     thinking_seconds: float | None
     cost: Decimal | None = None
+    priced: bool = False  # the ledger tried to price it: a None cost then reads "unknown"
     status: str = "ok"
     message: str | None = None
 
@@ -83,14 +85,6 @@ def _seconds(value: float) -> str:
         return f"{value:.1f} s"
     minutes, rest = divmod(round(value), 60)
     return f"{minutes} min {rest:02d} s"
-
-
-def _money(cost: Decimal) -> str:
-    if cost == 0:
-        return "$0.00"
-    if cost < Decimal("0.0001"):
-        return "<$0.0001"
-    return f"${cost:.4f}" if cost < 1 else f"${cost:,.2f}"
 
 
 def thinking_label(seconds: float | None, *, done: bool = True) -> str:
@@ -111,8 +105,8 @@ def _footer_parts(footer: Footer) -> list[str]:
             out += f" ({usage.reasoning_tokens:,} reasoning)"
         parts.append(out)
     parts.append(_seconds(footer.elapsed))
-    if footer.cost is not None:
-        parts.append(_money(footer.cost))
+    if footer.cost is not None or (footer.priced and usage is not None):
+        parts.append(format_money(footer.cost))  # "unknown" for a model without a known price
     return parts
 
 

@@ -7,18 +7,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .counts import Usage
 from .errors import EvoMagicError
 from .events import Event, ReasoningDelta, TextDelta
 from .snapshot import ToolCall, TurnSnapshot
-from .usage import Usage
 
 STATUS_NOTICES = {
     "interrupted": "Interrupted — the partial answer is kept.",
     "length": "Stopped at max_tokens: the answer may be cut short.",
     "content_filter": "Stopped by the content filter: the answer is incomplete.",
     "insufficient_system_resource": (
-        "The server ran out of inference resources (insufficient_system_resource): "
-        "the answer is incomplete; try again."
+        "The server ran out of inference resources (insufficient_system_resource): the answer is incomplete; try again."
     ),
     "aborted": "The server aborted the answer: it is incomplete.",
     "tool_rounds": "Stopped: the model kept calling tools past the round limit (max_tool_rounds).",
@@ -78,6 +77,7 @@ class Reply:
     cell: Any = None
     error: EvoMagicError | None = field(default=None, repr=False)
     cost: Decimal | None = None
+    priced: bool = False  # set by the ledger once it tried to price this request
     data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
 
@@ -158,6 +158,7 @@ class Reply:
             ttft=t.ttft,
             thinking_seconds=t.thinking_seconds,
             cost=self.cost,
+            priced=self.priced,
             status=status,
             message=self.notice,
         )

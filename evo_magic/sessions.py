@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from . import config
+from .counts import Usage
 from .errors import EvoMagicError, OptionError, ProtocolError, TransportError
 from .events import ReasoningDelta, TextDelta, ToolCallDelta
 from .messages import Message
@@ -27,7 +28,6 @@ from .protocol import codec
 from .reply import Interrupted, Reply, Timing
 from .snapshot import ToolCall, TurnSnapshot
 from .tools import function_tool, run_call
-from .usage import Usage
 
 if TYPE_CHECKING:
     from .registry import Registry

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .counts import Usage
 from .errors import EvoMagicError
 from .events import (
     Event,
@@ -25,7 +26,6 @@ from .events import (
     ToolCallDelta,
     UsageReported,
 )
-from .usage import Usage
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from evo_magic import ledger as ledger_module
+from evo_magic.counts import Usage
 from evo_magic.errors import RateLimitError
 from evo_magic.events import Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta, UsageReported
 from evo_magic.ledger import (
@@ -30,7 +31,6 @@ from evo_magic.ledger import (
 )
 from evo_magic.reply import Reply, Timing
 from evo_magic.snapshot import TurnSnapshot
-from evo_magic.usage import Usage
 
 ROOT = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 6, 10, 9, 4, 13, tzinfo=timezone.utc)
@@ -259,7 +259,7 @@ import itertools, sys, time
 from decimal import Decimal
 from pathlib import Path
 from evo_magic.ledger import Ledger, LedgerRow
-from evo_magic.usage import Usage
+from evo_magic.counts import Usage
 
 path, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 ledger = Ledger(path)

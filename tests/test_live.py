@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from evo_magic import live
+from evo_magic.counts import Usage
 from evo_magic.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta, UsageReported
 from evo_magic.live import MIN_INTERVAL, NullView, TextView, WidgetView, open_view
 from evo_magic.markdown import render_markdown
 from evo_magic.render import Footer
 from evo_magic.snapshot import TurnSnapshot
-from evo_magic.usage import Usage
 
 from .conftest import FIXTURES
 

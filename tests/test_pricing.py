@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from evo_magic import pricing
+from evo_magic.counts import Usage
 from evo_magic.errors import ConfigError
 from evo_magic.pricing import (
     billed_model,
@@ -23,7 +24,6 @@ from evo_magic.pricing import (
     price_for,
     shipped_table,
 )
-from evo_magic.usage import Usage
 
 from .conftest import RECORDED
 

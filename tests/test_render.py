@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from evo_magic.counts import Usage
 from evo_magic.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta
 from evo_magic.markdown import Delta, MarkdownStream, common_prefix, is_safe_link, render_markdown, utf16_len
 from evo_magic.render import (
@@ -23,7 +24,6 @@ from evo_magic.render import (
     status_text,
 )
 from evo_magic.snapshot import TurnSnapshot, accumulate
-from evo_magic.usage import Usage
 
 from .conftest import FIXTURES
 

@@ -17,6 +17,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..counts import Usage
 from ..errors import ProtocolError, error_from_body
 from ..events import (
     Event,
@@ -30,7 +31,6 @@ from ..events import (
 )
 from ..messages import Message
 from ..options import RequestOptions
-from ..usage import Usage
 from . import decode_body
 
 PATH = "/v1/messages"

@@ -18,6 +18,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..counts import Usage
 from ..errors import ProtocolError, error_from_body
 from ..events import (
     Event,
@@ -32,7 +33,6 @@ from ..events import (
 )
 from ..messages import Message
 from ..options import LEGACY_THINKING, RequestOptions
-from ..usage import Usage
 from . import decode_body
 
 PATH = "/v1/chat/completions"

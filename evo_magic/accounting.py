@@ -1,0 +1,136 @@
+"""Wires the ledger, the price table and the budget into every request (thin IO shell).
+
+A registry listener records one ledger row per request, whatever its outcome, and prices it
+(so the footer shows the cost); a registry guard refuses a request that would start past the
+notebook's budget and warns from 80 %. The ledger is opened on first use, so ``%load_ext``
+imports no sqlite3.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from .notices import Notice
+from .pricing import billed_model, cost, estimate_tokens, input_cost, load_table
+
+log = logging.getLogger(__name__)
+
+
+class Accounting:
+    """Per-kernel accounting: the notebook's name, its budget and the ledger."""
+
+    def __init__(self, user_ns: dict[str, Any] | None = None, show: Any = None):
+        self._user_ns = user_ns
+        self._show = show
+        self.budget: Decimal | None = None
+        self.prices: dict[str, Any] = {}
+        self._ledger: Any = None
+        self._notebook: str | None = None
+        self._last: dict[str, int] = {}
+
+    @property
+    def notebook(self) -> str:
+        if self._notebook is None:
+            from .notebook_id import notebook_name
+
+            self._notebook = notebook_name(self._user_ns)
+        return self._notebook
+
+    @property
+    def ledger(self) -> Any:
+        if self._ledger is None:
+            from .ledger import Ledger
+
+            self._ledger = Ledger()
+        return self._ledger
+
+    def close(self) -> None:
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+    def _notice(self, text: str, kind: str = "warning") -> None:
+        if self._show is not None:
+            self._show(Notice(text, kind=kind, title="Budget" if kind == "warning" else None))
+
+    # --- registry hooks -----------------------------------------------------------------
+    def guard(self, session: Any, opts: Any, body: dict[str, Any]) -> None:
+        """Before a request: large-prompt cost notice, budget warning / refusal."""
+        from .budget import check, large_prompt_notice
+        from .ledger import LedgerError
+        from .notebook_id import short_name
+
+        now = datetime.now(timezone.utc)
+        table = load_table(overrides=self.prices or None)
+        tokens = estimate_tokens(json.dumps(body.get("messages") or body, ensure_ascii=False))
+        estimate = input_cost(tokens, opts.model, now, table)
+        big = large_prompt_notice(tokens, estimate, opts.model)
+        if big:
+            self._notice(big)
+        if self.budget is None:
+            return
+        try:
+            spent = self.ledger.spend(self.notebook)
+        except LedgerError:
+            log.warning("the ledger cannot be read; the budget is not checked", exc_info=True)
+            return
+        verdict = check(spent.cost, self.budget, estimate, notebook=short_name(self.notebook), unpriced=spent.unknown)
+        verdict.raise_if_refused()
+        if verdict.state == "warn":
+            self._notice(verdict.message)
+
+    def on_event(self, kind: str, session: Any, reply: Any) -> None:
+        from .ledger import row_from_reply, turn_from_reply
+
+        if kind == "request":
+            at = datetime.now(timezone.utc) - timedelta(seconds=reply.timing.elapsed)
+            table = load_table(overrides=self.prices or None)
+            reply.priced = True
+            reply.cost = cost(reply.usage, billed_model(reply.requested_model, reply.snapshot.model), at, table)
+            row = row_from_reply(reply, notebook=self.notebook, cost=reply.cost, at=at)
+            self._last[session.name] = self.ledger.record(row)
+        elif kind == "turn" and reply.status in ("ok", "length") and session.name in self._last:
+            prompt = next((t.prompt for t in session.turns if t.reply is reply), None)
+            if prompt is not None:
+                self.ledger.record_turn(self._last[session.name], turn_from_reply(reply, prompt))
+
+    # --- views --------------------------------------------------------------------------
+    def usage(self, all_notebooks: bool = False) -> Any:
+        from .ledger import totals_table
+        from .notebook_id import short_name
+
+        by: tuple[str, ...]
+        if all_notebooks:
+            by = ("notebook", "session", "model")
+            return totals_table(self.ledger.totals(None, by=by), by=by, title="Usage of every notebook")
+        by = ("session", "model")
+        return totals_table(
+            self.ledger.totals(self.notebook, by=by), by=by, title=f"Usage of {short_name(self.notebook)}"
+        )
+
+
+_current: Accounting | None = None
+
+
+def install(user_ns: dict[str, Any] | None, show: Any) -> Accounting:
+    """Create the kernel's accounting and hook it into the session registry (once)."""
+    global _current
+    from .registry import registry
+
+    if _current is None:
+        _current = Accounting(user_ns, show)
+    if user_ns is not None:
+        _current._user_ns, _current._show = user_ns, show
+    if _current.on_event not in registry().listeners:
+        registry().listeners.append(_current.on_event)
+        registry().guards.append(_current.guard)
+    return _current
+
+
+def current() -> Accounting:
+    """The kernel's accounting (created without a notebook namespace outside the magics)."""
+    return _current if _current is not None else install(None, None)

@@ -1,0 +1,63 @@
+"""Ledger wiring in a real kernel: priced footers, totals across a kernel restart, budget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .kernel import Kernel
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[object]:
+    from evo_magic.emulator import Emulator
+
+    with Emulator() as e:
+        yield e
+
+
+def start(emu: object, home: Path) -> Kernel:
+    k = Kernel(
+        {
+            "EVOLINK_API_KEY": "sk-ledger-test-7777",
+            "EVOLINK_BASE_URL": emu.url,  # type: ignore[attr-defined]
+            "EVO_MAGIC_HOME": str(home),
+            "JPY_SESSION_NAME": "/work/analysis.ipynb",
+        }
+    )
+    assert k.execute("%load_ext evo_magic").ok
+    return k
+
+
+def test_costs_persist_across_restart_and_budget_refuses(emu: object, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    k = start(emu, home)
+    try:
+        ex = k.execute("%%deepseek -o r\nExplain medians")
+        assert ex.ok, ex.error_text
+        assert "$" in ex.final_html()  # the footer shows the cost
+        first = k.execute("print(r.usage.prompt_tokens, r.usage.completion_tokens, r.cost)").text().split()
+    finally:
+        k.close()
+    k = start(emu, home)  # a kernel restart
+    try:
+        assert k.execute("%%deepseek\nAnd means?").ok
+        table = k.execute("%deepseek usage").text()
+        assert "analysis.ipynb" in table and "2" in table
+        rows = k.execute(
+            "import evo_magic\nrs = evo_magic.usage()\nprint(len(rs), rs[0].usage.prompt_tokens, rs[0].usage.completion_tokens, rs[0].cost)"
+        )
+        n, prompt, completion, cost = rows.text().split()
+        assert n == "2" and [prompt, completion, cost] == first  # exactly what the API reported, priced
+        assert k.execute("%deepseek budget 0.0002").ok
+        refused = k.execute("%%deepseek\nOne more?")
+        assert not refused.ok and "Budget" in refused.error_text and "of $0.0002" in refused.error_text
+        assert len(refused.error_text.strip().splitlines()) == 1
+        assert k.execute("%deepseek budget off").ok
+        assert k.execute("%%deepseek\nOne more?").ok
+    finally:
+        k.close()
