@@ -7,7 +7,7 @@ reports ``input_tokens`` *excluding* ``cache_read_input_tokens``. Both land here
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,18 +52,30 @@ class Usage:
         if not prompt:
             prompt = hit + miss
         cdetails = raw.get("completion_tokens_details")
-        reasoning = (
-            _int(cdetails.get("reasoning_tokens")) if isinstance(cdetails, Mapping) else None
-        )
+        reasoning = _int(cdetails.get("reasoning_tokens")) if isinstance(cdetails, Mapping) else None
         return cls(prompt, hit, miss, _int(raw.get("completion_tokens")) or 0, reasoning)
 
     @classmethod
     def from_anthropic(cls, raw: Mapping[str, Any]) -> Usage:
-        fresh = (_int(raw.get("input_tokens")) or 0) + (
-            _int(raw.get("cache_creation_input_tokens")) or 0
-        )
+        fresh = (_int(raw.get("input_tokens")) or 0) + (_int(raw.get("cache_creation_input_tokens")) or 0)
         hit = _int(raw.get("cache_read_input_tokens")) or 0
         return cls(fresh + hit, hit, fresh, _int(raw.get("output_tokens")) or 0, None)
+
+    @classmethod
+    def total(cls, usages: Iterable[Usage | None]) -> Usage | None:
+        """The sum of the reported usages (None entries skipped); None when none was reported.
+        ``reasoning_tokens`` stays None unless some usage reported it."""
+        known = [u for u in usages if u is not None]
+        if not known:
+            return None
+        reasoning = [u.reasoning_tokens for u in known if u.reasoning_tokens is not None]
+        return cls(
+            sum(u.prompt_tokens for u in known),
+            sum(u.cache_hit_tokens for u in known),
+            sum(u.cache_miss_tokens for u in known),
+            sum(u.completion_tokens for u in known),
+            sum(reasoning) if reasoning else None,
+        )
 
     def merged(self, other: Usage) -> Usage:
         """Fields of ``other`` that are set (non-zero / non-None) win; used for Anthropic

@@ -122,18 +122,7 @@ class Reply:
     @property
     def total_usage(self) -> Usage | None:
         """Usage summed over every request of a tool loop (``usage`` is the last one's)."""
-        usages = [r.usage for r in (self.rounds or [self]) if r.usage is not None]
-        if not usages:
-            return None
-        return Usage(
-            sum(u.prompt_tokens for u in usages),
-            sum(u.cache_hit_tokens for u in usages),
-            sum(u.cache_miss_tokens for u in usages),
-            sum(u.completion_tokens for u in usages),
-            sum(u.reasoning_tokens or 0 for u in usages)
-            if any(u.reasoning_tokens is not None for u in usages)
-            else None,
-        )
+        return Usage.total(r.usage for r in (self.rounds or [self]))
 
     @property
     def ok(self) -> bool:

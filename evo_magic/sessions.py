@@ -261,9 +261,7 @@ class Session:
             return "Error: the user declined to run this call.", False
         return run_call(fn, call.arguments)
 
-    def _new_messages(
-        self, prompt: str, system: str | None, cell: Any, before: list[Message]
-    ) -> list[Message]:
+    def _new_messages(self, prompt: str, system: str | None, cell: Any, before: list[Message]) -> list[Message]:
         added: list[Message] = []
         system = system if system is not None else self.system
         current = next((m.content for m in reversed(before) if m.role == "system"), None)
@@ -293,9 +291,7 @@ class Session:
         """One request: guards, stream, fold, settle (ledger listeners, then the view)."""
         self._registry.check(self, opts, body)
         snap = TurnSnapshot()
-        reply = Reply(
-            snap, opts.model, self.name, Timing(time.monotonic()), protocol=opts.protocol, cell=cell
-        )
+        reply = Reply(snap, opts.model, self.name, Timing(time.monotonic()), protocol=opts.protocol, cell=cell)
         try:
             self._stream(transport, proto, body, opts, view, reply)
         except KeyboardInterrupt:
@@ -365,9 +361,7 @@ class Session:
         class _Guard:
             def __enter__(self_inner) -> None:
                 if not registry_lock.acquire(blocking=False):
-                    raise SessionBusy(
-                        f"session {self.name!r} is answering elsewhere (panel?); wait or use -s NAME"
-                    )
+                    raise SessionBusy(f"session {self.name!r} is answering elsewhere (panel?); wait or use -s NAME")
 
             def __exit__(self_inner, *exc: Any) -> None:
                 registry_lock.release()
@@ -377,19 +371,8 @@ class Session:
     # --- inspection ---------------------------------------------------------------------
     @property
     def usage(self) -> Usage:
-        """Tokens of all successful turns in this session."""
-        total = Usage()
-        for turn in self.turns:
-            u = turn.reply.usage
-            if u is not None:
-                total = Usage(
-                    total.prompt_tokens + u.prompt_tokens,
-                    total.cache_hit_tokens + u.cache_hit_tokens,
-                    total.cache_miss_tokens + u.cache_miss_tokens,
-                    total.completion_tokens + u.completion_tokens,
-                    (total.reasoning_tokens or 0) + (u.reasoning_tokens or 0),
-                )
-        return total
+        """Tokens of all successful turns in this session, every request of a tool loop included."""
+        return Usage.total(turn.reply.total_usage for turn in self.turns) or Usage()
 
 
 def _tool_map(

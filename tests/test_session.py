@@ -459,3 +459,15 @@ def test_rerun_cell_replaces_its_turn_and_undo(api: FakeApi) -> None:
     s.undo()
     with pytest.raises(errors.OptionError):
         s.undo()
+
+
+def test_session_usage_counts_every_request_of_a_tool_loop(api: FakeApi) -> None:
+    def ping() -> str:
+        """Ping."""
+        return "pong"
+
+    api.script.append(tool_call_stream([("call_00_x", "ping", "{}")]))
+    s = evo_magic.session()
+    reply = s.ask("loop", tools=[ping])
+    assert reply.total_usage is not None and s.usage == reply.total_usage
+    assert s.usage.prompt_tokens == 60  # 50 for the tool round + 10 for the answer
