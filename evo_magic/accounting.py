@@ -84,7 +84,7 @@ class Accounting:
             self._notice(verdict.message)
 
     def on_event(self, kind: str, session: Any, reply: Any) -> None:
-        from .ledger import row_from_reply, turn_from_reply
+        from .records import row_from_reply, turn_from_reply
 
         if kind == "request":
             at = datetime.now(timezone.utc) - timedelta(seconds=reply.timing.elapsed)
@@ -94,9 +94,28 @@ class Accounting:
             row = row_from_reply(reply, notebook=self.notebook, cost=reply.cost, at=at)
             self._last[session.name] = self.ledger.record(row)
         elif kind == "turn" and reply.status in ("ok", "length") and session.name in self._last:
-            prompt = next((t.prompt for t in session.turns if t.reply is reply), None)
-            if prompt is not None:
-                self.ledger.record_turn(self._last[session.name], turn_from_reply(reply, prompt))
+            turn = next((t for t in session.turns if t.reply is reply), None)
+            if turn is not None:
+                turn.ledger_id = self._last[session.name]
+                record = turn_from_reply(reply, turn.prompt, turn.messages, turn.cell_id)
+                self.ledger.record_turn(turn.ledger_id, record)
+        elif kind == "drop" and getattr(reply, "ledger_id", None) is not None:
+            self.ledger.drop_turns([reply.ledger_id])
+        elif kind == "reset":
+            self.ledger.drop_turns(notebook=self.notebook, session=session.name)
+
+    # --- restore ------------------------------------------------------------------------
+    def restore(self, session: Any) -> tuple[list[Any], list[Any]]:
+        """Rebuild ``session``'s conversation from this notebook's ledger (after a kernel
+        restart): the turns no reset, undo or re-run dropped, in the order they were asked.
+        Returns (added, superseded); superseded turns (their cell was re-run here) are dropped."""
+        from .records import restored_turn
+
+        stored = [restored_turn(row, record) for row, record in self.ledger.turns(self.notebook, session.name)]
+        added, superseded = session.restore(stored)
+        if superseded:
+            self.ledger.drop_turns([t.ledger_id for t in superseded])
+        return added, superseded
 
     # --- views --------------------------------------------------------------------------
     def usage(self, all_notebooks: bool = False) -> Any:

@@ -9,12 +9,24 @@ from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
 from . import config
-from .errors import ConfigError, OptionError
+from .errors import ConfigError, EvoMagicError, OptionError
 from .magic_args import session_parser
 from .notices import Notice, Table
 from .registry import registry
 
-LINE_COMMANDS = ("help", "reset", "history", "undo", "pick", "fix", "usage", "budget", "config", "offline")
+LINE_COMMANDS = (
+    "help",
+    "reset",
+    "history",
+    "undo",
+    "restore",
+    "pick",
+    "fix",
+    "usage",
+    "budget",
+    "config",
+    "offline",
+)
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -123,6 +135,30 @@ class LineCommands:
         except OptionError as exc:
             raise UsageError(exc.one_line()) from None
         return Notice(f"Dropped the last turn of session {session.name!r}: {_short(turn.prompt)!r}.")
+
+    def _cmd_restore(self, rest: list[str]) -> Notice:
+        """Rebuild the session's conversation from this notebook's ledger (after a restart)."""
+        from .accounting import current
+        args = session_parser("restore").parse_args(rest)
+        session = registry().get(args.session)
+        acc = current()
+        try:
+            added, superseded = acc.restore(session)
+        except EvoMagicError as exc:  # the ledger unreadable, the session busy in the panel
+            raise UsageError(exc.one_line()) from None
+        from .notebook_id import short_name
+
+        where = f"the ledger of {short_name(acc.notebook)}"
+        if not added:
+            held = f"; its {len(session.turns)} turns are all in memory" if session.turns else ""
+            return Notice(f"Nothing to restore for session {session.name!r} from {where}{held}.")
+        rerun = f"; {len(superseded)} superseded by cells re-run since" if superseded else ""
+        messages = sum(len(t.messages) for t in session.turns)
+        return Notice(
+            f"Restored {len(added)} turn{'s' * (len(added) != 1)} of session {session.name!r} from {where}"
+            f"{rerun}. The conversation now has {len(session.turns)} turns ({messages} messages); "
+            "`%deepseek history` lists them."
+        )
 
     def _cmd_fix(self, rest: list[str]) -> Any:
         """Explain the last exception and put a corrected cell below."""

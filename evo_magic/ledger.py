@@ -18,8 +18,11 @@ Usage reported by the API is the source of truth: a request without usage (inter
 before the final chunk, failed) is stored with NULL tokens and NULL cost, never zeros, and
 totals count it apart. Cost is stored as decimal TEXT, so sums stay exact.
 
-``turns`` keeps, per successful request, what a later "restore a session from the ledger"
-needs: the user prompt, the answer, the reasoning and the tool calls (JSON).
+``turns`` keeps, per successful turn, what ``%deepseek restore`` needs after a kernel restart:
+the prompt, the answer, the reasoning, the tool calls, and (schema 3) the exact messages the
+turn added to the history (reasoning and thinking signatures included, since the protocols
+require them echoed), the front end's cell id, and ``dropped`` once a reset, an undo or a
+re-run of the same cell took the turn out of the conversation.
 """
 
 from __future__ import annotations
@@ -35,15 +38,12 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from .counts import Usage
 from .errors import EvoMagicError
 from .notices import Table
 from .pricing import format_money, home_dir
-
-if TYPE_CHECKING:
-    from .reply import Reply
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             reasoning TEXT NOT NULL,
             tool_calls TEXT NOT NULL          -- JSON list of {id, name, arguments}
         )""",
+    ),
+    (  # 3: the exact history a turn added (reasoning to echo included), its cell, and whether
+        # a reset, an undo or a re-run of its cell has since dropped it from the conversation
+        "ALTER TABLE turns ADD COLUMN messages TEXT",  # JSON list of Message.to_record()
+        "ALTER TABLE turns ADD COLUMN cell_id TEXT",
+        "ALTER TABLE turns ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0",
     ),
 )
 
@@ -153,6 +159,8 @@ class TurnRecord:
     text: str
     reasoning: str = ""
     tool_calls: tuple[dict[str, Any], ...] = ()
+    messages: tuple[dict[str, Any], ...] | None = None  # Message.to_record() of what the turn added
+    cell_id: str | None = None
 
 
 class Spend(NamedTuple):
@@ -299,12 +307,33 @@ class Ledger:
         where, params = _where(notebook=notebook, session=session)
         return [LedgerRow._from_db(r) for r in self._query(f"SELECT * FROM requests{where} ORDER BY id", params)]
 
-    def turns(self, notebook: str, session: str | None = None) -> list[tuple[LedgerRow, TurnRecord]]:
-        """Successful requests with their turns, oldest first (for a session restore)."""
+    def turns(
+        self, notebook: str, session: str | None = None, *, dropped: bool = False
+    ) -> list[tuple[LedgerRow, TurnRecord]]:
+        """Successful requests with their turns, oldest first (for a session restore); turns
+        a reset, undo or re-run dropped only with ``dropped=True``."""
         where, params = _where(notebook=notebook, session=session)
+        if not dropped:
+            where += " AND dropped = 0"
         sql = f"SELECT * FROM requests JOIN turns ON turns.request_id = requests.id{where} ORDER BY id"
-        rows = self._query(sql, params)
-        return [(LedgerRow._from_db(r), TurnRecord(r["prompt"], r["text"], r["reasoning"], _calls(r))) for r in rows]
+        return [(LedgerRow._from_db(r), _turn(r)) for r in self._query(sql, params)]
+
+    def drop_turns(self, ids: Iterable[int] = (), *, notebook: str | None = None, session: str | None = None) -> int:
+        """Mark turns as no longer in the conversation: the given request ids, or (with
+        ``notebook`` and ``session``) every turn of that session. Returns how many changed."""
+        params: list[Any] = list(ids)
+        if params:
+            marks = ", ".join("?" * len(params))
+            sql = f"UPDATE turns SET dropped = 1 WHERE dropped = 0 AND request_id IN ({marks})"
+        elif notebook is not None and session is not None:
+            sql = (
+                "UPDATE turns SET dropped = 1 WHERE dropped = 0 AND request_id IN "
+                "(SELECT id FROM requests WHERE notebook = ? AND session = ?)"
+            )
+            params = [notebook, session]
+        else:
+            return 0
+        return self._write(lambda conn: conn.execute(sql, params).rowcount)
 
     def totals(self, notebook: str | None = None, *, by: Iterable[str] = ("session", "model")) -> list[Totals]:
         """Sums per group of ``by`` (any of notebook, session, model, model_requested,
@@ -356,14 +385,26 @@ def _decimal_sum(joined: str | None) -> Decimal:
     return sum((Decimal(c) for c in (joined or "").split()), Decimal(0))
 
 
-def _calls(row: sqlite3.Row) -> tuple[dict[str, Any], ...]:
-    return tuple(json.loads(row["tool_calls"]))
+def _turn(row: sqlite3.Row) -> TurnRecord:
+    messages = None if row["messages"] is None else tuple(json.loads(row["messages"]))
+    calls = tuple(json.loads(row["tool_calls"]))
+    return TurnRecord(row["prompt"], row["text"], row["reasoning"], calls, messages, row["cell_id"])
 
 
 def _insert_turn(conn: sqlite3.Connection, request_id: int, turn: TurnRecord) -> None:
+    messages = None if turn.messages is None else json.dumps(list(turn.messages), ensure_ascii=False)
     conn.execute(
-        "INSERT OR REPLACE INTO turns (request_id, prompt, text, reasoning, tool_calls) VALUES (?, ?, ?, ?, ?)",
-        (request_id, turn.prompt, turn.text, turn.reasoning, json.dumps(list(turn.tool_calls), ensure_ascii=False)),
+        "INSERT OR REPLACE INTO turns (request_id, prompt, text, reasoning, tool_calls, messages, cell_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            request_id,
+            turn.prompt,
+            turn.text,
+            turn.reasoning,
+            json.dumps(list(turn.tool_calls), ensure_ascii=False),
+            messages,
+            turn.cell_id,
+        ),
     )
 
 
@@ -398,32 +439,3 @@ def totals_table(totals: Sequence[Totals], by: Sequence[str] = ("session", "mode
             [*t.key, requests, f"{t.prompt_tokens:,}{cached}", f"{t.completion_tokens:,}{reasoning}", t.cost_text]
         )
     return Table(title, [*by, "requests", "input tokens", "output tokens", "cost"], rows)
-
-
-def row_from_reply(
-    reply: Reply, *, notebook: str, cost: Decimal | None, at: datetime, origin: str = "cell"
-) -> LedgerRow:
-    """The ledger row of a settled :class:`~evo_magic.reply.Reply` (any outcome)."""
-    cell = reply.cell if isinstance(reply.cell, int) and not isinstance(reply.cell, bool) else None
-    return LedgerRow(
-        notebook=notebook,
-        session=reply.session,
-        model_requested=reply.requested_model,
-        model_answered=reply.snapshot.model or None,
-        protocol=reply.protocol,
-        usage=reply.usage,
-        cost=cost,
-        outcome=reply.status,
-        at=at,
-        origin=origin,
-        cell=cell,
-        ttft=reply.timing.ttft,
-        elapsed=reply.timing.elapsed,
-        error=None if reply.error is None else type(reply.error).__name__,
-        response_id=reply.id,
-    )
-
-
-def turn_from_reply(reply: Reply, prompt: str) -> TurnRecord:
-    """The turn of a successful reply: prompt, answer, reasoning and tool calls."""
-    return TurnRecord(prompt, reply.text, reply.reasoning, tuple(call.to_dict() for call in reply.tool_calls))

@@ -99,6 +99,8 @@ class DeepSeekMagics(Magics, LineCommands):
       %deepseek reset [-s NAME]       forget the session's conversation
       %deepseek history [-s NAME]     the conversation so far, with each turn's cell
       %deepseek undo [-s NAME]        drop the last turn
+      %deepseek restore [-s NAME]     after a kernel restart, rebuild the conversation
+                                      from this notebook's usage ledger
       %deepseek pick K [-s NAME]      continue from choice K of the last n > 1 answer
       %deepseek fix [options]         explain the last error, corrected cell below
       %deepseek config                effective settings (the key shows its last 4 chars)

@@ -59,6 +59,43 @@ class Message:
             meta=dict(meta),
         )
 
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-able form that :meth:`from_record` turns back into an equal message (the
+        ledger stores history this way, reasoning and thinking signatures included)."""
+        out: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.reasoning is not None:
+            out["reasoning"] = self.reasoning
+        if self.thinking:
+            out["thinking"] = [{"text": b.text, "signature": b.signature} for b in self.thinking]
+        if self.tool_calls:
+            out["tool_calls"] = [c.to_dict() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        meta = {k: v for k, v in self.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
+        if meta:
+            out["meta"] = meta
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Message:
+        """The message :meth:`to_record` stored."""
+        calls = tuple(
+            ToolCall(int(c.get("index", i)), c.get("id") or "", c.get("name") or "", c.get("arguments") or "")
+            for i, c in enumerate(record.get("tool_calls") or ())
+        )
+        return cls(
+            str(record["role"]),
+            record.get("content"),
+            reasoning=record.get("reasoning"),
+            thinking=tuple(ThinkingBlock(b.get("text") or "", b.get("signature")) for b in record.get("thinking", ())),
+            tool_calls=calls,
+            tool_call_id=record.get("tool_call_id"),
+            name=record.get("name"),
+            meta=dict(record.get("meta") or {}),
+        )
+
     def to_openai(self) -> dict[str, Any]:
         """The Chat Completions form of this message."""
         out: dict[str, Any] = {"role": self.role, "content": self.content}

@@ -54,6 +54,7 @@ class Turn:
     cell: Any = None  # the execution count shown as In[n]
     messages: list[Message] = field(default_factory=list)  # what this turn added to history
     cell_id: str | None = None  # the front end's cell id: re-running the cell replaces the turn
+    ledger_id: int | None = None  # the ledger's request id of this turn (set by the accounting)
 
 
 class Session:
@@ -121,8 +122,32 @@ class Session:
             if not self.turns:
                 raise OptionError(f"session {self.name!r} has no turn to undo")
             turn = self.turns.pop()
-        self._registry.notify("reset", self, None)
+        self._registry.notify("drop", self, turn)
         return turn
+
+    def restore(self, stored: Iterable[Turn]) -> tuple[list[Turn], list[Turn]]:
+        """Merge turns read back from the ledger into the conversation.
+
+        Turns are ordered by their ledger id (the order they were asked in); a stored turn
+        already present is skipped, and one whose cell was re-run in this kernel is
+        superseded by the newer turn. Returns (added, superseded).
+        """
+        with self._guard():
+            present = {t.ledger_id for t in self.turns if t.ledger_id is not None}
+            cells = {t.cell_id for t in self.turns if t.cell_id}
+            added: list[Turn] = []
+            superseded: list[Turn] = []
+            for turn in stored:
+                if turn.ledger_id in present:
+                    continue
+                (superseded if turn.cell_id and turn.cell_id in cells else added).append(turn)
+            if not added:
+                return added, superseded
+            unrecorded = [t for t in self.turns if t.ledger_id is None]
+            known = [t for t in self.turns if t.ledger_id is not None] + added
+            self.turns[:] = sorted(known, key=lambda t: t.ledger_id or 0) + unrecorded
+        self._registry.notify("restore", self, added)
+        return added, superseded
 
     def close(self) -> None:
         if self._transport is not None:
@@ -165,6 +190,7 @@ class Session:
         rounds_left = self._registry.defaults.max_tool_rounds if max_tool_rounds is None else max_tool_rounds
         endpoint = config.resolve()
         endpoint.require_key()
+        replaced: Turn | None = None
         with self._guard():
             slot = next((i for i, t in enumerate(self.turns) if cell_id and t.cell_id == cell_id), None)
             kept = self.turns if slot is None else self.turns[:slot]
@@ -203,7 +229,9 @@ class Session:
                 if slot is None:
                     self.turns.append(turn)
                 else:  # a re-run cell replaces its own turn; later turns stay
-                    self.turns[slot] = turn
+                    replaced, self.turns[slot] = self.turns[slot], turn
+        if replaced is not None:
+            self._registry.notify("drop", self, replaced)
         self._registry.notify("turn", self, reply)
         return reply
 
