@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from .chat_panel import ChatPanel
     from .sessions import Session
 
-__all__ = ["__version__", "load_ipython_extension", "session", "unload_ipython_extension", "usage"]
+__all__ = ["__version__", "load_ipython_extension", "panel", "session", "unload_ipython_extension", "usage"]
 
 
 def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> list[Any]:
@@ -35,6 +36,14 @@ def session(name: str | None = None, **settings: Any) -> Session:
     from .registry import registry
 
     return registry().get(name, **settings)
+
+
+def panel(session: str | None = None) -> ChatPanel:
+    """A chat panel on the default (or the named) session, beside the ``%%deepseek`` cells:
+    same conversation, streaming in the background. Display it (the last line of a cell)."""
+    from .chat_panel import ChatPanel
+
+    return ChatPanel(session)
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -91,7 +91,8 @@ class Accounting:
             table = load_table(overrides=self.prices or None)
             reply.priced = True
             reply.cost = cost(reply.usage, billed_model(reply.requested_model, reply.snapshot.model), at, table)
-            row = row_from_reply(reply, notebook=self.notebook, cost=reply.cost, at=at)
+            origin = "panel" if reply.cell == "panel" else "api" if reply.cell is None else "cell"
+            row = row_from_reply(reply, notebook=self.notebook, cost=reply.cost, at=at, origin=origin)
             self._last[session.name] = self.ledger.record(row)
         elif kind == "turn" and reply.status in ("ok", "length") and session.name in self._last:
             turn = next((t for t in session.turns if t.reply is reply), None)

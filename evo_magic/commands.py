@@ -20,6 +20,7 @@ LINE_COMMANDS = (
     "history",
     "undo",
     "restore",
+    "panel",
     "pick",
     "fix",
     "usage",
@@ -159,6 +160,16 @@ class LineCommands:
             f"{rerun}. The conversation now has {len(session.turns)} turns ({messages} messages); "
             "`%deepseek history` lists them."
         )
+
+    def _cmd_panel(self, rest: list[str]) -> Any:
+        """A chat panel on the session, beside the cells (needs a Jupyter front end)."""
+        args = session_parser("panel").parse_args(rest)
+        from .chat_panel import ChatPanel
+
+        try:
+            return ChatPanel(args.session)
+        except ImportError as exc:
+            raise UsageError(f"the panel needs ipywidgets and anywidget: {exc}") from None
 
     def _cmd_fix(self, rest: list[str]) -> Any:
         """Explain the last exception and put a corrected cell below."""

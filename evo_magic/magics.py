@@ -101,6 +101,8 @@ class DeepSeekMagics(Magics, LineCommands):
       %deepseek undo [-s NAME]        drop the last turn
       %deepseek restore [-s NAME]     after a kernel restart, rebuild the conversation
                                       from this notebook's usage ledger
+      %deepseek panel [-s NAME]       a chat panel on the session (same conversation
+                                      as the cells; Enter sends, Shift+Enter newline)
       %deepseek pick K [-s NAME]      continue from choice K of the last n > 1 answer
       %deepseek fix [options]         explain the last error, corrected cell below
       %deepseek config                effective settings (the key shows its last 4 chars)

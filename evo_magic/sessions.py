@@ -27,7 +27,7 @@ from .options import RequestOptions
 from .protocol import codec
 from .reply import Interrupted, Reply, Timing
 from .snapshot import ToolCall, TurnSnapshot
-from .tools import function_tool, run_call
+from .tools import function_tool, run_call, tool_map
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -68,6 +68,8 @@ class Session:
         self._transport: Transport | None = None
         self._transport_key: tuple[Any, ...] | None = None
         self._lock = threading.Lock()
+        self._cancel = threading.Event()  # set by cancel(): the answer in flight stops
+        self._response: Any = None  # the HTTP response being streamed, for cancel()
         self.tools: dict[str, Callable[..., Any]] = {}
         self.configure(**settings)
 
@@ -149,6 +151,23 @@ class Session:
         self._registry.notify("restore", self, added)
         return added, superseded
 
+    def cancel(self) -> bool:
+        """Stop the answer streaming on this session (from another thread: the panel's Stop).
+
+        The stream ends at once, even while the server sends nothing; the partial answer is
+        kept and ``ask`` raises :class:`~evo_magic.reply.Interrupted` as after Ctrl-C.
+        Returns False when nothing was streaming."""
+        if not self._lock.locked():
+            return False
+        self._cancel.set()
+        response = self._response
+        if response is not None:
+            try:
+                response.close()  # unblocks a read waiting for the next chunk
+            except Exception:  # closing from another thread may race the reader; the flag is set
+                log.debug("cancel: closing the response failed", exc_info=True)
+        return True
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
@@ -183,7 +202,7 @@ class Session:
         """
         if not isinstance(prompt, str) or not prompt.strip():
             raise OptionError("the prompt is empty")
-        functions = _tool_map(tools if tools is not None else self.tools)
+        functions = tool_map(tools if tools is not None else self.tools)
         if functions:
             options["tools"] = tuple(function_tool(fn, name) for name, fn in functions.items())
         opts = self.options(**options).validate()
@@ -192,6 +211,7 @@ class Session:
         endpoint.require_key()
         replaced: Turn | None = None
         with self._guard():
+            self._cancel.clear()
             slot = next((i for i, t in enumerate(self.turns) if cell_id and t.cell_id == cell_id), None)
             kept = self.turns if slot is None else self.turns[:slot]
             before = [m for turn in kept for m in turn.messages]
@@ -325,7 +345,12 @@ class Session:
         except KeyboardInterrupt:
             self._settle(reply, view, "interrupted", None)
             raise Interrupted(reply) from None
-        except EvoMagicError as exc:
+        except Exception as exc:
+            if self._cancel.is_set():  # cancel() closed the response under the reader
+                self._settle(reply, view, "interrupted", None)
+                raise Interrupted(reply) from None
+            if not isinstance(exc, EvoMagicError):
+                raise
             self._settle(reply, view, "error", exc)
             raise
         if snap.error is not None:
@@ -335,28 +360,37 @@ class Session:
         self._settle(reply, view, reason if reason in (*INCOMPLETE_REASONS, "length") else "ok", None)
         return reply
 
-    @staticmethod
     def _stream(
-        transport: Transport, proto: Any, body: dict[str, Any], opts: RequestOptions, view: Any, reply: Reply
+        self, transport: Transport, proto: Any, body: dict[str, Any], opts: RequestOptions, view: Any, reply: Reply
     ) -> None:
         snap, timing = reply.snapshot, reply.timing
-        with transport.post(proto.PATH, body) as response:
-            if opts.stream:
-                parser = proto.StreamParser()
-                for data in transport.iter_sse_data(response):
-                    for event in parser.feed(data):
+        if self._cancel.is_set():
+            raise KeyboardInterrupt
+        try:
+            with transport.post(proto.PATH, body) as response:
+                self._response = response
+                if opts.stream:
+                    parser = proto.StreamParser()
+                    for data in transport.iter_sse_data(response):
+                        if self._cancel.is_set():
+                            raise KeyboardInterrupt
+                        for event in parser.feed(data):
+                            snap.apply(event)
+                            if timing.first_text is None and isinstance(event, _CONTENT):
+                                timing.mark(event)
+                        if view is not None:
+                            view.update(snap)
+                    for event in parser.flush():
+                        snap.apply(event)
+                else:
+                    for event in proto.parse_response(response.read()):
                         snap.apply(event)
                         if timing.first_text is None and isinstance(event, _CONTENT):
                             timing.mark(event)
-                    if view is not None:
-                        view.update(snap)
-                for event in parser.flush():
-                    snap.apply(event)
-            else:
-                for event in proto.parse_response(response.read()):
-                    snap.apply(event)
-                    if timing.first_text is None and isinstance(event, _CONTENT):
-                        timing.mark(event)
+        finally:
+            self._response = None
+        if self._cancel.is_set():
+            raise KeyboardInterrupt
         if snap.error is None and not snap.complete:
             raise TransportError(
                 "the stream ended before the answer was complete; the partial answer is kept",
@@ -401,22 +435,6 @@ class Session:
     def usage(self) -> Usage:
         """Tokens of all successful turns in this session, every request of a tool loop included."""
         return Usage.total(turn.reply.total_usage for turn in self.turns) or Usage()
-
-
-def _tool_map(
-    tools: Iterable[Callable[..., Any]] | Mapping[str, Callable[..., Any]] | None,
-) -> dict[str, Callable[..., Any]]:
-    if not tools:
-        return {}
-    if isinstance(tools, Mapping):
-        return dict(tools)
-    out: dict[str, Callable[..., Any]] = {}
-    for fn in tools:
-        name = getattr(fn, "__name__", None)
-        if not callable(fn) or not name:
-            raise OptionError(f"{fn!r} is not a named function and cannot be a tool")
-        out[name] = fn
-    return out
 
 
 def _finish_view(view: Any, reply: Reply) -> None:

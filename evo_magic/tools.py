@@ -15,7 +15,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .errors import OptionError
@@ -167,3 +167,20 @@ def result_text(result: Any) -> str:
     if len(text) > MAX_RESULT_CHARS:
         text = text[:MAX_RESULT_CHARS] + f"… [truncated, {len(text):,} characters in all]"
     return text
+
+
+def tool_map(
+    tools: Iterable[Callable[..., Any]] | Mapping[str, Callable[..., Any]] | None,
+) -> dict[str, Callable[..., Any]]:
+    """Tools by name: a mapping as given, functions by their ``__name__``."""
+    if not tools:
+        return {}
+    if isinstance(tools, Mapping):
+        return dict(tools)
+    out: dict[str, Callable[..., Any]] = {}
+    for fn in tools:
+        name = getattr(fn, "__name__", None)
+        if not callable(fn) or not name:
+            raise OptionError(f"{fn!r} is not a named function and cannot be a tool")
+        out[name] = fn
+    return out

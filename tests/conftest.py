@@ -57,3 +57,13 @@ def emulator() -> Iterator[object]:
 
     with Emulator(tokens_per_second=None) as emu:
         yield emu
+
+
+def use_emulator(monkeypatch: pytest.MonkeyPatch, url: str, notebook: str, key: str = "sk-test-key-0000") -> None:
+    """Point this process at an emulator with a key, as notebook ``notebook``."""
+    from evo_magic import config
+
+    monkeypatch.setenv("EVOLINK_API_KEY", key)
+    monkeypatch.setenv("EVOLINK_BASE_URL", url)
+    monkeypatch.setenv("JPY_SESSION_NAME", notebook)
+    config.set_offline(None)

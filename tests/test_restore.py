@@ -15,13 +15,13 @@ import pytest
 
 import evo_magic.accounting as accounting
 import evo_magic.registry as registry_module
-from evo_magic import config
 from evo_magic.ledger import Ledger, TurnRecord
 from evo_magic.messages import Message
 from evo_magic.records import restored_turn
 from evo_magic.registry import registry
 from evo_magic.snapshot import ThinkingBlock, ToolCall
 
+from .conftest import use_emulator
 from .kernel import Kernel
 
 NOTEBOOK = "/work/restore.ipynb"
@@ -29,10 +29,7 @@ NOTEBOOK = "/work/restore.ipynb"
 
 @pytest.fixture
 def online(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("EVOLINK_API_KEY", "sk-restore-test-1234")
-    monkeypatch.setenv("EVOLINK_BASE_URL", emulator.url)
-    monkeypatch.setenv("JPY_SESSION_NAME", NOTEBOOK)
-    config.set_offline(None)
+    use_emulator(monkeypatch, emulator.url, NOTEBOOK, "sk-restore-test-1234")
     yield
     _restart()
 

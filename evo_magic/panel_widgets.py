@@ -1,0 +1,96 @@
+"""The chat panel's widgets (IO: ipywidgets, anywidget): the input, a turn's block, the
+live answer holder, and the notebook's running cost from the ledger."""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from typing import Any
+
+from .panel_render import STATIC, Partial, entry_html, panel_css
+from .render import reply_css
+
+log = logging.getLogger(__name__)
+
+
+class KeepOpen:
+    """A live widget whose ``close`` waits: the panel closes it once the turn's static
+    render replaced it, so the answer never blinks out in between."""
+
+    def __init__(self, widget: Any):
+        self._widget = widget
+
+    def send(self, content: dict[str, Any]) -> None:
+        self._widget.send(content)
+
+    def close(self) -> None:
+        """Closed later by the panel."""
+
+
+def new_key() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def user_html(prompt: str) -> Any:
+    import ipywidgets as w
+
+    return w.HTML(f'<div class="evo-panel-user">{escape(prompt)}</div>')
+
+
+def empty_html(name: str) -> Any:
+    import ipywidgets as w
+
+    return w.HTML(
+        f'<div class="evo-panel-empty">Session <code>{escape(name)}</code> has no turns yet: '
+        "ask below (Enter sends, Shift+Enter for a new line).</div>"
+    )
+
+
+def entry_widget(entry: Any) -> Any:
+    import ipywidgets as w
+
+    widget = w.HTML(entry_html(entry), layout=w.Layout(width="100%"))
+    widget.add_class("evo-panel-turn")
+    if isinstance(entry, Partial):
+        widget.add_class("evo-panel-partial" if entry.status == "stopped" else "evo-panel-error")
+    return widget
+
+
+def notebook_cost() -> str:
+    """"This notebook: $0.0123 (2 requests of unknown cost)" from the ledger."""
+    from .accounting import current
+    from .pricing import format_money
+
+    try:
+        acc = current()
+        spend = acc.ledger.spend(acc.notebook)
+    except Exception:  # the ledger is optional for the panel
+        log.debug("panel: the ledger cannot be read", exc_info=True)
+        return "This notebook: cost unavailable"
+    unknown = f" + {spend.unknown} of unknown cost" if spend.unknown else ""
+    return f"This notebook: {format_money(spend.cost)}{unknown}"
+
+
+_INPUT: Any = None
+
+
+def input_class() -> Any:
+    """The anywidget input class (``static/panel.js``), defined on first use."""
+    global _INPUT
+    if _INPUT is None:
+        import anywidget
+        import traitlets
+
+        class PanelInput(anywidget.AnyWidget):
+            """A textarea where Enter sends and Shift+Enter makes a newline."""
+
+            _esm = STATIC / "panel.js"
+            _css = reply_css() + "\n" + panel_css() + "\n" + (STATIC / "live.css").read_text(encoding="utf-8")
+            value = traitlets.Unicode("").tag(sync=True)
+            placeholder = traitlets.Unicode("Ask DeepSeek… (Enter sends, Shift+Enter for a new line)").tag(sync=True)
+            disabled = traitlets.Bool(False).tag(sync=True)
+
+        _INPUT = PanelInput
+    return _INPUT

@@ -1,0 +1,251 @@
+"""The chat panel's logic without a browser: build the widget, drive its callbacks (Send,
+Enter from the input, Stop, the pickers), assert on the transcript, the ledger and the
+snapshot. Widgets live without a front end here (ipywidgets' comms are inert)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import evo_magic
+import evo_magic.accounting as accounting
+import evo_magic.chat_panel as panel_module
+from evo_magic.registry import registry
+
+from .conftest import use_emulator
+from .kernel import Kernel
+
+NOTEBOOK = "/work/panel.ipynb"
+LONG = "Write an essay of 3000 words about sampling bias"
+
+
+def _fresh() -> None:
+    if accounting._current is not None:
+        accounting._current.close()
+    accounting._current = None
+    for p in list(panel_module._OPEN):
+        p.close()
+    panel_module._PARTIALS.clear()
+    panel_module._ASKING.clear()
+
+
+@pytest.fixture
+def online(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    use_emulator(monkeypatch, emulator.url, NOTEBOOK, "sk-panel-test-4242")
+    _fresh()
+    accounting.install(None, None)
+    yield emulator
+    _fresh()
+
+
+@pytest.fixture
+def slow(online: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An emulator streaming 150 tokens per second: a long answer takes a while."""
+    from evo_magic.emulator import Emulator
+
+    with Emulator(tokens_per_second=150) as emu:
+        monkeypatch.setenv("EVOLINK_BASE_URL", emu.url)
+        yield emu
+
+
+def until(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def classes(widget: Any) -> tuple[str, ...]:
+    return tuple(widget._dom_classes)
+
+
+def test_send_shows_the_turn_and_shares_the_session(online: Any) -> None:
+    p = evo_magic.panel()
+    assert classes(p.widget) == ("evo-panel",) and "no turns yet" in p.transcript.children[0].value
+    p.input.value = "What is 2+2?"
+    p.send_button.click()
+    assert p.input.value == ""  # accepted: the input empties
+    p.wait(10)
+    [row] = p.rows
+    assert row["status"] == "ok" and "4" in row["answer"] and row["cell"] == "panel"
+    [block] = p.transcript.children
+    assert "evo-panel-turn" in classes(block)
+    assert '<div class="evo-panel-user">What is 2+2?</div>' in block.value
+    assert 'class="evo-answer evo-md"' in block.value and "<strong>4</strong>" in block.value
+    assert '<details class="evo-thinking">' in block.value  # folded, as in a cell
+    assert "Last answer: deepseek-v4-flash" in p.footer.value and "This notebook: $" in p.footer.value
+    # the panel's question is context for the next cell, and a cell's turn shows in the panel
+    s = evo_magic.session()
+    assert [m.content for m in s.history if m.role == "user"] == ["What is 2+2?"]
+    s.ask("And 3+3?", cell=7)
+    assert [r["prompt"] for r in p.rows] == ["What is 2+2?", "And 3+3?"] and p.rows[1]["cell"] == 7
+    sent = online.requests[-1]["messages"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["What is 2+2?", "And 3+3?"]
+    assert p.transcript.children[0] is block  # unchanged turns keep their widget (and open <details>)
+
+
+def test_enter_from_the_input_sends_and_blank_or_busy_sends_do_not(online: Any) -> None:
+    p = evo_magic.panel()
+    p.input.value = "Hello there"
+    p._on_input_msg(p.input, {"type": "send", "text": "Hello there"}, [])
+    p.wait(10)
+    assert [r["prompt"] for r in p.rows] == ["Hello there"]
+    assert p.send("   ") is False and p.send("") is False
+    p._on_input_msg(p.input, {"type": "other"}, [])
+    assert len(p.rows) == 1
+
+
+def test_stop_keeps_the_partial_answer_marked_and_the_kernel_free(slow: Any) -> None:
+    p = evo_magic.panel()
+    p.send(LONG)
+    until(lambda: p.rows[-1]["status"] == "streaming")
+    assert "evo-panel-streaming" in classes(p.transcript.children[-1])
+    assert p.stop_button.disabled is False
+    p.input.value = "queued question"
+    assert p.send("queued question") is False and p.input.value == "queued question"  # kept
+    assert "Still answering" in p.footer.value
+    time.sleep(1.5)  # the main thread is free meanwhile: this test is running on it
+    started = time.monotonic()
+    p.stop_button.click()
+    p.wait(5)
+    assert time.monotonic() - started < 1.0  # prompt
+    last = p.rows[-1]
+    assert last["status"] == "stopped" and last["prompt"] == LONG
+    block = p.transcript.children[-1]
+    assert classes(block) == ("evo-panel-turn", "evo-panel-partial") and "Stopped" in block.value
+    assert evo_magic.session().turns == []  # like an interrupted cell: shown, not context
+    row = accounting.current().ledger.rows(NOTEBOOK)[-1]
+    assert (row.origin, row.outcome) == ("panel", "interrupted")
+    assert p.stop_button.disabled is True
+    assert p.stop() is False  # nothing to stop any more
+
+
+def test_two_panels_stay_in_step_and_close_releases(slow: Any) -> None:
+    a, b = evo_magic.panel(), evo_magic.panel()
+    a.send(LONG)
+    until(lambda: b.rows and b.rows[-1]["status"] == "streaming")
+    until(lambda: any(not isinstance(part, str) for part in panel_module._ASKING["default"].parts))
+    live = panel_module._ASKING["default"].parts[0]
+    assert live in b.transcript.children[-1].children  # b shows the same live answer
+    b.stop()  # Stop in either panel stops the session's answer
+    a.wait(5)
+    assert a.rows == b.rows and b.rows[-1]["status"] == "stopped"
+    n = len(registry().listeners)
+    b.close()
+    assert len(registry().listeners) == n - 1 and b not in panel_module.open_panels()
+    assert b.widget.comm is None and b.transcript.comm is None  # widgets closed
+    assert "closed" in repr(b)
+    a.send("What is 2+2?", wait=True)
+    assert len(a.rows) == 2 and len(b.rows) == 2  # b still reads the session, but shows nothing
+
+
+def test_pickers_sessions_and_reset(online: Any) -> None:
+    p = evo_magic.panel()
+    other = evo_magic.panel()
+    p.model_picker.value = "deepseek-v4-pro"
+    p.thinking_box.value = False
+    p.protocol_picker.value = "anthropic"
+    s = evo_magic.session()
+    assert (s.settings["model"], s.settings["thinking"], s.settings["protocol"]) == (
+        "deepseek-v4-pro",
+        False,
+        "anthropic",
+    )
+    p.send("What is 2+2?", wait=True)
+    row = accounting.current().ledger.rows(NOTEBOOK)[-1]
+    assert (row.model_requested, row.protocol, row.origin) == ("deepseek-v4-pro", "anthropic", "panel")
+    p.new_button.click()
+    assert p.session.name == "chat" and p.rows == [] and "chat" in other.session_picker.options
+    assert p.model_picker.value == "deepseek-v4-flash"  # the new session has the kernel defaults
+    p.session_picker.value = "default"
+    assert p.session.name == "default" and len(p.rows) == 1 and p.model_picker.value == "deepseek-v4-pro"
+    p.reset_button.click()
+    assert p.rows == [] and other.rows == [] and s.turns == []
+
+
+def test_undo_restore_and_errors_show(online: Any) -> None:
+    p = evo_magic.panel()
+    s = evo_magic.session()
+    s.ask("first")
+    s.ask("second")
+    s.undo()
+    assert [r["prompt"] for r in p.rows] == ["first"]
+    online.fail_next("401")
+    p.send("this one fails", wait=True)
+    last = p.rows[-1]
+    assert last["status"] == "error" and "evo-panel-error" in classes(p.transcript.children[-1])
+    assert "401" in p.transcript.children[-1].value or "key" in p.transcript.children[-1].value.lower()
+    assert "sk-panel-test" not in p.transcript.children[-1].value  # the key never shows
+
+
+def test_snapshot_is_static_escaped_and_updated(online: Any) -> None:
+    p = evo_magic.panel()
+    updates: list[dict] = []
+
+    class Handle:
+        def update(self, bundle: dict, **kw: Any) -> None:
+            updates.append(bundle)
+
+    p._handles.append(Handle())
+    p.send("<script>alert(1)</script> What is 2+2?", wait=True)
+    html = updates[-1]["text/html"]
+    assert 'class="evo-panel-snapshot"' in html and "<strong>4</strong>" in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert ".jp-OutputArea-child:has(.evo-panel)" in html  # hides itself next to a live panel
+    assert "deepseek: **4**" in updates[-1]["text/plain"]
+    p.close()
+    assert len(updates) >= 2  # closing leaves the final snapshot in place
+
+
+def test_panel_magic_and_display() -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_line_magic("load_ext", "evo_magic")
+        p = shell.run_line_magic("deepseek", "panel -s side")
+        assert isinstance(p, panel_module.ChatPanel) and p.session.name == "side"
+        shown: list[Any] = []
+        import IPython.display
+
+        original = IPython.display.display
+        IPython.display.display = lambda obj, **kw: shown.append((obj, kw)) or (kw.get("display_id") and object())
+        try:
+            p._ipython_display_()
+        finally:
+            IPython.display.display = original
+        widget_bundle, snapshot = shown[0][0], shown[1][0]
+        assert "application/vnd.jupyter.widget-view+json" in widget_bundle
+        assert "needs a running kernel" in widget_bundle["text/plain"]
+        assert "evo-panel-snapshot" in snapshot["text/html"] and shown[1][1]["display_id"] is True
+        p.close()
+    finally:
+        shell.run_line_magic("unload_ext", "evo_magic")
+        _fresh()
+
+
+@pytest.mark.kernel
+def test_panel_streams_in_a_background_thread_of_a_real_kernel(tmp_path: Any) -> None:
+    k = Kernel({"EVO_MAGIC_HOME": str(tmp_path / "home"), "JPY_SESSION_NAME": NOTEBOOK})
+    try:
+        assert k.execute("%load_ext evo_magic\n%deepseek offline --rate 150").ok
+        assert k.execute(f"import evo_magic\np = evo_magic.panel()\np.send({LONG!r})").ok
+        started = time.monotonic()
+        quick = k.execute("1+1")
+        took = time.monotonic() - started
+        assert quick.text().strip().endswith("2") and took < 1.0, took
+        assert k.execute("print(p.busy)").text().strip() == "True"
+        assert k.execute("p.stop(); p.wait(5); print(p.rows[-1]['status'], p.busy)").text().split() == [
+            "stopped",
+            "False",
+        ]
+        assert k.execute("p.send('What is 2+2?', wait=True)\nprint(evo_magic.session().turns[-1].reply.text)").ok
+        out = k.execute("%%deepseek\nAnd 3+3?")
+        assert out.ok
+        prompts = k.execute("print([r['prompt'] for r in p.rows])").text()
+        assert "What is 2+2?" in prompts and "And 3+3?" in prompts
+    finally:
+        k.close()
