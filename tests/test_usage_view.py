@@ -1,5 +1,5 @@
 """The usage view (pure): totals in Python equal to the ledger's SQL, the spend chart (SVG and
-sparkline), the HTML and text forms, CSV and pandas exports."""
+sparkline), the HTML and text forms, CSV and pandas exports, and ``%deepseek usage [--csv]``."""
 
 from __future__ import annotations
 
@@ -8,20 +8,25 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 
-from evo_magic.ledger import Ledger
+from evo_magic import accounting
+from evo_magic.ledger import Ledger, LedgerRow
+from evo_magic.notices import Notice
 from evo_magic.pricing import format_money
 from evo_magic.spend_chart import MAX_POINTS, SpendPoint, series, sparkline, spend_chart_svg, summary
 from evo_magic.totals import group_totals
 from evo_magic.usage_view import ALL_BY, COLUMNS, UsageRecord, UsageRows, UsageView
 
-from .test_ledger import AT, TURN2, row, sample
+from .test_ledger import AT, TURN1, TURN2, row, sample
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -267,6 +272,59 @@ def test_the_view_loads_no_io_library() -> None:
     root = Path(__file__).resolve().parents[1]  # this checkout, not an installed copy
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout == "[]\n"
+
+
+# --- through the magic ---------------------------------------------------------------------
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InteractiveShell]:
+    """An in-process shell whose accounting uses this test's ledger, with two notebooks."""
+    monkeypatch.setenv("EVO_MAGIC_NOTEBOOK", "/work/analysis.ipynb")
+    monkeypatch.setattr(accounting, "_current", None)
+    with Ledger(tmp_path / "evo_home" / "ledger.sqlite3") as ledger:  # EVO_MAGIC_HOME (conftest)
+        ledger.record(row(notebook="/work/analysis.ipynb", usage=TURN1, cost=Decimal("0.0000410536"), cell=3))
+        ledger.record(row(notebook="/work/analysis.ipynb", session="<script>", usage=TURN2))
+        ledger.record(LedgerRow("other.ipynb", "default", "deepseek-v4-flash", usage=TURN2, cost=Decimal("0.00014462")))
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
+    yield ip
+    ip.extension_manager.unload_extension("evo_magic")
+    accounting.current().close()
+
+
+def test_usage_magic_shows_the_view(shell: InteractiveShell) -> None:
+    view = shell.run_line_magic("deepseek", "usage")
+    assert isinstance(view, UsageView) and len(view.records) == 2
+    text = repr(view)
+    assert text.startswith("Usage of analysis.ipynb\n") and "other.ipynb" not in text
+    assert "&lt;script&gt;" in view._repr_html_() and "<svg" in view._repr_html_()
+    every = shell.run_line_magic("deepseek", "usage --all")
+    assert every.by == ALL_BY and len(every.records) == 3 and "other.ipynb" in repr(every)
+    import evo_magic
+
+    rows = evo_magic.usage()
+    assert isinstance(rows, UsageRows) and [r.cost for r in rows] == [Decimal("0.0000410536"), None]
+    assert len(evo_magic.usage(all_notebooks=True)) == 3 and len(evo_magic.usage("other.ipynb")) == 1
+
+
+def test_usage_magic_writes_csv(shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    notice = shell.run_line_magic("deepseek", "usage --csv ~/mine.csv")
+    assert isinstance(notice, Notice) and repr(notice) == f"Wrote 2 rows to {tmp_path / 'mine.csv'}"
+    assert len((tmp_path / "mine.csv").read_text(encoding="utf-8").splitlines()) == 3
+    notice = shell.run_line_magic("deepseek", f"usage --all --csv '{tmp_path / 'all of them.csv'}'")
+    assert repr(notice) == f"Wrote 3 rows to {tmp_path / 'all of them.csv'}"
+    with (tmp_path / "all of them.csv").open(newline="", encoding="utf-8") as f:
+        assert [r["cost"] for r in csv.DictReader(f)] == ["0.0000410536", "", "0.00014462"]
+
+
+@pytest.mark.parametrize("where", ["missing/dir/u.csv", "."])
+def test_usage_magic_bad_csv_path_is_a_one_line_usage_error(
+    shell: InteractiveShell, tmp_path: Path, where: str
+) -> None:
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("deepseek", f"usage --csv {tmp_path / where}")
+    message = str(info.value)
+    assert message.startswith(f"cannot write {tmp_path / where}: ") and "\n" not in message
 
 
 def test_chart_money_labels_use_format_money() -> None:
