@@ -152,10 +152,10 @@ class UsageRows(list[UsageRecord]):
     # --- export --------------------------------------------------------------------------
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
         """Write a header and one line per request to ``path`` (``~`` expanded; UTF-8) and
-        return the path. ``time`` is ISO 8601 UTC, ``cost`` the exact decimal (never in
+        return its absolute path. ``time`` is ISO 8601 UTC, ``cost`` the exact decimal (never in
         exponent form); unknown values (no usage, unknown cost, no cell) are empty, never 0.
         Raises :class:`OSError` when the file cannot be written."""
-        target = Path(path).expanduser()
+        target = Path(path).expanduser().absolute()
         with target.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(COLUMNS)

@@ -311,6 +311,7 @@ def test_usage_magic_writes_csv(shell: InteractiveShell, tmp_path: Path, monkeyp
     notice = shell.run_line_magic("deepseek", "usage --csv ~/mine.csv")
     assert isinstance(notice, Notice) and repr(notice) == f"Wrote 2 rows to {tmp_path / 'mine.csv'}"
     assert len((tmp_path / "mine.csv").read_text(encoding="utf-8").splitlines()) == 3
+    assert repr(shell.run_line_magic("deepseek", "usage --csv here.csv")) == f"Wrote 2 rows to {Path.cwd() / 'here.csv'}"
     notice = shell.run_line_magic("deepseek", f"usage --all --csv '{tmp_path / 'all of them.csv'}'")
     assert repr(notice) == f"Wrote 3 rows to {tmp_path / 'all of them.csv'}"
     with (tmp_path / "all of them.csv").open(newline="", encoding="utf-8") as f:
