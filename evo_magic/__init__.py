@@ -19,16 +19,19 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from .chat_panel import ChatPanel
     from .sessions import Session
+    from .usage_view import UsageRows
 
 __all__ = ["__version__", "load_ipython_extension", "panel", "session", "unload_ipython_extension", "usage"]
 
 
-def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> list[Any]:
-    """Ledger rows (one per request) of this notebook, or of ``notebook``, or of all."""
+def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> UsageRows:
+    """One record per request of this notebook, or of ``notebook``, or of every notebook,
+    oldest first: a list with ``.to_pandas()``, ``.to_csv(path)`` and ``.total_cost`` that
+    displays as the ``%deepseek usage`` view (see :class:`~evo_magic.usage_view.UsageRows`)."""
     from .accounting import current
 
-    acc = current()
-    return acc.ledger.rows(None if all_notebooks else (notebook or acc.notebook))
+    rows: UsageRows = current().rows(notebook, all_notebooks=all_notebooks)
+    return rows
 
 
 def session(name: str | None = None, **settings: Any) -> Session:

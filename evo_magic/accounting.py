@@ -119,18 +119,20 @@ class Accounting:
         return added, superseded
 
     # --- views --------------------------------------------------------------------------
-    def usage(self, all_notebooks: bool = False) -> Any:
-        from .ledger import totals_table
+    def rows(self, notebook: str | None = None, *, all_notebooks: bool = False) -> Any:
+        """:class:`~evo_magic.usage_view.UsageRows` of this notebook (or ``notebook``, or all)."""
         from .notebook_id import short_name
+        from .usage_view import ALL_BY, NOTEBOOK_BY, UsageRecord, UsageRows
 
-        by: tuple[str, ...]
-        if all_notebooks:
-            by = ("notebook", "session", "model")
-            return totals_table(self.ledger.totals(None, by=by), by=by, title="Usage of every notebook")
-        by = ("session", "model")
-        return totals_table(
-            self.ledger.totals(self.notebook, by=by), by=by, title=f"Usage of {short_name(self.notebook)}"
-        )
+        name = None if all_notebooks else (notebook or self.notebook)
+        records = (UsageRecord.from_ledger(r) for r in self.ledger.rows(name))
+        if name is None:
+            return UsageRows(records, title="Usage of every notebook", by=ALL_BY)
+        return UsageRows(records, title=f"Usage of {short_name(name)}", by=NOTEBOOK_BY)
+
+    def usage(self, all_notebooks: bool = False) -> Any:
+        """The :class:`~evo_magic.usage_view.UsageView` of ``%deepseek usage [--all]``."""
+        return self.rows(all_notebooks=all_notebooks).view()
 
 
 _current: Accounting | None = None

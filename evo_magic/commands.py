@@ -180,13 +180,24 @@ class LineCommands:
         self._ask(args, self._fix_prompt(""))  # the live view shows the answer
 
     def _cmd_usage(self, rest: list[str]) -> Any:
-        """This notebook's totals per session and model (``--all``: every notebook)."""
+        """This notebook's totals per session and model and its spend over time (``--all``:
+        every notebook); ``--csv PATH`` writes the requests to a CSV file instead."""
         from .accounting import current
 
         p = MagicArgumentParser(prog="%deepseek usage", add_help=False)
         p.add_argument("--all", action="store_true")
+        p.add_argument("--csv", metavar="PATH")
         args = p.parse_args(rest)
-        return current().usage(all_notebooks=args.all)
+        if args.csv is None:
+            return current().usage(all_notebooks=args.all)
+        if not args.csv.strip():
+            raise UsageError("--csv needs a file path, like --csv usage.csv")
+        rows = current().rows(all_notebooks=args.all)
+        try:
+            path = rows.to_csv(args.csv)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.csv}: {exc.strerror or exc}") from None
+        return Notice(f"Wrote {len(rows):,} row{'' if len(rows) == 1 else 's'} to {path}")
 
     def _cmd_budget(self, rest: list[str]) -> Notice:
         """``%deepseek budget 2.00`` sets this notebook's limit in USD; ``off`` removes it."""

@@ -42,8 +42,10 @@ from typing import Any, NamedTuple, TypeVar
 
 from .counts import Usage
 from .errors import EvoMagicError
-from .notices import Table
-from .pricing import format_money, home_dir
+from .pricing import home_dir
+from .totals import TOKENS as _TOKENS
+from .totals import Totals
+from .totals import totals_table as totals_table  # re-exported: it lived here before totals.py
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +82,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
-# "Cost unknown" excludes requests that failed before any token: the API bills none of those.
+# "Cost unknown" excludes requests that failed before any token: the API bills none of those
+# (the same rule as totals.cost_unknown, which group_totals applies to rows in memory).
 _UNKNOWN_COST = "cost IS NULL AND (prompt_tokens IS NOT NULL OR outcome != 'error' OR ttft IS NOT NULL)"
 _GROUPS = {name: name for name in ("notebook", "session", "model_requested", "protocol", "outcome", "origin")}
 _GROUPS |= {"model": "COALESCE(model_answered, model_requested)", "day": "substr(at, 1, 10)"}
-_TOKENS = ("prompt_tokens", "cache_hit_tokens", "cache_miss_tokens", "completion_tokens", "reasoning_tokens")
 _COLUMNS: tuple[str, ...] = ("at", "notebook", "session", "origin", "cell", "model_requested", "model_answered")
 _COLUMNS += ("protocol", *_TOKENS, "cost", "ttft", "elapsed", "outcome", "error", "response_id")
 _PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON")
@@ -168,31 +170,6 @@ class Spend(NamedTuple):
 
     cost: Decimal
     unknown: int
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Sums over a group of requests; ``key`` holds the values of the ``by`` columns."""
-
-    key: tuple[str, ...]
-    requests: int
-    priced: int  # requests with a known cost
-    unknown_cost: int  # requests that may have cost something we cannot price
-    no_usage: int  # requests the API reported no usage for (interrupted, failed)
-    prompt_tokens: int
-    cache_hit_tokens: int
-    cache_miss_tokens: int
-    completion_tokens: int
-    reasoning_tokens: int
-    cost: Decimal  # sum of the known costs
-
-    @property
-    def cost_text(self) -> str:
-        """``$0.0123``, ``$0.0123 + 2 unknown`` or ``unknown`` (never $0 for unknown)."""
-        if not self.priced and self.unknown_cost:
-            return format_money(None)
-        extra = f" + {self.unknown_cost} unknown" if self.unknown_cost else ""
-        return format_money(self.cost) + extra
 
 
 _COUNTS = [f.name for f in fields(Totals)][1:-1]
@@ -426,16 +403,3 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-
-
-def totals_table(totals: Sequence[Totals], by: Sequence[str] = ("session", "model"), title: str = "Usage") -> Table:
-    """Totals as a :class:`~evo_magic.notices.Table` (text and HTML)."""
-    rows = []
-    for t in totals:
-        cached = f" ({t.cache_hit_tokens / t.prompt_tokens:.0%} cached)" if t.prompt_tokens else ""
-        reasoning = f" ({t.reasoning_tokens:,} reasoning)" if t.reasoning_tokens else ""
-        requests = f"{t.requests:,}" + (f" ({t.no_usage} without usage)" if t.no_usage else "")
-        rows.append(
-            [*t.key, requests, f"{t.prompt_tokens:,}{cached}", f"{t.completion_tokens:,}{reasoning}", t.cost_text]
-        )
-    return Table(title, [*by, "requests", "input tokens", "output tokens", "cost"], rows)

@@ -106,6 +106,10 @@ class DeepSeekMagics(Magics, LineCommands):
       %deepseek pick K [-s NAME]      continue from choice K of the last n > 1 answer
       %deepseek fix [options]         explain the last error, corrected cell below
       %deepseek config                effective settings (the key shows its last 4 chars)
+      %deepseek usage [--all] [--csv PATH]
+                                      tokens and cost per session and model, spend over
+                                      time (--all: every notebook; --csv: write the requests)
+      %deepseek budget AMOUNT|off     this notebook's spending limit in USD
       %deepseek offline [--rate R] [--if-no-key] [--off]
                                       answer from the bundled EvoLink emulator
 

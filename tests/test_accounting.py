@@ -49,7 +49,7 @@ def test_costs_persist_across_restart_and_budget_refuses(emu: object, tmp_path: 
         table = k.execute("%deepseek usage").text()
         assert "analysis.ipynb" in table and "2" in table
         rows = k.execute(
-            "import evo_magic\nrs = evo_magic.usage()\nprint(len(rs), rs[0].usage.prompt_tokens, rs[0].usage.completion_tokens, rs[0].cost)"
+            "import evo_magic\nrs = evo_magic.usage()\nprint(len(rs), rs[0].prompt_tokens, rs[0].completion_tokens, rs[0].cost)"
         )
         n, prompt, completion, cost = rows.text().split()
         assert n == "2" and [prompt, completion, cost] == first  # exactly what the API reported, priced

@@ -12,7 +12,7 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "evo_magic"
 PURE = ["errors", "counts", "events", "snapshot", "messages", "options", "tools",
         "protocol/__init__", "protocol/openai_chat", "protocol/anthropic_messages",
-        "render", "markdown", "pricing", "budget", "panel_render"]
+        "render", "markdown", "pricing", "budget", "panel_render", "totals", "spend_chart", "usage_view"]
 IO_LIBRARIES = {"IPython", "ipywidgets", "anywidget", "httpx", "httpx_sse", "traitlets", "zmq",
                 "ipykernel", "starlette", "uvicorn", "sqlite3"}
 
@@ -46,7 +46,8 @@ def test_load_ext_imports_nothing_heavy() -> None:
         "heavy = {'httpx', 'httpx_sse', 'markdown_it', 'ipywidgets', 'anywidget', 'starlette', 'uvicorn', 'sqlite3'}\n"
         "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & heavy))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # cwd: import this checkout's evo_magic, not an installed copy
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent)
     assert out.stdout.strip() == "[]", out.stdout
 
 

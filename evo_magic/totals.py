@@ -1,0 +1,128 @@
+"""Sums of ledger requests per group, and their table (pure: no sqlite3).
+
+:class:`Totals` is what :meth:`~evo_magic.ledger.Ledger.totals` computes in SQL;
+:func:`group_totals` computes the same sums in Python from request records (what
+``evo_magic.usage()`` returns), so a view can be built from rows already in memory. Both
+follow one rule for "cost unknown" (:func:`cost_unknown`; the SQL twin is ``_UNKNOWN_COST`` in
+``ledger.py``): a request without a cost is unknown unless it failed before any token, which
+the API does not bill.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Protocol
+
+from .notices import Table
+from .pricing import format_money
+
+GROUPS = ("notebook", "session", "model", "model_requested", "protocol", "outcome", "origin", "day")
+TOKENS = ("prompt_tokens", "cache_hit_tokens", "cache_miss_tokens", "completion_tokens", "reasoning_tokens")
+
+
+class Request(Protocol):
+    """What :func:`group_totals` reads of a request (a ``UsageRecord``); the other grouping
+    columns and the token counts are read by name."""
+
+    @property
+    def time(self) -> datetime: ...
+    @property
+    def model_requested(self) -> str: ...
+    @property
+    def model_answered(self) -> str | None: ...
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def prompt_tokens(self) -> int | None: ...
+    @property
+    def cost(self) -> Decimal | None: ...
+    @property
+    def ttft(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Sums over a group of requests; ``key`` holds the values of the ``by`` columns."""
+
+    key: tuple[str, ...]
+    requests: int
+    priced: int  # requests with a known cost
+    unknown_cost: int  # requests that may have cost something we cannot price
+    no_usage: int  # requests the API reported no usage for (interrupted, failed)
+    prompt_tokens: int
+    cache_hit_tokens: int
+    cache_miss_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int
+    cost: Decimal  # sum of the known costs
+
+    @property
+    def cost_text(self) -> str:
+        """``$0.0123``, ``$0.0123 + 2 unknown`` or ``unknown`` (never $0 for unknown)."""
+        if not self.priced and self.unknown_cost:
+            return format_money(None)
+        extra = f" + {self.unknown_cost} unknown" if self.unknown_cost else ""
+        return format_money(self.cost) + extra
+
+    @property
+    def cache_hit_share(self) -> float | None:
+        """Share of the input tokens served from the prefix cache (None without input)."""
+        return self.cache_hit_tokens / self.prompt_tokens if self.prompt_tokens else None
+
+
+def cost_unknown(request: Request) -> bool:
+    """No cost, and not a request that failed before any token (those are not billed)."""
+    return request.cost is None and (
+        request.prompt_tokens is not None or request.outcome != "error" or request.ttft is not None
+    )
+
+
+def group_key(request: Request, column: str) -> str:
+    """The value of one grouping column (as :meth:`Ledger.totals` groups: ``model`` is the
+    model that answered, else the one requested; ``day`` is the UTC date)."""
+    if column == "model":
+        return request.model_answered if request.model_answered is not None else request.model_requested
+    if column == "day":
+        at = request.time
+        return (at.astimezone(timezone.utc) if at.tzinfo else at).date().isoformat()
+    if column not in GROUPS:
+        raise ValueError(f"cannot group by {column}; choose from {', '.join(GROUPS)}")
+    return str(getattr(request, column))
+
+
+def group_totals(requests: Iterable[Request], by: Sequence[str] = ("session", "model")) -> list[Totals]:
+    """Sums per group of ``by``, ordered by key, equal to :meth:`Ledger.totals` over the same
+    requests; ``by=()`` gives one row (none for no requests)."""
+    groups: dict[tuple[str, ...], list[Request]] = {}
+    for request in requests:
+        groups.setdefault(tuple(group_key(request, b) for b in by), []).append(request)
+    return [_sum(key, members) for key, members in sorted(groups.items())]
+
+
+def _sum(key: tuple[str, ...], members: list[Request]) -> Totals:
+    tokens: dict[str, Any] = {name: sum(getattr(r, name) or 0 for r in members) for name in TOKENS}
+    return Totals(
+        key,
+        requests=len(members),
+        priced=sum(r.cost is not None for r in members),
+        unknown_cost=sum(cost_unknown(r) for r in members),
+        no_usage=sum(r.prompt_tokens is None for r in members),
+        cost=sum((r.cost for r in members if r.cost is not None), Decimal(0)),
+        **tokens,
+    )
+
+
+def totals_table(totals: Sequence[Totals], by: Sequence[str] = ("session", "model"), title: str = "Usage") -> Table:
+    """Totals as a :class:`~evo_magic.notices.Table` (text and HTML)."""
+    rows = []
+    for t in totals:
+        cached = f" ({t.cache_hit_tokens / t.prompt_tokens:.0%} cached)" if t.prompt_tokens else ""
+        reasoning = f" ({t.reasoning_tokens:,} reasoning)" if t.reasoning_tokens else ""
+        requests = f"{t.requests:,}" + (f" ({t.no_usage} without usage)" if t.no_usage else "")
+        rows.append(
+            [*t.key, requests, f"{t.prompt_tokens:,}{cached}", f"{t.completion_tokens:,}{reasoning}", t.cost_text]
+        )
+    return Table(title, [*by, "requests", "input tokens", "output tokens", "cost"], rows)

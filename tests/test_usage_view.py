@@ -1,0 +1,335 @@
+"""The usage view (pure): totals in Python equal to the ledger's SQL, the spend chart (SVG and
+sparkline), the HTML and text forms, CSV and pandas exports, and ``%deepseek usage [--csv]``."""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from evo_magic import accounting
+from evo_magic.ledger import Ledger, LedgerRow
+from evo_magic.notices import Notice
+from evo_magic.pricing import format_money
+from evo_magic.spend_chart import MAX_POINTS, SpendPoint, series, sparkline, spend_chart_svg, summary
+from evo_magic.totals import group_totals
+from evo_magic.usage_view import ALL_BY, COLUMNS, UsageRecord, UsageRows, UsageView
+
+from .test_ledger import AT, TURN1, TURN2, row, sample
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def records(tmp_path: Path, notebook: str | None = "analysis.ipynb") -> list[UsageRecord]:
+    """The sample ledger of test_ledger (8 requests; 7 in analysis.ipynb) as records."""
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        sample(ledger)
+        return [UsageRecord.from_ledger(r) for r in ledger.rows(notebook)]
+
+
+def spread(n: int, cost: Decimal | None = Decimal("0.0001"), label: str = "") -> list[SpendPoint]:
+    return [SpendPoint(AT + timedelta(minutes=7 * i), cost, label) for i in range(n)]
+
+
+def circles(svg: str) -> list[ET.Element]:
+    return ET.fromstring(svg).findall(f".//{SVG}circle")
+
+
+def no_html(text: str) -> bool:
+    return re.search(r"</?[a-z]", text) is None
+
+
+# --- totals --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "by", [("session", "model"), ALL_BY, (), ("day",), ("outcome",), ("origin", "protocol", "model_requested")]
+)
+@pytest.mark.parametrize("notebook", ["analysis.ipynb", None])
+def test_totals_in_python_equal_the_ledgers_sql(tmp_path: Path, by: tuple[str, ...], notebook: str | None) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        sample(ledger)
+        ledger.record(row(at=AT + timedelta(days=1), usage=TURN2, cost=Decimal("1E-7")))  # another day, tiny cost
+        expected = ledger.totals(notebook, by=by)
+        got = group_totals([UsageRecord.from_ledger(r) for r in ledger.rows(notebook)], by)
+    assert got == expected
+
+
+def test_records_keep_what_the_ledger_has(tmp_path: Path) -> None:
+    first, *_, interrupted = records(tmp_path)[:4]
+    assert (first.time, first.model_requested, first.model_answered, first.model) == (
+        AT, "deepseek-chat", "deepseek-v4-flash", "deepseek-v4-flash")
+    assert (first.prompt_tokens, first.cache_hit_tokens, first.reasoning_tokens) == (563, 512, 60)
+    assert first.cost == Decimal("0.0000410536") and first.cell == 3
+    assert interrupted.outcome == "interrupted" and interrupted.cost is None
+    assert (interrupted.prompt_tokens, interrupted.completion_tokens, interrupted.ttft) == (None, None, 0.8)
+
+
+# --- the spend chart ---------------------------------------------------------------------------
+def test_chart_is_well_formed_accessible_svg_with_a_dot_per_priced_request() -> None:
+    points = spread(14)
+    points[3] = replace(points[3], cost=None)
+    svg = spend_chart_svg(points)
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg" and root.get("role") == "img"
+    assert (root.get("width"), root.get("height")) == ("560", "140")
+    label = root.get("aria-label")
+    assert label == root.findtext(f"{SVG}title")
+    assert label == (
+        "Spend over time: $0.0013 in 14 requests from 2026-06-10 09:04 to 10:35 UTC; 1 with unknown cost, not plotted"
+    )
+    assert len(circles(svg)) == 13
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert texts == ["$0.0013", "$0.00", "2026-06-10 09:04", "10:35 UTC"]
+    assert "currentColor" in svg and "var(--jp-brand-color1" in svg  # follows light and dark themes
+    assert spend_chart_svg(points) == svg  # deterministic
+
+
+def test_chart_dots_climb_to_the_top_at_the_last_request() -> None:
+    svg = spend_chart_svg(spread(5))
+    dots = [(float(c.get("cx") or 0), float(c.get("cy") or 0)) for c in circles(svg)]
+    assert dots == sorted(dots, key=lambda d: d[0])  # left to right in time
+    assert [y for _, y in dots] == sorted((y for _, y in dots), reverse=True)  # spend only grows (y is down)
+    assert dots[-1] == (546.0, 12.0)  # the last request, at the total
+
+
+def test_chart_escapes_untrusted_names() -> None:
+    svg = spend_chart_svg(spread(3, label="<script>alert(1)</script> & \x01"), subject='<script>"nb"')
+    assert "<script" not in svg
+    root = ET.fromstring(svg)  # still well-formed: the control character is dropped
+    assert root.get("aria-label", "").startswith('Spend over time of <script>"nb": ')
+    tooltip = root.findtext(f".//{SVG}circle/{SVG}title") or ""
+    assert tooltip.startswith("<script>alert(1)</script> & : $0.0001")
+
+
+def test_no_rows_no_chart() -> None:
+    assert spend_chart_svg([]) == "" and sparkline([]) == ""
+    assert summary(series([])) == "Spend over time: no requests yet"
+
+
+def test_one_row_is_one_dot_in_the_middle() -> None:
+    svg = spend_chart_svg([(AT, Decimal("0.5"))])
+    (dot,) = circles(svg)
+    assert (dot.get("cx"), dot.get("cy")) == ("305.0", "12.0")
+    assert ET.fromstring(svg).get("aria-label") == "Spend over time: $0.50 in 1 request at 2026-06-10 09:04 UTC"
+    assert sparkline([(AT, Decimal("0.5"))]) == "█ 2026-06-10 09:04 UTC"
+
+
+def test_unknown_costs_are_counted_never_plotted_as_zero() -> None:
+    points = spread(3, cost=None)
+    assert spend_chart_svg(points) == "" and sparkline(points) == ""
+    assert summary(series(points)) == (
+        "Spend over time: no known cost in 3 requests from 2026-06-10 09:04 to 09:18 UTC; "
+        "3 with unknown cost, not plotted"
+    )
+
+
+def test_thousands_of_requests_are_summed_into_intervals() -> None:
+    points = [SpendPoint(AT + timedelta(seconds=13 * i), Decimal("0.00001"), "default") for i in range(5000)]
+    points.append(SpendPoint(AT + timedelta(hours=1), None))
+    svg = spend_chart_svg(points)
+    assert len(circles(svg)) == MAX_POINTS and len(svg) < 40_000
+    label = ET.fromstring(svg).get("aria-label", "")
+    assert label.startswith("Spend over time: $0.05 in 5,001 requests from 2026-06-10 09:04 to 2026-06-11 03:07 UTC")
+    assert label.endswith("; 1 with unknown cost, not plotted (summed into 200 intervals)")
+    s = series(points)
+    assert sum(step.requests for step in s.steps) == 5000 and s.total == Decimal("0.05000")
+    assert "25 requests" in (ET.fromstring(svg).findtext(f".//{SVG}circle/{SVG}title") or "")
+    bursts = [SpendPoint(AT + timedelta(days=d, seconds=i), Decimal("0.001")) for d in (0, 3) for i in range(300)]
+    assert len(circles(spend_chart_svg(bursts))) == 2  # empty intervals draw nothing
+
+
+def test_sparkline_shows_spend_per_interval() -> None:
+    points = [(AT, Decimal("0.01")), (AT + timedelta(minutes=30), Decimal("0.04")), (AT + timedelta(hours=1), None)]
+    assert sparkline(points, width=4) == "2026-06-10 09:04 ▃▁█▁ 10:04 UTC"
+
+
+# --- the view --------------------------------------------------------------------------------
+def test_text_form_has_totals_grand_total_and_sparkline(tmp_path: Path) -> None:
+    view = UsageView(records(tmp_path), title="Usage of analysis.ipynb")
+    text = repr(view)
+    assert no_html(text)
+    lines = text.splitlines()
+    assert lines[0] == "Usage of analysis.ipynb"
+    assert lines[3].split()[:2] == ["default", "deepseek-v4-flash"] and lines[3].endswith("$0.0002 + 1 unknown")
+    assert lines[5].endswith("unknown") and "$0" not in lines[5]  # the unpriced model: never $0
+    assert lines[6] == (
+        "Total: $0.339 + 2 unknown (exactly $0.3390164624) · 7 requests (2 without usage) · "
+        "302,977 input tokens (67% from cache) · 50,372 output tokens (20,171 reasoning)"
+    )
+    assert lines[7] == "Spend over time: $0.339 in 7 requests at 2026-06-10 09:04 UTC; 2 with unknown cost, not plotted"
+    assert lines[8] == "█ 2026-06-10 09:04 UTC"
+
+
+def test_html_form_has_totals_and_the_chart(tmp_path: Path) -> None:
+    html = UsageView(records(tmp_path, None), title="Usage of every notebook", by=ALL_BY)._repr_html_()
+    assert "<strong>Usage of every notebook</strong>" in html
+    assert "<th style='text-align:left'>notebook</th>" in html and "other.ipynb" in html
+    assert "$0.0002 + 1 unknown" in html and "$0.3388" in html
+    assert "Total: <strong>$0.3392 + 2 unknown</strong>" in html and "(exactly $0.3391610824)" in html
+    assert "66% from cache" in html
+    svg = html[html.index("<svg") : html.index("</svg>") + 6]
+    assert len(circles(svg)) == 6  # 5 priced requests and the free failure (at $0), not the 2 unknown
+
+
+def test_untrusted_session_names_are_escaped(tmp_path: Path) -> None:
+    evil = [replace(r, session="<script>alert(1)</script>") for r in records(tmp_path)]
+    view = UsageView(evil, title="Usage of <b>nb</b>")
+    html = view._repr_html_()
+    assert "<script" not in html and "<b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    ET.fromstring(html[html.index("<svg") : html.index("</svg>") + 6])
+    assert "<script>alert(1)</script>" in repr(view)  # text is shown as it is
+
+
+def test_empty_and_all_unknown_views_say_so(tmp_path: Path) -> None:
+    empty = UsageView([], title="Usage of analysis.ipynb")
+    assert repr(empty).splitlines()[-2:] == ["(empty)", "No requests recorded yet."]
+    assert "<svg" not in empty._repr_html_() and "No requests recorded yet." in empty._repr_html_()
+    unknown = [r for r in records(tmp_path) if r.model == "mystery"]
+    html = UsageView(unknown)._repr_html_()
+    assert "<svg" not in html and "Total: <strong>unknown</strong>" in html and "$0.00" not in html
+    assert "no known cost in 1 request" in html
+
+
+# --- rows, CSV, pandas -------------------------------------------------------------------------
+def tiny(tmp_path: Path) -> UsageRows:
+    rs = records(tmp_path)
+    rs.append(replace(rs[1], cost=Decimal("1E-7"), time=AT + timedelta(hours=1)))  # str() would say 1E-7
+    return UsageRows(rs, title="Usage of analysis.ipynb")
+
+
+def test_rows_are_a_list_that_displays_as_the_view(tmp_path: Path) -> None:
+    rows = tiny(tmp_path)
+    assert len(rows) == 8 and isinstance(rows[0], UsageRecord)
+    assert repr(rows) == repr(UsageView(rows, title="Usage of analysis.ipynb"))
+    assert rows._repr_html_() == UsageView(rows, title="Usage of analysis.ipynb")._repr_html_()
+    assert rows.total_cost == Decimal("0.3390165624") and rows.unknown_cost == 2
+    last = rows[-2:]
+    assert isinstance(last, UsageRows) and last.title == rows.title and len(last) == 2
+    assert [t.key for t in rows.totals(("session",))] == [("default",), ("review",)]
+
+
+def test_csv_round_trip_is_exact(tmp_path: Path) -> None:
+    rows = tiny(tmp_path)
+    path = rows.to_csv(tmp_path / "usage.csv")
+    with path.open(newline="", encoding="utf-8") as f:
+        back = list(csv.DictReader(f))
+    assert tuple(back[0]) == COLUMNS and len(back) == 8
+    assert [r["cost"] for r in back] == [
+        "0.0000410536", "0.00014462", "0.0000307888", "", "0.3388", "", "", "0.0000001"]
+    assert [Decimal(r["cost"]) for r in back if r["cost"]] == [r.cost for r in rows if r.cost is not None]
+    interrupted = back[3]
+    assert interrupted["outcome"] == "interrupted" and interrupted["ttft"] == "0.8"
+    assert all(interrupted[name] == "" for name in ("prompt_tokens", "cache_hit_tokens", "completion_tokens"))
+    assert back[0]["prompt_tokens"] == "563" and back[0]["cell"] == "3" and back[4]["cell"] == ""
+    assert datetime.fromisoformat(back[0]["time"]) == AT and back[0]["time"].endswith("+00:00")
+
+
+def test_csv_path_expands_the_home_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert UsageRows().to_csv("~/empty.csv") == tmp_path / "empty.csv"
+    assert (tmp_path / "empty.csv").read_text(encoding="utf-8").strip() == ",".join(COLUMNS)
+
+
+def test_to_pandas_types_and_values(tmp_path: Path) -> None:
+    import pandas as pd
+
+    rows = tiny(tmp_path)
+    df = rows.to_pandas()
+    assert list(df.columns) == list(COLUMNS) and len(df) == 8
+    assert isinstance(df["time"].dtype, pd.DatetimeTZDtype) and str(df["time"].dtype.tz) == "UTC"
+    assert df["time"].iloc[0] == pd.Timestamp(AT)
+    for name in ("cell", "prompt_tokens", "cache_hit_tokens", "completion_tokens", "reasoning_tokens"):
+        assert df[name].dtype == "Int64"
+    assert df["prompt_tokens"].isna().tolist() == [False, False, False, True, False, True, False, False]
+    assert df["prompt_tokens"].iloc[0] == 563
+    assert df["cost"].dtype == object and df["cost"].iloc[0] == Decimal("0.0000410536")
+    assert df["cost"].iloc[3] is None
+    assert df["cost"].sum() == rows.total_cost  # exact
+    assert df.groupby("session")["cost"].sum()["review"] == Decimal("0.3388")
+    assert df["ttft"].dtype == "float64" and df["ttft"].iloc[3] == 0.8
+    assert UsageRows().to_pandas().columns.tolist() == list(COLUMNS)
+
+
+def test_to_pandas_without_pandas_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    with pytest.raises(ImportError, match="pip install pandas"):
+        UsageRows().to_pandas()
+
+
+def test_the_view_loads_no_io_library() -> None:
+    code = "import sys, evo_magic.usage_view; print(sorted({'sqlite3', 'IPython', 'pandas'} & set(sys.modules)))"
+    root = Path(__file__).resolve().parents[1]  # this checkout, not an installed copy
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert out.stdout == "[]\n"
+
+
+# --- through the magic ---------------------------------------------------------------------
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InteractiveShell]:
+    """An in-process shell whose accounting uses this test's ledger, with two notebooks."""
+    monkeypatch.setenv("EVO_MAGIC_NOTEBOOK", "/work/analysis.ipynb")
+    monkeypatch.setattr(accounting, "_current", None)
+    with Ledger(tmp_path / "evo_home" / "ledger.sqlite3") as ledger:  # EVO_MAGIC_HOME (conftest)
+        ledger.record(row(notebook="/work/analysis.ipynb", usage=TURN1, cost=Decimal("0.0000410536"), cell=3))
+        ledger.record(row(notebook="/work/analysis.ipynb", session="<script>", usage=TURN2))
+        ledger.record(LedgerRow("other.ipynb", "default", "deepseek-v4-flash", usage=TURN2, cost=Decimal("0.00014462")))
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
+    yield ip
+    ip.extension_manager.unload_extension("evo_magic")
+    accounting.current().close()
+
+
+def test_usage_magic_shows_the_view(shell: InteractiveShell) -> None:
+    view = shell.run_line_magic("deepseek", "usage")
+    assert isinstance(view, UsageView) and len(view.records) == 2
+    text = repr(view)
+    assert text.startswith("Usage of analysis.ipynb\n") and "other.ipynb" not in text
+    assert "&lt;script&gt;" in view._repr_html_() and "<svg" in view._repr_html_()
+    every = shell.run_line_magic("deepseek", "usage --all")
+    assert every.by == ALL_BY and len(every.records) == 3 and "other.ipynb" in repr(every)
+    import evo_magic
+
+    rows = evo_magic.usage()
+    assert isinstance(rows, UsageRows) and [r.cost for r in rows] == [Decimal("0.0000410536"), None]
+    assert len(evo_magic.usage(all_notebooks=True)) == 3 and len(evo_magic.usage("other.ipynb")) == 1
+
+
+def test_usage_magic_writes_csv(shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    notice = shell.run_line_magic("deepseek", "usage --csv ~/mine.csv")
+    assert isinstance(notice, Notice) and repr(notice) == f"Wrote 2 rows to {tmp_path / 'mine.csv'}"
+    assert len((tmp_path / "mine.csv").read_text(encoding="utf-8").splitlines()) == 3
+    assert repr(shell.run_line_magic("deepseek", "usage --csv here.csv")) == f"Wrote 2 rows to {Path.cwd() / 'here.csv'}"
+    notice = shell.run_line_magic("deepseek", f"usage --all --csv '{tmp_path / 'all of them.csv'}'")
+    assert repr(notice) == f"Wrote 3 rows to {tmp_path / 'all of them.csv'}"
+    with (tmp_path / "all of them.csv").open(newline="", encoding="utf-8") as f:
+        assert [r["cost"] for r in csv.DictReader(f)] == ["0.0000410536", "", "0.00014462"]
+
+
+@pytest.mark.parametrize("where", ["missing/dir/u.csv", "."])
+def test_usage_magic_bad_csv_path_is_a_one_line_usage_error(
+    shell: InteractiveShell, tmp_path: Path, where: str
+) -> None:
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("deepseek", f"usage --csv {tmp_path / where}")
+    message = str(info.value)
+    assert message.startswith(f"cannot write {tmp_path / where}: ") and "\n" not in message
+
+
+def test_chart_money_labels_use_format_money() -> None:
+    svg = spend_chart_svg([(AT, Decimal("1234.5")), (AT + timedelta(days=2), Decimal("0.00001"))])
+    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
+    assert texts[:2] == [format_money(Decimal("1234.50001")), "$0.00"] == ["$1,234.50", "$0.00"]
+    assert texts[2:] == ["2026-06-10 09:04", "2026-06-12 09:04 UTC"]
