@@ -3,6 +3,7 @@ fresh browser context per test, and an output folder ``test-output/<test name>/`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -106,8 +107,11 @@ def ui(request: pytest.FixtureRequest, lab: harness.Lab, browser: Any) -> Iterat
         yield seen
     finally:
         seen.timings["test"] = round(time.monotonic() - started, 2)
-        lab.remember_children()
+        if getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed:
+            with contextlib.suppress(Exception):
+                harness.screenshot(page, out / "failure.png")
         context.close()
+        lab.shutdown_sessions()  # this test's kernels
         summary = {
             "timings_s": seen.timings,
             "page_errors": seen.page_errors,
@@ -115,6 +119,13 @@ def ui(request: pytest.FixtureRequest, lab: harness.Lab, browser: Any) -> Iterat
             "blocked_requests": seen.blocked,
         }
         (out / "summary.json").write_text(json.dumps(summary, indent=2))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    report = yield
+    setattr(item, f"rep_{report.when}", report)  # the ui fixture screenshots a failed test
+    return report
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -66,6 +66,8 @@ def missing() -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"{package} is not installed (python -m pip install -e '.[test]')"
     if find_chromium() is None:
+        if os.environ.get("EVO_MAGIC_CHROMIUM"):
+            return f"EVO_MAGIC_CHROMIUM={os.environ['EVO_MAGIC_CHROMIUM']} is not an executable file"
         return "no Chromium found: apt-get install chromium, or set EVO_MAGIC_CHROMIUM to a Chromium binary"
     return None
 
@@ -242,7 +244,8 @@ class Lab:
         return json.loads(body) if body else None
 
     def url(self, notebook: str) -> str:
-        return f"http://{LOOPBACK}:{self.port}/lab/tree/{notebook}?token={self.token}"
+        """The notebook alone in a fresh workspace (``reset``: no tabs restored from earlier tests)."""
+        return f"http://{LOOPBACK}:{self.port}/lab/tree/{notebook}?reset&token={self.token}"
 
     def remember_children(self) -> None:
         """Note the kernels' PIDs (and theirs) while they run, to stop them by PID later."""
