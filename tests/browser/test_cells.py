@@ -1,0 +1,62 @@
+"""A ``%%deepseek`` cell in real JupyterLab: rendered markdown, folded thinking, usage footer."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from . import harness
+from .conftest import UI
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(harness.missing() is not None, reason=str(harness.missing())),
+]
+
+PROMPT = "Explain what a p-value is with a bullet list and a short Python example"
+
+
+def test_cell_answer_renders_markdown_with_folded_thinking_and_footer(ui: UI) -> None:
+    started = time.monotonic()
+    name = "cells.ipynb"
+    n = harness.write_notebook(
+        ui.lab.root / name,
+        ["%load_ext evo_magic", "%deepseek offline", f"%%deepseek --think\n{PROMPT}"],
+    )
+    page = ui.page
+    harness.open_notebook(page, ui.lab, name, n)
+    ui.timings["open"] = round(time.monotonic() - started, 2)
+    ui.timings["run_all"] = round(harness.run_all(page, ui.lab), 2)
+
+    reply = harness.cell(page, 2).locator(".jp-Cell-outputArea")
+    answer = reply.locator(".evo-answer")
+    assert answer.count() == 1, f"no single .evo-answer in the output: {reply.inner_text()[:500]!r}"
+    # Rendered markdown, not its source.
+    assert answer.locator("li").count() >= 2, answer.inner_html()[:1000]
+    assert answer.locator("pre code").count() >= 1, answer.inner_html()[:1000]
+    assert answer.locator("strong").count() >= 1, answer.inner_html()[:1000]
+    text = answer.inner_text()
+    assert "**" not in text and "```" not in text, text[:1000]
+    assert not re.search(r"^\s*[-*] ", text, re.M), f"markdown list source shown as text: {text[:1000]!r}"
+
+    thinking = reply.locator("details.evo-thinking")
+    assert thinking.count() == 1, reply.inner_html()[:1000]
+    assert thinking.evaluate("d => d.open") is False, "the thinking should be folded once the answer is done"
+    assert thinking.locator("summary").inner_text().strip()
+
+    footer = reply.locator(".evo-footer").inner_text()
+    assert "deepseek-v4-flash" in footer, footer
+    assert re.search(r"\d[\d,]* in\b", footer) and re.search(r"\d[\d,]* out\b", footer), footer
+
+    assert harness.problems(page) == {"widget_errors": [], "error_outputs": []}
+    assert ui.page_errors == []
+    assert ui.blocked == [], "the page tried to leave 127.0.0.1"
+    ui.screenshot("notebook.png")
+
+    thinking.locator("summary").click()
+    assert thinking.evaluate("d => d.open") is True, "a click on the summary should unfold the thinking"
+    assert thinking.locator(".evo-thinking-body").inner_text().strip()
+    ui.screenshot("details_open.png")
+    ui.timings["total"] = round(time.monotonic() - started, 2)
