@@ -115,7 +115,7 @@ def snapshot_html(items: list[Entry], session: str, turns: int, cost: str) -> st
     blocks = [f'<div class="evo-snapshot-turn">{entry_html(e)}</div>' for e in items if not isinstance(e, Asking)]
     body = "".join(blocks) or f"<p><em>No turns yet in session {escape(session)}.</em></p>"
     title = (
-        f"evo_magic chat · session <code>{escape(session)}</code> · {turns} turns · "
+        f"evo_magic chat · session <code>{escape(session)}</code> · {turns} turn{'s' * (turns != 1)} · "
         "snapshot (run <code>%deepseek panel</code> to continue)"
     )
     return (
