@@ -165,7 +165,13 @@ class LineCommands:
         """A chat panel on the session, beside the cells (needs a Jupyter front end)."""
         args = session_parser("panel").parse_args(rest)
         from .chat_panel import ChatPanel
+        from .live import _auto_mode
 
+        if _auto_mode() != "widget":
+            raise UsageError(
+                "the chat panel needs a Jupyter front end (JupyterLab, Notebook 7, VS Code); "
+                "here, ask in %%deepseek cells or with evo_magic.session().ask()"
+            )
         try:
             return ChatPanel(args.session)
         except ImportError as exc:

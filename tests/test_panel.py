@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from IPython.core.error import UsageError
 
 import evo_magic
 import evo_magic.accounting as accounting
@@ -200,12 +201,15 @@ def test_snapshot_is_static_escaped_and_updated(online: Any) -> None:
     assert len(updates) >= 2  # closing leaves the final snapshot in place
 
 
-def test_panel_magic_and_display() -> None:
+def test_panel_magic_and_display(monkeypatch: pytest.MonkeyPatch) -> None:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
     try:
         shell.run_line_magic("load_ext", "evo_magic")
+        with pytest.raises(UsageError, match="needs a Jupyter front end"):  # a terminal IPython
+            shell.run_line_magic("deepseek", "panel")
+        monkeypatch.setattr("evo_magic.live._auto_mode", lambda: "widget")
         p = shell.run_line_magic("deepseek", "panel -s side")
         assert isinstance(p, panel_module.ChatPanel) and p.session.name == "side"
         shown: list[Any] = []
