@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -53,7 +54,14 @@ class Accounting:
             self._ledger.close()
             self._ledger = None
 
-    def _notice(self, text: str, kind: str = "warning") -> None:
+    def _notice(self, text: str, session: Any, kind: str = "warning") -> None:
+        if threading.current_thread() is not threading.main_thread():
+            # Asked from the chat panel's thread: a display would land in whichever cell ran
+            # last, so the panels on the session show it in their footer instead.
+            from .registry import registry
+
+            registry().notify("notice", session, text)
+            return
         if self._show is not None:
             self._show(Notice(text, kind=kind, title="Budget" if kind == "warning" else None))
 
@@ -70,7 +78,7 @@ class Accounting:
         estimate = input_cost(tokens, opts.model, now, table)
         big = large_prompt_notice(tokens, estimate, opts.model)
         if big:
-            self._notice(big)
+            self._notice(big, session)
         if self.budget is None:
             return
         try:
@@ -81,7 +89,7 @@ class Accounting:
         verdict = check(spent.cost, self.budget, estimate, notebook=short_name(self.notebook), unpriced=spent.unknown)
         verdict.raise_if_refused()
         if verdict.state == "warn":
-            self._notice(verdict.message)
+            self._notice(verdict.message, session)
 
     def on_event(self, kind: str, session: Any, reply: Any) -> None:
         from .records import row_from_reply, turn_from_reply

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from .sessions import Session
 
 log = logging.getLogger(__name__)
+BUSY = "Still answering: press Stop, or wait for the answer."
 
 
 # Shared by every panel of the kernel, per session name.
@@ -82,6 +83,7 @@ class ChatPanel:
         self._syncing = False
         self.closed = False
         self.last_reply: Reply | None = None
+        self._notes: list[str] = []  # budget warnings, "still answering", …: until the next question
 
         def picker(cls: Any, css: str, **kw: Any) -> Any:
             widget = cls(layout=w.Layout(width="auto"), **kw)
@@ -170,9 +172,10 @@ class ChatPanel:
         if self.closed or not text or not text.strip():
             return False
         if self.busy or self.session.name in _ASKING:
-            self._note("Still answering: press Stop, or wait for the answer.")
+            self._note(BUSY)
             return False
         self.input.value = ""
+        self._notes.clear()
         asking = _ASKING[self.session.name] = Asking(text)
         self._thread = threading.Thread(
             target=self._answer, args=(self.session, asking), name="evo-panel", daemon=True
@@ -282,10 +285,8 @@ class ChatPanel:
         if self.session.name not in _ASKING:
             self._update_snapshots()
 
-    def _update_footer(self, note: str | None = None) -> None:
-        parts = []
-        if note:
-            parts.append(f'<span class="evo-panel-note">{escape(note)}</span>')
+    def _update_footer(self) -> None:
+        parts = [f'<span class="evo-panel-note">{escape(note)}</span>' for note in self._notes]
         reply = self.last_reply or next((t.reply for t in reversed(self.session.turns)), None)
         if reply is not None:
             parts.append(f"Last answer: {escape(footer_text(reply.footer))}")
@@ -294,7 +295,10 @@ class ChatPanel:
         self.stop_button.disabled = self.session.name not in _ASKING
 
     def _note(self, text: str) -> None:
-        self._update_footer(text)
+        """Show ``text`` in the footer until the next question."""
+        if text not in self._notes:
+            self._notes.append(text)
+        self._update_footer()
 
     def snapshot_html(self) -> str:
         """The conversation as static HTML (what a saved notebook keeps in the panel's place)."""
@@ -353,10 +357,15 @@ class ChatPanel:
             return
         if session is not self.session:
             return
+        if kind in ("turn", "partial") and BUSY in self._notes:
+            self._notes.remove(BUSY)
         if kind == "turn" and session.name in _ASKING:
             _ASKING.pop(session.name, None)  # the panel's question became a turn
         if kind == "reset":
             _PARTIALS.pop(session.name, None)
+        if kind == "notice":  # a budget warning or a large-prompt cost, for a question asked here
+            self._note(str(payload))
+            return
         if kind == "request":
             self.last_reply = payload
         if kind in ("turn", "drop", "reset", "restore", "partial", "asking"):

@@ -253,3 +253,19 @@ def test_panel_streams_in_a_background_thread_of_a_real_kernel(tmp_path: Any) ->
         assert "What is 2+2?" in prompts and "And 3+3?" in prompts
     finally:
         k.close()
+
+
+def test_budget_warning_and_refusal_show_in_the_panel(online: Any) -> None:
+    from decimal import Decimal
+
+    p = evo_magic.panel()
+    p.send("What is 2+2?", wait=True)
+    spent = accounting.current().ledger.spend(NOTEBOOK).cost
+    accounting.current().budget = spent / Decimal("0.85")  # past 80 %: warn
+    p.new_session()  # no history: the estimate of the next input stays tiny
+    p.send("And 3+3?", wait=True)
+    assert p.rows[-1]["status"] == "ok" and "budget" in p.footer.value.lower()
+    accounting.current().budget = spent / 2  # past the limit: refused, shown as a failed question
+    p.send("And 4+4?", wait=True)
+    assert p.rows[-1]["status"] == "error" and "budget" in p.transcript.children[-1].value.lower()
+    accounting.current().budget = None
