@@ -174,6 +174,11 @@ def test_undo_restore_and_errors_show(online: Any) -> None:
     s.ask("second")
     s.undo()
     assert [r["prompt"] for r in p.rows] == ["first"]
+    old = p.transcript.children[0]
+    s.turns.clear()  # as after a kernel restart (without telling anyone)
+    accounting.current().restore(s)
+    [block] = p.transcript.children  # the "restore" event rebuilt the transcript
+    assert block is not old and ">first</div>" in block.value and old.comm is None
     online.fail_next("401")
     p.send("this one fails", wait=True)
     last = p.rows[-1]
