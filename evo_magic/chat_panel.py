@@ -43,7 +43,7 @@ from .panel_render import (
     snapshot_html,
     snapshot_text,
 )
-from .panel_widgets import KeepOpen, empty_html, entry_widget, input_class, new_key, notebook_cost, user_html
+from .panel_widgets import empty_html, entry_widget, input_class, notebook_cost, user_html
 from .render import footer_text
 
 if TYPE_CHECKING:
@@ -376,18 +376,15 @@ class ChatPanel:
 
     # --- the background thread ----------------------------------------------------------
     def _answer(self, session: Session, asking: Asking) -> None:
-        from .live import WidgetView, _widget_class
+        from .live import WidgetView, new_live_widget
         from .notices import ToolResult
         from .reply import Interrupted
 
-        lives: list[Any] = []
-
         def view_factory() -> WidgetView:
-            live = _widget_class()(key=new_key(), model_label=session.options().model)
-            lives.append(live)
+            live = new_live_widget(session.options().model)
             asking.parts.append(live)
             self._broadcast("asking")
-            return WidgetView(KeepOpen(live), None)
+            return WidgetView(live, None, keep_open=True)  # closed below, once the turn's block replaced it
 
         def on_tool(call: Any, result: str, ok: bool) -> None:
             import ipywidgets as w

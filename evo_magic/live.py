@@ -171,8 +171,10 @@ class WidgetView:
         *,
         clock: Callable[[], float] = time.monotonic,
         interval: float = MIN_INTERVAL,
+        keep_open: bool = False,
     ) -> None:
         self._widget = widget
+        self._keep_open = keep_open  # the owner closes the widget (the panel, after its static render)
         self._handle = handle
         self._clock = clock
         self._interval = interval
@@ -205,7 +207,8 @@ class WidgetView:
             if self._handle is not None:
                 self._handle.update(reply_bundle(snapshot, footer), raw=True)
         finally:
-            self._widget.close()
+            if not self._keep_open:
+                self._widget.close()
 
     def _flush(self, snapshot: TurnSnapshot, now: float, phase: str | None) -> None:
         msg: dict[str, Any] = {}
@@ -259,12 +262,17 @@ def _widget_class() -> type[Any]:
     return LiveAnswer
 
 
-def _open_widget_view(model: str | None) -> WidgetView:
+def new_live_widget(model: str | None) -> Any:
+    """A fresh live-answer anywidget (not displayed) labelled with ``model``."""
     import uuid
 
+    return _widget_class()(key=uuid.uuid4().hex, model_label=model or "")
+
+
+def _open_widget_view(model: str | None) -> WidgetView:
     from IPython.display import display
 
-    widget = _widget_class()(key=uuid.uuid4().hex, model_label=model or "")
+    widget = new_live_widget(model)
     handle = display(widget, display_id=True)
     return WidgetView(widget, handle)
 

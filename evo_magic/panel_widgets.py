@@ -13,26 +13,6 @@ from .render import reply_css
 log = logging.getLogger(__name__)
 
 
-class KeepOpen:
-    """A live widget whose ``close`` waits: the panel closes it once the turn's static
-    render replaced it, so the answer never blinks out in between."""
-
-    def __init__(self, widget: Any):
-        self._widget = widget
-
-    def send(self, content: dict[str, Any]) -> None:
-        self._widget.send(content)
-
-    def close(self) -> None:
-        """Closed later by the panel."""
-
-
-def new_key() -> str:
-    import uuid
-
-    return uuid.uuid4().hex
-
-
 def user_html(prompt: str) -> Any:
     import ipywidgets as w
 

@@ -228,6 +228,14 @@ def test_finish_shows_the_static_render_once_and_releases_the_widget(runs: dict)
     assert "<script" not in bundle["text/html"] and "deepseek-v4-flash · 100 in (64% cached)" in bundle["text/plain"]
 
 
+def test_keep_open_leaves_closing_the_widget_to_its_owner() -> None:
+    widget = FakeWidget()
+    view = WidgetView(widget, None, clock=Clock(), keep_open=True)  # the chat panel's way
+    snap = TurnSnapshot().apply(TextDelta("done"))
+    view.finish(snap, footer(snap))
+    assert widget.closed == 0 and widget.sent  # the last flush went out; the widget stays
+
+
 def test_finish_is_idempotent_and_later_updates_are_ignored() -> None:
     widget, handle = FakeWidget(), FakeHandle()
     view = WidgetView(widget, handle, clock=Clock())
