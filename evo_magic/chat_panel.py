@@ -150,7 +150,7 @@ class ChatPanel:
         from IPython.display import display
 
         if self.closed:
-            display({"text/html": self.snapshot_html(), "text/plain": self.snapshot_text()}, raw=True)
+            display(self._snapshot_bundle(), raw=True)
             return
         bundle = self.widget._repr_mimebundle_()
         bundle["text/plain"] = f"evo_magic chat panel on session {self.session.name!r} (needs a running kernel)"
@@ -274,13 +274,15 @@ class ChatPanel:
                 widget = found[1] if found is not None and found[0] is entry else entry_widget(entry)
                 cache[id(entry)] = (entry, widget)
                 children.append(widget)
+            if not children:  # tracked like a block, so the next rebuild closes it
+                placeholder = empty_html(self.session.name)
+                children.append(placeholder)
+                cache[id(placeholder)] = (placeholder, placeholder)
             stale = [wd for key, (_, wd) in self._cache.items() if key not in cache]
             self._cache = cache
             self.transcript.children = children
             for widget in stale:
                 widget.close()
-            if not children:
-                self.transcript.children = [empty_html(self.session.name)]
             self._update_footer()
         if self.session.name not in _ASKING:
             self._update_snapshots()

@@ -140,6 +140,8 @@ class LineCommands:
     def _cmd_restore(self, rest: list[str]) -> Notice:
         """Rebuild the session's conversation from this notebook's ledger (after a restart)."""
         from .accounting import current
+        from .notebook_id import short_name
+
         args = session_parser("restore").parse_args(rest)
         session = registry().get(args.session)
         acc = current()
@@ -147,8 +149,6 @@ class LineCommands:
             added, superseded = acc.restore(session)
         except EvoMagicError as exc:  # the ledger unreadable, the session busy in the panel
             raise UsageError(exc.one_line()) from None
-        from .notebook_id import short_name
-
         where = f"the ledger of {short_name(acc.notebook)}"
         if not added:
             held = f"; its {len(session.turns)} turns are all in memory" if session.turns else ""

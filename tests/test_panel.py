@@ -66,6 +66,7 @@ def classes(widget: Any) -> tuple[str, ...]:
 def test_send_shows_the_turn_and_shares_the_session(online: Any) -> None:
     p = evo_magic.panel()
     assert classes(p.widget) == ("evo-panel",) and "no turns yet" in p.transcript.children[0].value
+    placeholder = p.transcript.children[0]
     p.input.value = "What is 2+2?"
     p.send_button.click()
     assert p.input.value == ""  # accepted: the input empties
@@ -73,7 +74,7 @@ def test_send_shows_the_turn_and_shares_the_session(online: Any) -> None:
     [row] = p.rows
     assert row["status"] == "ok" and "4" in row["answer"] and row["cell"] == "panel"
     [block] = p.transcript.children
-    assert "evo-panel-turn" in classes(block)
+    assert "evo-panel-turn" in classes(block) and placeholder.comm is None  # the placeholder was closed
     assert '<div class="evo-panel-user">What is 2+2?</div>' in block.value
     assert 'class="evo-answer evo-md"' in block.value and "<strong>4</strong>" in block.value
     assert '<details class="evo-thinking">' in block.value  # folded, as in a cell
