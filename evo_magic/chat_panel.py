@@ -84,6 +84,7 @@ class ChatPanel:
         self.closed = False
         self.last_reply: Reply | None = None
         self._notes: list[str] = []  # budget warnings, "still answering", …: until the next question
+        self._submitting = False  # Send was clicked: the first front end to answer sends its text
 
         def picker(cls: Any, css: str, **kw: Any) -> Any:
             widget = cls(layout=w.Layout(width="auto"), **kw)
@@ -126,7 +127,7 @@ class ChatPanel:
         self._own = [self.widget, bar, scroll, self.transcript, actions, self.input, self.footer]
         self._own += [*bar.children, self.send_button, self.stop_button]
 
-        self.send_button.on_click(lambda _: self.send(self.input.value))
+        self.send_button.on_click(self._on_send_click)
         self.stop_button.on_click(lambda _: self.stop())
         self.new_button.on_click(lambda _: self.new_session())
         self.reset_button.on_click(lambda _: self.reset())
@@ -320,9 +321,22 @@ class ChatPanel:
                 log.debug("panel snapshot update failed", exc_info=True)
 
     # --- callbacks ----------------------------------------------------------------------
+    def _on_send_click(self, _: Any) -> None:
+        # The box's text comes from its front end, not from the synced value: ipywidgets may
+        # still hold the last keystrokes back, and the click would send a truncated question.
+        self._submitting = True
+        self.input.send({"type": "submit"})
+
     def _on_input_msg(self, widget: Any, content: dict[str, Any], buffers: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "send":
-            self.send(str(content.get("text", "")))
+        if not isinstance(content, dict) or content.get("type") != "send":
+            return
+        if content.get("via") == "button":
+            if not self._submitting:  # another view of this panel answered the click first
+                return
+            self._submitting = False
+        text = str(content.get("text", ""))
+        if not self.send(text) and text.strip():
+            self.input.send({"type": "refused", "text": text})  # back into the emptied box
 
     def _on_session_pick(self, change: dict[str, Any]) -> None:
         if not self._syncing and change["new"]:

@@ -67,8 +67,14 @@ def test_send_shows_the_turn_and_shares_the_session(online: Any) -> None:
     p = evo_magic.panel()
     assert classes(p.widget) == ("evo-panel",) and "no turns yet" in p.transcript.children[0].value
     placeholder = p.transcript.children[0]
-    p.input.value = "What is 2+2?"
+    to_front_end: list[Any] = []
+    p.input.send = lambda content, buffers=None: to_front_end.append(content)
+    p.input.value = "What is 2"  # the synced value may lag the box: Send asks the front end
     p.send_button.click()
+    assert to_front_end == [{"type": "submit"}] and p.rows == []
+    # the box answers with its text (a second view of the panel answers too, and is ignored)
+    p._on_input_msg(p.input, {"type": "send", "text": "What is 2+2?", "via": "button"}, [])
+    p._on_input_msg(p.input, {"type": "send", "text": "What is 2+2?", "via": "button"}, [])
     assert p.input.value == ""  # accepted: the input empties
     p.wait(10)
     [row] = p.rows
@@ -89,15 +95,24 @@ def test_send_shows_the_turn_and_shares_the_session(online: Any) -> None:
     assert p.transcript.children[0] is block  # unchanged turns keep their widget (and open <details>)
 
 
-def test_enter_from_the_input_sends_and_blank_or_busy_sends_do_not(online: Any) -> None:
+def test_enter_from_the_input_sends_and_blank_or_busy_sends_do_not(slow: Any) -> None:
     p = evo_magic.panel()
-    p.input.value = "Hello there"
-    p._on_input_msg(p.input, {"type": "send", "text": "Hello there"}, [])
+    to_front_end: list[Any] = []
+    p.input.send = lambda content, buffers=None: to_front_end.append(content)
+    p._on_input_msg(p.input, {"type": "send", "text": "What is 2+2?"}, [])
     p.wait(10)
-    assert [r["prompt"] for r in p.rows] == ["Hello there"]
+    assert [r["prompt"] for r in p.rows] == ["What is 2+2?"] and to_front_end == []
     assert p.send("   ") is False and p.send("") is False
     p._on_input_msg(p.input, {"type": "other"}, [])
-    assert len(p.rows) == 1
+    p._on_input_msg(p.input, {"type": "send", "text": "  "}, [])
+    assert len(p.rows) == 1 and to_front_end == []
+    # the front end empties its box on Enter; a question refused while one streams goes back
+    p.send(LONG)
+    until(lambda: p.rows[-1]["status"] == "streaming")
+    p._on_input_msg(p.input, {"type": "send", "text": "queued question"}, [])
+    assert to_front_end == [{"type": "refused", "text": "queued question"}]
+    p.stop()
+    p.wait(5)
 
 
 def test_stop_keeps_the_partial_answer_marked_and_the_kernel_free(slow: Any) -> None:
@@ -131,7 +146,8 @@ def test_two_panels_stay_in_step_and_close_releases(slow: Any) -> None:
     until(lambda: b.rows and b.rows[-1]["status"] == "streaming")
     until(lambda: any(not isinstance(part, str) for part in panel_module._ASKING["default"].parts))
     live = panel_module._ASKING["default"].parts[0]
-    assert live in b.transcript.children[-1].children  # b shows the same live answer
+    # the part is appended on the panel's thread just before it broadcasts; b refreshes on that
+    until(lambda: live in b.transcript.children[-1].children)  # b shows the same live answer
     b.stop()  # Stop in either panel stops the session's answer
     a.wait(5)
     assert a.rows == b.rows and b.rows[-1]["status"] == "stopped"

@@ -1,9 +1,13 @@
-// evo_magic chat panel input: the anywidget front end of evo_magic/panel.py (PanelInput).
+// evo_magic chat panel input: the anywidget front end of evo_magic/panel_widgets.py (PanelInput).
 //
 // A <textarea> where Enter sends and Shift+Enter makes a newline (an IME composition's Enter
 // only confirms the composition). The text is synced to the kernel as the "value" trait; a
-// send goes as the custom message {type: "send", text}. The kernel clears "value" once it
-// accepts the question, which empties the textarea here.
+// send empties the textarea at once (the front end's own "" is then the newest value, so a
+// keystroke update still held back by ipywidgets' throttling cannot put the question back) and
+// goes as the custom message {type: "send", text}. A question the kernel refuses (one is
+// already streaming) comes back as {type: "refused", text} and returns to an empty box. The
+// Send button (an ipywidgets Button) makes the kernel ask {type: "submit"}, answered the same way
+// with via: "button".
 //
 // SECURITY: nothing is evaluated or inserted as HTML; the placeholder goes in as an attribute.
 
@@ -32,13 +36,28 @@ export default {
       push();
       fit();
     };
+    const submit = (via) => {
+      const text = area.value;
+      if (!text.trim()) return;
+      area.value = "";
+      push();
+      fit();
+      model.send({ type: "send", text, via });
+    };
     const onKey = (event) => {
       event.stopPropagation(); // JupyterLab's notebook shortcuts (Shift+Enter runs a cell) stay out
       if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
       event.preventDefault(); // Enter sends; Shift+Enter keeps the browser's newline
-      if (!area.value.trim()) return;
-      push();
-      model.send({ type: "send", text: area.value });
+      submit("enter");
+    };
+    const onMessage = (msg) => {
+      if (msg && msg.type === "submit") {
+        submit("button"); // the Send button was clicked: send this box's text
+      } else if (msg && msg.type === "refused" && !area.value) {
+        area.value = String(msg.text);
+        push();
+        fit();
+      }
     };
     const keep = (event) => event.stopPropagation();
     const onValue = () => {
@@ -57,11 +76,13 @@ export default {
     area.addEventListener("keypress", keep);
     model.on("change:value", onValue);
     model.on("change:disabled", onDisabled);
+    model.on("msg:custom", onMessage);
     onDisabled();
     fit();
     return () => {
       model.off("change:value", onValue);
       model.off("change:disabled", onDisabled);
+      model.off("msg:custom", onMessage);
     };
   },
 };

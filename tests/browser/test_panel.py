@@ -112,6 +112,8 @@ def test_panel_asks_streams_stops_and_leaves_the_kernel_free(ui: UI) -> None:
     assert first["thinking"], "the thinking should be in a details.evo-thinking"
     assert re.search(r"\d in\b", first["footer"]) and re.search(r"\d out\b", first["footer"]), first
     harness.wait_until(page, lambda: box.input_value() == "", "the textarea to be emptied after sending", timeout=5)
+    page.wait_for_timeout(500)  # a keystroke update ipywidgets buffered must not refill it
+    assert box.input_value() == "", box.input_value()
     footer = panel.locator(".evo-panel-footer").inner_text()
     assert re.search(r"\d in\b", footer) and re.search(r"\d out\b", footer) and "$" in footer, footer
     assert prompts(ui) == ran, "a key press in the panel re-ran a cell"
@@ -137,6 +139,8 @@ def test_panel_asks_streams_stops_and_leaves_the_kernel_free(ui: UI) -> None:
         return len(ts[-1]["answer"].strip()) if len(ts) > n_turns else 0
 
     seen = harness.wait_until(page, streaming, "the long answer to start streaming")
+    assert LONG in turns(panel)[-1]["user"], "Send sent a question other than the box's text"
+    assert box.input_value() == "", "Send left the question in the box"
     harness.wait_until(page, lambda: streaming() > seen, "the long answer to grow", timeout=15)
 
     one_plus_one = harness.cell(page, 3)
