@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from .notices import Notice
 from .pricing import billed_model, cost, estimate_tokens, input_cost, load_table
+from .totals import STARTED
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +96,18 @@ class Accounting:
     def on_event(self, kind: str, session: Any, reply: Any) -> None:
         from .records import row_from_reply, turn_from_reply
 
-        if kind == "request":
+        if kind == "start":
+            # A "started" row, replaced when the request settles: a kernel killed or restarted
+            # mid-answer (billed, but never settled) leaves it, counted as of unknown cost.
+            row = row_from_reply(reply, notebook=self.notebook, cost=None, at=datetime.now(timezone.utc))
+            reply.ledger_request = self.ledger.record(replace(row, outcome=STARTED, origin=_origin(reply)))
+        elif kind == "request":
             at = datetime.now(timezone.utc) - timedelta(seconds=reply.timing.elapsed)
             table = load_table(overrides=self.prices or None)
             reply.priced = True
             reply.cost = cost(reply.usage, billed_model(reply.requested_model, reply.snapshot.model), at, table)
-            origin = "panel" if reply.cell == "panel" else "api" if reply.cell is None else "cell"
-            row = row_from_reply(reply, notebook=self.notebook, cost=reply.cost, at=at, origin=origin)
-            self._last[session.name] = self.ledger.record(row)
+            row = row_from_reply(reply, notebook=self.notebook, cost=reply.cost, at=at, origin=_origin(reply))
+            self._last[session.name] = self.ledger.record(row, replace=reply.ledger_request)
         elif kind == "turn" and reply.status in ("ok", "length") and session.name in self._last:
             turn = next((t for t in session.turns if t.reply is reply), None)
             if turn is not None:
@@ -141,6 +147,10 @@ class Accounting:
     def usage(self, all_notebooks: bool = False) -> Any:
         """The :class:`~evo_magic.usage_view.UsageView` of ``%deepseek usage [--all]``."""
         return self.rows(all_notebooks=all_notebooks).view()
+
+
+def _origin(reply: Any) -> str:
+    return "panel" if reply.cell == "panel" else "api" if reply.cell is None else "cell"
 
 
 _current: Accounting | None = None

@@ -9,7 +9,9 @@ standard library's :mod:`sqlite3`:
   ``database is locked`` / ``busy``.
 * **A killed kernel** loses at most the write it was in the middle of: with WAL and
   ``synchronous=NORMAL`` a committed transaction survives the process dying; an
-  uncommitted one is rolled back when the file is next opened.
+  uncommitted one is rolled back when the file is next opened. Each request is written as
+  ``started`` before it is sent and replaced when it settles, so one a kernel died in the
+  middle of stays visible: billed by the API, its tokens unknown.
 * **Schema** changes are an ordered list, :data:`MIGRATIONS`; ``schema_version`` records how
   many ran, and each runs once, in one transaction. Only append to the list, and only with
   changes older code can live with (new tables, new nullable columns).
@@ -43,6 +45,7 @@ from typing import Any, NamedTuple, TypeVar
 from .counts import Usage
 from .errors import EvoMagicError
 from .pricing import home_dir
+from .totals import STARTED as STARTED
 from .totals import TOKENS as _TOKENS
 from .totals import Totals
 from .totals import totals_table as totals_table  # re-exported: it lived here before totals.py
@@ -109,7 +112,8 @@ class LedgerRow:
     execution count; ``usage`` None means the API reported none (all token columns NULL);
     ``cost`` None means unknown (stored as decimal TEXT otherwise); ``ttft`` and ``elapsed``
     are seconds; ``outcome`` is the reply status (ok, length, interrupted, error,
-    content_filter, ...) and ``error`` the error kind (e.g. ``RateLimitError``).
+    content_filter, ...), or ``started`` from when the request is sent until it settles (a kernel
+    killed mid-answer leaves it so), and ``error`` the error kind (e.g. ``RateLimitError``).
     """
 
     notebook: str
@@ -261,13 +265,18 @@ class Ledger:
         self.close()
 
     # --- writing -----------------------------------------------------------------------
-    def record(self, row: LedgerRow, turn: TurnRecord | None = None) -> int:
-        """Append one request (and, for a successful one, its turn); returns the row id."""
+    def record(self, row: LedgerRow, turn: TurnRecord | None = None, *, replace: int | None = None) -> int:
+        """Append one request (and, for a successful one, its turn); returns the row id.
+        ``replace``: the id of the request's ``started`` row, which this row then becomes."""
         sql = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})"
+        update = f"UPDATE requests SET {', '.join(f'{c} = :{c}' for c in _COLUMNS)} WHERE id = :id"
         values = row._db_values()
 
         def insert(conn: sqlite3.Connection) -> int:
-            row_id = int(conn.execute(sql, values).lastrowid or 0)
+            if replace is not None and conn.execute(update, {**values, "id": replace}).rowcount:
+                row_id = replace
+            else:
+                row_id = int(conn.execute(sql, values).lastrowid or 0)
             if turn is not None:
                 _insert_turn(conn, row_id, turn)
             return row_id

@@ -78,6 +78,7 @@ class Reply:
     error: EvoMagicError | None = field(default=None, repr=False)
     cost: Decimal | None = None
     priced: bool = False  # set by the ledger once it tried to price this request
+    ledger_request: int | None = field(default=None, repr=False)  # its ledger row, from the start
     data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
 

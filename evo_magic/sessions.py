@@ -340,6 +340,7 @@ class Session:
         self._registry.check(self, opts, body)
         snap = TurnSnapshot()
         reply = Reply(snap, opts.model, self.name, Timing(time.monotonic()), protocol=opts.protocol, cell=cell)
+        self._registry.notify("start", self, reply)  # the ledger's row exists before a byte is billed
         try:
             self._stream(transport, proto, body, opts, view, reply)
         except KeyboardInterrupt:
@@ -349,9 +350,8 @@ class Session:
             if self._cancel.is_set():  # cancel() closed the response under the reader
                 self._settle(reply, view, "interrupted", None)
                 raise Interrupted(reply) from None
-            if not isinstance(exc, EvoMagicError):
-                raise
-            self._settle(reply, view, "error", exc)
+            # (a bug, not an EvoMagicError, still settles: the ledger's started row must end)
+            self._settle(reply, view, "error", exc if isinstance(exc, EvoMagicError) else None)
             raise
         if snap.error is not None:
             self._settle(reply, view, "error", snap.error)

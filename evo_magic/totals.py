@@ -20,6 +20,9 @@ from .notices import Table
 from .pricing import format_money
 
 GROUPS = ("notebook", "session", "model", "model_requested", "protocol", "outcome", "origin", "day")
+# The outcome of a request that was sent but never settled (its kernel died or was restarted
+# mid-answer): billed, tokens unknown. While a request streams, its row says so too.
+STARTED = "started"
 TOKENS = ("prompt_tokens", "cache_hit_tokens", "cache_miss_tokens", "completion_tokens", "reasoning_tokens")
 
 

@@ -26,7 +26,7 @@ from typing import Any, SupportsIndex, overload
 
 from .pricing import _utc, format_money
 from .spend_chart import SpendPoint, series, sparkline, spend_chart_svg, summary
-from .totals import Totals, cost_unknown, group_totals, totals_table
+from .totals import STARTED, Totals, cost_unknown, group_totals, totals_table
 
 __all__ = ["UsageRecord", "UsageRows", "UsageView", "spend_chart_svg"]
 
@@ -43,7 +43,8 @@ class UsageRecord:
     execution count; the token fields are None when the API reported no usage (interrupted,
     failed), ``reasoning_tokens`` also when the API did not say; ``cost`` is exact USD, None
     when unknown; ``ttft`` and ``elapsed`` are seconds; ``outcome`` is ok, length,
-    interrupted, error, ... and ``error`` the error kind.
+    interrupted, error, started (never settled: answering, or its kernel died), ... and
+    ``error`` the error kind.
     """
 
     time: datetime
@@ -202,7 +203,9 @@ class UsageView:
         if "notebook" in self.by:
             parts.append(r.notebook)
         parts += [r.session, r.model] + ([] if r.cell is None else [f"cell {r.cell}"])
-        if r.outcome != "ok":
+        if r.outcome == STARTED:
+            parts.append("started, not settled (still answering, or its kernel stopped mid-answer)")
+        elif r.outcome != "ok":
             parts.append(r.outcome if r.error is None else f"{r.outcome} ({r.error})")
         # no cost and not unknown: failed before any token, which the API does not bill
         cost = r.cost if r.cost is not None or cost_unknown(r) else Decimal(0)

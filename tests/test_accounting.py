@@ -61,3 +61,39 @@ def test_costs_persist_across_restart_and_budget_refuses(emu: object, tmp_path: 
         assert k.execute("%%deepseek\nOne more?").ok
     finally:
         k.close()
+
+
+def test_a_kernel_killed_mid_answer_leaves_a_started_row(tmp_path: Path) -> None:
+    """The API bills a request the kernel never saw finish: the ledger shows it, cost unknown."""
+    import time
+
+    from evo_magic.emulator import Emulator
+    from evo_magic.ledger import Ledger
+
+    home = tmp_path / "home"
+    with Emulator(tokens_per_second=50) as slow:
+        k = start(slow, home)
+        try:
+            assert k.execute("%%deepseek\nWhat is 2+2?").ok
+            k.kc.execute("%%deepseek\nWrite an essay of 3000 words about sampling bias")
+            with Ledger(home / "ledger.sqlite3") as ledger:
+                deadline = time.monotonic() + 30
+                while [r.outcome for r in ledger.rows()] != ["ok", "started"]:
+                    assert time.monotonic() < deadline, [r.outcome for r in ledger.rows()]
+                    time.sleep(0.05)
+            time.sleep(0.5)  # streaming now
+        finally:
+            k.close()  # shutdown_kernel(now=True): SIGKILL, nothing settles the request
+    k = start(_NoEmulator(), home)  # a restarted kernel, reading the same ledger
+    try:
+        rows = k.execute("import evo_magic\nfor r in evo_magic.usage(): print(r.outcome, r.prompt_tokens, r.cost)")
+        ok, started = rows.text().strip().splitlines()
+        assert ok.startswith("ok ") and started == "started None None"
+        usage = k.execute("%deepseek usage").text()
+        assert "2 (1 without usage)" in usage and "+ 1 unknown" in usage, usage
+    finally:
+        k.close()
+
+
+class _NoEmulator:
+    url = "http://127.0.0.1:9"  # nothing is asked of it

@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,21 @@ def test_no_usage_is_stored_as_null_never_zero(tmp_path: Path) -> None:
         assert raw.execute(f"SELECT {columns} FROM requests").fetchone() == (None,) * 6
     assert (total.requests, total.no_usage, total.unknown_cost, total.priced) == (1, 1, 1, 0)
     assert total.cost_text == "unknown"  # never $0.00
+
+
+def test_a_started_row_becomes_the_settled_request(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        started = ledger.record(row(usage=None, outcome="started", cell=3))
+        other = ledger.record(row(usage=None, outcome="started", cell=4))  # e.g. a kernel that died
+        (t,) = ledger.totals(by=())
+        assert (t.requests, t.no_usage, t.unknown_cost) == (2, 2, 2)  # billed, tokens unknown
+        paid = {"usage": TURN1, "cost": Decimal("0.0000410536")}
+        assert ledger.record(row(cell=3, **paid), replace=started) == started
+        rows = ledger.rows()
+        assert [(r.id, r.outcome, r.usage) for r in rows] == [(started, "ok", TURN1), (other, "started", None)]
+        assert ledger.record(row(cell=5, **paid), replace=999) not in (started, other)  # gone: appended
+        (t,) = ledger.totals(by=())
+        assert (t.requests, t.no_usage, t.unknown_cost, t.priced) == (3, 1, 1, 2)
 
 
 def test_totals_by_session_and_model(tmp_path: Path) -> None:
@@ -350,3 +366,40 @@ def test_an_unusable_path_is_a_ledger_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(LedgerError, match="cannot open the ledger"):
         Ledger(tmp_path / "file" / "l.sqlite3")
+
+
+def test_every_request_is_started_then_settled_even_when_a_bug_breaks_it(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evo_magic
+    import evo_magic.accounting as accounting
+    from evo_magic.registry import registry
+
+    from .conftest import use_emulator
+
+    use_emulator(monkeypatch, emulator.url, "/work/started.ipynb")
+    accounting._current = None
+    acc = accounting.install(None, None)
+    outcomes: list[list[str]] = []
+    registry().listeners.append(
+        lambda kind, s, reply: outcomes.append([r.outcome for r in acc.ledger.rows(acc.notebook)])
+        if kind in ("start", "request")
+        else None
+    )
+    try:
+        evo_magic.session().ask("What is 2+2?")
+        assert outcomes == [["started"], ["ok"]]  # one row: written before the request, then settled
+
+        class Broken:
+            def update(self, snap: Any) -> None:
+                raise RuntimeError("a bug in a view")
+
+            def finish(self, snap: Any, footer: Any) -> None: ...
+
+        with pytest.raises(RuntimeError, match="a bug in a view"):
+            evo_magic.session().ask("What is 2+2?", view=Broken())
+        rows = acc.ledger.rows(acc.notebook)
+        assert [r.outcome for r in rows] == ["ok", "error"] and rows[-1].usage is None
+    finally:
+        acc.close()
+        accounting._current = None

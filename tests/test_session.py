@@ -269,7 +269,7 @@ def test_listeners_see_turns_and_a_broken_listener_does_not_break_asking(api: Fa
     registry().listeners.append(lambda kind, session, payload: seen.append(kind))
     registry().listeners.append(lambda kind, session, payload: 1 / 0)
     evo_magic.session().ask("q")
-    assert seen == ["session", "request", "turn"]
+    assert seen == ["session", "start", "request", "turn"]
 
 
 def test_one_client_per_session_reused(api: FakeApi) -> None:
