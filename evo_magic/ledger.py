@@ -36,7 +36,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -47,8 +47,6 @@ from .errors import EvoMagicError
 from .pricing import home_dir
 from .totals import STARTED as STARTED
 from .totals import TOKENS as _TOKENS
-from .totals import Totals
-from .totals import totals_table as totals_table  # re-exported: it lived here before totals.py
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +86,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 # "Cost unknown" excludes requests that failed before any token: the API bills none of those
 # (the same rule as totals.cost_unknown, which group_totals applies to rows in memory).
 _UNKNOWN_COST = "cost IS NULL AND (prompt_tokens IS NOT NULL OR outcome != 'error' OR ttft IS NOT NULL)"
-_GROUPS = {name: name for name in ("notebook", "session", "model_requested", "protocol", "outcome", "origin")}
-_GROUPS |= {"model": "COALESCE(model_answered, model_requested)", "day": "substr(at, 1, 10)"}
 _COLUMNS: tuple[str, ...] = ("at", "notebook", "session", "origin", "cell", "model_requested", "model_answered")
 _COLUMNS += ("protocol", *_TOKENS, "cost", "ttft", "elapsed", "outcome", "error", "response_id")
 _PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON")
@@ -174,9 +170,6 @@ class Spend(NamedTuple):
 
     cost: Decimal
     unknown: int
-
-
-_COUNTS = [f.name for f in fields(Totals)][1:-1]
 
 
 class Ledger:
@@ -320,28 +313,6 @@ class Ledger:
         else:
             return 0
         return self._write(lambda conn: conn.execute(sql, params).rowcount)
-
-    def totals(self, notebook: str | None = None, *, by: Iterable[str] = ("session", "model")) -> list[Totals]:
-        """Sums per group of ``by`` (any of notebook, session, model, model_requested,
-        protocol, outcome, origin, day) for one notebook or all; ``by=()`` gives one row."""
-        by = tuple(by)
-        unknown = [b for b in by if b not in _GROUPS]
-        if unknown:
-            raise ValueError(f"cannot group by {', '.join(unknown)}; choose from {', '.join(_GROUPS)}")
-        keys = [_GROUPS[b] for b in by]
-        where, params = _where(notebook=notebook)
-        sql = (
-            f"SELECT {''.join(k + ', ' for k in keys)}COUNT(*), COUNT(cost), SUM({_UNKNOWN_COST}), "
-            "SUM(prompt_tokens IS NULL), SUM(prompt_tokens), SUM(cache_hit_tokens), SUM(cache_miss_tokens), "
-            f"SUM(completion_tokens), SUM(reasoning_tokens), group_concat(cost, ' ') FROM requests{where}"
-            + (f" GROUP BY {', '.join(keys)} ORDER BY {', '.join(keys)}" if keys else "")
-        )
-        out = []
-        for r in self._query(sql, params):
-            values, n = tuple(r), len(keys)
-            counts = dict(zip(_COUNTS, (int(v or 0) for v in values[n:-1]), strict=True))
-            out.append(Totals(tuple(str(v) for v in values[:n]), cost=_decimal_sum(values[-1]), **counts))
-        return out
 
     def spend(self, notebook: str, *, since: datetime | None = None) -> Spend:
         """Known spend of ``notebook`` (optionally since an instant; naive means UTC) and the

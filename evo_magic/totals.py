@@ -1,11 +1,10 @@
 """Sums of ledger requests per group, and their table (pure: no sqlite3).
 
-:class:`Totals` is what :meth:`~evo_magic.ledger.Ledger.totals` computes in SQL;
-:func:`group_totals` computes the same sums in Python from request records (what
-``evo_magic.usage()`` returns), so a view can be built from rows already in memory. Both
-follow one rule for "cost unknown" (:func:`cost_unknown`; the SQL twin is ``_UNKNOWN_COST`` in
-``ledger.py``): a request without a cost is unknown unless it failed before any token, which
-the API does not bill.
+:func:`group_totals` sums request records (what ``evo_magic.usage()`` returns) per group into
+:class:`Totals`, the figures of ``%deepseek usage``. "Cost unknown" has one rule,
+:func:`cost_unknown` (its SQL form, ``_UNKNOWN_COST`` in ``ledger.py``, serves the budget's quick
+spend query): a request without a cost is unknown unless it failed before any token, which the
+API does not bill.
 """
 
 from __future__ import annotations
@@ -84,8 +83,8 @@ def cost_unknown(request: Request) -> bool:
 
 
 def group_key(request: Request, column: str) -> str:
-    """The value of one grouping column (as :meth:`Ledger.totals` groups: ``model`` is the
-    model that answered, else the one requested; ``day`` is the UTC date)."""
+    """The value of one grouping column (``model`` is the model that answered, else the one
+    requested; ``day`` is the UTC date)."""
     if column == "model":
         return request.model_answered if request.model_answered is not None else request.model_requested
     if column == "day":
@@ -97,8 +96,8 @@ def group_key(request: Request, column: str) -> str:
 
 
 def group_totals(requests: Iterable[Request], by: Sequence[str] = ("session", "model")) -> list[Totals]:
-    """Sums per group of ``by``, ordered by key, equal to :meth:`Ledger.totals` over the same
-    requests; ``by=()`` gives one row (none for no requests)."""
+    """Sums per group of ``by`` (any of :data:`GROUPS`), ordered by key; ``by=()`` gives one
+    row (none for no requests)."""
     groups: dict[tuple[str, ...], list[Request]] = {}
     for request in requests:
         groups.setdefault(tuple(group_key(request, b) for b in by), []).append(request)

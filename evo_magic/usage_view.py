@@ -138,7 +138,7 @@ class UsageRows(list[UsageRecord]):
         return sum(cost_unknown(r) for r in self)
 
     def totals(self, by: Sequence[str] | None = None) -> list[Totals]:
-        """Sums per group (default: :attr:`by`), like :meth:`Ledger.totals`."""
+        """Sums per group (default: :attr:`by`; any of :data:`~evo_magic.totals.GROUPS`)."""
         return group_totals(self, self.by if by is None else by)
 
     def view(self) -> UsageView:

@@ -26,11 +26,12 @@ from evo_magic.ledger import (
     LedgerError,
     LedgerRow,
     TurnRecord,
-    totals_table,
 )
 from evo_magic.records import row_from_reply, turn_from_reply
 from evo_magic.reply import Reply, Timing
 from evo_magic.snapshot import TurnSnapshot
+from evo_magic.totals import Totals, group_totals, totals_table
+from evo_magic.usage_view import UsageRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 6, 10, 9, 4, 13, tzinfo=timezone.utc)
@@ -51,6 +52,11 @@ def row(**kw: object) -> LedgerRow:
         "at": AT,
     }
     return LedgerRow(**{**base, **kw})  # type: ignore[arg-type]
+
+
+def totals(ledger: Ledger, notebook: str | None = None, by: tuple[str, ...] = ("session", "model")) -> list[Totals]:
+    """What the usage view sums: the ledger's rows, grouped in Python."""
+    return group_totals([UsageRecord.from_ledger(r) for r in ledger.rows(notebook)], by)
 
 
 def sample(ledger: Ledger) -> None:
@@ -93,7 +99,7 @@ def test_no_usage_is_stored_as_null_never_zero(tmp_path: Path) -> None:
     with Ledger(path) as ledger:
         ledger.record(row(usage=None, outcome="interrupted"))
         (back,) = ledger.rows()
-        (total,) = ledger.totals(by=())
+        (total,) = totals(ledger, by=())
     assert back.usage is None and back.cost is None and back.outcome == "interrupted"
     columns = "prompt_tokens, cache_hit_tokens, cache_miss_tokens, completion_tokens, reasoning_tokens, cost"
     with sqlite3.connect(path) as raw:
@@ -106,29 +112,29 @@ def test_a_started_row_becomes_the_settled_request(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.sqlite3") as ledger:
         started = ledger.record(row(usage=None, outcome="started", cell=3))
         other = ledger.record(row(usage=None, outcome="started", cell=4))  # e.g. a kernel that died
-        (t,) = ledger.totals(by=())
+        (t,) = totals(ledger, by=())
         assert (t.requests, t.no_usage, t.unknown_cost) == (2, 2, 2)  # billed, tokens unknown
         paid = {"usage": TURN1, "cost": Decimal("0.0000410536")}
         assert ledger.record(row(cell=3, **paid), replace=started) == started
         rows = ledger.rows()
         assert [(r.id, r.outcome, r.usage) for r in rows] == [(started, "ok", TURN1), (other, "started", None)]
         assert ledger.record(row(cell=5, **paid), replace=999) not in (started, other)  # gone: appended
-        (t,) = ledger.totals(by=())
+        (t,) = totals(ledger, by=())
         assert (t.requests, t.no_usage, t.unknown_cost, t.priced) == (3, 1, 1, 2)
 
 
 def test_totals_by_session_and_model(tmp_path: Path) -> None:
     with Ledger(tmp_path / "l.sqlite3") as ledger:
         sample(ledger)
-        totals = ledger.totals("analysis.ipynb")
-    flash = totals[0]
+        sums = totals(ledger, "analysis.ipynb")
+    flash = sums[0]
     assert flash.key == ("default", "deepseek-v4-flash")  # deepseek-chat answered by v4-flash
     # 0.0000410536 + 0.00014462 + 0.0000307888 = 0.0002164624, exactly
     assert flash.cost == Decimal("0.0002164624")
     assert (flash.requests, flash.no_usage, flash.unknown_cost) == (4, 1, 1)
     assert (flash.prompt_tokens, flash.cache_hit_tokens, flash.completion_tokens) == (2414, 1408, 256)
     assert flash.reasoning_tokens == 111
-    text = repr(totals_table(totals, title="Usage of analysis.ipynb"))
+    text = repr(totals_table(sums, title="Usage of analysis.ipynb"))
     assert text == (
         "Usage of analysis.ipynb\n"
         "session  model              requests             input tokens          output tokens              cost\n"
@@ -145,14 +151,16 @@ def test_spend_counts_known_costs_and_reports_unknown(tmp_path: Path) -> None:
         # 0.0002164624 + 0.3388; unknown: the interrupted request and the unpriced model (not the
         # request that failed before any token: nothing was billed)
         assert ledger.spend("analysis.ipynb") == (Decimal("0.3390164624"), 2)
+        (t,) = totals(ledger, "analysis.ipynb", by=())  # the SQL and the Python rule agree
+        assert (t.cost, t.unknown_cost) == ledger.spend("analysis.ipynb")
         assert ledger.spend("other.ipynb") == (Decimal("0.00014462"), 0)
         assert ledger.spend("nobody.ipynb") == (Decimal(0), 0)
         assert ledger.spend("analysis.ipynb", since=AT + timedelta(seconds=1)) == (Decimal(0), 0)
         assert ledger.notebooks() == ["other.ipynb", "analysis.ipynb"]
-        by_outcome = {t.key: t.requests for t in ledger.totals(by=("outcome",))}
+        by_outcome = {t.key: t.requests for t in totals(ledger, by=("outcome",))}
         assert by_outcome == {("error",): 1, ("interrupted",): 1, ("ok",): 6}
         with pytest.raises(ValueError, match="cannot group by"):
-            ledger.totals(by=("cost; DROP TABLE requests",))
+            totals(ledger, by=("cost; DROP TABLE requests",))
 
 
 def test_decimal_sums_are_exact(tmp_path: Path) -> None:
@@ -166,10 +174,10 @@ def test_totals_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "l.sqlite3"
     first = Ledger(path)
     sample(first)
-    before = (first.totals("analysis.ipynb"), first.rows(), first.spend("analysis.ipynb"))
+    before = (totals(first, "analysis.ipynb"), first.rows(), first.spend("analysis.ipynb"))
     first.close()
     second = Ledger(path)
-    assert (second.totals("analysis.ipynb"), second.rows(), second.spend("analysis.ipynb")) == before
+    assert (totals(second, "analysis.ipynb"), second.rows(), second.spend("analysis.ipynb")) == before
     second.close()
 
 
@@ -306,7 +314,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0 and err == "", err
     with Ledger(path) as ledger:
-        counts = {t.key: t.requests for t in ledger.totals("nb", by=("session",))}
+        counts = {t.key: t.requests for t in totals(ledger, "nb", by=("session",))}
         assert counts == {("kernel-a",): 300, ("kernel-b",): 300}
         assert ledger.spend("nb") == (Decimal("0.000600"), 0)
         assert sorted(r.cell for r in ledger.rows(session="kernel-a")) == list(range(300))
