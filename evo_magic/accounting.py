@@ -34,6 +34,7 @@ class Accounting:
         self._ledger: Any = None
         self._notebook: str | None = None
         self._last: dict[str, int] = {}
+        self._unrecorded = False  # a ledger write failed (said once)
 
     @property
     def notebook(self) -> str:
@@ -56,7 +57,7 @@ class Accounting:
             self._ledger.close()
             self._ledger = None
 
-    def _notice(self, text: str, session: Any, kind: str = "warning") -> None:
+    def _notice(self, text: str, session: Any, kind: str = "warning", title: str = "Budget") -> None:
         if threading.current_thread() is not threading.main_thread():
             # Asked from the chat panel's thread: a display would land in whichever cell ran
             # last, so the panels on the session show it in their footer instead.
@@ -65,12 +66,12 @@ class Accounting:
             registry().notify("notice", session, text)
             return
         if self._show is not None:
-            self._show(Notice(text, kind=kind, title="Budget" if kind == "warning" else None))
+            self._show(Notice(text, kind=kind, title=title if kind == "warning" else None))
 
     # --- registry hooks -----------------------------------------------------------------
     def guard(self, session: Any, opts: Any, body: dict[str, Any]) -> None:
         """Before a request: large-prompt cost notice, budget warning / refusal."""
-        from .budget import check, large_prompt_notice
+        from .budget import BudgetExceeded, check, large_prompt_notice
         from .ledger import LedgerError
         from .notebook_id import short_name
 
@@ -85,15 +86,28 @@ class Accounting:
             return
         try:
             spent = self.ledger.spend(self.notebook)
-        except LedgerError:
-            log.warning("the ledger cannot be read; the budget is not checked", exc_info=True)
-            return
+        except LedgerError as exc:  # a cap that cannot be checked must not be passed silently
+            raise BudgetExceeded(
+                f"Budget: this notebook's spend cannot be read ({exc.one_line()}), so the request is "
+                "refused; fix EVO_MAGIC_HOME or lift the cap with %deepseek budget off"
+            ) from None
         verdict = check(spent.cost, self.budget, estimate, notebook=short_name(self.notebook), unpriced=spent.unknown)
         verdict.raise_if_refused()
         if verdict.state == "warn":
             self._notice(verdict.message, session)
 
     def on_event(self, kind: str, session: Any, reply: Any) -> None:
+        from .ledger import LedgerError
+
+        try:
+            self._record(kind, session, reply)
+        except LedgerError as exc:  # the answer goes on; say once (not a traceback per request)
+            log.debug("ledger write failed", exc_info=True)
+            if not self._unrecorded:
+                self._unrecorded = True
+                self._notice(f"Usage is not being recorded: {exc.one_line()}", session, title="Ledger")
+
+    def _record(self, kind: str, session: Any, reply: Any) -> None:
         from .records import row_from_reply, turn_from_reply
 
         if kind == "start":

@@ -8,11 +8,12 @@ the last four characters, so it cannot leak into an output, a log or an error.
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, remember_secret
 
 DEFAULT_BASE_URLS: tuple[str, ...] = ("https://direct.evolink.ai", "https://api.evolink.ai")
 KEY_VAR = "EVOLINK_API_KEY"
@@ -30,6 +31,7 @@ class Secret:
 
     def __init__(self, value: str):
         self._value = value
+        remember_secret(value)  # masked in every error message and in user text from now on
 
     def reveal(self) -> str:
         return self._value
@@ -79,6 +81,10 @@ def read_dotenv(path: Path) -> dict[str, str]:
 def parse_base_urls(value: str) -> tuple[str, ...]:
     urls = tuple(u.strip().rstrip("/") for u in value.split(",") if u.strip())
     for url in urls:
+        if "@" in url.split("//", 1)[-1].split("/", 1)[0]:  # user:password@host
+            raise ConfigError(
+                f"{BASE_URL_VAR} must not carry credentials (user:password@): the key goes in {KEY_VAR}"
+            )
         if not url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"{BASE_URL_VAR} entries must start with http:// or https://, got {url!r}"
@@ -99,7 +105,20 @@ class Endpoint:
     def require_key(self) -> Secret:
         if self.key is None:
             raise ConfigError(NO_KEY_MESSAGE)
+        check_key(self.key.reveal())
         return self.key
+
+
+def check_key(value: str) -> None:
+    """A key an HTTP header can carry (printable ASCII, no spaces); the error names the first
+    bad character (a pasted key often brings a non-breaking hyphen or a smart quote), never the key."""
+    for i, ch in enumerate(value):
+        if not "!" <= ch <= "~":
+            name = unicodedata.name(ch, f"U+{ord(ch):04X}")
+            raise ConfigError(
+                f"{KEY_VAR} has a character an HTTP header cannot carry at position {i + 1} "
+                f"({name}): retype the key, or paste it as plain text"
+            )
 
 
 _offline: Endpoint | None = None

@@ -29,20 +29,46 @@ from collections.abc import Mapping
 from typing import Any
 
 _KEY_SHAPES = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}|\bsk-[A-Za-z0-9._\-]{8,}")
+_SECRETS: set[str] = set()  # every key this process has read (see remember_secret)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def remember_secret(value: str) -> None:
+    """Mask ``value`` wherever :func:`redact` or :func:`scrub` runs from now on (the API key,
+    whatever its shape, is registered when it is read)."""
+    if len(value) >= 8:  # a shorter string is no real key, and masking it would garble text
+        _SECRETS.add(value)
+
+
+def scrub(text: str) -> str:
+    """User text as it may be sent and kept: every remembered secret masked (a traceback in
+    ``%deepseek fix`` or an interpolated value may hold the key), lone surrogates (which UTF-8
+    cannot encode) replaced by U+FFFD. Nothing else changes."""
+    for secret in _SECRETS:
+        if secret in text:
+            text = text.replace(secret, "****" + secret[-4:])
+    return _SURROGATES.sub("\ufffd", text)
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove every given secret and anything shaped like an API key from ``text``."""
-    for secret in secrets:
+    """Remove every given or remembered secret and anything shaped like an API key from ``text``."""
+    for secret in (*secrets, *_SECRETS):
         if secret and len(secret) >= 4:
             text = text.replace(secret, "****" + secret[-4:])
     return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", text)
 
 
 class EvoMagicError(Exception):
-    """Base class: every error evo_magic raises on purpose."""
+    """Base class: every error evo_magic raises on purpose. Its text never shows a remembered
+    secret or anything shaped like a key, whatever server bytes it quotes."""
 
     hint: str = ""
+
+    def __init__(self, *args: Any):
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
     def one_line(self) -> str:
         """The message a user sees: one line, hint appended."""
@@ -102,7 +128,7 @@ class ApiError(EvoMagicError):
         super().__init__(message)
         if status is not None:
             self.status = status
-        self.message = message
+        self.message: str = self.args[0]  # redacted
         self.type = type
         self.code = code
         self.param = param
@@ -114,7 +140,7 @@ class ApiError(EvoMagicError):
         return False
 
     def __str__(self) -> str:
-        return f"HTTP {self.status}: {self.message}" if self.status else self.message
+        return redact(f"HTTP {self.status}: {self.message}" if self.status else self.message)
 
 
 class BadRequestError(ApiError):

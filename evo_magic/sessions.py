@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config
 from .counts import Usage
-from .errors import EvoMagicError, OptionError, ProtocolError, TransportError
+from .errors import EvoMagicError, OptionError, ProtocolError, TransportError, scrub
 from .events import ReasoningDelta, TextDelta, ToolCallDelta
 from .messages import Message
 from .options import RequestOptions
@@ -202,6 +202,7 @@ class Session:
         """
         if not isinstance(prompt, str) or not prompt.strip():
             raise OptionError("the prompt is empty")
+        prompt, system = scrub(prompt), None if system is None else scrub(system)  # no key, no surrogate
         functions = tool_map(tools if tools is not None else self.tools)
         if functions:
             options["tools"] = tuple(function_tool(fn, name) for name, fn in functions.items())
@@ -238,6 +239,7 @@ class Session:
                 loop.append(Message.from_snapshot(reply.snapshot, cell=cell))
                 for call in calls:
                     text, ok = self._call_tool(functions, call, approve)
+                    text = scrub(text)
                     loop.append(Message.tool_result(call.id, text, call.name))
                     if on_tool is not None:
                         on_tool(call, text, ok)

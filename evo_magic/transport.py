@@ -99,12 +99,16 @@ class Transport:
     def post(self, path: str, body: dict[str, Any]) -> Iterator[httpx.Response]:
         """An open, successful (2xx) response to ``POST {base}{path}``; closed on exit."""
         key = self.endpoint.require_key()
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        headers = {
-            "Authorization": f"Bearer {key.reveal()}",
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream" if body.get("stream") else "application/json",
-        }
+        # surrogates cannot be encoded: U+FFFD instead of an error (prompts are scrubbed earlier)
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+        # httpx.Headers, not a dict: its repr masks Authorization, so no traceback's locals show the key
+        headers = httpx.Headers(
+            {
+                "Authorization": f"Bearer {key.reveal()}",
+                "Content-Type": "application/json",
+                "Accept": "text/event-stream" if body.get("stream") else "application/json",
+            }
+        )
         response = self._send_with_retries(path, payload, headers)
         try:
             yield response
@@ -124,9 +128,7 @@ class Transport:
         finally:
             response.close()
 
-    def _send_with_retries(
-        self, path: str, payload: bytes, headers: dict[str, str]
-    ) -> httpx.Response:
+    def _send_with_retries(self, path: str, payload: bytes, headers: httpx.Headers) -> httpx.Response:
         urls = self.endpoint.base_urls
         attempt = 0
         while True:
@@ -157,6 +159,13 @@ class Transport:
                 raise TransportError(
                     f"request to {base} failed: {redact(str(exc))}", url=base, retryable=False
                 ) from exc
+            except Exception as exc:  # not a network failure: a setting httpx rejects, a bug
+                # from None: the original's frames (httpx's locals) could hold the header value
+                raise TransportError(
+                    f"the request to {base} could not be sent ({type(exc).__name__}: {_reason(exc)})",
+                    url=base,
+                    retryable=False,
+                ) from None
             else:
                 if response.status_code < 400:
                     return response
