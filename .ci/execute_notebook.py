@@ -21,6 +21,8 @@ def main(argv: list[str]) -> int:
     keep = Path(argv[argv.index("--keep") + 1]) if "--keep" in argv else None
     for name in [n for n in os.environ if n.startswith("EVOLINK_")]:
         del os.environ[name]
+    # name the notebook as JupyterLab does, so each notebook has its own ledger history
+    os.environ["JPY_SESSION_NAME"] = str(path.resolve())
     nb = nbformat.read(path, as_version=4)
     started = time.monotonic()
     client = NotebookClient(

@@ -35,9 +35,12 @@ def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> UsageR
 
 
 def session(name: str | None = None, **settings: Any) -> Session:
-    """The kernel's default session, or the named one (created on first use)."""
+    """The kernel's default session, or the named one (created on first use). Its requests
+    are recorded in the usage ledger (and held to the budget) with or without ``%load_ext``."""
+    from .accounting import current
     from .registry import registry
 
+    current()
     return registry().get(name, **settings)
 
 

@@ -186,5 +186,17 @@ def install(user_ns: dict[str, Any] | None, show: Any) -> Accounting:
 
 
 def current() -> Accounting:
-    """The kernel's accounting (created without a notebook namespace outside the magics)."""
-    return _current if _current is not None else install(None, None)
+    """The kernel's accounting, hooked into the registry in use (created without ``%load_ext``:
+    the shell's namespace names the notebook in VS Code, and notices are not displayed)."""
+    if _current is not None and _current.on_event in registry_listeners():
+        return _current
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    return install(None if shell is None else shell.user_ns, None)
+
+
+def registry_listeners() -> list[Any]:
+    from .registry import registry
+
+    return registry().listeners

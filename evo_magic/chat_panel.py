@@ -345,10 +345,14 @@ class ChatPanel:
     def _on_setting(self, name: str, value: Any) -> None:
         if self._syncing:
             return
+        # a new model starts from its own thinking default (deepseek-chat never thinks)
+        changes = {name: value, "thinking": None} if name == "model" else {name: value}
         try:
-            self.session.configure(**{name: value})
+            self.session.configure(**changes)
         except EvoMagicError as exc:
             self._note(exc.one_line())
+        if name == "model":
+            self._sync_pickers()  # the Thinking box follows the model
 
     def _sync_pickers(self) -> None:
         self._syncing = True
@@ -360,7 +364,7 @@ class ChatPanel:
             models = list(MODELS) if opts.model in MODELS else [*MODELS, opts.model]
             self.model_picker.options = models
             self.model_picker.value = opts.model
-            self.thinking_box.value = opts.thinking is not False
+            self.thinking_box.value = opts.thinking_on
             self.protocol_picker.value = opts.protocol
         finally:
             self._syncing = False

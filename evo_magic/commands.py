@@ -11,7 +11,7 @@ from IPython.core.magic_arguments import MagicArgumentParser
 from . import config
 from .errors import ConfigError, EvoMagicError, OptionError
 from .magic_args import session_parser
-from .notices import Notice, Table
+from .notices import Notice, Table, plural
 from .registry import registry
 
 LINE_COMMANDS = (
@@ -43,7 +43,7 @@ class LineCommands:
     # traits of DeepSeekMagics read here
     model: str
     protocol: str
-    thinking: bool
+    thinking: bool | None
     max_tokens: int | None
     temperature: float | None
     read_timeout: float
@@ -98,7 +98,7 @@ class LineCommands:
             tokens = f"{u.prompt_tokens:,} in / {u.completion_tokens:,} out" if u else "unknown"
             rows.append([i, cell, turn.prompt, turn.reply.text, turn.reply.model, tokens])
         return Table(
-            f"Session {session.name!r}: {len(session.turns)} turns",
+            f"Session {session.name!r}: {plural(len(session.turns), 'turn')}",
             ["#", "cell", "you", "deepseek", "model", "tokens"],
             rows,
         )
@@ -140,7 +140,7 @@ class LineCommands:
     def _cmd_restore(self, rest: list[str]) -> Notice:
         """Rebuild the session's conversation from this notebook's ledger (after a restart)."""
         from .accounting import current
-        from .notebook_id import short_name
+        from .notebook_id import FALLBACK, OVERRIDE_VAR, short_name
 
         args = session_parser("restore").parse_args(rest)
         session = registry().get(args.session)
@@ -150,14 +150,16 @@ class LineCommands:
         except EvoMagicError as exc:  # the ledger unreadable, the session busy in the panel
             raise UsageError(exc.one_line()) from None
         where = f"the ledger of {short_name(acc.notebook)}"
+        if acc.notebook.startswith(FALLBACK.split("{", 1)[0]):  # no front end named the notebook
+            where += f" (every unnamed notebook in this folder shares it; set {OVERRIDE_VAR} to tell them apart)"
         if not added:
-            held = f"; its {len(session.turns)} turns are all in memory" if session.turns else ""
+            held = f"; its {plural(len(session.turns), 'turn')} are all in memory" if session.turns else ""
             return Notice(f"Nothing to restore for session {session.name!r} from {where}{held}.")
         rerun = f"; {len(superseded)} superseded by cells re-run since" if superseded else ""
         messages = sum(len(t.messages) for t in session.turns)
         return Notice(
             f"Restored {len(added)} turn{'s' * (len(added) != 1)} of session {session.name!r} from {where}"
-            f"{rerun}. The conversation now has {len(session.turns)} turns ({messages} messages); "
+            f"{rerun}. The conversation now has {plural(len(session.turns), 'turn')} ({plural(messages, 'message')}); "
             "`%deepseek history` lists them."
         )
 

@@ -124,6 +124,11 @@ def check_key(value: str) -> None:
 _offline: Endpoint | None = None
 
 
+def offline_endpoint() -> Endpoint | None:
+    """The emulator's endpoint while this process is routed to it, else None."""
+    return _offline
+
+
 def set_offline(endpoint: Endpoint | None) -> None:
     """Route this process to ``endpoint`` (the bundled emulator) or back (None)."""
     global _offline

@@ -14,7 +14,13 @@ FORMATS = ("markdown", "code", "text", "json")
 
 
 def ask_approval(call: Any) -> bool:
-    answer = input(f"Run {call.name}({call.arguments})? [y/N] ")
+    from IPython.core.error import StdinNotImplementedError
+
+    try:
+        answer = input(f"Run {call.name}({call.arguments})? [y/N] ")
+    except (StdinNotImplementedError, EOFError):  # a front end that cannot ask (nbclient, papermill)
+        print(f"Not run: {call.name} needs approval (--approve) and this front end cannot ask for it.")
+        return False
     return answer.strip().lower() in ("y", "yes")
 
 

@@ -121,7 +121,12 @@ class DeepSeekMagics(Magics, LineCommands):
 
     model = Unicode(DEFAULT_MODEL, help="Default model for %%deepseek cells.").tag(config=True)
     protocol = Enum(list(PROTOCOLS), "openai", help="Default wire protocol.").tag(config=True)
-    thinking = Bool(True, help="Thinking mode by default (the API's default).").tag(config=True)
+    thinking = Bool(
+        None,
+        allow_none=True,
+        help="Thinking on (True) or off (False) by default; None: each model's own default "
+        "(on for V4 and deepseek-reasoner, off for deepseek-chat).",
+    ).tag(config=True)
     max_tokens = Int(None, allow_none=True, help="Default max_tokens.").tag(config=True)
     temperature = Float(None, allow_none=True, help="Default temperature.").tag(config=True)
     read_timeout = Float(180.0, help="Seconds without data before a stream times out.").tag(config=True)

@@ -108,6 +108,8 @@ class RequestOptions:
                 raise OptionError(
                     f"reasoning effort must be one of {', '.join(EFFORTS)}, not {self.reasoning_effort!r}"
                 )
+            if LEGACY_THINKING.get(self.model) is False:
+                raise OptionError(f"{self.model} never thinks, so it takes no reasoning effort; drop --effort")
             if not self.thinking_on:
                 raise OptionError("reasoning effort needs thinking on (drop --no-think)")
         if self.model == "deepseek-reasoner":

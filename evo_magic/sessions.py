@@ -78,12 +78,19 @@ class Session:
 
     # --- settings -----------------------------------------------------------------------
     def configure(self, **settings: Any) -> Session:
-        """Set session-level defaults (model, protocol, thinking, system, any option)."""
-        allowed = {f.name for f in fields(RequestOptions)} | {"system"}
-        unknown = set(settings) - allowed
+        """Set session-level defaults (model, protocol, thinking, system, any option; None goes
+        back to the kernel default). Checked at once: a bad model is an error here, not later."""
+        unknown = set(settings) - {f.name for f in fields(RequestOptions)} - {"system"}
         if unknown:
             raise OptionError(f"unknown session setting(s): {', '.join(sorted(unknown))}")
-        self.settings.update({k: v for k, v in settings.items() if v is not None})
+        before = dict(self.settings)
+        self.settings.update(settings)
+        self.settings = {k: v for k, v in self.settings.items() if v is not None}
+        try:
+            self.options().validate()
+        except OptionError:
+            self.settings = before
+            raise
         return self
 
     @property
@@ -239,7 +246,6 @@ class Session:
                 loop.append(Message.from_snapshot(reply.snapshot, cell=cell))
                 for call in calls:
                     text, ok = self._call_tool(functions, call, approve)
-                    text = scrub(text)
                     loop.append(Message.tool_result(call.id, text, call.name))
                     if on_tool is not None:
                         on_tool(call, text, ok)
@@ -303,13 +309,11 @@ class Session:
     ) -> tuple[str, bool]:
         fn = functions.get(call.name)
         if fn is None:
-            return (
-                f"Error: there is no tool named {call.name!r}; use one of {', '.join(functions)}.",
-                False,
-            )
+            return f"Error: there is no tool named {call.name!r}; use one of {', '.join(functions)}.", False
         if approve is not None and not approve(call):
             return "Error: the user declined to run this call.", False
-        return run_call(fn, call.arguments)
+        text, ok = run_call(fn, call.arguments)
+        return scrub(text), ok  # a tool may return the key (os.environ): never sent or kept
 
     def _new_messages(self, prompt: str, system: str | None, cell: Any, before: list[Message]) -> list[Message]:
         added: list[Message] = []

@@ -19,6 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from html import escape
 
+from .notices import plural
 from .pricing import _utc, format_money
 
 WIDTH, HEIGHT = 560, 140
@@ -104,7 +105,7 @@ def summary(s: Series, subject: str = "") -> str:
         return f"{head}: no requests yet"
     spent = format_money(s.total) if s.known else "no known cost"
     when = f"at {_time(s.start)} UTC" if s.start == s.end else f"from {_time(s.start)} to {_time(s.end, s.start)} UTC"
-    text = f"{head}: {spent} in {_plural(s.requests, 'request')} {when}"
+    text = f"{head}: {spent} in {plural(s.requests, 'request')} {when}"
     if s.unknown:
         text += f"; {s.unknown} with unknown cost, not plotted"
     if s.bucketed:
@@ -184,7 +185,7 @@ def sparkline(points: Iterable[SpendPoint | tuple[datetime, Decimal | None]] | S
 def _tooltip(st: Step) -> str:
     if st.requests == 1:
         return f"{st.label}{': ' if st.label else ''}{format_money(st.cost)} (total {format_money(st.total)})"
-    return f"{st.label}: {_plural(st.requests, 'request')}, {format_money(st.cost)} (total {format_money(st.total)})"
+    return f"{st.label}: {plural(st.requests, 'request')}, {format_money(st.cost)} (total {format_money(st.total)})"
 
 
 def _point(p: SpendPoint | Sequence[object]) -> SpendPoint:
@@ -201,10 +202,6 @@ def _time(at: datetime, since: datetime | None = None) -> str:
     at = _utc(at)
     same_day = since is not None and _utc(since).date() == at.date()
     return at.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _xml(text: str) -> str:

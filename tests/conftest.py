@@ -20,16 +20,19 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
             monkeypatch.delenv(name)
     monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "evo_home"))
     monkeypatch.chdir(tmp_path)
+    import evo_magic.accounting as accounting
     import evo_magic.registry as session
     from evo_magic import config
 
     config.set_offline(None)
-    previous = session._registry
-    session._registry = None
+    previous, previous_accounting = session._registry, accounting._current
+    session._registry = accounting._current = None  # each test: its own registry, ledger, budget
     yield
     if session._registry is not None:
         session._registry.close()
-    session._registry = previous
+    if accounting._current is not None and accounting._current is not previous_accounting:
+        accounting._current.close()
+    session._registry, accounting._current = previous, previous_accounting
     config.set_offline(None)
 
 

@@ -83,7 +83,9 @@ def test_a_kernel_killed_mid_answer_leaves_a_started_row(tmp_path: Path) -> None
                     time.sleep(0.05)
             time.sleep(0.5)  # streaming now
         finally:
-            k.close()  # shutdown_kernel(now=True): SIGKILL, nothing settles the request
+            k.km.provisioner.process.kill()  # SIGKILL, like the OOM killer: nothing settles the request
+            k.km.provisioner.process.wait(10)
+            k.close()
     k = start(_NoEmulator(), home)  # a restarted kernel, reading the same ledger
     try:
         rows = k.execute("import evo_magic\nfor r in evo_magic.usage(): print(r.outcome, r.prompt_tokens, r.cost)")

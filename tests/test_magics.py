@@ -120,7 +120,27 @@ def test_percent_config_sets_defaults(shell: InteractiveShell) -> None:
     with pytest.raises(TraitError):
         magics.model = "not-a-model"
     shell.run_line_magic("config", "DeepSeekMagics.model = 'deepseek-v4-flash'")
-    shell.run_line_magic("config", "DeepSeekMagics.thinking = True")
+    shell.run_line_magic("config", "DeepSeekMagics.thinking = None")
+
+
+def test_each_model_thinks_by_its_own_default_unless_told(shell: InteractiveShell) -> None:
+    from evo_magic.errors import OptionError
+
+    s = registry().get()
+    assert s.options().thinking is None and s.options().thinking_on  # V4: on
+    chat = s.options(model="deepseek-chat").validate()  # the documented legacy model just works
+    assert chat.thinking_on is False
+    shell.run_line_magic("config", "DeepSeekMagics.model = 'deepseek-chat'")
+    try:
+        assert s.options().validate().thinking_on is False
+        with pytest.raises(OptionError, match="deepseek-chat never thinks, so it takes no reasoning effort"):
+            s.options(reasoning_effort="low", thinking=False).validate()
+        shell.run_line_magic("config", "DeepSeekMagics.thinking = True")  # told: then it is a misuse
+        with pytest.raises(OptionError, match="deepseek-chat never thinks"):
+            s.options().validate()
+    finally:
+        shell.run_line_magic("config", "DeepSeekMagics.model = 'deepseek-v4-flash'")
+        shell.run_line_magic("config", "DeepSeekMagics.thinking = None")
 
 
 def test_reset_and_history_commands(shell: InteractiveShell) -> None:
@@ -193,3 +213,36 @@ def test_undo_command(shell: InteractiveShell, answering: list[dict]) -> None:
     shell.run_cell_magic("deepseek", "-s u", "two")
     assert "'two'" in repr(shell.run_line_magic("deepseek", "undo -s u"))
     assert len(registry().get("u").turns) == 1
+
+
+def test_offline_rate_applies_to_the_running_emulator_and_off_says_where(shell: InteractiveShell) -> None:
+    from evo_magic import offline
+
+    try:
+        first = shell.run_line_magic("deepseek", "offline --rate 50")
+        assert "(50 tokens/s)" in first.text and offline._emulator.state.tokens_per_second == 50
+        again = shell.run_line_magic("deepseek", "offline --rate 2000")  # the emulator keeps running
+        assert "(2000 tokens/s)" in again.text and offline._emulator.state.tokens_per_second == 2000
+        with pytest.raises(UsageError, match="--rate is tokens per second"):
+            shell.run_line_magic("deepseek", "offline --rate -3")
+        back = shell.run_line_magic("deepseek", "offline --off")
+        assert "again" in back.text and "127.0.0.1" not in back.text
+    finally:
+        offline.go_online()
+    assert "Already online" in shell.run_line_magic("deepseek", "offline --off").text
+
+
+def test_restore_without_a_notebook_name_says_the_ledger_name_is_shared(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evo_magic.accounting as accounting
+
+    for name in ("JPY_SESSION_NAME", "EVO_MAGIC_NOTEBOOK"):
+        monkeypatch.delenv(name, raising=False)
+    acc = accounting.current()
+    acc._notebook = None  # named again, now without a front end
+    try:
+        said = shell.run_line_magic("deepseek", "restore").text
+        assert "untitled (cwd:" in said and "set EVO_MAGIC_NOTEBOOK to tell them apart" in said
+    finally:
+        acc._notebook = None

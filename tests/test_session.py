@@ -471,3 +471,16 @@ def test_session_usage_counts_every_request_of_a_tool_loop(api: FakeApi) -> None
     reply = s.ask("loop", tools=[ping])
     assert reply.total_usage is not None and s.usage == reply.total_usage
     assert s.usage.prompt_tokens == 60  # 50 for the tool round + 10 for the answer
+
+
+def test_configure_checks_at_once_and_none_goes_back_to_the_default(api: FakeApi) -> None:
+    with pytest.raises(errors.OptionError, match="unknown model 'gpt-4'"):
+        evo_magic.session("scratch", model="gpt-4")
+    assert "scratch" not in registry().sessions  # not created half-broken
+    s = evo_magic.session("scratch", model="deepseek-chat")
+    with pytest.raises(errors.OptionError, match="never thinks"):
+        s.configure(thinking=True)
+    assert s.settings == {"model": "deepseek-chat"}  # the bad change was rolled back
+    s.configure(temperature=0.5)
+    s.configure(temperature=None, model=None)  # back to the kernel defaults
+    assert s.settings == {} and s.options().model == registry().defaults.model

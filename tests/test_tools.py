@@ -81,3 +81,24 @@ def test_run_call_results_and_failures_as_text() -> None:
     assert not ok and "invalid arguments" in text
     text, ok = run_call(weather, "{nope")
     assert not ok and "not valid JSON" in text
+
+
+def test_approval_without_a_front_end_that_can_ask_declines_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from IPython.core.error import StdinNotImplementedError
+
+    from evo_magic.magic_args import ask_approval
+    from evo_magic.snapshot import ToolCall
+
+    def no_stdin(prompt: str = "") -> str:
+        raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")
+
+    call = ToolCall(0, "call_0", "weather", '{"city": "Paris"}')
+    monkeypatch.setattr("builtins.input", no_stdin)
+    assert ask_approval(call) is False
+    assert capsys.readouterr().out == (
+        "Not run: weather needs approval (--approve) and this front end cannot ask for it.\n"
+    )
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    assert ask_approval(call) is True

@@ -68,17 +68,24 @@ class Emulator:
     ):
         if host not in LOOPBACK:
             raise ValueError(f"the emulator serves loopback only (127.0.0.1, localhost, ::1), not {host!r}")
-        if tokens_per_second is not None and tokens_per_second <= 0:
-            raise ValueError("tokens_per_second must be positive (or None for unthrottled)")
-        if first_token_delay is None:
-            first_token_delay = THROTTLED_FIRST_TOKEN_DELAY if tokens_per_second else 0.0
         self.host = host
         self.port = port
-        self.state = State(tokens_per_second=tokens_per_second, api_keys=api_keys, first_token_delay=first_token_delay)
+        self.state = State(api_keys=api_keys)
+        self.pace(tokens_per_second, first_token_delay)
         self.accepted_connections = 0
         self._sock: socket.socket | None = None
         self._server: Any = None
         self._thread: threading.Thread | None = None
+
+    def pace(self, tokens_per_second: float | None, first_token_delay: float | None = None) -> None:
+        """Stream at ``tokens_per_second`` (None: unthrottled) from the next request on; the
+        first token waits ``first_token_delay`` s (default: a realistic delay when paced)."""
+        if tokens_per_second is not None and not tokens_per_second > 0:
+            raise ValueError("tokens_per_second must be positive (or None for unthrottled)")
+        if first_token_delay is None:
+            first_token_delay = THROTTLED_FIRST_TOKEN_DELAY if tokens_per_second else 0.0
+        self.state.tokens_per_second = tokens_per_second
+        self.state.first_token_delay = first_token_delay
 
     @property
     def url(self) -> str:
