@@ -7,6 +7,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
+from traitlets import TraitError
 
 from . import config
 from .errors import ConfigError, EvoMagicError, OptionError
@@ -216,7 +217,7 @@ class LineCommands:
             self.budget = float(rest[0].lstrip("$"))
         except ValueError:
             raise UsageError(f"the budget is an amount in USD like 2.00, not {rest[0]!r}") from None
-        except Exception as exc:  # traitlets validation
+        except TraitError as exc:  # nan, inf, negative or zero
             raise UsageError(str(exc)) from None
         return Notice(
             f"Budget for this notebook: ${self.budget:,.2f}; a warning from 80 %, requests past it are refused."

@@ -7,6 +7,7 @@ answer's output and end the cell with a one-line error.
 
 from __future__ import annotations
 
+import math
 import traceback
 from dataclasses import dataclass
 from decimal import Decimal
@@ -164,8 +165,8 @@ class DeepSeekMagics(Magics, LineCommands):
     @validate("budget")
     def _check_budget(self, proposal: Any) -> Any:
         value = proposal["value"]
-        if value is not None and value <= 0:
-            raise TraitError("the budget must be a positive amount of USD")
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise TraitError(f"the budget must be a positive amount of USD (None: no limit), not {value!r}")
         return value
 
     @observe(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -193,3 +194,30 @@ def test_undo_command(shell: InteractiveShell, answering: list[dict]) -> None:
     shell.run_cell_magic("deepseek", "-s u", "two")
     assert "'two'" in repr(shell.run_line_magic("deepseek", "undo -s u"))
     assert len(registry().get("u").turns) == 1
+
+
+def magics_of(shell: InteractiveShell) -> Any:
+    return next(c for c in shell.configurables if type(c).__name__ == "DeepSeekMagics")
+
+
+@pytest.mark.parametrize("amount", ["nan", "inf", "-inf", "$nan", "-1", "0"])
+def test_budget_must_be_a_positive_finite_amount(shell: InteractiveShell, amount: str) -> None:
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("deepseek", f"budget {amount}")
+    assert "\n" not in str(info.value) and "positive amount of USD" in str(info.value)
+    assert magics_of(shell).budget is None
+    from evo_magic.accounting import current
+
+    assert current().budget is None
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), -1.0])
+def test_budget_trait_rejects_non_finite_and_negative(shell: InteractiveShell, amount: float) -> None:
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError, match="positive amount of USD"):
+        magics_of(shell).budget = amount
+    assert magics_of(shell).budget is None
+    magics_of(shell).budget = 2.5  # a finite positive amount still works
+    assert magics_of(shell).budget == 2.5
+    magics_of(shell).budget = None
