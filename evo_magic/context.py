@@ -24,6 +24,7 @@ from .errors import OptionError
 
 CHARS_PER_TOKEN = 4  # the fast estimate used for budgets (English text and code average ~4)
 DEFAULT_VALUE_TOKENS = 1_000
+MIN_VALUE_TOKENS = 20  # a value always gets at least this many tokens (80 characters)
 
 
 class InterpolationError(OptionError):
@@ -166,7 +167,7 @@ def _module(value: Any) -> str:
 
 def describe(value: Any, tokens: int = DEFAULT_VALUE_TOKENS) -> str:
     """Text describing ``value`` for the model, at most about ``tokens`` tokens."""
-    limit = max(80, tokens * CHARS_PER_TOKEN)
+    limit = max(MIN_VALUE_TOKENS, tokens) * CHARS_PER_TOKEN
     if isinstance(value, str):
         return _clip(value, limit)
     if _module(value) == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:

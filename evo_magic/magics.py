@@ -169,6 +169,24 @@ class DeepSeekMagics(Magics, LineCommands):
             raise TraitError(f"the budget must be a positive amount of USD (None: no limit), not {value!r}")
         return value
 
+    @validate("read_timeout", "connect_timeout", "offline_rate")
+    def _check_positive(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        if not (math.isfinite(value) and value > 0):
+            unit = "tokens per second" if name == "offline_rate" else "seconds"
+            raise TraitError(f"{name} is in {unit} and must be a finite number above 0, not {value!r}")
+        return value
+
+    @validate("max_retries", "value_tokens")
+    def _check_counts(self, proposal: Any) -> Any:
+        from .context import MIN_VALUE_TOKENS
+
+        name, value = proposal["trait"].name, proposal["value"]
+        least = MIN_VALUE_TOKENS if name == "value_tokens" else 0
+        if value < least:
+            raise TraitError(f"{name} must be at least {least}, not {value!r}")
+        return value
+
     @observe(
         "model",
         "protocol",

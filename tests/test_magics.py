@@ -221,3 +221,34 @@ def test_budget_trait_rejects_non_finite_and_negative(shell: InteractiveShell, a
     magics_of(shell).budget = 2.5  # a finite positive amount still works
     assert magics_of(shell).budget == 2.5
     magics_of(shell).budget = None
+
+
+@pytest.mark.parametrize(
+    ("trait", "bad", "good"),
+    [
+        ("read_timeout", -1.0, 30.0),
+        ("read_timeout", float("nan"), 30.0),
+        ("connect_timeout", 0.0, 2.5),
+        ("connect_timeout", float("inf"), 2.5),
+        ("max_retries", -5, 0),
+        ("value_tokens", 0, 20),
+        ("value_tokens", -1, 5000),
+        ("offline_rate", -1.0, 200.0),
+        ("offline_rate", 0.0, 200.0),
+    ],
+)
+def test_config_traits_are_validated(shell: InteractiveShell, trait: str, bad: float, good: float) -> None:
+    from traitlets import TraitError
+
+    magics = magics_of(shell)
+    before = getattr(magics, trait)
+    with pytest.raises(TraitError, match=trait) as info:
+        setattr(magics, trait, bad)
+    assert "\n" not in str(info.value)
+    assert getattr(magics, trait) == before
+    shell.run_line_magic("config", f"DeepSeekMagics.{trait} = float('{bad}')")
+    assert getattr(magics, trait) == before  # %config reports the error, keeps the value
+    shell.config.DeepSeekMagics.pop(trait, None)  # IPython keeps the refused value in its config
+    setattr(magics, trait, good)
+    assert getattr(magics, trait) == good
+    setattr(magics, trait, before)
