@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -11,7 +10,7 @@ from traitlets import TraitError
 
 from . import config
 from .errors import ConfigError, EvoMagicError, OptionError
-from .magic_args import session_parser
+from .magic_args import session_parser, split
 from .notices import Notice, Table
 from .registry import registry
 
@@ -61,10 +60,7 @@ class LineCommands:
         raise NotImplementedError
 
     def _line(self, line: str) -> Any:
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"cannot parse the line: {exc}") from None
+        words = split(line)
         if not words:
             return Notice(self.help_text, title="%deepseek")
         command, rest = words[0], words[1:]
@@ -182,7 +178,7 @@ class LineCommands:
         """Explain the last exception and put a corrected cell below."""
         from .magic_args import cell_parser
 
-        args = cell_parser().parse_argstring(" ".join(shlex.quote(w) for w in rest))
+        args = cell_parser().parse_args(rest)
         args.fix = True
         self._ask(args, self._fix_prompt(""))  # the live view shows the answer
 

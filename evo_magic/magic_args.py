@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -18,6 +20,22 @@ def ask_approval(call: Any) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def split(line: str) -> list[str]:
+    """The words of a magic's line, split as a POSIX shell does (quotes removed, so
+    ``--system "be terse"`` is ``be terse``); an unclosed quote is a one-line UsageError."""
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse the line: {exc}") from None
+
+
+def session_name(text: str) -> str:
+    """``-s NAME``: any non-blank name."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a session name cannot be empty")
+    return text
+
+
 def cell_parser() -> MagicArgumentParser:
     p = MagicArgumentParser(prog="%%deepseek", add_help=False)
     p.add_argument("-m", "--model")
@@ -26,7 +44,7 @@ def cell_parser() -> MagicArgumentParser:
     think.add_argument("--no-think", dest="thinking", action="store_const", const=False)
     p.add_argument("--effort", choices=EFFORTS, dest="reasoning_effort")
     p.add_argument("--system")
-    p.add_argument("-s", "--session")
+    p.add_argument("-s", "--session", type=session_name)
     p.add_argument("--new", action="store_true")
     p.add_argument("-o", "--output")
     p.add_argument("--protocol", choices=PROTOCOLS)
@@ -96,5 +114,5 @@ def logit_bias(spec: str | None) -> dict[str, float] | None:
 
 def session_parser(prog: str) -> MagicArgumentParser:
     p = MagicArgumentParser(prog=f"%deepseek {prog}", add_help=False)
-    p.add_argument("-s", "--session")
+    p.add_argument("-s", "--session", type=session_name)
     return p

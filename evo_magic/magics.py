@@ -76,7 +76,7 @@ class DeepSeekMagics(Magics, LineCommands):
                            (%deepseek pick K continues from choice K)
       --logprobs           token log-probabilities, shown as a table
       --top-logprobs N     0..20 alternatives per token (needs --logprobs)
-      --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5
+      --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5, or JSON
       --seed N, --user ID  passed through
     Notebook context
       {name}, {expr}       interpolate notebook values (DataFrames summarised, long values
@@ -219,7 +219,7 @@ class DeepSeekMagics(Magics, LineCommands):
         return self._cell(line, cell)
 
     def _cell(self, line: str, cell: str) -> None:
-        args = self._cell_parser.parse_argstring(line)
+        args = self._cell_parser.parse_args(magic_args.split(line))
         if args.output and not args.output.isidentifier():
             raise UsageError(f"-o needs a Python variable name, not {args.output!r}")
         prompt = cell.strip()

@@ -252,3 +252,36 @@ def test_config_traits_are_validated(shell: InteractiveShell, trait: str, bad: f
     setattr(magics, trait, good)
     assert getattr(magics, trait) == good
     setattr(magics, trait, before)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("'unclosed", "cannot parse the line: No closing quotation"),
+        ("--system \"be terse", "cannot parse the line"),
+        ("--stop ''", "stop sequences must not be empty"),
+        ("-s ''", "a session name cannot be empty"),
+        ("-s '  '", "a session name cannot be empty"),
+    ],
+)
+def test_cell_options_are_split_like_a_shell(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, line: str, message: str
+) -> None:
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-magic-test-1111")
+    with pytest.raises(UsageError, match=message) as info:
+        shell.run_cell_magic("deepseek", line, "a prompt")
+    assert "\n" not in str(info.value).strip()
+    assert set(registry().sessions) <= {"default"}
+
+
+def test_quoted_cell_options_lose_their_quotes(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.run_cell_magic("deepseek", "--new --system \"be terse\" --logit-bias '{\"1\": 5}' --stop 'THE END'", "hi")
+    body = answering[-1]
+    assert body["messages"][0] == {"role": "system", "content": "be terse"}
+    assert body["logit_bias"] == {"1": 5.0}
+    assert body["stop"] == ["THE END"]
+    shell.run_cell_magic("deepseek", "-s 'my notes' --new", "hi")
+    assert "my notes" in registry().sessions
+    shell.run_cell("x = 'a'\nprint(x + 1)")
+    shell.run_line_magic("deepseek", "fix --new --system 'be kind'")
+    assert answering[-1]["messages"][0] == {"role": "system", "content": "be kind"}
