@@ -36,6 +36,17 @@ def session_name(text: str) -> str:
     return text
 
 
+def tool_rounds(text: str) -> int:
+    """``--max-tool-rounds N``: 1 or more (0 would drop the turn at the first tool call)."""
+    try:
+        rounds = int(text)
+    except ValueError:
+        rounds = 0
+    if rounds < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of rounds, 1 or more, not {text!r}")
+    return rounds
+
+
 def cell_parser() -> MagicArgumentParser:
     p = MagicArgumentParser(prog="%%deepseek", add_help=False)
     p.add_argument("-m", "--model")
@@ -64,7 +75,7 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("--tools")
     p.add_argument("--tool-choice")
     p.add_argument("--approve", action="store_true")
-    p.add_argument("--max-tool-rounds", type=int)
+    p.add_argument("--max-tool-rounds", type=tool_rounds)
     p.add_argument("-f", "--format", choices=FORMATS, default="markdown")
     p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
     p.add_argument("--fix", action="store_true")

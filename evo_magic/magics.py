@@ -93,7 +93,7 @@ class DeepSeekMagics(Magics, LineCommands):
       --tool-choice C      auto, none, required or a function name (forced choices need
                            --no-think)
       --approve            ask before each call
-      --max-tool-rounds N  bound the call/answer loop (default 8)
+      --max-tool-rounds N  bound the call/answer loop (default 8, at least 1)
 
     Line commands
       %deepseek help                  this text

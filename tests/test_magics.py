@@ -58,6 +58,9 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
         "--tool-choice required",
         "--protocol grpc",
         "-m deepseek-reasoner --json",
+        "--max-tool-rounds 0",
+        "--max-tool-rounds -1",
+        "--max-tool-rounds many",
     ],
 )
 def test_misuse_is_a_one_line_usage_error(
