@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import shlex
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
@@ -13,6 +14,9 @@ from .errors import ConfigError, EvoMagicError, OptionError
 from .magic_args import session_parser, split
 from .notices import Notice, Table
 from .registry import registry
+
+if TYPE_CHECKING:
+    from .sessions import Session
 
 LINE_COMMANDS = (
     "help",
@@ -33,6 +37,18 @@ LINE_COMMANDS = (
 def _short(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _existing(name: str | None) -> Session:
+    """The session ``-s NAME`` names, which must exist: reading or changing a session never
+    creates one (asking in a cell, ``panel`` and ``restore`` do)."""
+    try:
+        return registry().find(name)
+    except OptionError as exc:
+        raise UsageError(
+            f"{exc.one_line()} (after a kernel restart, %deepseek restore -s {shlex.quote(name or '')} "
+            "brings a session back)"
+        ) from None
 
 
 class LineCommands:
@@ -80,14 +96,12 @@ class LineCommands:
         return Notice(self.help_text, title="%deepseek")
 
     def _cmd_reset(self, rest: list[str]) -> Notice:
-        args = session_parser("reset").parse_args(rest)
-        session = registry().get(args.session)
+        session = _existing(session_parser("reset").parse_args(rest).session)
         session.reset()
         return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
 
     def _cmd_history(self, rest: list[str]) -> Table:
-        args = session_parser("history").parse_args(rest)
-        session = registry().get(args.session)
+        session = _existing(session_parser("history").parse_args(rest).session)
         rows = []
         for i, turn in enumerate(session.turns, 1):
             cell = f"In[{turn.cell}]" if isinstance(turn.cell, int) else (turn.cell or "")
@@ -126,8 +140,7 @@ class LineCommands:
         return Table("evo_magic settings", ["setting", "value"], rows)
 
     def _cmd_undo(self, rest: list[str]) -> Notice:
-        args = session_parser("undo").parse_args(rest)
-        session = registry().get(args.session)
+        session = _existing(session_parser("undo").parse_args(rest).session)
         try:
             turn = session.undo()
         except OptionError as exc:
@@ -223,7 +236,7 @@ class LineCommands:
         p = session_parser("pick")
         p.add_argument("choice", type=int)
         args = p.parse_args(rest)
-        session = registry().get(args.session)
+        session = _existing(args.session)
         try:
             session.pick(args.choice - 1)
         except OptionError as exc:

@@ -128,11 +128,37 @@ def test_percent_config_sets_defaults(shell: InteractiveShell) -> None:
 
 
 def test_reset_and_history_commands(shell: InteractiveShell) -> None:
+    assert "0 turns" in repr(shell.run_line_magic("deepseek", "history"))  # the default session always exists
+    registry().get("other")
     assert "reset" in repr(shell.run_line_magic("deepseek", "reset -s other"))
     table = shell.run_line_magic("deepseek", "history -s other")
     assert "0 turns" in repr(table)
     with pytest.raises(UsageError):
         shell.run_line_magic("deepseek", "history --nope")
+
+
+@pytest.mark.parametrize("command", ["history -s ghost", "reset -s ghost", "undo -s ghost", "pick 2 -s ghost"])
+def test_unknown_session_is_refused_not_created(shell: InteractiveShell, command: str) -> None:
+    registry().get("scratch")
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("deepseek", command)
+    message = str(info.value)
+    assert "no session 'ghost'; sessions: default, scratch" in message and "\n" not in message
+    assert "%deepseek restore -s ghost" in message
+    assert "ghost" not in registry().sessions
+    assert "ghost" not in repr(shell.run_line_magic("deepseek", "config"))
+
+
+@pytest.mark.parametrize("command", ["history -s ''", "reset -s ' '"])
+def test_empty_session_name_is_refused_by_line_commands(shell: InteractiveShell, command: str) -> None:
+    with pytest.raises(UsageError, match="a session name cannot be empty"):
+        shell.run_line_magic("deepseek", command)
+
+
+def test_restore_creates_the_session_it_names(shell: InteractiveShell) -> None:
+    notice = shell.run_line_magic("deepseek", "restore -s fresh")
+    assert "Nothing to restore for session 'fresh'" in repr(notice)
+    assert "fresh" in registry().sessions
 
 
 def sse_answer(text: str) -> bytes:
