@@ -314,3 +314,12 @@ def test_quoted_cell_options_lose_their_quotes(shell: InteractiveShell, answerin
     shell.run_cell("x = 'a'\nprint(x + 1)")
     shell.run_line_magic("deepseek", "fix --new --system 'be kind'")
     assert answering[-1]["messages"][0] == {"role": "system", "content": "be kind"}
+
+
+def test_history_text_escapes_control_characters(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.run_cell_magic("deepseek", "--new --no-interpolate", "\x1b[2J\x1b]0;owned\x07 wipe\rthe\x9b1A screen\tnow")
+    table = shell.run_line_magic("deepseek", "history")
+    text = repr(table)
+    assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F for c in text)
+    assert "\\x1b[2J\\x1b]0;owned\\x07 wipe the\\x9b1A screen now" in text
+    assert table.rows[0][2].startswith("\x1b[2J")  # only the text form is escaped; the rows keep the prompt
