@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import keyword
 import shlex
 from typing import Any
 
@@ -36,6 +37,13 @@ def session_name(text: str) -> str:
     return text
 
 
+def variable_name(text: str) -> str:
+    """``-o VAR``: a name Python can assign to (not ``1x``, not a keyword such as ``class``)."""
+    if not text.isidentifier() or keyword.iskeyword(text):
+        raise argparse.ArgumentTypeError(f"needs a Python variable name, not {text!r}")
+    return text
+
+
 def tool_rounds(text: str) -> int:
     """``--max-tool-rounds N``: 1 or more (0 would drop the turn at the first tool call)."""
     try:
@@ -57,7 +65,7 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("--system")
     p.add_argument("-s", "--session", type=session_name)
     p.add_argument("--new", action="store_true")
-    p.add_argument("-o", "--output")
+    p.add_argument("-o", "--output", type=variable_name)
     p.add_argument("--protocol", choices=PROTOCOLS)
     p.add_argument("--temperature", type=float)
     p.add_argument("--top-p", type=float)

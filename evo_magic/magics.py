@@ -220,8 +220,6 @@ class DeepSeekMagics(Magics, LineCommands):
 
     def _cell(self, line: str, cell: str) -> None:
         args = self._cell_parser.parse_args(magic_args.split(line))
-        if args.output and not args.output.isidentifier():
-            raise UsageError(f"-o needs a Python variable name, not {args.output!r}")
         prompt = cell.strip()
         if args.fix:
             prompt = self._fix_prompt(prompt)

@@ -44,6 +44,8 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
         "-m deepseek-reasoner --temperature 0.5",
         "-m deepseek-chat --think",
         "-o 1notavar",
+        "-o class",
+        "-o None",
         "--tools no_such_function",
         "--tools __name__",
         "--logit-bias nonsense",
@@ -323,3 +325,10 @@ def test_history_text_escapes_control_characters(shell: InteractiveShell, answer
     assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F for c in text)
     assert "\\x1b[2J\\x1b]0;owned\\x07 wipe the\\x9b1A screen now" in text
     assert table.rows[0][2].startswith("\x1b[2J")  # only the text form is escaped; the rows keep the prompt
+
+
+def test_fix_checks_the_output_variable_too(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.run_cell("x = 'a'\nprint(x + 1)")
+    with pytest.raises(UsageError, match="needs a Python variable name, not 'class'"):
+        shell.run_line_magic("deepseek", "fix -o class")
+    assert answering == [] and "class" not in shell.user_ns
