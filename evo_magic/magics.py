@@ -283,8 +283,9 @@ class DeepSeekMagics(Magics, LineCommands):
         from .context import interpolate
 
         extra = {"Err": self._last_error.describe()} if self._last_error is not None else {}
+        missing = {"Err": "there is no error yet to refer to; {Err} is the last exception a cell raised"}
         try:
-            return interpolate(prompt, self._user_ns, value_tokens=self.value_tokens, extra=extra)
+            return interpolate(prompt, self._user_ns, value_tokens=self.value_tokens, extra=extra, missing=missing)
         except OptionError as exc:
             raise UsageError(exc.one_line()) from None
 

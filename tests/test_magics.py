@@ -332,3 +332,9 @@ def test_fix_checks_the_output_variable_too(shell: InteractiveShell, answering: 
     with pytest.raises(UsageError, match="needs a Python variable name, not 'class'"):
         shell.run_line_magic("deepseek", "fix -o class")
     assert answering == [] and "class" not in shell.user_ns
+
+
+def test_err_before_any_error_says_there_is_none_yet(shell: InteractiveShell, answering: list[dict]) -> None:
+    with pytest.raises(UsageError, match="there is no error yet to refer to") as info:
+        shell.run_cell_magic("deepseek", "", "Why did this fail? {Err}")
+    assert "no variable named" not in str(info.value) and answering == []
