@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import keyword
+import re
 import shlex
 from typing import Any
 
@@ -19,6 +20,19 @@ FORMATS = ("markdown", "code", "text", "json")
 def ask_approval(call: Any) -> bool:
     answer = input(f"Run {call.name}({call.arguments})? [y/N] ")
     return answer.strip().lower() in ("y", "yes")
+
+
+def empty_body(lines: list[str]) -> list[str]:
+    """Input transformer (cleanup): a ``%%deepseek`` cell with nothing below its first line gets
+    an empty body, so the magic runs (``--fix`` needs no body; without it the magic says the
+    prompt is missing) instead of IPython refusing a cell magic whose body is empty."""
+    if len(lines) == 1 and re.match(r"%%deepseek(\s|$)", lines[0]):
+        return [lines[0].rstrip("\n") + "\n", "\n"]
+    return lines
+
+
+# check_complete skips it: in a terminal, a cell magic still ends at a blank line.
+empty_body.has_side_effects = True  # type: ignore[attr-defined]
 
 
 def split(line: str) -> list[str]:

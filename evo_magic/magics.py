@@ -376,6 +376,8 @@ def register(ipython: Any) -> DeepSeekMagics:
     magics = DeepSeekMagics(ipython, parent=ipython)
     ipython.register_magics(magics)
     ipython.events.register("post_run_cell", magics._track_errors)
+    if magic_args.empty_body not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(magic_args.empty_body)
     from .accounting import install
 
     install(ipython.user_ns, display)
@@ -387,6 +389,8 @@ def register(ipython: Any) -> DeepSeekMagics:
 def unregister(ipython: Any) -> None:
     for magics in [c for c in ipython.configurables if isinstance(c, DeepSeekMagics)]:
         ipython.events.unregister("post_run_cell", magics._track_errors)
+    if magic_args.empty_body in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(magic_args.empty_body)
     ipython.magics_manager.magics["line"].pop("deepseek", None)
     ipython.magics_manager.magics["cell"].pop("deepseek", None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DeepSeekMagics)]

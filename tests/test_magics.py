@@ -338,3 +338,18 @@ def test_err_before_any_error_says_there_is_none_yet(shell: InteractiveShell, an
     with pytest.raises(UsageError, match="there is no error yet to refer to") as info:
         shell.run_cell_magic("deepseek", "", "Why did this fail? {Err}")
     assert "no variable named" not in str(info.value) and answering == []
+
+
+def test_cell_magic_with_no_body_reaches_the_magic(shell: InteractiveShell, answering: list[dict]) -> None:
+    result = shell.run_cell("%%deepseek")  # IPython alone refuses a cell magic with an empty body
+    assert isinstance(result.error_in_exec, UsageError) and "no prompt" in str(result.error_in_exec)
+    shell.run_cell("x = 'a'\nprint(x + 1)")
+    shell.rl_next_input = None  # type: ignore[attr-defined]
+    assert shell.run_cell("%%deepseek --fix --new").success
+    assert "TypeError" in answering[-1]["messages"][-1]["content"]
+    assert shell.rl_next_input == "x = 1\nprint(x + 1)"  # type: ignore[attr-defined]
+    shell.extension_manager.reload_extension("evo_magic")
+    from evo_magic.magic_args import empty_body
+
+    assert shell.input_transformers_cleanup.count(empty_body) == 1
+    assert shell.input_transformer_manager.check_complete("%%deepseek --fix\n")[0] == "incomplete"
