@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
+from traitlets import TraitError
 
 from . import config
 from .errors import ConfigError, EvoMagicError, OptionError
-from .magic_args import session_parser
+from .magic_args import session_parser, split
 from .notices import Notice, Table, plural
 from .registry import registry
+
+if TYPE_CHECKING:
+    from .sessions import Session
 
 LINE_COMMANDS = (
     "help",
@@ -33,6 +37,18 @@ LINE_COMMANDS = (
 def _short(text: str, width: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _existing(name: str | None) -> Session:
+    """The session ``-s NAME`` names, which must exist: reading or changing a session never
+    creates one (asking in a cell, ``panel`` and ``restore`` do)."""
+    try:
+        return registry().find(name)
+    except OptionError as exc:
+        raise UsageError(
+            f"{exc.one_line()} (after a kernel restart, %deepseek restore -s {shlex.quote(name or '')} "
+            "brings a session back)"
+        ) from None
 
 
 class LineCommands:
@@ -60,10 +76,7 @@ class LineCommands:
         raise NotImplementedError
 
     def _line(self, line: str) -> Any:
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"cannot parse the line: {exc}") from None
+        words = split(line)
         if not words:
             return Notice(self.help_text, title="%deepseek")
         command, rest = words[0], words[1:]
@@ -83,14 +96,12 @@ class LineCommands:
         return Notice(self.help_text, title="%deepseek")
 
     def _cmd_reset(self, rest: list[str]) -> Notice:
-        args = session_parser("reset").parse_args(rest)
-        session = registry().get(args.session)
+        session = _existing(session_parser("reset").parse_args(rest).session)
         session.reset()
         return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
 
     def _cmd_history(self, rest: list[str]) -> Table:
-        args = session_parser("history").parse_args(rest)
-        session = registry().get(args.session)
+        session = _existing(session_parser("history").parse_args(rest).session)
         rows = []
         for i, turn in enumerate(session.turns, 1):
             cell = f"In[{turn.cell}]" if isinstance(turn.cell, int) else (turn.cell or "")
@@ -129,8 +140,7 @@ class LineCommands:
         return Table("evo_magic settings", ["setting", "value"], rows)
 
     def _cmd_undo(self, rest: list[str]) -> Notice:
-        args = session_parser("undo").parse_args(rest)
-        session = registry().get(args.session)
+        session = _existing(session_parser("undo").parse_args(rest).session)
         try:
             turn = session.undo()
         except OptionError as exc:
@@ -183,7 +193,7 @@ class LineCommands:
         """Explain the last exception and put a corrected cell below."""
         from .magic_args import cell_parser
 
-        args = cell_parser().parse_argstring(" ".join(shlex.quote(w) for w in rest))
+        args = cell_parser().parse_args(rest)
         args.fix = True
         self._ask(args, self._fix_prompt(""))  # the live view shows the answer
 
@@ -218,7 +228,7 @@ class LineCommands:
             self.budget = float(rest[0].lstrip("$"))
         except ValueError:
             raise UsageError(f"the budget is an amount in USD like 2.00, not {rest[0]!r}") from None
-        except Exception as exc:  # traitlets validation
+        except TraitError as exc:  # nan, inf, negative or zero
             raise UsageError(str(exc)) from None
         return Notice(
             f"Budget for this notebook: ${self.budget:,.2f}; a warning from 80 %, requests past it are refused."
@@ -228,7 +238,7 @@ class LineCommands:
         p = session_parser("pick")
         p.add_argument("choice", type=int)
         args = p.parse_args(rest)
-        session = registry().get(args.session)
+        session = _existing(args.session)
         try:
             session.pick(args.choice - 1)
         except OptionError as exc:

@@ -24,6 +24,7 @@ from .errors import OptionError
 
 CHARS_PER_TOKEN = 4  # the fast estimate used for budgets (English text and code average ~4)
 DEFAULT_VALUE_TOKENS = 1_000
+MIN_VALUE_TOKENS = 20  # a value always gets at least this many tokens (80 characters)
 
 
 class InterpolationError(OptionError):
@@ -75,8 +76,12 @@ def interpolate(
     *,
     value_tokens: int = DEFAULT_VALUE_TOKENS,
     extra: Mapping[str, Any] | None = None,
+    missing: Mapping[str, str] | None = None,
 ) -> str:
-    """Replace each ``{expression}`` by a description of its value (see :func:`describe`)."""
+    """Replace each ``{expression}`` by a description of its value (see :func:`describe`).
+    ``missing`` says what an undefined name means instead of "no variable named"
+    (``{Err}`` before any error)."""
+    missing = missing or {}
     scope = dict(namespace)
     scope.update(extra or {})
     fences = _fences(text)
@@ -97,12 +102,12 @@ def interpolate(
             end = _closing(text, i)
             expr = text[i + 1 : end].strip() if end > 0 else ""
             if end > 0 and expr and _is_expression(expr):
-                out.append(describe(_evaluate(expr, scope), value_tokens))
+                out.append(describe(_evaluate(expr, scope, missing), value_tokens))
                 i = end + 1
                 continue
             head, _, spec = expr.rpartition(":")
             if end > 0 and _FORMAT_SPEC.fullmatch(spec) and _is_reference(head):
-                out.append(_formatted(_evaluate(head.strip(), scope), spec, expr))
+                out.append(_formatted(_evaluate(head.strip(), scope, missing), spec, expr))
                 i = end + 1
                 continue
         out.append(c)
@@ -130,11 +135,13 @@ def _is_expression(expr: str) -> bool:
     return True
 
 
-def _evaluate(expr: str, scope: dict[str, Any]) -> Any:
+def _evaluate(expr: str, scope: dict[str, Any], missing: Mapping[str, str]) -> Any:
     try:
         return eval(compile(expr, "<prompt>", "eval"), scope)  # the user's own expression
     except NameError as exc:
         name = getattr(exc, "name", None) or str(exc)
+        if name in missing:
+            raise InterpolationError(f"{{{expr}}}: {missing[name]}") from None
         raise InterpolationError(
             f"{{{expr}}}: no variable named {name!r} in the notebook; write {{{{ and }}}} for "
             "literal braces or use --no-interpolate"
@@ -166,7 +173,7 @@ def _module(value: Any) -> str:
 
 def describe(value: Any, tokens: int = DEFAULT_VALUE_TOKENS) -> str:
     """Text describing ``value`` for the model, at most about ``tokens`` tokens."""
-    limit = max(80, tokens * CHARS_PER_TOKEN)
+    limit = max(MIN_VALUE_TOKENS, tokens) * CHARS_PER_TOKEN
     if isinstance(value, str):
         return _clip(value, limit)
     if _module(value) == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:

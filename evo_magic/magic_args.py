@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import keyword
+import re
+import shlex
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -24,6 +28,53 @@ def ask_approval(call: Any) -> bool:
     return answer.strip().lower() in ("y", "yes")
 
 
+def empty_body(lines: list[str]) -> list[str]:
+    """Input transformer (cleanup): a ``%%deepseek`` cell with nothing below its first line gets
+    an empty body, so the magic runs (``--fix`` needs no body; without it the magic says the
+    prompt is missing) instead of IPython refusing a cell magic whose body is empty."""
+    if len(lines) == 1 and re.match(r"%%deepseek(\s|$)", lines[0]):
+        return [lines[0].rstrip("\n") + "\n", "\n"]
+    return lines
+
+
+# check_complete skips it: in a terminal, a cell magic still ends at a blank line.
+empty_body.has_side_effects = True  # type: ignore[attr-defined]
+
+
+def split(line: str) -> list[str]:
+    """The words of a magic's line, split as a POSIX shell does (quotes removed, so
+    ``--system "be terse"`` is ``be terse``); an unclosed quote is a one-line UsageError."""
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse the line: {exc}") from None
+
+
+def session_name(text: str) -> str:
+    """``-s NAME``: any non-blank name."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a session name cannot be empty")
+    return text
+
+
+def variable_name(text: str) -> str:
+    """``-o VAR``: a name Python can assign to (not ``1x``, not a keyword such as ``class``)."""
+    if not text.isidentifier() or keyword.iskeyword(text):
+        raise argparse.ArgumentTypeError(f"needs a Python variable name, not {text!r}")
+    return text
+
+
+def tool_rounds(text: str) -> int:
+    """``--max-tool-rounds N``: 1 or more (0 would drop the turn at the first tool call)."""
+    try:
+        rounds = int(text)
+    except ValueError:
+        rounds = 0
+    if rounds < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of rounds, 1 or more, not {text!r}")
+    return rounds
+
+
 def cell_parser() -> MagicArgumentParser:
     p = MagicArgumentParser(prog="%%deepseek", add_help=False)
     p.add_argument("-m", "--model")
@@ -32,9 +83,9 @@ def cell_parser() -> MagicArgumentParser:
     think.add_argument("--no-think", dest="thinking", action="store_const", const=False)
     p.add_argument("--effort", choices=EFFORTS, dest="reasoning_effort")
     p.add_argument("--system")
-    p.add_argument("-s", "--session")
+    p.add_argument("-s", "--session", type=session_name)
     p.add_argument("--new", action="store_true")
-    p.add_argument("-o", "--output")
+    p.add_argument("-o", "--output", type=variable_name)
     p.add_argument("--protocol", choices=PROTOCOLS)
     p.add_argument("--temperature", type=float)
     p.add_argument("--top-p", type=float)
@@ -52,7 +103,7 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("--tools")
     p.add_argument("--tool-choice")
     p.add_argument("--approve", action="store_true")
-    p.add_argument("--max-tool-rounds", type=int)
+    p.add_argument("--max-tool-rounds", type=tool_rounds)
     p.add_argument("-f", "--format", choices=FORMATS, default="markdown")
     p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
     p.add_argument("--fix", action="store_true")
@@ -102,5 +153,5 @@ def logit_bias(spec: str | None) -> dict[str, float] | None:
 
 def session_parser(prog: str) -> MagicArgumentParser:
     p = MagicArgumentParser(prog=f"%deepseek {prog}", add_help=False)
-    p.add_argument("-s", "--session")
+    p.add_argument("-s", "--session", type=session_name)
     return p

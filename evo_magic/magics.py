@@ -7,6 +7,7 @@ answer's output and end the cell with a one-line error.
 
 from __future__ import annotations
 
+import math
 import traceback
 from dataclasses import dataclass
 from decimal import Decimal
@@ -75,7 +76,7 @@ class DeepSeekMagics(Magics, LineCommands):
                            (%deepseek pick K continues from choice K)
       --logprobs           token log-probabilities, shown as a table
       --top-logprobs N     0..20 alternatives per token (needs --logprobs)
-      --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5
+      --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5, or JSON
       --seed N, --user ID  passed through
     Notebook context
       {name}, {expr}       interpolate notebook values (DataFrames summarised, long values
@@ -92,7 +93,7 @@ class DeepSeekMagics(Magics, LineCommands):
       --tool-choice C      auto, none, required or a function name (forced choices need
                            --no-think)
       --approve            ask before each call
-      --max-tool-rounds N  bound the call/answer loop (default 8)
+      --max-tool-rounds N  bound the call/answer loop (default 8, at least 1)
 
     Line commands
       %deepseek help                  this text
@@ -169,8 +170,26 @@ class DeepSeekMagics(Magics, LineCommands):
     @validate("budget")
     def _check_budget(self, proposal: Any) -> Any:
         value = proposal["value"]
-        if value is not None and value <= 0:
-            raise TraitError("the budget must be a positive amount of USD")
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise TraitError(f"the budget must be a positive amount of USD (None: no limit), not {value!r}")
+        return value
+
+    @validate("read_timeout", "connect_timeout", "offline_rate")
+    def _check_positive(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        if not (math.isfinite(value) and value > 0):
+            unit = "tokens per second" if name == "offline_rate" else "seconds"
+            raise TraitError(f"{name} is in {unit} and must be a finite number above 0, not {value!r}")
+        return value
+
+    @validate("max_retries", "value_tokens")
+    def _check_counts(self, proposal: Any) -> Any:
+        from .context import MIN_VALUE_TOKENS
+
+        name, value = proposal["trait"].name, proposal["value"]
+        least = MIN_VALUE_TOKENS if name == "value_tokens" else 0
+        if value < least:
+            raise TraitError(f"{name} must be at least {least}, not {value!r}")
         return value
 
     @observe(
@@ -205,9 +224,7 @@ class DeepSeekMagics(Magics, LineCommands):
         return self._cell(line, cell)
 
     def _cell(self, line: str, cell: str) -> None:
-        args = self._cell_parser.parse_argstring(line)
-        if args.output and not args.output.isidentifier():
-            raise UsageError(f"-o needs a Python variable name, not {args.output!r}")
+        args = self._cell_parser.parse_args(magic_args.split(line))
         prompt = cell.strip()
         if args.fix:
             prompt = self._fix_prompt(prompt)
@@ -271,8 +288,9 @@ class DeepSeekMagics(Magics, LineCommands):
         from .context import interpolate
 
         extra = {"Err": self._last_error.describe()} if self._last_error is not None else {}
+        missing = {"Err": "there is no error yet to refer to; {Err} is the last exception a cell raised"}
         try:
-            return interpolate(prompt, self._user_ns, value_tokens=self.value_tokens, extra=extra)
+            return interpolate(prompt, self._user_ns, value_tokens=self.value_tokens, extra=extra, missing=missing)
         except OptionError as exc:
             raise UsageError(exc.one_line()) from None
 
@@ -363,6 +381,8 @@ def register(ipython: Any) -> DeepSeekMagics:
     magics = DeepSeekMagics(ipython, parent=ipython)
     ipython.register_magics(magics)
     ipython.events.register("post_run_cell", magics._track_errors)
+    if magic_args.empty_body not in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.append(magic_args.empty_body)
     from .accounting import install
 
     install(ipython.user_ns, display)
@@ -374,6 +394,8 @@ def register(ipython: Any) -> DeepSeekMagics:
 def unregister(ipython: Any) -> None:
     for magics in [c for c in ipython.configurables if isinstance(c, DeepSeekMagics)]:
         ipython.events.unregister("post_run_cell", magics._track_errors)
+    if magic_args.empty_body in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(magic_args.empty_body)
     ipython.magics_manager.magics["line"].pop("deepseek", None)
     ipython.magics_manager.magics["cell"].pop("deepseek", None)
     ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DeepSeekMagics)]

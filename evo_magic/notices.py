@@ -6,6 +6,7 @@ code). All text is escaped: model output and user input are untrusted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -55,18 +56,19 @@ class Table:
         self.note = note
 
     def __repr__(self) -> str:
+        rows = [[_clip(c, 60) for c in row] for row in self.rows]
         widths = [len(h) for h in self.headers]
-        for row in self.rows:
+        for row in rows:
             for i, cell in enumerate(row):
-                widths[i] = max(widths[i], min(len(cell), 60))
+                widths[i] = max(widths[i], len(cell))
 
         def line(cells: Sequence[str]) -> str:
-            return "  ".join(_clip(c, 60).ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
+            return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
 
-        out = [self.title, line(self.headers), line(["-" * w for w in widths])]
-        out += [line(r) for r in self.rows] or ["(empty)"]
+        out = [_printable(self.title), line(self.headers), line(["-" * w for w in widths])]
+        out += [line(r) for r in rows] or ["(empty)"]
         if self.note:
-            out.append(self.note)
+            out.append(_printable(self.note))
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
@@ -90,8 +92,19 @@ class Table:
 
 
 def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
+    """One line of at most ``width`` characters, control characters escaped."""
+    text = _printable(" ".join(text.split()))
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` with C0 and C1 control characters other than newline and tab written as
+    ``\\x1b``: a terminal shows them instead of obeying them (an ESC in a model's answer
+    must not recolour or rewrite the output)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class ToolResult:

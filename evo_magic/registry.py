@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .errors import OptionError
 from .options import DEFAULT_MODEL, RequestOptions
 
 if TYPE_CHECKING:
@@ -56,6 +57,16 @@ class Registry:
         elif settings:
             found.configure(**settings)
         return found
+
+    def find(self, name: str | None = None) -> Session:
+        """The existing session ``name``: unlike :meth:`get`, a named session is never
+        created (the default session always exists). Raises
+        :class:`~evo_magic.errors.OptionError` naming the sessions there are."""
+        name = name or DEFAULT_SESSION
+        if name != DEFAULT_SESSION and name not in self.sessions:
+            known = [DEFAULT_SESSION, *(n for n in self.sessions if n != DEFAULT_SESSION)]
+            raise OptionError(f"no session {name!r}; sessions: {', '.join(known)}")
+        return self.get(name)
 
     def transport_settings(self) -> TransportSettings:
         from .transport import TransportSettings

@@ -215,6 +215,8 @@ class Session:
             options["tools"] = tuple(function_tool(fn, name) for name, fn in functions.items())
         opts = self.options(**options).validate()
         rounds_left = self._registry.defaults.max_tool_rounds if max_tool_rounds is None else max_tool_rounds
+        if rounds_left < 1:  # 0 would drop the turn once the model calls a tool
+            raise OptionError(f"max_tool_rounds must be at least 1, not {rounds_left}")
         endpoint = config.resolve()
         endpoint.require_key()
         replaced: Turn | None = None

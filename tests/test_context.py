@@ -65,3 +65,12 @@ def test_format_specs_and_numpy_scalars() -> None:
         interpolate("{x:d}", {"x": "s"})
     np = pytest.importorskip("numpy")
     assert describe(np.float64(19.5)) == "19.5"
+
+
+def test_missing_names_can_say_what_they_mean() -> None:
+    missing = {"Err": "there is no error yet to refer to"}
+    with pytest.raises(InterpolationError, match=r"^\{Err\}: there is no error yet to refer to$"):
+        interpolate("why {Err}", {}, missing=missing)
+    with pytest.raises(InterpolationError, match="no variable named 'other'"):
+        interpolate("{other}", {}, missing=missing)
+    assert interpolate("{Err}", {"Err": "boom"}, missing=missing) == "boom"

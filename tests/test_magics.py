@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -43,6 +44,8 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
         "-m deepseek-reasoner --temperature 0.5",
         "-m deepseek-chat --think",
         "-o 1notavar",
+        "-o class",
+        "-o None",
         "--tools no_such_function",
         "--tools __name__",
         "--logit-bias nonsense",
@@ -57,6 +60,9 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
         "--tool-choice required",
         "--protocol grpc",
         "-m deepseek-reasoner --json",
+        "--max-tool-rounds 0",
+        "--max-tool-rounds -1",
+        "--max-tool-rounds many",
     ],
 )
 def test_misuse_is_a_one_line_usage_error(
@@ -144,11 +150,37 @@ def test_each_model_thinks_by_its_own_default_unless_told(shell: InteractiveShel
 
 
 def test_reset_and_history_commands(shell: InteractiveShell) -> None:
+    assert "0 turns" in repr(shell.run_line_magic("deepseek", "history"))  # the default session always exists
+    registry().get("other")
     assert "reset" in repr(shell.run_line_magic("deepseek", "reset -s other"))
     table = shell.run_line_magic("deepseek", "history -s other")
     assert "0 turns" in repr(table)
     with pytest.raises(UsageError):
         shell.run_line_magic("deepseek", "history --nope")
+
+
+@pytest.mark.parametrize("command", ["history -s ghost", "reset -s ghost", "undo -s ghost", "pick 2 -s ghost"])
+def test_unknown_session_is_refused_not_created(shell: InteractiveShell, command: str) -> None:
+    registry().get("scratch")
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("deepseek", command)
+    message = str(info.value)
+    assert "no session 'ghost'; sessions: default, scratch" in message and "\n" not in message
+    assert "%deepseek restore -s ghost" in message
+    assert "ghost" not in registry().sessions
+    assert "ghost" not in repr(shell.run_line_magic("deepseek", "config"))
+
+
+@pytest.mark.parametrize("command", ["history -s ''", "reset -s ' '"])
+def test_empty_session_name_is_refused_by_line_commands(shell: InteractiveShell, command: str) -> None:
+    with pytest.raises(UsageError, match="a session name cannot be empty"):
+        shell.run_line_magic("deepseek", command)
+
+
+def test_restore_creates_the_session_it_names(shell: InteractiveShell) -> None:
+    notice = shell.run_line_magic("deepseek", "restore -s fresh")
+    assert "Nothing to restore for session 'fresh'" in repr(notice)
+    assert "fresh" in registry().sessions
 
 
 def sse_answer(text: str) -> bytes:
@@ -246,3 +278,129 @@ def test_restore_without_a_notebook_name_says_the_ledger_name_is_shared(
         assert "untitled (cwd:" in said and "set EVO_MAGIC_NOTEBOOK to tell them apart" in said
     finally:
         acc._notebook = None
+def magics_of(shell: InteractiveShell) -> Any:
+    return next(c for c in shell.configurables if type(c).__name__ == "DeepSeekMagics")
+
+
+@pytest.mark.parametrize("amount", ["nan", "inf", "-inf", "$nan", "-1", "0"])
+def test_budget_must_be_a_positive_finite_amount(shell: InteractiveShell, amount: str) -> None:
+    with pytest.raises(UsageError) as info:
+        shell.run_line_magic("deepseek", f"budget {amount}")
+    assert "\n" not in str(info.value) and "positive amount of USD" in str(info.value)
+    assert magics_of(shell).budget is None
+    from evo_magic.accounting import current
+
+    assert current().budget is None
+
+
+@pytest.mark.parametrize("amount", [float("nan"), float("inf"), -1.0])
+def test_budget_trait_rejects_non_finite_and_negative(shell: InteractiveShell, amount: float) -> None:
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError, match="positive amount of USD"):
+        magics_of(shell).budget = amount
+    assert magics_of(shell).budget is None
+    magics_of(shell).budget = 2.5  # a finite positive amount still works
+    assert magics_of(shell).budget == 2.5
+    magics_of(shell).budget = None
+
+
+@pytest.mark.parametrize(
+    ("trait", "bad", "good"),
+    [
+        ("read_timeout", -1.0, 30.0),
+        ("read_timeout", float("nan"), 30.0),
+        ("connect_timeout", 0.0, 2.5),
+        ("connect_timeout", float("inf"), 2.5),
+        ("max_retries", -5, 0),
+        ("value_tokens", 0, 20),
+        ("value_tokens", -1, 5000),
+        ("offline_rate", -1.0, 200.0),
+        ("offline_rate", 0.0, 200.0),
+    ],
+)
+def test_config_traits_are_validated(shell: InteractiveShell, trait: str, bad: float, good: float) -> None:
+    from traitlets import TraitError
+
+    magics = magics_of(shell)
+    before = getattr(magics, trait)
+    with pytest.raises(TraitError, match=trait) as info:
+        setattr(magics, trait, bad)
+    assert "\n" not in str(info.value)
+    assert getattr(magics, trait) == before
+    shell.run_line_magic("config", f"DeepSeekMagics.{trait} = float('{bad}')")
+    assert getattr(magics, trait) == before  # %config reports the error, keeps the value
+    shell.config.DeepSeekMagics.pop(trait, None)  # IPython keeps the refused value in its config
+    setattr(magics, trait, good)
+    assert getattr(magics, trait) == good
+    setattr(magics, trait, before)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("'unclosed", "cannot parse the line: No closing quotation"),
+        ("--system \"be terse", "cannot parse the line"),
+        ("--stop ''", "stop sequences must not be empty"),
+        ("-s ''", "a session name cannot be empty"),
+        ("-s '  '", "a session name cannot be empty"),
+    ],
+)
+def test_cell_options_are_split_like_a_shell(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, line: str, message: str
+) -> None:
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-magic-test-1111")
+    with pytest.raises(UsageError, match=message) as info:
+        shell.run_cell_magic("deepseek", line, "a prompt")
+    assert "\n" not in str(info.value).strip()
+    assert set(registry().sessions) <= {"default"}
+
+
+def test_quoted_cell_options_lose_their_quotes(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.run_cell_magic("deepseek", "--new --system \"be terse\" --logit-bias '{\"1\": 5}' --stop 'THE END'", "hi")
+    body = answering[-1]
+    assert body["messages"][0] == {"role": "system", "content": "be terse"}
+    assert body["logit_bias"] == {"1": 5.0}
+    assert body["stop"] == ["THE END"]
+    shell.run_cell_magic("deepseek", "-s 'my notes' --new", "hi")
+    assert "my notes" in registry().sessions
+    shell.run_cell("x = 'a'\nprint(x + 1)")
+    shell.run_line_magic("deepseek", "fix --new --system 'be kind'")
+    assert answering[-1]["messages"][0] == {"role": "system", "content": "be kind"}
+
+
+def test_history_text_escapes_control_characters(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.run_cell_magic("deepseek", "--new --no-interpolate", "\x1b[2J\x1b]0;owned\x07 wipe\rthe\x9b1A screen\tnow")
+    table = shell.run_line_magic("deepseek", "history")
+    text = repr(table)
+    assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F for c in text)
+    assert "\\x1b[2J\\x1b]0;owned\\x07 wipe the\\x9b1A screen now" in text
+    assert table.rows[0][2].startswith("\x1b[2J")  # only the text form is escaped; the rows keep the prompt
+
+
+def test_fix_checks_the_output_variable_too(shell: InteractiveShell, answering: list[dict]) -> None:
+    shell.run_cell("x = 'a'\nprint(x + 1)")
+    with pytest.raises(UsageError, match="needs a Python variable name, not 'class'"):
+        shell.run_line_magic("deepseek", "fix -o class")
+    assert answering == [] and "class" not in shell.user_ns
+
+
+def test_err_before_any_error_says_there_is_none_yet(shell: InteractiveShell, answering: list[dict]) -> None:
+    with pytest.raises(UsageError, match="there is no error yet to refer to") as info:
+        shell.run_cell_magic("deepseek", "", "Why did this fail? {Err}")
+    assert "no variable named" not in str(info.value) and answering == []
+
+
+def test_cell_magic_with_no_body_reaches_the_magic(shell: InteractiveShell, answering: list[dict]) -> None:
+    result = shell.run_cell("%%deepseek")  # IPython alone refuses a cell magic with an empty body
+    assert isinstance(result.error_in_exec, UsageError) and "no prompt" in str(result.error_in_exec)
+    shell.run_cell("x = 'a'\nprint(x + 1)")
+    shell.rl_next_input = None  # type: ignore[attr-defined]
+    assert shell.run_cell("%%deepseek --fix --new").success
+    assert "TypeError" in answering[-1]["messages"][-1]["content"]
+    assert shell.rl_next_input == "x = 1\nprint(x + 1)"  # type: ignore[attr-defined]
+    shell.extension_manager.reload_extension("evo_magic")
+    from evo_magic.magic_args import empty_body
+
+    assert shell.input_transformers_cleanup.count(empty_body) == 1
+    assert shell.input_transformer_manager.check_complete("%%deepseek --fix\n")[0] == "incomplete"

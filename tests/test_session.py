@@ -272,6 +272,19 @@ def test_listeners_see_turns_and_a_broken_listener_does_not_break_asking(api: Fa
     assert seen == ["session", "start", "request", "turn"]
 
 
+def test_find_looks_a_session_up_without_creating_it() -> None:
+    seen = []
+    registry().listeners.append(lambda kind, session, payload: seen.append((kind, session.name)))
+    with pytest.raises(errors.OptionError, match=r"no session 'ghost'; sessions: default$"):
+        registry().find("ghost")
+    assert registry().find() is registry().get("default")  # the default session always exists
+    scratch = evo_magic.session("scratch")
+    assert registry().find("scratch") is scratch
+    with pytest.raises(errors.OptionError, match="sessions: default, scratch"):
+        registry().find("ghost")
+    assert "ghost" not in registry().sessions and ("session", "ghost") not in seen
+
+
 def test_one_client_per_session_reused(api: FakeApi) -> None:
     s = evo_magic.session()
     s.ask("1")
@@ -484,3 +497,13 @@ def test_configure_checks_at_once_and_none_goes_back_to_the_default(api: FakeApi
     s.configure(temperature=0.5)
     s.configure(temperature=None, model=None)  # back to the kernel defaults
     assert s.settings == {} and s.options().model == registry().defaults.model
+
+
+def test_max_tool_rounds_below_one_is_refused_before_sending(api: FakeApi) -> None:
+    def ping() -> str:
+        return "pong"
+
+    for bad in (0, -1):
+        with pytest.raises(errors.OptionError, match=f"max_tool_rounds must be at least 1, not {bad}"):
+            evo_magic.session().ask("loop", tools=[ping], max_tool_rounds=bad)
+    assert api.bodies == [] and evo_magic.session().turns == []
