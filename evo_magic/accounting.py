@@ -57,7 +57,7 @@ class Accounting:
             self._ledger.close()
             self._ledger = None
 
-    def _notice(self, text: str, session: Any, kind: str = "warning", title: str = "Budget") -> None:
+    def _notice(self, text: str, session: Any, kind: str = "warning", title: str | None = "Budget") -> None:
         if threading.current_thread() is not threading.main_thread():
             # Asked from the chat panel's thread: a display would land in whichever cell ran
             # last, so the panels on the session show it in their footer instead.
@@ -66,7 +66,7 @@ class Accounting:
             registry().notify("notice", session, text)
             return
         if self._show is not None:
-            self._show(Notice(text, kind=kind, title=title if kind == "warning" else None))
+            self._show(Notice(text, kind=kind, title=(title or None) if kind == "warning" else None))
 
     # --- registry hooks -----------------------------------------------------------------
     def guard(self, session: Any, opts: Any, body: dict[str, Any]) -> None:
@@ -94,7 +94,7 @@ class Accounting:
         verdict = check(spent.cost, self.budget, estimate, notebook=short_name(self.notebook), unpriced=spent.unknown)
         verdict.raise_if_refused()
         if verdict.state == "warn":
-            self._notice(verdict.message, session)
+            self._notice(verdict.message, session, title="")  # the message starts "Budget for …"
 
     def on_event(self, kind: str, session: Any, reply: Any) -> None:
         from .ledger import LedgerError

@@ -80,7 +80,11 @@ def check(
         )
         return BudgetVerdict("refuse", spend, limit, estimate, message)
     state = "warn" if projected >= WARN_AT * limit else "ok"
-    return BudgetVerdict(state, spend, limit, estimate, f"Budget for {notebook}: {status}.{left_out}")
+    with_this = ""
+    if state == "warn" and spend < WARN_AT * limit:  # this request's input brings it to 80 %
+        reaches = int(projected * 100 / limit)  # floored, as _percent
+        with_this = f" With this request's input (about {format_money(estimate)}) it reaches {reaches} %."
+    return BudgetVerdict(state, spend, limit, estimate, f"Budget for {notebook}: {status}.{with_this}{left_out}")
 
 
 def _percent(spend: Decimal, limit: Decimal) -> str:

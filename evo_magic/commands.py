@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -13,6 +14,7 @@ from . import config
 from .errors import ConfigError, EvoMagicError, OptionError
 from .magic_args import session_parser, split
 from .notices import Notice, Table, plural
+from .pricing import format_money
 from .registry import registry
 
 if TYPE_CHECKING:
@@ -125,15 +127,16 @@ class LineCommands:
         rows: list[list[Any]] = [
             ["model", self.model],
             ["protocol", self.protocol],
-            ["thinking", "on" if self.thinking else "off"],
+            ["thinking", "each model's default" if self.thinking is None else "on" if self.thinking else "off"],
             ["max_tokens", self.max_tokens if self.max_tokens is not None else "API default"],
             ["temperature", self.temperature if self.temperature is not None else "API default"],
             ["base URLs", ", ".join(endpoint.base_urls)],
-            ["API key", key + (" (emulator)" if endpoint.offline else "")],
+            ["API key", "the emulator's own" if endpoint.offline else key],
             ["offline", "yes, bundled emulator" if endpoint.offline else "no"],
             ["read_timeout", f"{self.read_timeout:g} s"],
             ["connect_timeout", f"{self.connect_timeout:g} s"],
             ["max_retries", self.max_retries],
+            ["budget", "none" if self.budget is None else format_money(Decimal(str(self.budget)))],
             ["live view", self.live],
             ["sessions", ", ".join(registry().sessions) or "(none yet)"],
         ]
@@ -230,9 +233,8 @@ class LineCommands:
             raise UsageError(f"the budget is an amount in USD like 2.00, not {rest[0]!r}") from None
         except TraitError as exc:  # nan, inf, negative or zero
             raise UsageError(str(exc)) from None
-        return Notice(
-            f"Budget for this notebook: ${self.budget:,.2f}; a warning from 80 %, requests past it are refused."
-        )
+        amount = format_money(Decimal(str(self.budget)))
+        return Notice(f"Budget for this notebook: {amount}; a warning from 80 %, requests past it are refused.")
 
     def _cmd_pick(self, rest: list[str]) -> Notice:
         p = session_parser("pick")

@@ -239,9 +239,14 @@ class DeepSeekMagics(Magics, LineCommands):
         session = registry().get(args.session)
         overrides = magic_args.overrides(args)
         tools = self._tools(args.tools)
+        if not tools and not session.tools:
+            given = {"--tool-choice": args.tool_choice, "--approve": args.approve}
+            given["--max-tool-rounds"] = args.max_tool_rounds
+            for flag in (flag for flag, value in given.items() if value):
+                raise UsageError(f"{flag} needs tools for the model to call: add --tools f,g")
         try:
             if tools:
-                overrides["tools"] = tuple(function_tool(fn) for fn in tools)
+                overrides["tools"] = tuple(function_tool(fn, name) for name, fn in tools.items())
             opts = session.options(**overrides).validate()
             config.resolve().require_key()
         except (OptionError, ConfigError) as exc:
@@ -305,17 +310,18 @@ class DeepSeekMagics(Magics, LineCommands):
             ask += f"\n\nAlso: {extra}"
         return f"{ask}\n\n{self._last_error.describe()}"
 
-    def _tools(self, spec: str | None) -> list[Any]:
+    def _tools(self, spec: str | None) -> dict[str, Any]:
+        """The functions named by --tools, under the names the notebook knows them by."""
         if not spec:
-            return []
-        found = []
+            return {}
+        found = {}
         for name in (n.strip() for n in spec.split(",") if n.strip()):
             fn = self._user_ns.get(name)
             if fn is None:
                 raise UsageError(f"--tools: no function named {name!r} in the notebook")
             if not callable(fn):
                 raise UsageError(f"--tools: {name!r} is a {type(fn).__name__}, not a function")
-            found.append(fn)
+            found[name] = fn
         return found
 
     def _show_extras(self, reply: Any, opts: RequestOptions, fmt: str, *, fix: bool = False) -> None:

@@ -24,6 +24,19 @@ MODELS: tuple[str, ...] = (
 DEFAULT_MODEL = "deepseek-v4-flash"
 LEGACY_THINKING = {"deepseek-chat": False, "deepseek-reasoner": True}
 REASONER_REJECTS = ("temperature", "top_p", "tools", "tool_choice", "response_format")
+# Chat Completions options the Anthropic Messages endpoint has no field for (protocol.md §7.1),
+# with the %%deepseek flag that sets each
+OPENAI_ONLY = {
+    "frequency_penalty": "--frequency-penalty",
+    "presence_penalty": "--presence-penalty",
+    "json_mode": "--json (or -f json)",
+    "logprobs": "--logprobs",
+    "top_logprobs": "--top-logprobs",
+    "logit_bias": "--logit-bias",
+    "n": "-n",
+    "seed": "--seed",
+    "user": "--user",
+}
 EFFORTS = ("low", "medium", "high", "max")
 PROTOCOLS = ("openai", "anthropic")
 MAX_OUTPUT_TOKENS = 384_000
@@ -76,6 +89,14 @@ class RequestOptions:
             raise OptionError(
                 f"--protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}"
             )
+        if self.protocol == "anthropic":
+            defaults = {f.name: f.default for f in dataclasses.fields(self)}
+            for name, flag in OPENAI_ONLY.items():
+                value = getattr(self, name)
+                if value != defaults[name] and value not in (None, {}):
+                    raise OptionError(
+                        f"the Anthropic protocol has no {name} ({flag}): drop it or use --protocol openai"
+                    )
         _range("temperature", self.temperature, 0, 2)
         _range("top_p", self.top_p, 0, 1)
         _range("frequency_penalty", self.frequency_penalty, -2, 2)
@@ -127,6 +148,11 @@ class RequestOptions:
             raise OptionError(
                 "deepseek-chat never thinks; use deepseek-reasoner or deepseek-v4-flash for --think"
             )
+        if isinstance(self.tool_choice, Mapping) and self.tools:
+            chosen = (self.tool_choice.get("function") or {}).get("name")
+            offered = [str((t.get("function") or {}).get("name")) for t in self.tools]
+            if chosen not in offered:
+                raise OptionError(f"--tool-choice {chosen!r} is not a tool offered here ({', '.join(offered)})")
         if self.thinking_on and self.tool_choice is not None:
             forced = (
                 self.tool_choice == "required"

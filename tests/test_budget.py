@@ -32,7 +32,11 @@ def test_below_80_percent_is_ok() -> None:
 
 
 def test_the_estimate_counts_towards_the_warning() -> None:
-    assert check(D("1.59"), D("2"), D("0.01")).state == "warn"  # 1.60 = 80 %
+    verdict = check(D("1.59"), D("2"), D("0.01"))  # 1.60 = 80 %
+    assert verdict.state == "warn"
+    assert verdict.message == (
+        "Budget for this notebook: $1.59 of $2.00 spent (79 %). With this request's input (about $0.01) it reaches 80 %."
+    )
 
 
 def test_percent_is_floored() -> None:

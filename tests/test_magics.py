@@ -63,6 +63,16 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
         "--max-tool-rounds 0",
         "--max-tool-rounds -1",
         "--max-tool-rounds many",
+        "--protocol anthropic -n 2",
+        "--protocol anthropic --logprobs",
+        "--protocol anthropic --frequency-penalty 1",
+        "--protocol anthropic --json",
+        "--protocol anthropic --seed 7",
+        "-m deepseek-chat --effort low",
+        "--tool-choice auto",
+        "--approve",
+        "--max-tool-rounds 3",
+        "--no-think --tools sorted --tool-choice len",
     ],
 )
 def test_misuse_is_a_one_line_usage_error(
@@ -404,3 +414,35 @@ def test_cell_magic_with_no_body_reaches_the_magic(shell: InteractiveShell, answ
 
     assert shell.input_transformers_cleanup.count(empty_body) == 1
     assert shell.input_transformer_manager.check_complete("%%deepseek --fix\n")[0] == "incomplete"
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ("--protocol anthropic -n 2", "the Anthropic protocol has no n (-n)"),
+        ("--protocol anthropic --logprobs", "no logprobs (--logprobs)"),
+        ("--protocol anthropic -f json", "no json_mode (--json (or -f json))"),
+        ("--approve", "--approve needs tools"),
+        ("--no-think --tools double --tool-choice triple", "--tool-choice 'triple' is not a tool offered here (double)"),
+    ],
+)
+def test_options_a_request_would_drop_are_refused(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch, line: str, says: str
+) -> None:
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-magic-test-1111")
+    shell.user_ns["double"] = lambda x: 2 * x
+    with pytest.raises(UsageError) as info:
+        shell.run_cell_magic("deepseek", line, "a prompt")
+    assert says in str(info.value)
+
+
+def test_budget_is_confirmed_to_the_cent_fraction_and_shown_in_config(shell: InteractiveShell) -> None:
+    try:
+        said = shell.run_line_magic("deepseek", "budget 0.0006").text
+        assert "Budget for this notebook: $0.0006;" in said  # was "$0.00"
+        rows = dict((str(k), str(v)) for k, v in shell.run_line_magic("deepseek", "config").rows)
+        assert rows["budget"] == "$0.0006" and rows["thinking"] == "each model's default"
+    finally:
+        shell.run_line_magic("deepseek", "budget off")
+    rows = dict((str(k), str(v)) for k, v in shell.run_line_magic("deepseek", "config").rows)
+    assert rows["budget"] == "none"
