@@ -122,7 +122,7 @@ class Accounting:
             reply.cost = cost(reply.usage, billed_model(reply.requested_model, reply.snapshot.model), at, table)
             row = row_from_reply(reply, notebook=self.notebook, cost=reply.cost, at=at, origin=_origin(reply))
             self._last[session.name] = self.ledger.record(row, replace=reply.ledger_request)
-        elif kind == "turn" and reply.status in ("ok", "length") and session.name in self._last:
+        elif kind in ("turn", "pick") and reply.status in ("ok", "length") and session.name in self._last:
             turn = next((t for t in session.turns if t.reply is reply), None)
             if turn is not None:
                 turn.ledger_id = self._last[session.name]

@@ -388,7 +388,7 @@ class ChatPanel:
             return
         if kind == "request":
             self.last_reply = payload
-        if kind in ("turn", "drop", "reset", "restore", "partial", "asking"):
+        if kind in ("turn", "pick", "drop", "reset", "restore", "partial", "asking"):
             self.refresh()
 
     def _broadcast(self, kind: str) -> None:

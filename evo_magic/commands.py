@@ -109,7 +109,7 @@ class LineCommands:
             cell = f"In[{turn.cell}]" if isinstance(turn.cell, int) else (turn.cell or "")
             u = turn.reply.usage
             tokens = f"{u.prompt_tokens:,} in / {u.completion_tokens:,} out" if u else "unknown"
-            rows.append([i, cell, turn.prompt, turn.reply.text, turn.reply.model, tokens])
+            rows.append([i, cell, turn.prompt, turn.answer, turn.reply.model, tokens])
         return Table(
             f"Session {session.name!r}: {plural(len(session.turns), 'turn')}",
             ["#", "cell", "you", "deepseek", "model", "tokens"],

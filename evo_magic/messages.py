@@ -7,6 +7,7 @@ and extends the previous request: the API's prefix cache keeps hitting.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,3 +117,10 @@ class Message:
         if out["content"] is None and self.role != "assistant":
             out["content"] = ""
         return out
+
+
+def answer_of(messages: Iterable[Message], default: str) -> str:
+    """The text of the last assistant message (the answer a conversation goes on from), else
+    ``default``."""
+    texts = [m.content for m in messages if m.role == "assistant" and m.content is not None]
+    return texts[-1] if texts else default

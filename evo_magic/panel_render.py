@@ -17,8 +17,7 @@ from .notices import ToolResult
 from .render import Footer, render_reply_html
 
 if TYPE_CHECKING:
-    from .reply import Reply
-    from .sessions import Turn
+    from .reply import Reply, Turn
 
 STATIC = Path(__file__).parent / "static"
 STOPPED = "Stopped — the partial answer is kept (it is not sent as context)."

@@ -11,11 +11,11 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .ledger import LedgerRow, TurnRecord
+from .messages import answer_of
 
 if TYPE_CHECKING:
     from .messages import Message
-    from .reply import Reply
-    from .sessions import Turn
+    from .reply import Reply, Turn
 
 
 def row_from_reply(
@@ -45,11 +45,11 @@ def row_from_reply(
 def turn_from_reply(
     reply: Reply, prompt: str, messages: Sequence[Message] | None = None, cell_id: str | None = None
 ) -> TurnRecord:
-    """The turn of a successful reply: prompt, answer, reasoning, tool calls, and the
-    messages it added to the history."""
+    """The turn of a successful reply: prompt, answer (the picked choice when the messages
+    say so), reasoning, tool calls, and the messages it added to the history."""
     return TurnRecord(
         prompt,
-        reply.text,
+        answer_of(messages or (), reply.text),
         reply.reasoning,
         tuple(call.to_dict() for call in reply.tool_calls),
         None if messages is None else tuple(m.to_record() for m in messages),
@@ -61,8 +61,7 @@ def restored_turn(row: LedgerRow, record: TurnRecord) -> Turn:
     """A session :class:`~evo_magic.sessions.Turn` from a ledger row and its turn record."""
     from .events import Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta, UsageReported
     from .messages import Message
-    from .reply import Reply, Timing
-    from .sessions import Turn
+    from .reply import Reply, Timing, Turn
     from .snapshot import accumulate
 
     events: list[Any] = [ResponseStarted(row.response_id, row.model_answered)]

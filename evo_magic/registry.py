@@ -81,8 +81,9 @@ class Registry:
     def notify(self, kind: str, session: Session, payload: Any) -> None:
         """Tell listeners (ledger, panels) about ``kind``: "session" (created), "start" (a
         request passed the guards and is about to be sent; the Reply), "request" (every
-        request once settled, any outcome, payload the Reply), "turn" (after a successful turn, the
-        Reply), "drop" (an undo, or a re-run cell replaced a turn; the Turn), "reset" (every turn
+        request once settled, any outcome, payload the Reply), "turn" (after a successful turn,
+        the Reply), "pick" (another choice of the last turn became its answer; the Reply),
+        "drop" (an undo, or a re-run cell replaced a turn; the Turn), "reset" (every turn
         forgotten) and "restore" (turns read back from the ledger; the list)."""
         for listener in list(self.listeners):
             try:

@@ -10,6 +10,7 @@ from typing import Any
 from .counts import Usage
 from .errors import EvoMagicError
 from .events import Event, ReasoningDelta, TextDelta
+from .messages import Message, answer_of
 from .snapshot import ToolCall, TurnSnapshot
 
 STATUS_NOTICES = {
@@ -180,3 +181,20 @@ class Interrupted(KeyboardInterrupt):
     def _render_traceback_(self) -> list[str]:
         n = len(self.reply.text)
         return [f"Interrupted: the partial answer ({n:,} characters) is kept above."]
+
+
+@dataclass
+class Turn:
+    """One question and its answer, as shown by ``%deepseek history``."""
+
+    prompt: str
+    reply: Reply
+    cell: Any = None  # the execution count shown as In[n]
+    messages: list[Message] = field(default_factory=list)  # what this turn added to history
+    cell_id: str | None = None  # the front end's cell id: re-running the cell replaces the turn
+    ledger_id: int | None = None  # the ledger's request id of this turn (set by the accounting)
+
+    @property
+    def answer(self) -> str:
+        """The answer the conversation goes on from (the picked choice after ``pick``)."""
+        return answer_of(self.messages, self.reply.text)

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from . import config
@@ -25,7 +25,7 @@ from .events import ReasoningDelta, TextDelta, ToolCallDelta
 from .messages import Message
 from .options import RequestOptions
 from .protocol import codec
-from .reply import Interrupted, Reply, Timing
+from .reply import Interrupted, Reply, Timing, Turn
 from .snapshot import ToolCall, TurnSnapshot
 from .tools import function_tool, run_call, tool_map
 
@@ -43,18 +43,6 @@ _CONTENT = (TextDelta, ReasoningDelta, ToolCallDelta)  # events that count as "a
 
 class SessionBusy(EvoMagicError):
     """Another surface (e.g. the panel) is streaming on this session right now."""
-
-
-@dataclass
-class Turn:
-    """One question and its answer, as shown by ``%deepseek history``."""
-
-    prompt: str
-    reply: Reply
-    cell: Any = None  # the execution count shown as In[n]
-    messages: list[Message] = field(default_factory=list)  # what this turn added to history
-    cell_id: str | None = None  # the front end's cell id: re-running the cell replaces the turn
-    ledger_id: int | None = None  # the ledger's request id of this turn (set by the accounting)
 
 
 class Session:
@@ -302,12 +290,11 @@ class Session:
             raise OptionError(f"the last answer has choices 1..{len(snap.choices)}, not {choice + 1}")
         with self._guard():
             turn.messages[-1] = Message.from_snapshot(snap, choice=choice, cell=turn.cell)
+        self._registry.notify("pick", self, turn.reply)  # the ledger keeps the picked answer
 
     @staticmethod
     def _call_tool(
-        functions: Mapping[str, Callable[..., Any]],
-        call: ToolCall,
-        approve: Callable[[ToolCall], bool] | None,
+        functions: Mapping[str, Callable[..., Any]], call: ToolCall, approve: Callable[[ToolCall], bool] | None
     ) -> tuple[str, bool]:
         fn = functions.get(call.name)
         if fn is None:

@@ -86,6 +86,22 @@ def test_restore_rebuilds_the_exact_history_after_a_restart(online: None, emulat
     assert sent[: len(before)] == before  # the next request continues the restored conversation
 
 
+def test_a_picked_choice_is_what_history_shows_and_restore_brings_back(online: None) -> None:
+    acc = _restart()
+    s = registry().get()
+    reply = s.ask("Name a colour", n=3, cell=1)
+    assert len(set(reply.choices)) == 3
+    s.pick(2)
+    picked = reply.choices[2]
+    assert s.turns[-1].answer == picked
+    (_, record), = acc.ledger.turns(NOTEBOOK, "default")
+    assert record.text == picked  # the ledger keeps the picked answer
+    acc = _restart()
+    s = registry().get()
+    acc.restore(s)
+    assert s.turns[-1].answer == picked and s.history[-1].content == picked
+
+
 def test_reset_undo_and_rerun_are_remembered(online: None) -> None:
     acc = _restart()
     s = registry().get()

@@ -450,8 +450,11 @@ def test_n_choices_and_pick(api: FakeApi) -> None:
     assert reply.choices == ["option #1", "option #2", "option #3"]
     assert api.bodies[0]["n"] == 3
     assert s.history[-1].content == "option #1"
+    picked: list[str] = []
+    registry().listeners.append(lambda kind, session, payload: picked.append(kind) if kind == "pick" else None)
     s.pick(2)
-    assert s.history[-1].content == "option #3"
+    assert s.history[-1].content == "option #3" and picked == ["pick"]  # the ledger hears of it
+    assert s.turns[-1].answer == "option #3" and s.turns[-1].reply.text == "option #1"
     with pytest.raises(errors.OptionError):
         s.pick(5)
 
