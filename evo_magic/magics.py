@@ -7,12 +7,15 @@ answer's output and end the cell with a one-line error.
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
 import traceback
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import IPython
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
@@ -40,7 +43,11 @@ class LastError:
     execution_count: int | None
 
     def describe(self) -> str:
-        tb = "".join(traceback.format_exception(type(self.error), self.error, self.error.__traceback__))
+        frames = self.error.__traceback__
+        shell_dir = os.path.dirname(IPython.__file__)  # IPython's own frames (run_code) say nothing
+        while frames is not None and frames.tb_frame.f_code.co_filename.startswith(shell_dir):
+            frames = frames.tb_next
+        tb = "".join(traceback.format_exception(type(self.error), self.error, frames))
         if len(tb) > MAX_TRACEBACK_CHARS:
             tb = "…" + tb[-MAX_TRACEBACK_CHARS:]
         where = f"In[{self.execution_count}]" if self.execution_count else "the failing cell"
@@ -51,7 +58,7 @@ class LastError:
 class DeepSeekMagics(Magics, LineCommands):
     """Chat with DeepSeek V4 (through EvoLink) from cells.
 
-    Cell magic: ``%%deepseek [options]`` with the prompt in the cell body.
+    Cell magic: `%%deepseek [options]` with the prompt in the cell body.
 
     Conversation
       -s NAME              use the named session (default: the kernel's default session)
@@ -62,7 +69,7 @@ class DeepSeekMagics(Magics, LineCommands):
     Model and thinking
       -m MODEL             deepseek-v4-flash (default), deepseek-v4-pro, deepseek-chat,
                            deepseek-reasoner
-      --think / --no-think thinking on (the API default) / off (thinking: disabled)
+      --think / --no-think thinking on / off (default: the model's own; on for V4)
       --effort LEVEL       reasoning effort: low, medium, high, max (thinking only)
       --protocol P         openai (Chat Completions, default) or anthropic (Messages)
     Sampling and output
@@ -115,7 +122,8 @@ class DeepSeekMagics(Magics, LineCommands):
                                       answer from the bundled EvoLink emulator
 
     Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also thinking, protocol,
-    max_tokens, temperature, read_timeout, connect_timeout, max_retries, live).
+    max_tokens, temperature, budget, value_tokens, read_timeout, connect_timeout,
+    max_retries, offline_rate, live).
     The API key comes from EVOLINK_API_KEY (environment or a .env file in the working
     directory); EVOLINK_BASE_URL overrides the base URLs (comma-separated fallback list).
     """
@@ -379,7 +387,7 @@ class DeepSeekMagics(Magics, LineCommands):
 
 
 # `%%deepseek?` and `%deepseek?` show the magic's docstring: make it the full reference.
-_HELP = DeepSeekMagics.__doc__ or ""
+_HELP = inspect.cleandoc(DeepSeekMagics.__doc__ or "")  # the first line is not indented
 DeepSeekMagics.deepseek.__doc__ = _HELP
 
 

@@ -222,8 +222,7 @@ class Session:
             rounds: list[Reply] = []
             while True:
                 body = proto.build_body([*before, *added, *loop], opts)
-                live = view_factory() if view_factory is not None else view
-                reply = self._run(transport, proto, body, opts, live, cell)
+                reply = self._run(transport, proto, body, opts, view, cell, view_factory)
                 rounds.append(reply)
                 reply.rounds = rounds
                 calls = reply.tool_calls
@@ -276,8 +275,7 @@ class Session:
                 err.reply = reply  # type: ignore[attr-defined]
                 raise err
             log.info("JSON mode answer was %s; retrying once", problem)
-            live = view_factory() if view_factory is not None else view
-            reply = self._run(transport, proto, body, opts, live, reply.cell)
+            reply = self._run(transport, proto, body, opts, view, reply.cell, view_factory)
         return reply  # pragma: no cover
 
     def pick(self, choice: int) -> None:
@@ -330,9 +328,12 @@ class Session:
         opts: RequestOptions,
         view: Any,
         cell: Any = None,
+        view_factory: Callable[[], Any] | None = None,
     ) -> Reply:
-        """One request: guards, stream, fold, settle (ledger listeners, then the view)."""
+        """One request: guards, stream, fold, settle (ledger listeners, then the view). The view
+        is made after the guards, so a refused request leaves no "Waiting for…" behind."""
         self._registry.check(self, opts, body)
+        view = view_factory() if view_factory is not None else view
         snap = TurnSnapshot()
         reply = Reply(snap, opts.model, self.name, Timing(time.monotonic()), protocol=opts.protocol, cell=cell)
         self._registry.notify("start", self, reply)  # the ledger's row exists before a byte is billed

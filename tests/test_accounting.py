@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,6 +58,7 @@ def test_costs_persist_across_restart_and_budget_refuses(emu: object, tmp_path: 
         refused = k.execute("%%deepseek\nOne more?")
         assert not refused.ok and "Budget" in refused.error_text and "of $0.0002" in refused.error_text
         assert len(refused.error_text.strip().splitlines()) == 1
+        assert "Waiting for" not in json.dumps([m["content"] for m in refused.messages])  # no live view left
         assert k.execute("%deepseek budget off").ok
         assert k.execute("%%deepseek\nOne more?").ok
     finally:

@@ -240,6 +240,7 @@ def test_fix_sends_error_and_code_and_puts_corrected_cell_below(shell: Interacti
     shell.run_line_magic("deepseek", "fix")
     sent = answering[-1]["messages"][-1]["content"]
     assert "print(x + 1)" in sent and "TypeError" in sent and "Traceback" in sent
+    assert "interactiveshell.py" not in sent and "run_code" not in sent  # the notebook's frames only
     assert shell.rl_next_input == "x = 1\nprint(x + 1)"  # type: ignore[attr-defined]
     shell.run_cell_magic("deepseek", "--new", "Explain {Err}")
     assert "TypeError" in answering[-1]["messages"][-1]["content"]
