@@ -392,7 +392,19 @@ DeepSeekMagics.deepseek.__doc__ = _HELP
 
 
 def register(ipython: Any) -> DeepSeekMagics:
-    magics = DeepSeekMagics(ipython, parent=ipython)
+    try:
+        magics = DeepSeekMagics(ipython, parent=ipython)
+    except TraitError:  # %config keeps a value the trait refused: loading must not fail on it
+        section = ipython.config.get("DeepSeekMagics", {})
+        for name in list(section):
+            try:
+                DeepSeekMagics(None, **{name: section[name]})
+            except TraitError as exc:
+                del section[name]
+                print(f"evo_magic: ignoring %config DeepSeekMagics.{name}: {exc}")
+        # the failed instance had joined the shell's configurables (Magics.__init__ does that)
+        ipython.configurables[:] = [c for c in ipython.configurables if not isinstance(c, DeepSeekMagics)]
+        magics = DeepSeekMagics(ipython, parent=ipython)
     ipython.register_magics(magics)
     ipython.events.register("post_run_cell", magics._track_errors)
     if magic_args.empty_body not in ipython.input_transformers_cleanup:

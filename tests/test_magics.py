@@ -435,3 +435,14 @@ def test_budget_is_confirmed_to_the_cent_fraction_and_shown_in_config(shell: Int
         shell.run_line_magic("deepseek", "budget off")
     rows = dict((str(k), str(v)) for k, v in shell.run_line_magic("deepseek", "config").rows)
     assert rows["budget"] == "none"
+
+
+def test_a_refused_config_value_does_not_stop_the_extension_loading(
+    shell: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.run_line_magic("config", "DeepSeekMagics.temperature = 5")  # IPython keeps it, though refused
+    assert shell.config.DeepSeekMagics.temperature == 5
+    shell.extension_manager.reload_extension("evo_magic")
+    assert "ignoring %config DeepSeekMagics.temperature" in capsys.readouterr().out
+    assert "temperature" not in shell.config.DeepSeekMagics
+    shell.run_line_magic("config", "DeepSeekMagics.live = 'none'")
