@@ -342,6 +342,7 @@ class Session:
         self._registry.check(self, opts, body)
         snap = TurnSnapshot()
         reply = Reply(snap, opts.model, self.name, Timing(time.monotonic()), protocol=opts.protocol, cell=cell)
+        reply.offline = transport.endpoint.offline  # the bundled emulator: priced, never billed
         self._registry.notify("start", self, reply)  # the ledger's row exists before a byte is billed
         try:
             self._stream(transport, proto, body, opts, view, reply)
