@@ -256,6 +256,11 @@ def test_emulator_requests_are_kept_but_never_spent(tmp_path: Path) -> None:
         rows = ledger.rows("analysis.ipynb")
         assert [r.offline for r in rows] == [False] * 7 + [True] * 3
         assert rows[7].cost == Decimal("0.00014462") and rows[7].usage == TURN2  # what DeepSeek would charge
+        (t,) = totals(ledger, "analysis.ipynb", by=())  # the SQL and the Python rule still agree
+        assert (t.cost, t.unknown_cost) == billed
+        assert (t.requests, t.emulator, t.emulator_priced, t.emulator_unknown) == (10, 3, 1, 2)
+        assert t.emulator_cost == Decimal("0.00014462")
+        assert t.cost_text == "$0.339 + 2 unknown; $0.0001 + 2 unknown if billed (emulator)"
 
 
 def test_a_newer_ledger_still_opens(tmp_path: Path) -> None:
