@@ -130,6 +130,11 @@ def set_offline(endpoint: Endpoint | None) -> None:
     _offline = endpoint
 
 
+def routed_offline() -> bool:
+    """Whether requests go to the bundled emulator now (``%deepseek offline``): nobody bills them."""
+    return _offline is not None and _offline.offline
+
+
 def resolve(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Endpoint:
     """The endpoint in force now: offline routing, else environment, else ``.env``."""
     if _offline is not None:
