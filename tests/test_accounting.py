@@ -83,8 +83,11 @@ def test_a_kernel_killed_mid_answer_leaves_a_started_row(tmp_path: Path) -> None
                     assert time.monotonic() < deadline, [r.outcome for r in ledger.rows()]
                     time.sleep(0.05)
             time.sleep(0.5)  # streaming now
+            # SIGKILL, nothing settles the request. (Not k.close() alone: jupyter_client's
+            # shutdown_kernel(now=True) interrupts the kernel first, which may settle the row.)
+            k.km.provisioner.process.kill()  # type: ignore[union-attr]
         finally:
-            k.close()  # shutdown_kernel(now=True): SIGKILL, nothing settles the request
+            k.close()
     k = start(_NoEmulator(), home)  # a restarted kernel, reading the same ledger
     try:
         rows = k.execute("import evo_magic\nfor r in evo_magic.usage(): print(r.outcome, r.prompt_tokens, r.cost)")
