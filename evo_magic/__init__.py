@@ -26,8 +26,9 @@ __all__ = ["__version__", "load_ipython_extension", "panel", "session", "unload_
 
 def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> UsageRows:
     """One record per request of this notebook, or of ``notebook``, or of every notebook,
-    oldest first: a list with ``.to_pandas()``, ``.to_csv(path)`` and ``.total_cost`` that
-    displays as the ``%deepseek usage`` view (see :class:`~evo_magic.usage_view.UsageRows`)."""
+    oldest first: a list with ``.to_pandas()``, ``.to_csv(path)`` and ``.total_cost`` (billed
+    requests only: not the bundled emulator's) that displays as the ``%deepseek usage`` view
+    (see :class:`~evo_magic.usage_view.UsageRows`)."""
     from .accounting import current
 
     rows: UsageRows = current().rows(notebook, all_notebooks=all_notebooks)

@@ -1,9 +1,10 @@
 """Wires the ledger, the price table and the budget into every request (thin IO shell).
 
 A registry listener records one ledger row per request, whatever its outcome, and prices it
-(so the footer shows the cost); a registry guard refuses a request that would start past the
-notebook's budget and warns from 80 %. The ledger is opened on first use, so ``%load_ext``
-imports no sqlite3.
+(so the footer shows the cost; for the bundled emulator, what DeepSeek would charge, marked
+``offline`` and never counted as spend); a registry guard refuses a request that would start
+past the notebook's budget and warns from 80 % (not for the emulator, which bills nothing).
+The ledger is opened on first use, so ``%load_ext`` imports no sqlite3.
 """
 
 from __future__ import annotations
@@ -70,11 +71,15 @@ class Accounting:
 
     # --- registry hooks -----------------------------------------------------------------
     def guard(self, session: Any, opts: Any, body: dict[str, Any]) -> None:
-        """Before a request: large-prompt cost notice, budget warning / refusal."""
+        """Before a request: large-prompt cost notice, budget warning / refusal (none for the
+        bundled emulator, which bills nothing)."""
         from .budget import BudgetExceeded, check, large_prompt_notice
+        from .config import offline_endpoint
         from .ledger import LedgerError
         from .notebook_id import short_name
 
+        if offline_endpoint() is not None:  # %deepseek offline: the emulator bills nobody
+            return
         now = datetime.now(timezone.utc)
         table = load_table(overrides=self.prices or None)
         tokens = estimate_tokens(json.dumps(body.get("messages") or body, ensure_ascii=False))

@@ -14,11 +14,13 @@ standard library's :mod:`sqlite3`:
   middle of stays visible: billed by the API, its tokens unknown.
 * **Schema** changes are an ordered list, :data:`MIGRATIONS`; ``schema_version`` records how
   many ran, and each runs once, in one transaction. Only append to the list, and only with
-  changes older code can live with (new tables, new nullable columns).
+  changes older code can live with (new tables, new columns that are nullable or have a default).
 
 Usage reported by the API is the source of truth: a request without usage (interrupted
 before the final chunk, failed) is stored with NULL tokens and NULL cost, never zeros, and
-totals count it apart. Cost is stored as decimal TEXT, so sums stay exact.
+totals count it apart. Cost is stored as decimal TEXT, so sums stay exact. A request the
+bundled emulator answered (``%deepseek offline``; schema 4, ``offline``) keeps the cost DeepSeek
+would have charged, but no spend counts it: nobody bills emulator traffic.
 
 ``turns`` keeps, per successful turn, what ``%deepseek restore`` needs after a kernel restart:
 the prompt, the answer, the reasoning, the tool calls, and (schema 3) the exact messages the
@@ -81,13 +83,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE turns ADD COLUMN cell_id TEXT",
         "ALTER TABLE turns ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0",
     ),
+    (  # 4: answered by the bundled emulator (`%deepseek offline`): priced as DeepSeek would, never billed
+        "ALTER TABLE requests ADD COLUMN offline INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 # "Cost unknown" excludes requests that failed before any token: the API bills none of those
 # (the same rule as totals.cost_unknown, which group_totals applies to rows in memory).
 _UNKNOWN_COST = "cost IS NULL AND (prompt_tokens IS NOT NULL OR outcome != 'error' OR ttft IS NOT NULL)"
 _COLUMNS: tuple[str, ...] = ("at", "notebook", "session", "origin", "cell", "model_requested", "model_answered")
-_COLUMNS += ("protocol", *_TOKENS, "cost", "ttft", "elapsed", "outcome", "error", "response_id")
+_COLUMNS += ("protocol", *_TOKENS, "cost", "ttft", "elapsed", "outcome", "error", "response_id", "offline")
 _PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON")
 T = TypeVar("T")
 
@@ -110,6 +115,8 @@ class LedgerRow:
     are seconds; ``outcome`` is the reply status (ok, length, interrupted, error,
     content_filter, ...), or ``started`` from when the request is sent until it settles (a kernel
     killed mid-answer leaves it so), and ``error`` the error kind (e.g. ``RateLimitError``).
+    ``offline`` marks a request the bundled emulator answered: ``cost`` is then what DeepSeek
+    would have charged, and no spend counts it.
     """
 
     notebook: str
@@ -127,6 +134,7 @@ class LedgerRow:
     elapsed: float | None = None
     error: str | None = None
     response_id: str | None = None
+    offline: bool = False
     id: int | None = None  # set on rows read back
 
     @property
@@ -140,6 +148,7 @@ class LedgerRow:
             values.update({name: getattr(self.usage, name) for name in _TOKENS})
         values["at"] = _iso(self.at)
         values["cost"] = None if self.cost is None else str(self.cost)
+        values["offline"] = int(self.offline)
         return values
 
     @classmethod
@@ -150,6 +159,7 @@ class LedgerRow:
         values = {name: row[name] for name in _COLUMNS if name not in _TOKENS}
         values["at"] = datetime.fromisoformat(row["at"])
         values["cost"] = None if row["cost"] is None else Decimal(row["cost"])
+        values["offline"] = bool(row["offline"])
         return cls(usage=usage, id=row["id"], **values)
 
 
@@ -316,8 +326,10 @@ class Ledger:
 
     def spend(self, notebook: str, *, since: datetime | None = None) -> Spend:
         """Known spend of ``notebook`` (optionally since an instant; naive means UTC) and the
-        number of requests whose cost is unknown (they are not in the sum)."""
+        number of requests whose cost is unknown (they are not in the sum). Requests the
+        emulator answered are in neither: nobody is billed for them."""
         where, params = _where(notebook=notebook)
+        where += " AND offline = 0"
         if since is not None:
             where += " AND at >= ?"
             params.append(_iso(since))

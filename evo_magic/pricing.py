@@ -349,3 +349,10 @@ def format_money(amount: Decimal | None) -> str:
         return f"{sign}${amount:,.2f}"
     whole, _, fraction = f"{amount:.4f}".partition(".")
     return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+
+
+def if_billed(money: str) -> str:
+    """How the cost of a request the bundled emulator answered reads: ``$0.0001 if billed
+    (emulator)``, what DeepSeek would charge for it; nobody is billed. ``money`` is a
+    :func:`format_money` text (``unknown`` stays unknown)."""
+    return f"{money} if billed (emulator)"

@@ -39,6 +39,7 @@ def row_from_reply(
         elapsed=reply.timing.elapsed,
         error=None if reply.error is None else type(reply.error).__name__,
         response_id=reply.id,
+        offline=reply.offline,
     )
 
 
@@ -78,7 +79,7 @@ def restored_turn(row: LedgerRow, record: TurnRecord) -> Turn:
     if row.ttft is not None:
         timing.first_token = start + row.ttft
     reply = Reply(accumulate(events), row.model_requested, row.session, timing, protocol=row.protocol, cell=row.cell)
-    reply.status, reply.cost, reply.priced = row.outcome, row.cost, True
+    reply.status, reply.cost, reply.priced, reply.offline = row.outcome, row.cost, True, row.offline
     if record.messages is not None:
         messages = [Message.from_record(m) for m in record.messages]
     else:  # a turn recorded before schema 3: question and answer (with its reasoning)

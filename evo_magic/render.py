@@ -19,7 +19,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from .markdown import render_markdown
-from .pricing import format_money
+from .pricing import format_money, if_billed
 
 if TYPE_CHECKING:
     from .counts import Usage
@@ -58,7 +58,8 @@ class Footer:
 
     ``elapsed`` is the whole request in seconds, ``ttft`` the time to the first token,
     ``thinking_seconds`` the time spent thinking. ``cost`` is ``None`` when the price is
-    unknown (never shown as $0). ``status`` is ``"ok"``, ``"interrupted"``, ``"length"``,
+    unknown (never shown as $0); ``offline`` marks an answer of the bundled emulator, whose
+    cost is only what DeepSeek would charge and reads so. ``status`` is ``"ok"``, ``"interrupted"``, ``"length"``,
     ``"content_filter"``, ``"insufficient_system_resource"``, ``"error"`` or ``"stopped"``
     (other strings are shown as they are); ``message`` is a one-line notice for the banner.
     """
@@ -70,6 +71,7 @@ class Footer:
     thinking_seconds: float | None
     cost: Decimal | None = None
     priced: bool = False  # the ledger tried to price it: a None cost then reads "unknown"
+    offline: bool = False  # the bundled emulator answered: the cost reads "$… if billed (emulator)"
     status: str = "ok"
     message: str | None = None
 
@@ -106,7 +108,8 @@ def _footer_parts(footer: Footer) -> list[str]:
         parts.append(out)
     parts.append(_seconds(footer.elapsed))
     if footer.cost is not None or (footer.priced and usage is not None):
-        parts.append(format_money(footer.cost))  # "unknown" for a model without a known price
+        money = format_money(footer.cost)  # "unknown" for a model without a known price
+        parts.append(if_billed(money) if footer.offline else money)  # the emulator bills nobody
     return parts
 
 

@@ -79,6 +79,7 @@ class Reply:
     error: EvoMagicError | None = field(default=None, repr=False)
     cost: Decimal | None = None
     priced: bool = False  # set by the ledger once it tried to price this request
+    offline: bool = False  # answered by the bundled emulator: ``cost`` is what DeepSeek would charge
     ledger_request: int | None = field(default=None, repr=False)  # its ledger row, from the start
     data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
@@ -150,6 +151,7 @@ class Reply:
             thinking_seconds=t.thinking_seconds,
             cost=self.cost,
             priced=self.priced,
+            offline=self.offline,
             status=status,
             message=self.notice,
         )

@@ -336,6 +336,7 @@ class Session:
         view = view_factory() if view_factory is not None else view
         snap = TurnSnapshot()
         reply = Reply(snap, opts.model, self.name, Timing(time.monotonic()), protocol=opts.protocol, cell=cell)
+        reply.offline = transport.endpoint.offline  # the bundled emulator: priced, never billed
         self._registry.notify("start", self, reply)  # the ledger's row exists before a byte is billed
         try:
             self._stream(transport, proto, body, opts, view, reply)

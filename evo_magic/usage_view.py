@@ -9,7 +9,10 @@
   (:func:`~evo_magic.spend_chart.spend_chart_svg`), a sparkline in text.
 
 Money stays :class:`~decimal.Decimal` from the ledger to the CSV and the DataFrame, so sums are
-exact; the display rounds to at most 4 decimals and says the exact total beside it.
+exact; the display rounds to at most 4 decimals and says the exact total beside it. Requests the
+bundled emulator answered (``offline``) are shown, but apart: their model reads
+``deepseek-v4-flash (emulator)``, their would-be cost is never added to the spend (the total line
+says it separately, "emulator, not billed") and the chart plots them at $0.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, SupportsIndex, overload
 
-from .pricing import _utc, format_money
+from .pricing import _utc, format_money, if_billed
 from .spend_chart import SpendPoint, series, sparkline, spend_chart_svg, summary
 from .totals import STARTED, Totals, cost_unknown, group_totals, totals_table
 
@@ -44,7 +47,8 @@ class UsageRecord:
     failed), ``reasoning_tokens`` also when the API did not say; ``cost`` is exact USD, None
     when unknown; ``ttft`` and ``elapsed`` are seconds; ``outcome`` is ok, length,
     interrupted, error, started (never settled: answering, or its kernel died), ... and
-    ``error`` the error kind.
+    ``error`` the error kind. ``offline`` is True for a request the bundled emulator answered
+    (``%deepseek offline``): its ``cost`` is what DeepSeek would have charged, billed to nobody.
     """
 
     time: datetime
@@ -66,6 +70,7 @@ class UsageRecord:
     outcome: str
     error: str | None
     response_id: str | None = None
+    offline: bool = False
 
     @property
     def model(self) -> str:
@@ -98,6 +103,7 @@ class UsageRecord:
             outcome=row.outcome,
             error=row.error,
             response_id=row.response_id,
+            offline=row.offline,
             **tokens,
         )
 
@@ -128,14 +134,14 @@ class UsageRows(list[UsageRecord]):
 
     @property
     def total_cost(self) -> Decimal:
-        """Exact sum of the known costs (requests of unknown cost are not in it: see
-        :attr:`unknown_cost`)."""
-        return sum((r.cost for r in self if r.cost is not None), Decimal(0))
+        """Exact sum of the known costs of billed requests (requests of unknown cost are not in
+        it: see :attr:`unknown_cost`; nor are the emulator's, which nobody is billed for)."""
+        return sum((r.cost for r in self if r.cost is not None and not r.offline), Decimal(0))
 
     @property
     def unknown_cost(self) -> int:
-        """How many requests may have cost something that cannot be priced."""
-        return sum(cost_unknown(r) for r in self)
+        """How many billed requests may have cost something that cannot be priced."""
+        return sum(cost_unknown(r) for r in self if not r.offline)
 
     def totals(self, by: Sequence[str] | None = None) -> list[Totals]:
         """Sums per group (default: :attr:`by`; any of :data:`~evo_magic.totals.GROUPS`)."""
@@ -207,12 +213,14 @@ class UsageView:
             parts.append("started, not settled (still answering, or its kernel stopped mid-answer)")
         elif r.outcome != "ok":
             parts.append(r.outcome if r.error is None else f"{r.outcome} ({r.error})")
-        # no cost and not unknown: failed before any token, which the API does not bill
-        cost = r.cost if r.cost is not None or cost_unknown(r) else Decimal(0)
-        return SpendPoint(r.time, cost, " · ".join(parts))
+        billable = r.cost is not None or cost_unknown(r)  # else it failed before any token: not billed
+        if r.offline:  # billed to nobody: plotted at $0, with what DeepSeek would have charged
+            parts.append(if_billed(format_money(r.cost)) if billable else "emulator")
+        return SpendPoint(r.time, r.cost if billable and not r.offline else Decimal(0), " · ".join(parts))
 
     def total_line(self) -> str:
-        """``Total: $0.3390 + 2 unknown (exactly $0.3390164624) · 8 requests · …``."""
+        """``Total: $0.3390 + 2 unknown (exactly $0.3390164624) · 8 requests · …``; with emulator
+        requests, ``Total: $0.3390 · emulator, not billed: $0.0013 · 11 requests (3 emulator) · …``."""
         cost, exact, rest = self._total_parts()
         return " · ".join([f"Total: {cost}" + (f" (exactly {exact})" if exact else ""), *rest]) if cost else rest[0]
 
@@ -221,13 +229,16 @@ class UsageView:
         if t is None:
             return "", None, ["No requests recorded yet."]
         requests = f"{t.requests:,} request{'' if t.requests == 1 else 's'}"
-        if t.no_usage:
-            requests += f" ({t.no_usage:,} without usage)"
+        notes = [f"{t.no_usage:,} without usage"] if t.no_usage else []
+        notes += [f"{t.emulator:,} emulator"] if t.emulator else []
+        requests += f" ({', '.join(notes)})" if notes else ""
         share = t.cache_hit_share
         inputs = f"{t.prompt_tokens:,} input tokens" + ("" if share is None else f" ({share:.0%} from cache)")
         reasoning = f" ({t.reasoning_tokens:,} reasoning)" if t.reasoning_tokens else ""
         rest = [requests, inputs, f"{t.completion_tokens:,} output tokens{reasoning}"]
-        return t.cost_text, _exact(t.cost) if t.priced else None, rest
+        if t.emulator:
+            rest.insert(0, f"emulator, not billed: {t.emulator_text}")
+        return t.billed_text, _exact(t.cost) if t.priced else None, rest
 
     def chart_text(self) -> str:
         """The one-sentence summary of spend over time, and its sparkline when there is one."""

@@ -70,3 +70,12 @@ def use_emulator(monkeypatch: pytest.MonkeyPatch, url: str, notebook: str, key: 
     monkeypatch.setenv("EVOLINK_BASE_URL", url)
     monkeypatch.setenv("JPY_SESSION_NAME", notebook)
     config.set_offline(None)
+
+
+def use_offline(monkeypatch: pytest.MonkeyPatch, emulator: object, notebook: str) -> None:
+    """``%deepseek offline`` in this process, answered by ``emulator`` (no key), as notebook ``notebook``."""
+    from evo_magic import offline
+
+    monkeypatch.setenv("JPY_SESSION_NAME", notebook)
+    monkeypatch.setattr(offline, "_emulator", emulator)  # go_offline starts none of its own
+    offline.go_offline()

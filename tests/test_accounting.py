@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,9 +85,11 @@ def test_a_kernel_killed_mid_answer_leaves_a_started_row(tmp_path: Path) -> None
                     assert time.monotonic() < deadline, [r.outcome for r in ledger.rows()]
                     time.sleep(0.05)
             time.sleep(0.5)  # streaming now
+            # SIGKILL, nothing settles the request. (Not k.close() alone: jupyter_client's
+            # shutdown_kernel(now=True) interrupts the kernel first, which may settle the row.)
+            k.km.provisioner.process.kill()  # type: ignore[union-attr]
+            k.km.provisioner.process.wait(10)  # type: ignore[union-attr]
         finally:
-            k.km.provisioner.process.kill()  # SIGKILL, like the OOM killer: nothing settles the request
-            k.km.provisioner.process.wait(10)
             k.close()
     k = start(_NoEmulator(), home)  # a restarted kernel, reading the same ledger
     try:
@@ -95,6 +98,39 @@ def test_a_kernel_killed_mid_answer_leaves_a_started_row(tmp_path: Path) -> None
         assert ok.startswith("ok ") and started == "started None None"
         usage = k.execute("%deepseek usage").text()
         assert "2 (1 without usage)" in usage and "+ 1 unknown" in usage, usage
+    finally:
+        k.close()
+
+
+def test_three_offline_cells_are_recorded_as_emulator_traffic_and_bill_nothing(tmp_path: Path) -> None:
+    """The review's case: no key, `%deepseek offline`, three cells, then usage, budget, a restart."""
+    home = tmp_path / "home"
+    k = Kernel({"EVO_MAGIC_HOME": str(home), "JPY_SESSION_NAME": "/work/offline.ipynb"})
+    try:
+        assert k.execute("%load_ext evo_magic\n%deepseek offline --if-no-key --rate 5000").ok
+        assert k.execute("%deepseek budget 0.0001").ok  # less than three answers would cost, if billed
+        for i, question in enumerate(("What is 2+2?", "And 3+3?", "And 4+4?")):
+            ex = k.execute(f"%%deepseek -o r{i}\n{question}")
+            assert ex.ok, ex.error_text
+            footer = re.search(r'<div class="evo-footer"[^>]*>(.*?)</div>', ex.final_html())
+            assert footer is not None and re.search(r" · \$0\.\d+ if billed \(emulator\)$", footer.group(1)), footer
+        assert k.execute("print(r0.offline, r0.cost > 0, r2.priced)").text().split() == ["True", "True", "True"]
+        usage = k.execute("%deepseek usage").text()
+        assert "deepseek-v4-flash (emulator)" in usage and "if billed (emulator)" in usage, usage
+        (total,) = [line for line in usage.splitlines() if line.startswith("Total:")]
+        assert total.startswith("Total: $0.00 · emulator, not billed: $") and "3 requests (3 emulator)" in total
+        rows = k.execute("import evo_magic\nrs = evo_magic.usage()\nprint(*[r.offline for r in rs], rs.total_cost)")
+        assert rows.text().split() == ["True", "True", "True", "0"]
+        spend = k.execute("from evo_magic import accounting\nprint(accounting.current().ledger.spend('/work/offline.ipynb'))")
+        assert spend.text().strip() == "Spend(cost=Decimal('0'), unknown=0)"
+    finally:
+        k.close()
+    k = Kernel({"EVO_MAGIC_HOME": str(home), "JPY_SESSION_NAME": "/work/offline.ipynb"})  # a restart
+    try:
+        assert k.execute("%load_ext evo_magic\n%deepseek restore").ok
+        last = "evo_magic.session().turns[-1].reply"
+        shown = k.execute(f"import evo_magic\nprint({last}.offline, repr({last}).splitlines()[-1])").text().strip()
+        assert shown.startswith("True ") and shown.endswith(" if billed (emulator)"), shown  # restored, still marked
     finally:
         k.close()
 

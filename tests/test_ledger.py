@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -197,18 +198,69 @@ def test_wal_mode_and_schema_version(tmp_path: Path) -> None:
         assert raw.execute("SELECT version FROM schema_version").fetchall() == [(len(MIGRATIONS),)]
 
 
+def old_ledger(path: Path, version: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ledger as the code of schema ``version`` left it: its tables, and one priced request
+    written with only the columns of schema 1."""
+    with monkeypatch.context() as m:
+        m.setattr(ledger_module, "MIGRATIONS", MIGRATIONS[:version])
+        Ledger(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "INSERT INTO requests (at, notebook, session, origin, cell, model_requested, model_answered, protocol,"
+            " prompt_tokens, cache_hit_tokens, cache_miss_tokens, completion_tokens, reasoning_tokens, cost, outcome)"
+            " VALUES (?, 'analysis.ipynb', 'default', 'cell', 3, 'deepseek-v4-flash', 'deepseek-v4-flash', 'openai',"
+            " 563, 512, 51, 116, 60, '0.0000410536', 'ok')",
+            (AT.isoformat(),),
+        )
+        assert raw.execute("SELECT version FROM schema_version").fetchone() == (version,)
+    raw.close()
+
+
 def test_an_old_ledger_is_migrated_and_keeps_its_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "l.sqlite3"
-    monkeypatch.setattr(ledger_module, "MIGRATIONS", MIGRATIONS[:1])  # a version without turns
-    with Ledger(path) as old:
-        old.record(row(usage=TURN1, cost=Decimal("0.0000410536")))
-    monkeypatch.undo()
+    old_ledger(path, 1, monkeypatch)  # a version without turns
     with Ledger(path) as new:
-        assert new.rows()[0].cost == Decimal("0.0000410536")
+        (kept,) = new.rows()
+        assert (kept.cost, kept.usage, kept.cell, kept.offline) == (Decimal("0.0000410536"), TURN1, 3, False)
         new.record_turn(1, TurnRecord("q", "a"))
         assert new.turns("analysis.ipynb")[0][1] == TurnRecord("q", "a")
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT version FROM schema_version").fetchone() == (len(MIGRATIONS),)
+    raw.close()
+
+
+def test_a_ledger_from_before_the_emulator_flag_keeps_its_spend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Schema 3 to 4: every request recorded before is billed traffic (offline = 0)."""
+    path = tmp_path / "l.sqlite3"
+    old_ledger(path, 3, monkeypatch)
+    with Ledger(path) as new:
+        assert [r.offline for r in new.rows()] == [False]
+        assert new.spend("analysis.ipynb") == (Decimal("0.0000410536"), 0)
+        new.record(row(usage=TURN2, cost=Decimal("0.00014462"), offline=True))
+        assert new.spend("analysis.ipynb") == (Decimal("0.0000410536"), 0)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT offline FROM requests ORDER BY id").fetchall() == [(0,), (1,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchone() == (4,) == (len(MIGRATIONS),)
+    raw.close()
+
+
+def test_emulator_requests_are_kept_but_never_spent(tmp_path: Path) -> None:
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        sample(ledger)
+        billed = ledger.spend("analysis.ipynb")
+        ledger.record(row(usage=TURN2, cost=Decimal("0.00014462"), offline=True, cell=9))
+        ledger.record(row(outcome="interrupted", offline=True, cell=10))  # unknown, but nobody bills it
+        ledger.record(row(model_requested="mystery", model_answered=None, usage=TURN1, offline=True))
+        assert ledger.spend("analysis.ipynb") == billed == (Decimal("0.3390164624"), 2)
+        assert ledger.spend("analysis.ipynb", since=AT) == billed
+        rows = ledger.rows("analysis.ipynb")
+        assert [r.offline for r in rows] == [False] * 7 + [True] * 3
+        assert rows[7].cost == Decimal("0.00014462") and rows[7].usage == TURN2  # what DeepSeek would charge
+        (t,) = totals(ledger, "analysis.ipynb", by=())  # the SQL and the Python rule still agree
+        assert (t.cost, t.unknown_cost) == billed
+        assert (t.requests, t.emulator, t.emulator_priced, t.emulator_unknown) == (10, 3, 1, 2)
+        assert t.emulator_cost == Decimal("0.00014462")
+        assert t.cost_text == "$0.339 + 2 unknown; $0.0001 + 2 unknown if billed (emulator)"
 
 
 def test_a_newer_ledger_still_opens(tmp_path: Path) -> None:
@@ -260,6 +312,8 @@ def test_rows_from_a_reply() -> None:
         elapsed=2.0,
         response_id="r-9",
     )
+    reply.offline = True  # answered by the bundled emulator
+    assert row_from_reply(reply, notebook="n.ipynb", cost=Decimal("0.0000410536"), at=AT) == replace(made, offline=True)
     assert turn_from_reply(reply, "Hi") == TurnRecord(
         "Hi", "Hello", "thinking", ({"index": 0, "id": "call_0", "name": "f", "arguments": '{"x": 1}'},)
     )
@@ -408,6 +462,49 @@ def test_every_request_is_started_then_settled_even_when_a_bug_breaks_it(
             evo_magic.session().ask("What is 2+2?", view=Broken())
         rows = acc.ledger.rows(acc.notebook)
         assert [r.outcome for r in rows] == ["ok", "error"] and rows[-1].usage is None
+    finally:
+        acc.close()
+        accounting._current = None
+
+
+def test_an_emulator_answer_is_recorded_as_such_and_billed_to_nobody(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import evo_magic
+    import evo_magic.accounting as accounting
+    from evo_magic.pricing import billed_model, cost, format_money, load_table
+    from evo_magic.records import restored_turn
+    from evo_magic.registry import registry
+    from evo_magic.render import footer_text
+
+    from .conftest import use_emulator, use_offline
+
+    use_offline(monkeypatch, emulator, "/work/offline.ipynb")  # %deepseek offline, no key
+    accounting._current = None
+    acc = accounting.install(None, None)
+    started: list[LedgerRow] = []
+    registry().listeners.append(lambda kind, s, reply: started.extend(acc.ledger.rows()) if kind == "start" else None)
+    try:
+        reply = evo_magic.session().ask("What is 2+2?")
+        assert reply.offline and reply.priced and reply.cost is not None and reply.cost > 0
+        assert [r.offline for r in started] == [True]  # from the started row on
+        (recorded,) = acc.ledger.rows(acc.notebook)
+        assert recorded.offline and recorded.usage == reply.usage and recorded.outcome == "ok"
+        # priced exactly as DeepSeek would bill it, for the footer and the view
+        assert recorded.cost == reply.cost == cost(reply.usage, billed_model(reply.requested_model, reply.model),
+                                                   recorded.at, load_table())
+        assert acc.ledger.spend(acc.notebook) == (Decimal(0), 0)
+        shown = f"{format_money(reply.cost)} if billed (emulator)"
+        assert footer_text(reply.footer).endswith(f" · {shown}") and shown in reply._repr_html_()
+        ((kept, record),) = acc.ledger.turns(acc.notebook)
+        assert footer_text(restored_turn(kept, record).reply.footer).endswith(shown)  # after a restore too
+
+        use_emulator(monkeypatch, emulator.url, "/work/offline.ipynb")  # back online: billed again
+        paid = evo_magic.session("billed").ask("And 3+3?")  # (the emulator keeps reasoning per key)
+        assert not paid.offline and paid.cost is not None
+        assert footer_text(paid.footer).endswith(f" · {format_money(paid.cost)}")
+        assert [r.offline for r in acc.ledger.rows(acc.notebook)] == [True, False]
+        assert acc.ledger.spend(acc.notebook) == (paid.cost, 0)
     finally:
         acc.close()
         accounting._current = None

@@ -16,7 +16,7 @@ import evo_magic.accounting as accounting
 import evo_magic.chat_panel as panel_module
 from evo_magic.registry import registry
 
-from .conftest import use_emulator
+from .conftest import use_emulator, use_offline
 from .kernel import Kernel
 
 NOTEBOOK = "/work/panel.ipynb"
@@ -275,6 +275,30 @@ def test_panel_streams_in_a_background_thread_of_a_real_kernel(tmp_path: Any) ->
         assert "What is 2+2?" in prompts and "And 3+3?" in prompts
     finally:
         k.close()
+
+
+def test_the_panel_footer_counts_no_emulator_answer_as_spend(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evo_magic.pricing import format_money
+
+    use_offline(monkeypatch, emulator, NOTEBOOK)  # %deepseek offline
+    _fresh()
+    accounting.install(None, None)
+    try:
+        p = evo_magic.panel()
+        p.send("What is 2+2?", wait=True)
+        free = evo_magic.session().turns[-1].reply
+        assert free.offline and free.cost is not None and free.cost > 0
+        would = f"{format_money(free.cost)} if billed (emulator)"
+        assert f"{would} · This notebook: $0.00" in p.footer.value
+        use_emulator(monkeypatch, emulator.url, NOTEBOOK, "sk-panel-test-4242")  # back online
+        p.new_session()
+        p.send("And 3+3?", wait=True)
+        paid = p.session.turns[-1].reply
+        assert not paid.offline and paid.cost is not None
+        assert p.footer.value.endswith(f"{format_money(paid.cost)} · This notebook: {format_money(paid.cost)}")
+        p.close()
+    finally:
+        _fresh()
 
 
 def test_budget_warning_and_refusal_show_in_the_panel(online: Any) -> None:

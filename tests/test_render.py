@@ -195,6 +195,17 @@ def test_unknown_cost_and_usage_show_nothing_rather_than_zero() -> None:
     assert footer_text(Footer("m", no_reasoning, 0.04, None, None)) == "m · 0 in · 5 out · 0.0 s"
 
 
+def test_an_emulator_answer_shows_what_it_would_cost_never_a_bare_price() -> None:
+    footer = Footer("deepseek-v4-flash", USAGE, 1.0, None, None, cost=Decimal("0.00012"), priced=True, offline=True)
+    assert footer_text(footer) == (
+        "deepseek-v4-flash · 1,234 in (75% cached) · 210 out (198 reasoning) · 1.0 s · $0.0001 if billed (emulator)"
+    )
+    assert "$0.0001 if billed (emulator)</div>" in footer_html(footer)
+    unpriced = Footer("mystery", USAGE, 1.0, None, None, cost=None, priced=True, offline=True)
+    assert footer_text(unpriced).endswith(" · unknown if billed (emulator)")  # never $0
+    assert footer_text(Footer("m", None, 1.0, None, None, priced=True, offline=True)) == "m · 1.0 s"  # no usage: no cost
+
+
 def test_footer_html_is_escaped_and_tells_first_token_time() -> None:
     out = footer_html(Footer("<b>m</b>", None, 1.0, 0.25, None))
     assert "&lt;b&gt;m&lt;/b&gt;" in out and 'title="first token after 0.2 s"' in out

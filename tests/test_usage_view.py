@@ -207,6 +207,68 @@ def test_empty_and_all_unknown_views_say_so(tmp_path: Path) -> None:
     assert "no known cost in 1 request" in html
 
 
+def emulated(tmp_path: Path) -> list[UsageRecord]:
+    """The sample ledger's 7 requests of analysis.ipynb, then 3 the emulator answered: two
+    priced (what DeepSeek would charge: $0.0001754088) and one interrupted (no usage)."""
+    rs = records(tmp_path)
+    return rs + [replace(r, offline=True, cell=8 + i, time=AT + timedelta(minutes=5 + i)) for i, r in enumerate(rs[1:4])]
+
+
+def test_emulator_requests_are_shown_apart_and_never_spent(tmp_path: Path) -> None:
+    rs = emulated(tmp_path)
+    text = repr(UsageView(rs, title="Usage of analysis.ipynb"))
+    lines = text.splitlines()
+    assert lines[3].split()[:2] == ["default", "deepseek-v4-flash"] and lines[3].endswith("$0.0002 + 1 unknown")
+    assert lines[4].startswith("default  deepseek-v4-flash (emulator)  3 (1 without usage)")
+    assert lines[4].endswith("  $0.0002 + 1 unknown if billed (emulator)")
+    assert lines[7] == (  # the billed total is what it was without them
+        "Total: $0.339 + 2 unknown (exactly $0.3390164624) · emulator, not billed: $0.0002 + 1 unknown · "
+        "10 requests (3 without usage, 3 emulator) · 304,828 input tokens (67% from cache) · "
+        "50,512 output tokens (20,222 reasoning)"
+    )
+    assert lines[8].startswith("Spend over time: $0.339 in 10 requests")
+    rows = UsageRows(rs)
+    assert (rows.total_cost, rows.unknown_cost) == (Decimal("0.3390164624"), 2)
+    (session,) = [t for t in rows.totals(("session",)) if t.key == ("default",)]  # mixed in one group
+    assert session.cost == Decimal("0.0002164624") and session.emulator_cost == Decimal("0.0001754088")
+    assert session.cost_text == "$0.0002 + 1 unknown; $0.0002 + 1 unknown if billed (emulator)"
+    html = UsageView(rs)._repr_html_()
+    assert "Total: <strong>$0.339 + 2 unknown</strong>" in html and "emulator, not billed: $0.0002 + 1 unknown" in html
+    svg = html[html.index("<svg") : html.index("</svg>") + 6]
+    dots = circles(svg)
+    assert len(dots) == 5 + 3  # 4 priced, the free failure, and the emulator's 3 at $0: the line stays flat
+    assert [d.get("cy") for d in dots[-4:]] == [dots[-4].get("cy")] * 4
+    tips = [d.find(f"{SVG}title").text or "" for d in dots[-3:]]  # type: ignore[union-attr]
+    assert tips[0].endswith("cell 8 · $0.0001 if billed (emulator): $0.00 (total $0.339)")
+    assert tips[2].endswith("cell 10 · interrupted · unknown if billed (emulator): $0.00 (total $0.339)")
+
+
+def test_a_notebook_only_on_the_emulator_has_spent_nothing(tmp_path: Path) -> None:
+    only = emulated(tmp_path)[-3:]
+    view = UsageView(only, title="Usage of analysis.ipynb")
+    lines = repr(view).splitlines()
+    assert lines[3].startswith("default  deepseek-v4-flash (emulator)")
+    assert lines[4] == (
+        "Total: $0.00 · emulator, not billed: $0.0002 + 1 unknown · 3 requests (1 without usage, 3 emulator) · "
+        "1,851 input tokens (48% from cache) · 140 output tokens (51 reasoning)"
+    )
+    assert lines[5] == "Spend over time: $0.00 in 3 requests from 2026-06-10 09:09 to 09:11 UTC"
+    assert "Total: <strong>$0.00</strong> · emulator, not billed: $0.0002 + 1 unknown · 3 requests" in view._repr_html_()
+    assert UsageRows(only).total_cost == 0 and UsageRows(only).unknown_cost == 0
+
+
+def test_exports_say_which_requests_the_emulator_answered(tmp_path: Path) -> None:
+    rows = UsageRows(emulated(tmp_path))
+    assert COLUMNS[-1] == "offline"
+    with rows.to_csv(tmp_path / "u.csv").open(newline="", encoding="utf-8") as f:
+        back = list(csv.DictReader(f))
+    assert [r["offline"] for r in back] == ["False"] * 7 + ["True"] * 3
+    assert back[7]["cost"] == "0.00014462"  # what DeepSeek would have charged, exactly
+    df = rows.to_pandas()
+    assert df["offline"].dtype == bool and df["offline"].tolist() == [False] * 7 + [True] * 3
+    assert df[~df["offline"]]["cost"].dropna().sum() == rows.total_cost
+
+
 # --- rows, CSV, pandas -------------------------------------------------------------------------
 def tiny(tmp_path: Path) -> UsageRows:
     rs = records(tmp_path)
