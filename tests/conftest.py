@@ -78,4 +78,4 @@ def use_offline(monkeypatch: pytest.MonkeyPatch, emulator: object, notebook: str
 
     monkeypatch.setenv("JPY_SESSION_NAME", notebook)
     monkeypatch.setattr(offline, "_emulator", emulator)  # go_offline starts none of its own
-    offline.go_offline()
+    offline.go_offline(rate=None)  # and keeps the shared emulator unthrottled (a rate would pace it)
