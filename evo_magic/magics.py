@@ -8,6 +8,7 @@ answer's output and end the cell with a one-line error.
 from __future__ import annotations
 
 import inspect
+import json
 import math
 import os
 import traceback
@@ -340,9 +341,11 @@ class DeepSeekMagics(Magics, LineCommands):
         if opts.logprobs and reply.snapshot.choice(0).logprobs:
             display(logprobs_table(reply.snapshot.choice(0).logprobs))
         if fmt == "json" and reply.data is not None:
-            from IPython.display import JSON
-
-            display(JSON(reply.data, expanded=True))
+            # the parsed value: a JSON tree where the front end has one, else indented text
+            # (IPython.display.JSON alone reads "<IPython.core.display.JSON object>" in a terminal)
+            pretty = json.dumps(reply.data, indent=2, ensure_ascii=False)
+            bundle = {"application/json": reply.data, "text/plain": pretty}
+            display(bundle, raw=True, metadata={"application/json": {"expanded": True}})
         if fmt == "code" or fix:
             from .context import code_blocks
 

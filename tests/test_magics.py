@@ -446,3 +446,26 @@ def test_a_refused_config_value_does_not_stop_the_extension_loading(
     assert "ignoring %config DeepSeekMagics.temperature" in capsys.readouterr().out
     assert "temperature" not in shell.config.DeepSeekMagics
     shell.run_line_magic("config", "DeepSeekMagics.live = 'none'")
+
+
+def test_format_json_shows_the_parsed_value_as_a_tree_or_indented_text(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json as _json
+
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-magic-test-1111")
+    registry().transport_kwargs = {
+        "http_transport": httpx.MockTransport(
+            lambda request: httpx.Response(
+                200, headers={"content-type": "text/event-stream"}, content=sse_answer('{"colours": ["red", "blue"]}')
+            )
+        )
+    }
+    shown: list[Any] = []
+    monkeypatch.setattr("evo_magic.magics.display", lambda *a, **k: shown.append((a, k)))
+    shell.run_cell_magic("deepseek", "-f json --new -o data", "List two colours as JSON")
+    assert shell.user_ns["data"] == {"colours": ["red", "blue"]}
+    [(bundle,), kw] = [s for s in shown if s[0] and isinstance(s[0][0], dict)][-1]
+    assert bundle["application/json"] == {"colours": ["red", "blue"]} and kw["raw"] is True
+    assert bundle["text/plain"] == _json.dumps({"colours": ["red", "blue"]}, indent=2)  # not "<…JSON object>"
+    shell.requests.clear()  # type: ignore[attr-defined]
