@@ -49,8 +49,11 @@ def notebook_cost() -> str:
     except Exception:  # the ledger is optional for the panel
         log.debug("panel: the ledger cannot be read", exc_info=True)
         return "This notebook: cost unavailable"
+    from .config import offline_endpoint
+
     unknown = f" + {spend.unknown} of unknown cost" if spend.unknown else ""
-    return f"This notebook: {format_money(spend.cost)}{unknown}"
+    offline = " (answers of the emulator are not billed)" if offline_endpoint() is not None else ""
+    return f"This notebook: {format_money(spend.cost)}{unknown}{offline}"
 
 
 _INPUT: Any = None

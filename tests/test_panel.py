@@ -289,7 +289,7 @@ def test_the_panel_footer_counts_no_emulator_answer_as_spend(emulator: Any, monk
         free = evo_magic.session().turns[-1].reply
         assert free.offline and free.cost is not None and free.cost > 0
         would = f"{format_money(free.cost)} if billed (emulator)"
-        assert f"{would} · This notebook: $0.00" in p.footer.value
+        assert f"{would} · This notebook: $0.00 (answers of the emulator are not billed)" in p.footer.value
         use_emulator(monkeypatch, emulator.url, NOTEBOOK, "sk-panel-test-4242")  # back online
         p.new_session()
         p.send("And 3+3?", wait=True)
