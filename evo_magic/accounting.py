@@ -67,7 +67,7 @@ class Accounting:
             registry().notify("notice", session, text)
             return
         if self._show is not None:
-            self._show(Notice(text, kind=kind, title=(title or None) if kind == "warning" else None))
+            self._show(Notice(text, kind=kind, title=title if kind == "warning" else None))
 
     # --- registry hooks -----------------------------------------------------------------
     def guard(self, session: Any, opts: Any, body: dict[str, Any]) -> None:
@@ -99,7 +99,7 @@ class Accounting:
         verdict = check(spent.cost, self.budget, estimate, notebook=short_name(self.notebook), unpriced=spent.unknown)
         verdict.raise_if_refused()
         if verdict.state == "warn":
-            self._notice(verdict.message, session, title="")  # the message starts "Budget for …"
+            self._notice(verdict.message, session, title=None)  # the message starts "Budget for …"
 
     def on_event(self, kind: str, session: Any, reply: Any) -> None:
         from .ledger import LedgerError
@@ -193,15 +193,11 @@ def install(user_ns: dict[str, Any] | None, show: Any) -> Accounting:
 def current() -> Accounting:
     """The kernel's accounting, hooked into the registry in use (created without ``%load_ext``:
     the shell's namespace names the notebook in VS Code, and notices are not displayed)."""
-    if _current is not None and _current.on_event in registry_listeners():
+    from .registry import registry
+
+    if _current is not None and _current.on_event in registry().listeners:
         return _current
     from IPython import get_ipython
 
     shell = get_ipython()
     return install(None if shell is None else shell.user_ns, None)
-
-
-def registry_listeners() -> list[Any]:
-    from .registry import registry
-
-    return registry().listeners

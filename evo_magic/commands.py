@@ -153,7 +153,7 @@ class LineCommands:
     def _cmd_restore(self, rest: list[str]) -> Notice:
         """Rebuild the session's conversation from this notebook's ledger (after a restart)."""
         from .accounting import current
-        from .notebook_id import FALLBACK, OVERRIDE_VAR, short_name
+        from .notebook_id import OVERRIDE_VAR, is_fallback, short_name
 
         args = session_parser("restore").parse_args(rest)
         session = registry().get(args.session)
@@ -163,7 +163,7 @@ class LineCommands:
         except EvoMagicError as exc:  # the ledger unreadable, the session busy in the panel
             raise UsageError(exc.one_line()) from None
         where = f"the ledger of {short_name(acc.notebook)}"
-        if acc.notebook.startswith(FALLBACK.split("{", 1)[0]):  # no front end named the notebook
+        if is_fallback(acc.notebook):
             where += f" (every unnamed notebook in this folder shares it; set {OVERRIDE_VAR} to tell them apart)"
         if not added:
             held = f"; its {plural(len(session.turns), 'turn')} are all in memory" if session.turns else ""
@@ -171,7 +171,7 @@ class LineCommands:
         rerun = f"; {len(superseded)} superseded by cells re-run since" if superseded else ""
         messages = sum(len(t.messages) for t in session.turns)
         return Notice(
-            f"Restored {len(added)} turn{'s' * (len(added) != 1)} of session {session.name!r} from {where}"
+            f"Restored {plural(len(added), 'turn')} of session {session.name!r} from {where}"
             f"{rerun}. The conversation now has {plural(len(session.turns), 'turn')} ({plural(messages, 'message')}); "
             "`%deepseek history` lists them."
         )

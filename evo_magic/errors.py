@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 _KEY_SHAPES = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}|\bsk-[A-Za-z0-9._\-]{8,}")
@@ -40,22 +40,24 @@ def remember_secret(value: str) -> None:
         _SECRETS.add(value)
 
 
+def _mask(text: str, secrets: Iterable[str | None]) -> str:
+    """Each secret (of 4 characters or more) in ``text`` shown as ``****`` and its last four."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "****" + secret[-4:])
+    return text
+
+
 def scrub(text: str) -> str:
     """User text as it may be sent and kept: every remembered secret masked (a traceback in
     ``%deepseek fix`` or an interpolated value may hold the key), lone surrogates (which UTF-8
     cannot encode) replaced by U+FFFD. Nothing else changes."""
-    for secret in _SECRETS:
-        if secret in text:
-            text = text.replace(secret, "****" + secret[-4:])
-    return _SURROGATES.sub("\ufffd", text)
+    return _SURROGATES.sub("\ufffd", _mask(text, _SECRETS))
 
 
 def redact(text: str, *secrets: str | None) -> str:
     """Remove every given or remembered secret and anything shaped like an API key from ``text``."""
-    for secret in (*secrets, *_SECRETS):
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "****" + secret[-4:])
-    return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", text)
+    return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", _mask(text, (*secrets, *_SECRETS)))
 
 
 class EvoMagicError(Exception):

@@ -48,9 +48,14 @@ def notebook_name(
     return FALLBACK.format(cwd=os.path.abspath(cwd if cwd is not None else os.getcwd()))
 
 
+def is_fallback(notebook: str) -> bool:
+    """Whether ``notebook`` is the fallback name (no front end named the notebook)."""
+    return notebook.startswith(FALLBACK.split("{", 1)[0])
+
+
 def short_name(notebook: str) -> str:
     """The last path component of a notebook path (``analysis.ipynb``), for one-line
     messages; fallback names are returned whole."""
-    if notebook.startswith(FALLBACK.split("{", 1)[0]):
+    if is_fallback(notebook):
         return notebook
     return os.path.basename(notebook.rstrip("/\\").replace("\\", "/")) or notebook

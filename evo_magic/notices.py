@@ -14,7 +14,6 @@ from typing import Any
 _COLORS = {"info": "#2563eb", "warning": "#b45309", "error": "#b91c1c", "offline": "#7c3aed"}
 
 
-
 def plural(n: int, word: str) -> str:
     """``1 turn``, ``2 turns``, ``1,024 requests``."""
     return f"{n:,} {word}{'' if n == 1 else 's'}"

@@ -27,6 +27,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, SupportsIndex, overload
 
+from .notices import plural
 from .pricing import _utc, format_money, if_billed
 from .spend_chart import SpendPoint, series, sparkline, spend_chart_svg, summary
 from .totals import STARTED, Totals, cost_unknown, group_totals, totals_table
@@ -228,7 +229,7 @@ class UsageView:
         t = self.total
         if t is None:
             return "", None, ["No requests recorded yet."]
-        requests = f"{t.requests:,} request{'' if t.requests == 1 else 's'}"
+        requests = plural(t.requests, "request")
         notes = [f"{t.no_usage:,} without usage"] if t.no_usage else []
         notes += [f"{t.emulator:,} emulator"] if t.emulator else []
         requests += f" ({', '.join(notes)})" if notes else ""
