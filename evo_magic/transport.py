@@ -124,6 +124,12 @@ class Transport:
                 url=str(response.url),
                 retryable=False,
             ) from exc
+        except httpx.DecodingError as exc:  # e.g. Content-Encoding: gzip over bytes that are not
+            encoding = response.headers.get("content-encoding", "?")
+            raise ProtocolError(
+                f"the answer from {response.url} could not be decoded (Content-Encoding: {encoding}: "
+                f"{_reason(exc)})"
+            ) from exc
         finally:
             response.close()
 
@@ -184,7 +190,12 @@ class Transport:
             return response
         at = self._clock()
         try:
-            raw = response.read()
+            raw: bytes | str = response.read()
+        except httpx.DecodingError:
+            encoding = response.headers.get("content-encoding", "?")
+            raw = f"the error body could not be decoded (Content-Encoding: {encoding})"
+        except httpx.HTTPError as exc:
+            raw = f"the error body was cut off ({type(exc).__name__})"
         finally:
             response.close()
         secret = self.endpoint.key.reveal() if self.endpoint.key else None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
@@ -315,3 +317,76 @@ def test_a_host_asking_for_a_long_wait_hands_over_to_the_next(utc: None) -> None
     with t.post("/p", {"stream": True}) as response:
         assert response.url.port == 7002
     assert hosts == [7001, 7002] and sleeps == []
+
+
+def corrupt_gzip(status: int, good: bytes = b"", content_type: str = "application/json") -> httpx.Response:
+    """A response whose body says gzip: ``good`` compressed, then bytes that are not deflate data."""
+    c = zlib.compressobj(wbits=31)
+    head = c.compress(good) + c.flush(zlib.Z_SYNC_FLUSH)
+
+    def body() -> Iterator[bytes]:
+        yield head
+        yield b"\xff\xfe this is not gzip"
+
+    return httpx.Response(status, headers={"content-encoding": "gzip", "content-type": content_type}, content=body())
+
+
+def test_a_corrupt_gzip_error_body_is_a_one_line_error() -> None:
+    t, _ = make(lambda request: corrupt_gzip(400), urls=(A,))
+    with pytest.raises(errors.BadRequestError) as info, t.post("/p", {}):
+        pass
+    assert info.value.one_line() == f"HTTP 400: the error body could not be decoded (Content-Encoding: gzip) ({A}/p)"
+
+
+def test_a_corrupt_gzip_5xx_body_is_still_retried() -> None:
+    answers = iter([corrupt_gzip(503)])
+    t, sleeps = make(lambda request: next(answers, None) or ok_stream(request), urls=(A,))
+    with t.post("/p", {"stream": True}) as response:
+        assert response.status_code == 200
+    assert sleeps == [0.25]
+
+
+def test_a_corrupt_gzip_answer_is_a_protocol_error() -> None:
+    t, _ = make(lambda request: corrupt_gzip(200), urls=(A,))
+    with pytest.raises(errors.ProtocolError) as info, t.post("/p", {}) as response:
+        response.read()
+    assert info.value.one_line().startswith(f"the answer from {A}/p could not be decoded (Content-Encoding: gzip: ")
+
+
+def test_a_stream_turning_corrupt_keeps_what_came_before() -> None:
+    event = b'data: {"n":1}\n\n'
+    t, sleeps = make(lambda request: corrupt_gzip(200, event, "text/event-stream"), urls=(A,))
+    got: list[str] = []
+    with pytest.raises(errors.ProtocolError, match="could not be decoded"), t.post("/p", {"stream": True}) as r:
+        got.extend(t.iter_sse_data(r))
+    assert got == ['{"n":1}'] and sleeps == []  # never retried once the body started
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_corrupt_gzip_answer_ends_the_turn_cleanly(monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
+    """Through a session: one-line error, the partial answer kept, the ledger row settled,
+    nothing added to the history."""
+    import evo_magic
+    import evo_magic.accounting as accounting
+    from evo_magic.registry import registry
+
+    chunk = {"id": "r1", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": "Hello "}}]}
+    head = b"data: " + json.dumps(chunk).encode() + b"\n\n" if stream else b'{"id": "r1", "choi'
+    content_type = "text/event-stream" if stream else "application/json"
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-gzip-test-0000")
+    monkeypatch.setenv("EVOLINK_BASE_URL", A)
+    monkeypatch.setenv("JPY_SESSION_NAME", "/work/gzip.ipynb")
+    registry().transport_kwargs = {"http_transport": httpx.MockTransport(lambda r: corrupt_gzip(200, head, content_type))}
+    acc = accounting.install(None, None)
+    try:
+        session = evo_magic.session()
+        with pytest.raises(errors.ProtocolError) as info:
+            session.ask("hi", stream=stream)
+        assert "could not be decoded" in info.value.one_line() and "Traceback" not in info.value.one_line()
+        reply = info.value.reply  # type: ignore[attr-defined]
+        assert reply.status == "error" and reply.text == ("Hello " if stream else "")
+        assert [r.outcome for r in acc.ledger.rows(acc.notebook)] == ["error"]
+        assert session.history == []
+    finally:
+        acc.close()
+        accounting._current = None
