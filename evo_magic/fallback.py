@@ -16,8 +16,9 @@ after how many seconds) or :class:`GiveUp` (the error to raise). Within one requ
 * at most ``max_retries`` waits; any other status, or a failure that must not be repeated
   (no answer within the read timeout: the request may have been processed), gives up at once.
 
-Giving up raises the last failure — the last real cause — with the URL it came from, how many
-tries it took, and what every other URL answered, all on one line.
+Giving up raises the last real cause (the last failure, but a host that could not be reached
+never hides what another one answered) with the URL it came from, how many tries it took, and
+what every other URL answered, all on one line.
 """
 
 from __future__ import annotations
@@ -154,7 +155,9 @@ class Plan:
         return Retry(base, backoff_delay(self.retries, retry_after, self.rng))
 
     def _give_up(self) -> GiveUp:
-        last = self.failures[-1]
+        # the last real cause: a host that could not be reached never hides what another said
+        answers = [f for f in self.failures if f.kind != "unreachable"]
+        last = answers[-1] if answers else self.failures[-1]
         tries = sum(f.base == last.base for f in self.failures)
         where: list[str] = []
         others = {f.base: f for f in self.failures if f.base != last.base}  # each one's last answer

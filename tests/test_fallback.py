@@ -69,6 +69,9 @@ CASES = [
      f"HTTP 404: said 404 (B{PATH}); A{PATH}: HTTP 404 said 404"),
     ("every host refusing", {"A": ["refused"], "B": ["refused"]}, ["A", "B"], [0.0],
      f"cannot connect to B (connection refused); A{PATH}: connection refused"),
+    ("a dead host never hides what another answered", {"A": [(429, 3600)], "B": ["refused"]}, ["A", "B"], [0.0],
+     f"HTTP 429: said 429 (A{PATH}); B{PATH}: connection refused — the server asks to wait 60 minutes"
+     f" (until {until(AT, 3600)}); try again then"),
     ("429 retries the same host after Retry-After", {"A": [(429, 2), 200], "B": [200]}, ["A", "A"], [2.0], "ok"),
     ("a connection closed without an answer retries the same host", {"A": ["closed", 200]}, ["A", "A"], [0.5], "ok"),
     ("no answer in time is never repeated", {"A": ["timeout"], "B": [200]}, ["A"], [],

@@ -265,8 +265,7 @@ def test_a_refusing_host_is_dropped_and_the_error_names_the_last_real_cause() ->
     ("at_a", "at_b", "expected"),
     [
         (refused, refused, f"cannot connect to {B} (connection refused); {A}/p: connection refused"),
-        (status(404, "Unknown path /p"), refused,
-         f"cannot connect to {B} (connection refused); {A}/p: HTTP 404 Unknown path /p"),
+        (status(404, "Unknown path /p"), refused, f"HTTP 404: Unknown path /p ({A}/p); {B}/p: connection refused"),
         (refused, status(404, "Unknown path /p"), f"HTTP 404: Unknown path /p ({B}/p); {A}/p: connection refused"),
         (refused, status(401, "Authentication Fails"),
          f"HTTP 401: Authentication Fails ({B}/p); {A}/p: connection refused {errors.AuthenticationError.hint}"),
