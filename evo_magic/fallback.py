@@ -17,8 +17,8 @@ after how many seconds) or :class:`GiveUp` (the error to raise). Within one requ
   (no answer within the read timeout: the request may have been processed), gives up at once.
 
 Giving up raises the last real cause (the last failure, but a host that could not be reached
-never hides what another one answered) with the URL it came from, how many tries it took, and
-what every other URL answered, all on one line.
+never hides what another one answered) with the URL it came from, how many tries it took, how
+long the server asks to wait, and then what every other URL answered, all on one line.
 """
 
 from __future__ import annotations
@@ -165,9 +165,9 @@ class Plan:
             where.append(last.url)
         if tries > 1:
             where.append(f"{tries} tries")
-        note = f" ({', '.join(where)})" if where else ""
+        note = (f" ({', '.join(where)})" if where else "") + _wait(last)
         note += "".join(f"; {f.url}: {f.reason}{_wait(f, short=True)}" for f in others.values())
-        return GiveUp(annotate(last.error, note + _wait(last)))
+        return GiveUp(annotate(last.error, note))
 
 
 def _wait(failure: Failure, *, short: bool = False) -> str:

@@ -125,10 +125,8 @@ class Transport:
                 retryable=False,
             ) from exc
         except httpx.DecodingError as exc:  # e.g. Content-Encoding: gzip over bytes that are not
-            encoding = response.headers.get("content-encoding", "?")
             raise ProtocolError(
-                f"the answer from {response.url} could not be decoded (Content-Encoding: {encoding}: "
-                f"{_reason(exc)})"
+                f"the answer from {response.url} could not be decoded as {_encoding(response)} ({_reason(exc)})"
             ) from exc
         finally:
             response.close()
@@ -192,8 +190,7 @@ class Transport:
         try:
             raw: bytes | str = response.read()
         except httpx.DecodingError:
-            encoding = response.headers.get("content-encoding", "?")
-            raw = f"the error body could not be decoded (Content-Encoding: {encoding})"
+            raw = f"the error body could not be decoded as {_encoding(response)}"
         except httpx.HTTPError as exc:
             raw = f"the error body was cut off ({type(exc).__name__})"
         finally:
@@ -225,6 +222,11 @@ def _json_or_text(data: str) -> Any:
     if isinstance(value, dict) and isinstance(value.get("error"), dict):
         return value["error"]
     return value
+
+
+def _encoding(response: httpx.Response) -> str:
+    """The Content-Encoding a body claimed (``gzip``), for an error when it could not be decoded."""
+    return response.headers.get("content-encoding", "").strip() or "its Content-Encoding"
 
 
 def _cannot_connect(base: str, reason: str) -> TransportError:

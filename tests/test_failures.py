@@ -36,7 +36,8 @@ def emu() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def kernel(emu: object) -> Iterator[Kernel]:
     base = f"http://127.0.0.1:{dead_port()},{emu.url}"  # type: ignore[attr-defined]
-    k = Kernel({"EVOLINK_API_KEY": "sk-failure-test-9999", "EVOLINK_BASE_URL": base})
+    # TZ: a wait the server asks for is shown in local time
+    k = Kernel({"EVOLINK_API_KEY": "sk-failure-test-9999", "EVOLINK_BASE_URL": base, "TZ": "UTC"})
     assert k.execute("%load_ext evo_magic").ok
     yield k
     k.close()
@@ -82,7 +83,7 @@ def test_a_long_retry_after_gives_up_at_once_saying_until_when(kernel: Kernel, e
     assert not ex.ok and ex.idle_at - ex.started < 10  # type: ignore[attr-defined]  # not 3 x 30 s
     line = one_line(ex)
     assert "HTTP 429: Rate Limit Reached" in line
-    assert "the server asks to wait 60 minutes (until " in line and line.endswith("try again then")
+    assert "— the server asks to wait 60 minutes (until " in line and "UTC); try again then" in line
     assert history_len(kernel) == before
     assert ask(kernel).ok
 
@@ -101,7 +102,7 @@ def test_a_corrupt_gzip_error_body_is_one_line(kernel: Kernel, emu: object) -> N
     emu.fail_next("gzip", status=400)  # type: ignore[attr-defined]
     ex = ask(kernel)
     assert not ex.ok
-    assert "HTTP 400: the error body could not be decoded (Content-Encoding: gzip)" in one_line(ex)
+    assert "HTTP 400: the error body could not be decoded as gzip" in one_line(ex)
     emu.fail_next("gzip", status=503)  # type: ignore[attr-defined]
     assert ask(kernel).ok  # a 5xx with a corrupt body is still retried
 
@@ -140,7 +141,7 @@ def test_client_errors_show_vendor_text_and_a_hint(kernel: Kernel, emu: object, 
         ("reset", "connection broke mid-answer"),
         ("malformed", "malformed event"),
         ("error_event", "upstream overloaded"),
-        ("gzip", "could not be decoded (Content-Encoding: gzip"),
+        ("gzip", "could not be decoded as gzip ("),
     ],
 )
 def test_mid_stream_failures_keep_the_partial_answer(kernel: Kernel, emu: object, kind: str, expected: str) -> None:

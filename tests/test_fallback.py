@@ -70,8 +70,8 @@ CASES = [
     ("every host refusing", {"A": ["refused"], "B": ["refused"]}, ["A", "B"], [0.0],
      f"cannot connect to B (connection refused); A{PATH}: connection refused"),
     ("a dead host never hides what another answered", {"A": [(429, 3600)], "B": ["refused"]}, ["A", "B"], [0.0],
-     f"HTTP 429: said 429 (A{PATH}); B{PATH}: connection refused — the server asks to wait 60 minutes"
-     f" (until {until(AT, 3600)}); try again then"),
+     f"HTTP 429: said 429 (A{PATH}) — the server asks to wait 60 minutes (until {until(AT, 3600)}); "
+     f"try again then; B{PATH}: connection refused"),
     ("429 retries the same host after Retry-After", {"A": [(429, 2), 200], "B": [200]}, ["A", "A"], [2.0], "ok"),
     ("a connection closed without an answer retries the same host", {"A": ["closed", 200]}, ["A", "A"], [0.5], "ok"),
     ("no answer in time is never repeated", {"A": ["timeout"], "B": [200]}, ["A"], [],
@@ -106,8 +106,8 @@ def test_a_long_wait_everywhere_says_how_long_and_until_when(monkeypatch: pytest
     assert got == (
         ["A", "B"],
         [0.0],
-        f"HTTP 429: said 429 (B{PATH}); A{PATH}: HTTP 429 said 429, asks to wait 60 minutes (until 16:05 CEST)"
-        " — the server asks to wait 2 hours (until 17:05 CEST); try again then",
+        f"HTTP 429: said 429 (B{PATH}) — the server asks to wait 2 hours (until 17:05 CEST); try again then; "
+        f"A{PATH}: HTTP 429 said 429, asks to wait 60 minutes (until 16:05 CEST)",
     )
 
 

@@ -334,7 +334,7 @@ def test_a_corrupt_gzip_error_body_is_a_one_line_error() -> None:
     t, _ = make(lambda request: corrupt_gzip(400), urls=(A,))
     with pytest.raises(errors.BadRequestError) as info, t.post("/p", {}):
         pass
-    assert info.value.one_line() == f"HTTP 400: the error body could not be decoded (Content-Encoding: gzip) ({A}/p)"
+    assert info.value.one_line() == f"HTTP 400: the error body could not be decoded as gzip ({A}/p)"
 
 
 def test_a_corrupt_gzip_5xx_body_is_still_retried() -> None:
@@ -349,7 +349,7 @@ def test_a_corrupt_gzip_answer_is_a_protocol_error() -> None:
     t, _ = make(lambda request: corrupt_gzip(200), urls=(A,))
     with pytest.raises(errors.ProtocolError) as info, t.post("/p", {}) as response:
         response.read()
-    assert info.value.one_line().startswith(f"the answer from {A}/p could not be decoded (Content-Encoding: gzip: ")
+    assert info.value.one_line().startswith(f"the answer from {A}/p could not be decoded as gzip (")
 
 
 def test_a_stream_turning_corrupt_keeps_what_came_before() -> None:
