@@ -27,7 +27,6 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 _KEY_SHAPES = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}|\bsk-[A-Za-z0-9._\-]{8,}")
@@ -234,6 +233,8 @@ def parse_retry_after(value: str | None, date: str | None = None, now: datetime 
 
 
 def _http_date(value: str) -> datetime | None:
+    from email.utils import parsedate_to_datetime  # here: %load_ext stays fast
+
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

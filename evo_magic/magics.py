@@ -141,7 +141,9 @@ class DeepSeekMagics(Magics, LineCommands):
     temperature = Float(None, allow_none=True, help="Default temperature.").tag(config=True)
     read_timeout = Float(180.0, help="Seconds without data before a stream times out.").tag(config=True)
     connect_timeout = Float(10.0, help="Seconds to establish a connection.").tag(config=True)
-    max_retries = Int(3, help="Retries before the first body byte (429/5xx/refused).").tag(config=True)
+    max_retries = Int(
+        3, help="Retries after a wait, before the first body byte (429, 5xx); a refusing or 404 base URL is skipped."
+    ).tag(config=True)
     live = Enum(["auto", "widget", "text", "none"], "auto", help="Live view of answers.").tag(config=True)
     offline_rate = Float(60.0, help="Tokens per second of %deepseek offline answers.").tag(config=True)
 
