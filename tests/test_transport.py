@@ -337,6 +337,23 @@ def test_a_corrupt_gzip_error_body_is_a_one_line_error() -> None:
     assert info.value.one_line() == f"HTTP 400: the error body could not be decoded as gzip ({A}/p)"
 
 
+def test_an_error_body_cut_off_by_the_network_is_still_its_status_error() -> None:
+    def cut_off(status: int):
+        def body() -> Iterator[bytes]:
+            yield b'{"error": {"mess'
+            raise httpx.ReadError("connection reset by peer")
+
+        return lambda request: httpx.Response(status, headers={"content-type": "application/json"}, content=body())
+
+    t, sleeps = make(per_host([cut_off(503), ok_stream], ok_stream), (A,))
+    with t.post("/p", {"stream": True}) as response:  # a 5xx is still retried
+        assert response.status_code == 200 and sleeps == [0.25]
+    t, _ = make(cut_off(400), (A,))
+    with pytest.raises(errors.BadRequestError) as info, t.post("/p", {}):
+        pass
+    assert info.value.one_line() == f"HTTP 400: the error body was cut off (ReadError) ({A}/p)"
+
+
 def test_a_corrupt_gzip_5xx_body_is_still_retried() -> None:
     answers = iter([corrupt_gzip(503)])
     t, sleeps = make(lambda request: next(answers, None) or ok_stream(request), urls=(A,))
