@@ -56,8 +56,10 @@ def scrub(text: str) -> str:
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove every given or remembered secret and anything shaped like an API key from ``text``."""
-    return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", _mask(text, (*secrets, *_SECRETS)))
+    """Remove every given or remembered secret and anything shaped like an API key from ``text``
+    (and lone surrogates a server may quote, which no front end can show)."""
+    masked = _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", _mask(text, (*secrets, *_SECRETS)))
+    return _SURROGATES.sub("\ufffd", masked)
 
 
 class EvoMagicError(Exception):

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..counts import Usage
+from ..deltas import SurrogateJoin
 from ..errors import ProtocolError, error_from_body
 from ..events import (
     Event,
@@ -176,11 +177,18 @@ def _error(err: Any) -> StreamFailed:
 
 
 class StreamParser:
-    """Incremental parser of the Anthropic event stream (one ``data`` payload per call)."""
+    """Incremental parser of the Anthropic event stream (one ``data`` payload per call).
+
+    Never raises on input: a payload that is not JSON or not shaped as an event becomes a
+    StreamFailed event carrying a ProtocolError; ``ping``, ``content_block_stop`` and unknown
+    event types are skipped. Only an ``error`` event or a non-null ``"error"`` is an error.
+    Surrogate pairs split across events are joined (:class:`~evo_magic.deltas.SurrogateJoin`).
+    """
 
     def __init__(self) -> None:
         self.done = False
         self._tool_index: dict[int, int] = {}
+        self._join = SurrogateJoin()
 
     def feed(self, data: str) -> list[Event]:
         if self.done or not data.strip():
@@ -189,12 +197,18 @@ class StreamParser:
             event = json.loads(data)
         except ValueError:
             return [StreamFailed(ProtocolError(f"malformed event from the server: {data[:80]!r}"))]
-        if not isinstance(event, Mapping):
-            return [StreamFailed(ProtocolError(f"unexpected event from the server: {data[:80]!r}"))]
+        if isinstance(event, Mapping):
+            try:
+                return self._join.feed(self._event(event))
+            except (TypeError, ValueError, AttributeError):
+                pass
+        return [StreamFailed(ProtocolError(f"unexpected event from the server: {data[:80]!r}"))]
+
+    def _event(self, event: Mapping[str, Any]) -> list[Event]:
         kind = event.get("type")
         if kind == "message_start":
             msg = event.get("message") or {}
-            out: list[Event] = [ResponseStarted(msg.get("id"), msg.get("model"))]
+            out: list[Event] = [ResponseStarted(_str(msg.get("id")), _str(msg.get("model")))]
             if isinstance(msg.get("usage"), Mapping):
                 out.append(UsageReported(Usage.from_anthropic(msg["usage"]), partial=True))
             return out
@@ -212,14 +226,14 @@ class StreamParser:
                 out.append(
                     Finished(
                         STOP_REASONS.get(reason, str(reason)),
-                        stop_sequence=delta.get("stop_sequence"),
+                        stop_sequence=_str(delta.get("stop_sequence")),
                     )
                 )
             return out
         if kind == "message_stop":
             self.done = True
             return []
-        if kind == "error" or "error" in event:
+        if kind == "error" or event.get("error") is not None:  # a ping may carry "error": null
             return [_error(event.get("error"))]
         return []  # ping, content_block_stop, unknown future events
 
@@ -256,7 +270,11 @@ class StreamParser:
         return []
 
     def flush(self) -> list[Event]:
-        return []
+        return self._join.flush()
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
@@ -264,7 +282,16 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     data = decode_body(body)
     if data.get("type") == "error":
         return [_error(data.get("error"))]
-    events: list[Event] = [ResponseStarted(data.get("id"), data.get("model"))]
+    try:
+        events = _response_events(data)
+    except (TypeError, ValueError, AttributeError):
+        raise ProtocolError("the server sent a body that is not shaped as a message") from None
+    join = SurrogateJoin()
+    return join.feed(events) + join.flush()
+
+
+def _response_events(data: Mapping[str, Any]) -> list[Event]:
+    events: list[Event] = [ResponseStarted(_str(data.get("id")), _str(data.get("model")))]
     parser = StreamParser()
     for i, block in enumerate(data.get("content") or ()):
         if not isinstance(block, Mapping):
@@ -284,7 +311,7 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     events.append(
         Finished(
             STOP_REASONS.get(str(reason), str(reason or "stop")),
-            stop_sequence=data.get("stop_sequence"),
+            stop_sequence=_str(data.get("stop_sequence")),
         )
     )
     return events

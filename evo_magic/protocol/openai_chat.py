@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..counts import Usage
+from ..deltas import SurrogateJoin
 from ..errors import ProtocolError, error_from_body
 from ..events import (
     Event,
@@ -148,13 +149,15 @@ def _status_of(err: Any) -> int:
 class StreamParser:
     """Incremental parser: ``feed(data)`` per SSE data payload, then ``flush()``.
 
-    Never raises on input: a payload that is not JSON becomes a StreamFailed event carrying a
-    ProtocolError, and anything after ``[DONE]`` is ignored.
+    Never raises on input: a payload that is not JSON (or not shaped as a chunk) becomes a
+    StreamFailed event carrying a ProtocolError, and anything after ``[DONE]`` is ignored.
+    Surrogate pairs split across chunks are joined (:class:`~evo_magic.deltas.SurrogateJoin`).
     """
 
     def __init__(self) -> None:
         self.done = False
         self._started = False
+        self._join = SurrogateJoin()
 
     def feed(self, data: str) -> list[Event]:
         if self.done:
@@ -175,17 +178,29 @@ class StreamParser:
         events: list[Event] = []
         if not self._started and (chunk.get("id") or chunk.get("model")):
             self._started = True
-            events.append(ResponseStarted(chunk.get("id"), chunk.get("model")))
-        events.extend(chunk_events(chunk))
-        return events
+            events.append(_started(chunk))
+        try:
+            events.extend(chunk_events(chunk))
+        except (TypeError, ValueError, AttributeError):
+            return [StreamFailed(ProtocolError(f"unexpected event from the server: {text[:80]!r}"))]
+        return self._join.feed(events)
 
     def flush(self) -> list[Event]:
-        return []
+        return self._join.flush()
+
+
+def _started(data: Mapping[str, Any]) -> ResponseStarted:
+    rid, model = data.get("id"), data.get("model")
+    return ResponseStarted(rid if isinstance(rid, str) else None, model if isinstance(model, str) else None)
 
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     """Events equivalent to a non-streamed response body (leading blank lines tolerated)."""
     data = decode_body(body)
-    events: list[Event] = [ResponseStarted(data.get("id"), data.get("model"))]
-    events.extend(chunk_events(data))
-    return events
+    events: list[Event] = [_started(data)]
+    try:
+        events.extend(chunk_events(data))
+    except (TypeError, ValueError, AttributeError):
+        raise ProtocolError("the server sent a body that is not shaped as a chat completion") from None
+    join = SurrogateJoin()
+    return join.feed(events) + join.flush()
