@@ -11,6 +11,9 @@ same field shows how it goes on, and gives what it still holds when the stream e
   boundaries sends ``"A\\ud83d"`` then ``"\\ude00B"``; the high half waits for the low one, so
   ``A😀B`` arrives. A half without its partner becomes U+FFFD, so every consumer (views,
   history, ledger, ``-o``) gets text that UTF-8 can carry.
+* :class:`SecretMask` (between parser and snapshot in the session): every remembered secret
+  (the API key) the model repeats is masked as prompts are, also when it is split across
+  deltas: only a tail that could be the start of a secret is held back.
 """
 
 from __future__ import annotations
@@ -20,23 +23,23 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, cast
 
+from .errors import remembered_secrets, scrub
 from .events import Event, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _Key = tuple[Any, ...]
 
 
-def _field(event: Event) -> tuple[_Key, str] | None:
-    """The stream field an event adds text to, and that text (None: no such field)."""
-    match event:
-        case TextDelta(text=text, choice=c):
-            return ("text", c), text
-        case ReasoningDelta(text=text, block=b, choice=c):
-            return ("reasoning", c, b), text
-        case ToolCallDelta(index=i, arguments=args, choice=c):
-            return ("arguments", c, i), args
-        case _:
-            return None
+_TEXT_OF = {TextDelta: "text", ReasoningDelta: "text", ToolCallDelta: "arguments"}  # the field's text
+
+
+def _key(event: Event) -> _Key:
+    """The stream field a delta adds text to."""
+    if isinstance(event, ReasoningDelta):
+        return ("reasoning", event.choice, event.block)
+    if isinstance(event, ToolCallDelta):
+        return ("arguments", event.choice, event.index)
+    return ("text", cast(TextDelta, event).choice)
 
 
 def _with_text(event: Event, text: str) -> Event:
@@ -61,6 +64,10 @@ class DeltaFilter:
     def __init__(self) -> None:
         self._held: dict[_Key, str] = {}
 
+    def passes(self, text: str) -> bool:
+        """True when ``text`` needs nothing done while nothing is held (the hot path)."""
+        return False
+
     def text(self, key: _Key, text: str) -> str:
         raise NotImplementedError
 
@@ -70,15 +77,19 @@ class DeltaFilter:
     def feed(self, events: Iterable[Event]) -> list[Event]:
         out: list[Event] = []
         for event in events:
-            found = _field(event)
-            if found is None:
+            attr = _TEXT_OF.get(type(event))
+            if attr is None:
                 out.append(event)
                 continue
-            text = self.text(*found)
-            if text != found[1]:
-                if not text and isinstance(event, TextDelta):
+            text = getattr(event, attr)
+            if not self._held and self.passes(text):
+                out.append(event)
+                continue
+            new = self.text(_key(event), text)
+            if new != text:
+                if not new and isinstance(event, TextDelta):
                     continue
-                event = _with_text(event, text)
+                event = _with_text(event, new)
             out.append(event)
         return out
 
@@ -108,10 +119,13 @@ class SurrogateJoin(DeltaFilter):
     """Joins surrogate pairs split across deltas of one field (see the module docstring); the
     ids, names, models and signatures the server sends are cleaned too."""
 
+    def passes(self, text: str) -> bool:
+        return text.isascii() or not _SURROGATE.search(text)
+
     def text(self, key: _Key, text: str) -> str:
         if self._held:
             text = self._held.pop(key, "") + text
-        if text.isascii():
+        if self.passes(text):
             return text
         if "\ud800" <= text[-1] <= "\udbff":  # a high half: its partner may come next
             self._held[key] = text[-1]
@@ -122,4 +136,42 @@ class SurrogateJoin(DeltaFilter):
         return "\ufffd"
 
     def feed(self, events: Iterable[Event]) -> list[Event]:
-        return [_clean_names(e) for e in super().feed(events)]
+        return [_clean_names(e) if type(e) in _NAMES else e for e in super().feed(events)]
+
+
+def _start_of_secret(text: str, secrets: Iterable[str]) -> int:
+    """Length of the longest end of ``text`` that is the start (not the whole) of a secret."""
+    longest = 0
+    for secret in secrets:
+        at = text.find(secret[0], max(0, len(text) - len(secret) + 1))
+        while at != -1 and len(text) - at > longest:
+            if secret.startswith(text[at:]):
+                longest = len(text) - at
+                break
+            at = text.find(secret[0], at + 1)
+    return longest
+
+
+class SecretMask(DeltaFilter):
+    """Masks every remembered secret (those known when it is made) in the model's output, as
+    :func:`~evo_magic.errors.scrub` masks user text, whatever deltas it is split across."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets = remembered_secrets()
+
+    def passes(self, text: str) -> bool:
+        return not self._secrets or (not _start_of_secret(text, self._secrets) and not self._within(text))
+
+    def _within(self, text: str) -> bool:
+        return any(secret in text for secret in self._secrets)
+
+    def text(self, key: _Key, text: str) -> str:
+        if self._held:
+            text = self._held.pop(key, "") + text
+        text = scrub(text) if self._within(text) else text
+        keep = _start_of_secret(text, self._secrets)
+        if keep:
+            self._held[key] = text[-keep:]
+            text = text[:-keep]
+        return text

@@ -40,6 +40,11 @@ def remember_secret(value: str) -> None:
         _SECRETS.add(value)
 
 
+def remembered_secrets() -> tuple[str, ...]:
+    """The secrets :func:`remember_secret` has been given so far."""
+    return tuple(_SECRETS)
+
+
 def _mask(text: str, secrets: Iterable[str | None]) -> str:
     """Each secret (of 4 characters or more) in ``text`` shown as ``****`` and its last four."""
     for secret in secrets:

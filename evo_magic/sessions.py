@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import config
 from .counts import Usage
+from .deltas import SecretMask
 from .errors import EvoMagicError, OptionError, ProtocolError, TransportError, scrub
-from .events import ReasoningDelta, TextDelta, ToolCallDelta
+from .events import Event, ReasoningDelta, TextDelta, ToolCallDelta
 from .messages import Message
 from .options import RequestOptions
 from .protocol import codec
@@ -360,32 +361,37 @@ class Session:
     def _stream(
         self, transport: Transport, proto: Any, body: dict[str, Any], opts: RequestOptions, view: Any, reply: Reply
     ) -> None:
+        """Parser -> secret mask -> snapshot. The parser and the mask are flushed however the
+        stream ends (an error or Ctrl-C included), so the partial answer is whole and masked."""
         snap, timing = reply.snapshot, reply.timing
         if self._cancel.is_set():
             raise KeyboardInterrupt
+        mask = SecretMask()  # the key the model may repeat, masked as prompts are
+        parser = proto.StreamParser() if opts.stream else None
+
+        def take(events: list[Event]) -> None:
+            for event in mask.feed(events):
+                snap.apply(event)
+                if timing.first_text is None and isinstance(event, _CONTENT):
+                    timing.mark(event)
+
         try:
             with transport.post(proto.PATH, body) as response:
                 self._response = response
-                if opts.stream:
-                    parser = proto.StreamParser()
+                if parser is None:
+                    take(proto.parse_response(response.read()))
+                else:
                     for data in transport.iter_sse_data(response):
                         if self._cancel.is_set():
                             raise KeyboardInterrupt
-                        for event in parser.feed(data):
-                            snap.apply(event)
-                            if timing.first_text is None and isinstance(event, _CONTENT):
-                                timing.mark(event)
+                        take(parser.feed(data))
                         if view is not None:
                             view.update(snap)
-                    for event in parser.flush():
-                        snap.apply(event)
-                else:
-                    for event in proto.parse_response(response.read()):
-                        snap.apply(event)
-                        if timing.first_text is None and isinstance(event, _CONTENT):
-                            timing.mark(event)
         finally:
             self._response = None
+            if parser is not None:
+                take(parser.flush())
+            take(mask.flush())
         if self._cancel.is_set():
             raise KeyboardInterrupt
         if snap.error is None and not snap.complete:
