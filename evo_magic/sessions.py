@@ -363,7 +363,7 @@ class Session:
         parser = proto.StreamParser() if opts.stream else None
 
         def take(events: list[Event]) -> None:
-            for event in mask.feed(events):
+            for event in events:
                 snap.apply(event)
                 if timing.first_text is None and isinstance(event, _CONTENT):
                     timing.mark(event)
@@ -372,18 +372,18 @@ class Session:
             with transport.post(proto.PATH, body) as response:
                 self._response = response
                 if parser is None:
-                    take(proto.parse_response(response.read()))
+                    take(mask.feed(proto.parse_response(response.read())))
                 else:
                     for data in transport.iter_sse_data(response):
                         if self._cancel.is_set():
                             raise KeyboardInterrupt
-                        take(parser.feed(data))
+                        take(mask.feed(parser.feed(data)))
                         if view is not None:
                             view.update(snap)
         finally:
             self._response = None
             if parser is not None:
-                take(parser.flush())
+                take(mask.feed(parser.flush()))
             take(mask.flush())
         if self._cancel.is_set():
             raise KeyboardInterrupt

@@ -12,6 +12,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+import evo_magic
 import evo_magic.accounting as accounting
 from evo_magic.deltas import SecretMask
 from evo_magic.errors import remember_secret, scrub
@@ -115,3 +116,15 @@ def test_the_key_in_the_models_output_is_masked_everywhere(shell: InteractiveShe
     for where, text in {"cell": shown, **kept}.items():
         assert KEY not in text, where
     assert kept["ledger"].count(MASKED) >= 5  # answer, thinking and arguments of both rounds
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_an_answer_ending_in_what_could_start_the_key_keeps_its_end(
+    protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVOLINK_API_KEY", KEY)
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    turn = Turn(text=["see e", "vlk_OUT"], reasoning=["e"], calls=[("call_1", "f", ['{"a": "evlk'])])
+    registry().transport_kwargs = {"http_transport": serve(lambda body: [sse(protocol, payloads(protocol, turn))])}
+    reply = evo_magic.session().ask("go", protocol=protocol)
+    assert (reply.text, reply.reasoning, reply.tool_calls[0].arguments) == ("see evlk_OUT", "e", '{"a": "evlk')
