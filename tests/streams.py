@@ -89,7 +89,7 @@ def anthropic_payloads(turn: Turn) -> list[dict[str, Any]]:
         index += 1
 
     if turn.reasoning is not None:
-        block({"type": "thinking", "thinking": ""}, "thinking_delta", "thinking", turn.reasoning)
+        block({"type": "thinking", "thinking": "", "signature": ""}, "thinking_delta", "thinking", turn.reasoning)
         out.insert(-1, {"type": "content_block_delta", "index": index - 1,
                         "delta": {"type": "signature_delta", "signature": ID}})
     if turn.text:

@@ -32,7 +32,7 @@ from ..events import (
 )
 from ..messages import Message
 from ..options import RequestOptions
-from . import decode_body
+from . import MALFORMED, decode_body, text_of
 
 PATH = "/v1/messages"
 DEFAULT_MAX_TOKENS = 32_000
@@ -195,12 +195,12 @@ class StreamParser:
             return []
         try:
             event = json.loads(data)
-        except ValueError:
+        except MALFORMED:
             return [StreamFailed(ProtocolError(f"malformed event from the server: {data[:80]!r}"))]
         if isinstance(event, Mapping):
             try:
                 return self._join.feed(self._event(event))
-            except (TypeError, ValueError, AttributeError):
+            except MALFORMED:
                 pass
         return [StreamFailed(ProtocolError(f"unexpected event from the server: {data[:80]!r}"))]
 
@@ -208,7 +208,7 @@ class StreamParser:
         kind = event.get("type")
         if kind == "message_start":
             msg = event.get("message") or {}
-            out: list[Event] = [ResponseStarted(_str(msg.get("id")), _str(msg.get("model")))]
+            out: list[Event] = [ResponseStarted(text_of(msg.get("id")), text_of(msg.get("model")))]
             if isinstance(msg.get("usage"), Mapping):
                 out.append(UsageReported(Usage.from_anthropic(msg["usage"]), partial=True))
             return out
@@ -226,7 +226,7 @@ class StreamParser:
                 out.append(
                     Finished(
                         STOP_REASONS.get(reason, str(reason)),
-                        stop_sequence=_str(delta.get("stop_sequence")),
+                        stop_sequence=text_of(delta.get("stop_sequence")),
                     )
                 )
             return out
@@ -242,39 +242,35 @@ class StreamParser:
         if kind in ("thinking", "redacted_thinking"):
             return [
                 ReasoningDelta(
-                    block.get("thinking") or "", block.get("signature") or None, block=index
+                    text_of(block.get("thinking")) or "", text_of(block.get("signature")) or None, block=index
                 )
             ]
         if kind == "text":
-            text = block.get("text") or ""
+            text = text_of(block.get("text")) or ""
             return [TextDelta(text)] if text else []
         if kind == "tool_use":
             slot = self._tool_index.setdefault(index, len(self._tool_index))
             initial = block.get("input")
             args = json.dumps(initial) if isinstance(initial, Mapping) and initial else ""
-            return [ToolCallDelta(slot, block.get("id"), block.get("name"), args)]
+            return [ToolCallDelta(slot, text_of(block.get("id")), text_of(block.get("name")), args)]
         return []
 
     def _delta(self, index: int, delta: Mapping[str, Any]) -> list[Event]:
         kind = delta.get("type")
         if kind == "thinking_delta":
-            return [ReasoningDelta(delta.get("thinking") or "", block=index)]
+            return [ReasoningDelta(text_of(delta.get("thinking")) or "", block=index)]
         if kind == "signature_delta":
-            return [ReasoningDelta("", delta.get("signature") or "", block=index)]
+            return [ReasoningDelta("", text_of(delta.get("signature")) or "", block=index)]
         if kind == "text_delta":
-            text = delta.get("text") or ""
+            text = text_of(delta.get("text")) or ""
             return [TextDelta(text)] if text else []
         if kind == "input_json_delta":
             slot = self._tool_index.setdefault(index, len(self._tool_index))
-            return [ToolCallDelta(slot, arguments=delta.get("partial_json") or "")]
+            return [ToolCallDelta(slot, arguments=text_of(delta.get("partial_json")) or "")]
         return []
 
     def flush(self) -> list[Event]:
         return self._join.flush()
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
@@ -284,14 +280,14 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
         return [_error(data.get("error"))]
     try:
         events = _response_events(data)
-    except (TypeError, ValueError, AttributeError):
+    except MALFORMED:
         raise ProtocolError("the server sent a body that is not shaped as a message") from None
     join = SurrogateJoin()
     return join.feed(events) + join.flush()
 
 
 def _response_events(data: Mapping[str, Any]) -> list[Event]:
-    events: list[Event] = [ResponseStarted(_str(data.get("id")), _str(data.get("model")))]
+    events: list[Event] = [ResponseStarted(text_of(data.get("id")), text_of(data.get("model")))]
     parser = StreamParser()
     for i, block in enumerate(data.get("content") or ()):
         if not isinstance(block, Mapping):
@@ -300,7 +296,7 @@ def _response_events(data: Mapping[str, Any]) -> list[Event]:
             slot = parser._tool_index.setdefault(i, len(parser._tool_index))
             events.append(
                 ToolCallDelta(
-                    slot, block.get("id"), block.get("name"), json.dumps(block.get("input") or {})
+                    slot, text_of(block.get("id")), text_of(block.get("name")), json.dumps(block.get("input") or {})
                 )
             )
         else:
@@ -311,7 +307,7 @@ def _response_events(data: Mapping[str, Any]) -> list[Event]:
     events.append(
         Finished(
             STOP_REASONS.get(str(reason), str(reason or "stop")),
-            stop_sequence=_str(data.get("stop_sequence")),
+            stop_sequence=text_of(data.get("stop_sequence")),
         )
     )
     return events

@@ -34,7 +34,7 @@ from ..events import (
 )
 from ..messages import Message
 from ..options import LEGACY_THINKING, RequestOptions
-from . import decode_body
+from . import MALFORMED, decode_body, text_of
 
 PATH = "/v1/chat/completions"
 
@@ -92,6 +92,8 @@ def chunk_events(chunk: Mapping[str, Any]) -> list[Event]:
         if type(choice) is not dict:
             continue
         idx = choice.get("index") or 0
+        if type(idx) is not int:
+            raise TypeError(f"choice index {idx!r}")  # a malformed chunk (feed says so)
         delta = choice.get("delta")
         if delta is None:  # non-streamed shape inside a stream: tolerate
             delta = choice.get("message")
@@ -128,8 +130,8 @@ def _tool_call_events(calls: Any, idx: int) -> list[Event]:
         events.append(
             ToolCallDelta(
                 index=int(frag.get("index") or 0),
-                id=frag.get("id") or None,
-                name=fn.get("name") or None,
+                id=text_of(frag.get("id")) or None,
+                name=text_of(fn.get("name")) or None,
                 arguments=args if type(args) is str else "",
                 choice=idx,
             )
@@ -170,7 +172,7 @@ class StreamParser:
             return []
         try:
             chunk = json.loads(text)
-        except ValueError:
+        except MALFORMED:
             snippet = text[:80]
             return [StreamFailed(ProtocolError(f"malformed event from the server: {snippet!r}"))]
         if type(chunk) is not dict:
@@ -181,7 +183,7 @@ class StreamParser:
             events.append(_started(chunk))
         try:
             events.extend(chunk_events(chunk))
-        except (TypeError, ValueError, AttributeError):
+        except MALFORMED:
             return [StreamFailed(ProtocolError(f"unexpected event from the server: {text[:80]!r}"))]
         return self._join.feed(events)
 
@@ -190,8 +192,7 @@ class StreamParser:
 
 
 def _started(data: Mapping[str, Any]) -> ResponseStarted:
-    rid, model = data.get("id"), data.get("model")
-    return ResponseStarted(rid if isinstance(rid, str) else None, model if isinstance(model, str) else None)
+    return ResponseStarted(text_of(data.get("id")), text_of(data.get("model")))
 
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
@@ -200,7 +201,7 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     events: list[Event] = [_started(data)]
     try:
         events.extend(chunk_events(data))
-    except (TypeError, ValueError, AttributeError):
+    except MALFORMED:
         raise ProtocolError("the server sent a body that is not shaped as a chat completion") from None
     join = SurrogateJoin()
     return join.feed(events) + join.flush()
