@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
@@ -128,3 +129,22 @@ def test_an_answer_ending_in_what_could_start_the_key_keeps_its_end(
     registry().transport_kwargs = {"http_transport": serve(lambda body: [sse(protocol, payloads(protocol, turn))])}
     reply = evo_magic.session().ask("go", protocol=protocol)
     assert (reply.text, reply.reasoning, reply.tool_calls[0].arguments) == ("see evlk_OUT", "e", '{"a": "evlk')
+
+
+def test_over_loopback_the_emulator_can_say_it_split_at_utf16_boundaries(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator's "say" fault (a proxy cutting text at UTF-16 boundaries and making the model
+    repeat the key): one code unit per event, so the emoji's halves and the key are split."""
+    from .conftest import use_emulator
+
+    use_emulator(monkeypatch, emulator.url, "/work/said.ipynb", KEY)
+    for protocol in ("openai", "anthropic"):
+        emulator.fail_next("say", text=f"A😀B {KEY} ")
+        reply = evo_magic.session().ask("What is 2+2?", protocol=protocol)
+        assert reply.ok and reply.text.startswith(f"A😀B {MASKED} ") and reply.reasoning.startswith(f"A😀B {MASKED} ")
+        assert KEY not in json.dumps(emulator.requests[-1])  # nothing sent back holds it either
+    emulator.fail_next("say", text="x")  # a non-streamed answer is left as it is
+    body = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+    answer = httpx.post(emulator.url + "/v1/chat/completions", json=body, headers={"Authorization": "Bearer k"})
+    assert not answer.json()["choices"][0]["message"]["content"].startswith("x")

@@ -25,6 +25,7 @@ FAULTS = (
     "malformed",
     "error_event",
     "finish",
+    "say",
 )
 MAX_REQUESTS = 10_000  # received bodies kept for tests; the oldest half goes beyond this
 ANSWERS_PER_KEY = 1024  # reasoning remembered per API key for the echo rule
@@ -40,8 +41,11 @@ class Fault:
 
     ``kind`` is one of FAULTS: an HTTP status before the body ("429", "5xx", "401", "402",
     "context_length"), a mid-stream failure after ``after`` chunks ("reset", "stall" for
-    ``seconds``, "malformed" event, "error_event"), or "finish" (the answer ends with
-    ``finish`` as its finish reason). ``retry_after`` goes into the 429's Retry-After header.
+    ``seconds``, "malformed" event, "error_event"), "finish" (the answer ends with
+    ``finish`` as its finish reason), or "say" (a stream's thinking and answer open with
+    ``text``, one UTF-16 code unit per event: a proxy that cuts text at UTF-16 boundaries, or
+    makes the model repeat what it should not). ``retry_after`` goes into the 429's Retry-After
+    header.
     """
 
     kind: str
@@ -49,6 +53,7 @@ class Fault:
     seconds: float = 30.0
     retry_after: float | None = 1.0
     finish: str | None = None
+    text: str = ""
 
 
 def answer_hash(content: str | None, calls: Iterable[Mapping[str, Any]] | None) -> str:
