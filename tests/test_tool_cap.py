@@ -142,6 +142,7 @@ def test_the_cell_option_and_the_config_trait(shell: InteractiveShell) -> None:
     assert shown.count("the first 3 ran, the other 3 were not run (max_tool_calls = 3)") == 2  # html + text
     shell.run_line_magic("config", "DeepSeekMagics.max_tool_calls = 5")
     assert registry().defaults.max_tool_calls == 5
+    assert ["max_tool_calls", "5 per round"] in shell.run_line_magic("deepseek", "config").rows
     api.again(6)
     shell.run_cell_magic("deepseek", "--tools ping", "again")
     assert sum(not r.startswith("Error") for r in api.results()) == 5
