@@ -8,6 +8,7 @@ arbitrary offsets, httpx over an ``httpx.MockTransport``, httpx-sse framing
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -115,7 +116,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
 events_like = st.dictionaries(st.sampled_from(KEYS), values, max_size=6)
 odd_numbers = st.sampled_from([float("inf"), float("-inf"), float("nan"), 1e300, -1, 2**70, 0.5, "12", None])
 odd = st.sampled_from([float("inf"), float("-inf"), float("nan"), 1e300, 2**70, -1, 0, "", "x", "\ud83d", [], {},
-                       [1], {"a": 1}, None, True])
+                       [1], {"a": 1}, None, True]).map(copy.deepcopy)  # a fresh [] each time: mutations follow
 
 
 def shaped(required: dict[str, Any], **optional: Any) -> Any:
