@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -82,7 +83,8 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
 @given(case=turns(), at=st.lists(st.integers(0, 4000), max_size=12), eol=st.sampled_from(["\n", "\r\n", "\r"]),
        ascii_only=st.lists(st.booleans(), min_size=1, max_size=3))
 def test_any_text_split_anywhere_arrives_exactly(
-    wire: Wire, protocol: str, case: tuple[Turn, dict[str, Any]], at: list[int], eol: str, ascii_only: list[bool]
+    wire: Wire, caplog: pytest.LogCaptureFixture, protocol: str, case: tuple[Turn, dict[str, Any]], at: list[int],
+    eol: str, ascii_only: list[bool],
 ) -> None:
     turn, want = case
     raw = sse(protocol, payloads(protocol, turn), eol=eol, ascii_only=ascii_only)
@@ -97,6 +99,7 @@ def test_any_text_split_anywhere_arrives_exactly(
     assert reply.usage is not None and (reply.usage.prompt_tokens, reply.usage.completion_tokens) == want["usage"]
     assert reply.finish_reason == want["finish"]
     assert session.history[-1].content == want["text"]
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]  # the ledger took it too
 
 
 # --- whatever a server sends, the parsers return events; the fold and the render take them --------
