@@ -67,6 +67,7 @@ class LineCommands:
     read_timeout: float
     connect_timeout: float
     max_retries: int
+    max_tool_calls: int
     live: str
     offline_rate: float
     budget: float | None
@@ -136,6 +137,7 @@ class LineCommands:
             ["read_timeout", f"{self.read_timeout:g} s"],
             ["connect_timeout", f"{self.connect_timeout:g} s"],
             ["max_retries", self.max_retries],
+            ["max_tool_calls", f"{self.max_tool_calls} per round"],
             ["budget", "none" if self.budget is None else format_money(Decimal(str(self.budget)))],
             ["live view", self.live],
             ["sessions", ", ".join(registry().sessions) or "(none yet)"],

@@ -41,6 +41,11 @@ def remember_secret(value: str) -> None:
         _SECRETS.add(value)
 
 
+def remembered_secrets() -> tuple[str, ...]:
+    """The secrets :func:`remember_secret` has been given so far."""
+    return tuple(_SECRETS)
+
+
 def _mask(text: str, secrets: Iterable[str | None]) -> str:
     """Each secret (of 4 characters or more) in ``text`` shown as ``****`` and its last four."""
     for secret in secrets:
@@ -57,8 +62,10 @@ def scrub(text: str) -> str:
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove every given or remembered secret and anything shaped like an API key from ``text``."""
-    return _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", _mask(text, (*secrets, *_SECRETS)))
+    """Remove every given or remembered secret and anything shaped like an API key from ``text``
+    (and lone surrogates a server may quote, which no front end can show)."""
+    masked = _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", _mask(text, (*secrets, *_SECRETS)))
+    return _SURROGATES.sub("\ufffd", masked)
 
 
 class EvoMagicError(Exception):

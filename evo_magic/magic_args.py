@@ -64,15 +64,20 @@ def variable_name(text: str) -> str:
     return text
 
 
-def tool_rounds(text: str) -> int:
-    """``--max-tool-rounds N``: 1 or more (0 would drop the turn at the first tool call)."""
-    try:
-        rounds = int(text)
-    except ValueError:
-        rounds = 0
-    if rounds < 1:
-        raise argparse.ArgumentTypeError(f"a whole number of rounds, 1 or more, not {text!r}")
-    return rounds
+def at_least_one(noun: str) -> Any:
+    """The argparse type of a count of ``noun`` that must be 1 or more (``--max-tool-rounds N``:
+    0 would drop the turn at the first tool call; ``--max-tool-calls N``)."""
+
+    def count(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"a whole number of {noun}, 1 or more, not {text!r}")
+        return value
+
+    return count
 
 
 def cell_parser() -> MagicArgumentParser:
@@ -103,7 +108,8 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("--tools")
     p.add_argument("--tool-choice")
     p.add_argument("--approve", action="store_true")
-    p.add_argument("--max-tool-rounds", type=tool_rounds)
+    p.add_argument("--max-tool-rounds", type=at_least_one("rounds"))
+    p.add_argument("--max-tool-calls", type=at_least_one("calls"))
     p.add_argument("-f", "--format", choices=FORMATS, default="markdown")
     p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
     p.add_argument("--fix", action="store_true")

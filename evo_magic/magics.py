@@ -30,7 +30,7 @@ from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
 from .registry import registry
 from .reply import Interrupted
 from .sessions import SessionBusy
-from .tools import function_tool
+from .tools import DEFAULT_MAX_TOOL_CALLS, function_tool
 
 MAX_TRACEBACK_CHARS = 6_000
 
@@ -102,6 +102,8 @@ class DeepSeekMagics(Magics, LineCommands):
                            --no-think)
       --approve            ask before each call
       --max-tool-rounds N  bound the call/answer loop (default 8, at least 1)
+      --max-tool-calls N   calls run per round (default 32, at least 1); the others are
+                           answered "not run" and the answer says the cap cut in
 
     Line commands
       %deepseek help                  this text
@@ -124,7 +126,7 @@ class DeepSeekMagics(Magics, LineCommands):
 
     Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also thinking, protocol,
     max_tokens, temperature, budget, value_tokens, read_timeout, connect_timeout,
-    max_retries, offline_rate, live).
+    max_retries, max_tool_calls, offline_rate, live).
     The API key comes from EVOLINK_API_KEY (environment or a .env file in the working
     directory); EVOLINK_BASE_URL overrides the base URLs (comma-separated fallback list).
     """
@@ -144,6 +146,7 @@ class DeepSeekMagics(Magics, LineCommands):
     max_retries = Int(
         3, help="Retries after a wait, before the first body byte (429, 5xx); a refusing or 404 base URL is skipped."
     ).tag(config=True)
+    max_tool_calls = Int(DEFAULT_MAX_TOOL_CALLS, help="Tool calls run per round (the rest: not run).").tag(config=True)
     live = Enum(["auto", "widget", "text", "none"], "auto", help="Live view of answers.").tag(config=True)
     offline_rate = Float(60.0, help="Tokens per second of %deepseek offline answers.").tag(config=True)
 
@@ -193,12 +196,12 @@ class DeepSeekMagics(Magics, LineCommands):
             raise TraitError(f"{name} is in {unit} and must be a finite number above 0, not {value!r}")
         return value
 
-    @validate("max_retries", "value_tokens")
+    @validate("max_retries", "value_tokens", "max_tool_calls")
     def _check_counts(self, proposal: Any) -> Any:
         from .context import MIN_VALUE_TOKENS
 
         name, value = proposal["trait"].name, proposal["value"]
-        least = MIN_VALUE_TOKENS if name == "value_tokens" else 0
+        least = {"value_tokens": MIN_VALUE_TOKENS, "max_tool_calls": 1}.get(name, 0)
         if value < least:
             raise TraitError(f"{name} must be at least {least}, not {value!r}")
         return value
@@ -212,6 +215,7 @@ class DeepSeekMagics(Magics, LineCommands):
         "read_timeout",
         "connect_timeout",
         "max_retries",
+        "max_tool_calls",
         "budget",
     )
     def _on_change(self, change: Any) -> None:
@@ -222,7 +226,7 @@ class DeepSeekMagics(Magics, LineCommands):
         d.model, d.protocol, d.thinking = self.model, self.protocol, self.thinking
         d.max_tokens, d.temperature = self.max_tokens, self.temperature
         d.read_timeout, d.connect_timeout = self.read_timeout, self.connect_timeout
-        d.max_retries = self.max_retries
+        d.max_retries, d.max_tool_calls = self.max_retries, self.max_tool_calls
         from .accounting import current
 
         current().budget = None if self.budget is None else Decimal(str(self.budget))
@@ -252,7 +256,7 @@ class DeepSeekMagics(Magics, LineCommands):
         tools = self._tools(args.tools)
         if not tools and not session.tools:
             given = {"--tool-choice": args.tool_choice, "--approve": args.approve}
-            given["--max-tool-rounds"] = args.max_tool_rounds
+            given.update({"--max-tool-rounds": args.max_tool_rounds, "--max-tool-calls": args.max_tool_calls})
             for flag in (flag for flag, value in given.items() if value):
                 raise UsageError(f"{flag} needs tools for the model to call: add --tools f,g")
         try:
@@ -284,6 +288,7 @@ class DeepSeekMagics(Magics, LineCommands):
                 approve=magic_args.ask_approval if args.approve else None,
                 on_tool=lambda call, text, ok: display(ToolResult(call, text, ok)),
                 max_tool_rounds=args.max_tool_rounds,
+                max_tool_calls=args.max_tool_calls,
                 **overrides,
             )
         except Interrupted as exc:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError
 from .options import DEFAULT_MODEL, RequestOptions
+from .tools import DEFAULT_MAX_TOOL_CALLS
 
 if TYPE_CHECKING:
     from .sessions import Session
@@ -33,6 +34,7 @@ class Defaults:
     read_timeout: float = 180.0
     max_retries: int = 3
     max_tool_rounds: int = 8
+    max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS  # tool calls run per round
 
 
 class Registry:

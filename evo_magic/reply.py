@@ -83,6 +83,7 @@ class Reply:
     ledger_request: int | None = field(default=None, repr=False)  # its ledger row, from the start
     data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
+    notes: list[str] = field(default_factory=list, repr=False)  # notices of the loop (the tool-call cap)
 
     def finish(self, status: str, error: EvoMagicError | None) -> None:
         self.status = status
@@ -133,9 +134,13 @@ class Reply:
 
     @property
     def notice(self) -> str | None:
+        """The banner under the answer: why it is incomplete, then ``notes``."""
+        status: str | None
         if self.status == "error" and self.error is not None:
-            return self.error.one_line()
-        return STATUS_NOTICES.get(self.status)
+            status = self.error.one_line()
+        else:
+            status = STATUS_NOTICES.get(self.status)
+        return " ".join(n for n in (status, *self.notes) if n) or None
 
     @property
     def footer(self) -> Any:

@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from . import config
 from .counts import Usage
+from .deltas import SecretMask
 from .errors import EvoMagicError, OptionError, ProtocolError, TransportError, scrub
-from .events import ReasoningDelta, TextDelta, ToolCallDelta
+from .events import Event, ReasoningDelta, TextDelta, ToolCallDelta
 from .messages import Message
 from .options import RequestOptions
 from .protocol import codec
 from .reply import Interrupted, Reply, Timing, Turn
 from .snapshot import ToolCall, TurnSnapshot
-from .tools import function_tool, run_call, tool_map
+from .tools import function_tool, run_round, tool_map
 
 if TYPE_CHECKING:
     from .registry import Registry
@@ -182,6 +183,7 @@ class Session:
         approve: Callable[[ToolCall], bool] | None = None,
         on_tool: Callable[[ToolCall, str, bool], None] | None = None,
         max_tool_rounds: int | None = None,
+        max_tool_calls: int | None = None,
         **options: Any,
     ) -> Reply:
         """Send ``prompt`` (with the history) and return the :class:`Reply`.
@@ -190,7 +192,9 @@ class Session:
         ``view_factory`` makes one per request (a tool loop makes several requests).
         ``tools`` are notebook functions the model may call (default: the session's
         ``tools``); each call runs here, ``approve`` may veto it, ``on_tool`` sees each result,
-        and the loop stops after ``max_tool_rounds`` rounds (default 8).
+        and the loop stops after ``max_tool_rounds`` rounds (default 8). At most
+        ``max_tool_calls`` calls run per round (default 32); the others are answered as not run,
+        and ``reply.notes`` (shown under the answer) says so.
 
         Raises :class:`~evo_magic.errors.EvoMagicError` subclasses on failure (with the
         partial reply as ``.reply``) and :class:`~evo_magic.reply.Interrupted` on Ctrl-C.
@@ -202,9 +206,9 @@ class Session:
         if functions:
             options["tools"] = tuple(function_tool(fn, name) for name, fn in functions.items())
         opts = self.options(**options).validate()
-        rounds_left = self._registry.defaults.max_tool_rounds if max_tool_rounds is None else max_tool_rounds
-        if rounds_left < 1:  # 0 would drop the turn once the model calls a tool
-            raise OptionError(f"max_tool_rounds must be at least 1, not {rounds_left}")
+        d = self._registry.defaults  # 0 rounds would drop the turn once the model calls a tool
+        rounds_left = _at_least_one("max_tool_rounds", max_tool_rounds, d.max_tool_rounds)
+        cap = _at_least_one("max_tool_calls", max_tool_calls, d.max_tool_calls)
         endpoint = config.resolve()
         endpoint.require_key()
         replaced: Turn | None = None
@@ -220,9 +224,10 @@ class Session:
             transport = self._transport_for(endpoint)
             loop: list[Message] = []
             rounds: list[Reply] = []
+            notes: list[str] = []
             while True:
                 body = proto.build_body([*before, *added, *loop], opts)
-                reply = self._run(transport, proto, body, opts, view, cell, view_factory)
+                reply = self._run(transport, proto, body, opts, view, cell, view_factory, notes)
                 rounds.append(reply)
                 reply.rounds = rounds
                 calls = reply.tool_calls
@@ -233,11 +238,10 @@ class Session:
                     break
                 rounds_left -= 1
                 loop.append(Message.from_snapshot(reply.snapshot, cell=cell))
-                for call in calls:
-                    text, ok = self._call_tool(functions, call, approve)
-                    loop.append(Message.tool_result(call.id, text, call.name))
-                    if on_tool is not None:
-                        on_tool(call, text, ok)
+                results, note = run_round(functions, calls, cap=cap, approve=approve, on_tool=on_tool)
+                loop += results
+                if note is not None:
+                    notes.append(note)  # every later round's reply (the answer's banner) shows it
             if opts.json_mode and reply.status == "ok":
                 reply = self._parse_json(reply, transport, proto, body, opts, view_factory, view)
             assistant = Message.from_snapshot(reply.snapshot, cell=cell)
@@ -275,7 +279,7 @@ class Session:
                 err.reply = reply  # type: ignore[attr-defined]
                 raise err
             log.info("JSON mode answer was %s; retrying once", problem)
-            reply = self._run(transport, proto, body, opts, view, reply.cell, view_factory)
+            reply = self._run(transport, proto, body, opts, view, reply.cell, view_factory, reply.notes)
         return reply  # pragma: no cover
 
     def pick(self, choice: int) -> None:
@@ -289,18 +293,6 @@ class Session:
         with self._guard():
             turn.messages[-1] = Message.from_snapshot(snap, choice=choice, cell=turn.cell)
         self._registry.notify("pick", self, turn.reply)  # the ledger keeps the picked answer
-
-    @staticmethod
-    def _call_tool(
-        functions: Mapping[str, Callable[..., Any]], call: ToolCall, approve: Callable[[ToolCall], bool] | None
-    ) -> tuple[str, bool]:
-        fn = functions.get(call.name)
-        if fn is None:
-            return f"Error: there is no tool named {call.name!r}; use one of {', '.join(functions)}.", False
-        if approve is not None and not approve(call):
-            return "Error: the user declined to run this call.", False
-        text, ok = run_call(fn, call.arguments)
-        return scrub(text), ok  # a tool may return the key (os.environ): never sent or kept
 
     def _new_messages(self, prompt: str, system: str | None, cell: Any, before: list[Message]) -> list[Message]:
         added: list[Message] = []
@@ -329,6 +321,7 @@ class Session:
         view: Any,
         cell: Any = None,
         view_factory: Callable[[], Any] | None = None,
+        notes: list[str] | None = None,
     ) -> Reply:
         """One request: guards, stream, fold, settle (ledger listeners, then the view). The view
         is made after the guards, so a refused request leaves no "Waiting for…" behind."""
@@ -336,6 +329,7 @@ class Session:
         view = view_factory() if view_factory is not None else view
         snap = TurnSnapshot()
         reply = Reply(snap, opts.model, self.name, Timing(time.monotonic()), protocol=opts.protocol, cell=cell)
+        reply.notes = notes if notes is not None else []
         reply.offline = transport.endpoint.offline  # the bundled emulator: priced, never billed
         self._registry.notify("start", self, reply)  # the ledger's row exists before a byte is billed
         try:
@@ -360,32 +354,37 @@ class Session:
     def _stream(
         self, transport: Transport, proto: Any, body: dict[str, Any], opts: RequestOptions, view: Any, reply: Reply
     ) -> None:
+        """Parser -> secret mask -> snapshot. The parser and the mask are flushed however the
+        stream ends (an error or Ctrl-C included), so the partial answer is whole and masked."""
         snap, timing = reply.snapshot, reply.timing
         if self._cancel.is_set():
             raise KeyboardInterrupt
+        mask = SecretMask()  # the key the model may repeat, masked as prompts are
+        parser = proto.StreamParser() if opts.stream else None
+
+        def take(events: list[Event]) -> None:
+            for event in events:
+                snap.apply(event)
+                if timing.first_text is None and isinstance(event, _CONTENT):
+                    timing.mark(event)
+
         try:
             with transport.post(proto.PATH, body) as response:
                 self._response = response
-                if opts.stream:
-                    parser = proto.StreamParser()
+                if parser is None:
+                    take(mask.feed(proto.parse_response(response.read())))
+                else:
                     for data in transport.iter_sse_data(response):
                         if self._cancel.is_set():
                             raise KeyboardInterrupt
-                        for event in parser.feed(data):
-                            snap.apply(event)
-                            if timing.first_text is None and isinstance(event, _CONTENT):
-                                timing.mark(event)
+                        take(mask.feed(parser.feed(data)))
                         if view is not None:
                             view.update(snap)
-                    for event in parser.flush():
-                        snap.apply(event)
-                else:
-                    for event in proto.parse_response(response.read()):
-                        snap.apply(event)
-                        if timing.first_text is None and isinstance(event, _CONTENT):
-                            timing.mark(event)
         finally:
             self._response = None
+            if parser is not None:
+                take(mask.feed(parser.flush()))
+            take(mask.flush())
         if self._cancel.is_set():
             raise KeyboardInterrupt
         if snap.error is None and not snap.complete:
@@ -432,6 +431,13 @@ class Session:
     def usage(self) -> Usage:
         """Tokens of all successful turns in this session, every request of a tool loop included."""
         return Usage.total(turn.reply.total_usage for turn in self.turns) or Usage()
+
+
+def _at_least_one(name: str, value: int | None, default: int) -> int:
+    value = default if value is None else value
+    if value < 1:
+        raise OptionError(f"{name} must be at least 1, not {value}")
+    return value
 
 
 def _finish_view(view: Any, reply: Reply) -> None:

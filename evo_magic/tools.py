@@ -4,7 +4,9 @@
 its signature, type hints, defaults and docstring (Google, NumPy or Sphinx parameter
 sections). ``run_call(f, arguments)`` runs one call and always returns text for the model:
 the JSON of the result, or ``Error: <type>: <message>`` when the arguments are invalid or the
-function raised, so the model can see and react to the failure.
+function raised, so the model can see and react to the failure. ``run_round`` runs one round of
+calls, at most ``max_tool_calls`` of them: each call past the cap still gets a result (the
+protocols need one per call id) saying it was not run and why.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .errors import OptionError
+from .errors import OptionError, scrub
+from .messages import Message
+from .snapshot import ToolCall
 
 MAX_RESULT_CHARS = 20_000
+DEFAULT_MAX_TOOL_CALLS = 32  # calls run per round; the model once made 10,000 in one round
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -184,3 +189,48 @@ def tool_map(
             raise OptionError(f"{fn!r} is not a named function and cannot be a tool")
         out[name] = fn
     return out
+
+
+def call_tool(
+    functions: Mapping[str, Callable[..., Any]], call: ToolCall, approve: Callable[[ToolCall], bool] | None
+) -> tuple[str, bool]:
+    """Run ``call`` if there is such a tool and ``approve`` (if given) agrees; (text, ok)."""
+    fn = functions.get(call.name)
+    if fn is None:
+        return f"Error: there is no tool named {call.name!r}; use one of {', '.join(functions)}.", False
+    if approve is not None and not approve(call):
+        return "Error: the user declined to run this call.", False
+    text, ok = run_call(fn, call.arguments)
+    return scrub(text), ok  # a tool may return the key (os.environ): never sent or kept
+
+
+def run_round(
+    functions: Mapping[str, Callable[..., Any]],
+    calls: list[ToolCall],
+    *,
+    cap: int,
+    approve: Callable[[ToolCall], bool] | None = None,
+    on_tool: Callable[[ToolCall, str, bool], None] | None = None,
+) -> tuple[list[Message], str | None]:
+    """The tool results of one round, in call order: the first ``cap`` calls run (``on_tool``
+    sees each), the others are answered as not run. Also the notice for the user when the cap
+    cut in (None when every call ran)."""
+    results = []
+    for call in calls[:cap]:
+        text, ok = call_tool(functions, call, approve)
+        results.append(Message.tool_result(call.id, text, call.name))
+        if on_tool is not None:
+            on_tool(call, text, ok)
+    skipped = len(calls) - cap
+    if skipped <= 0:
+        return results, None
+    text = (
+        f"Error: not run: this round has {len(calls):,} tool calls and at most {cap:,} run per round "
+        "(max_tool_calls); make fewer calls at a time."
+    )
+    results += [Message.tool_result(call.id, text, call.name) for call in calls[cap:]]
+    notice = (
+        f"The model made {len(calls):,} tool calls in one round: the first {cap:,} ran, the other "
+        f"{skipped:,} were not run (max_tool_calls = {cap:,})."
+    )
+    return results, notice

@@ -161,7 +161,9 @@ async def _handle(state: State, request: Request) -> Response:
             encode.openai_body(rid, model, choices, usage), rid, state, usage["completion_tokens"], fault
         )
     include = bool((body.get("stream_options") or {}).get("include_usage"))
-    frames: Iterator[bytes] = (encode.sse(c) for c in encode.openai_chunks(rid, model, choices, usage, include))
+    chunks = encode.openai_chunks(rid, model, choices, usage, include)
+    chunks = wire.said(chunks, fault, ("reasoning_content", "content"))
+    frames: Iterator[bytes] = (encode.sse(c) for c in chunks)
     if fault is not None and fault.kind == "error_event":
         frames = wire.cut_with(frames, fault.after, _error_event())
     else:

@@ -264,4 +264,8 @@ def anthropic_body(rid: str, model: str, r: Rendered, usage: dict[str, Any]) -> 
 
 def sse(data: dict[str, Any], event: str | None = None) -> bytes:
     head = f"event: {event}\n" if event else ""
-    return (head + "data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n\n").encode()
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return (head + "data: " + text + "\n\n").encode()
+    except UnicodeEncodeError:  # half a surrogate pair ("say" fault): written as a \u escape
+        return (head + "data: " + json.dumps(data, separators=(",", ":")) + "\n\n").encode()

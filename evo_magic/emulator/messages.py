@@ -87,7 +87,8 @@ async def _handle(state: State, request: Request) -> Response:
     rid = wire.new_id()
     if not body.get("stream"):
         return wire.json_response(encode.anthropic_body(rid, model, r, usage), rid, state, r.completion_tokens, fault)
-    frames: Iterator[bytes] = (encode.sse(e, e["type"]) for e in encode.anthropic_events(rid, model, r, usage))
+    events = wire.said(encode.anthropic_events(rid, model, r, usage), fault, ("thinking", "text"))
+    frames: Iterator[bytes] = (encode.sse(e, e["type"]) for e in events)
     if fault is not None and fault.kind == "error_event":
         error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         frames = wire.cut_with(frames, fault.after, encode.sse(error, "error"))

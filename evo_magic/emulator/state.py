@@ -26,6 +26,7 @@ FAULTS = (
     "error_event",
     "finish",
     "gzip",
+    "say",
 )
 MAX_REQUESTS = 10_000  # received bodies kept for tests; the oldest half goes beyond this
 ANSWERS_PER_KEY = 1024  # reasoning remembered per API key for the echo rule
@@ -42,10 +43,12 @@ class Fault:
     ``kind`` is one of FAULTS: an HTTP status before the body ("429", "5xx", "401", "402",
     "context_length"), a mid-stream failure after ``after`` chunks ("reset", "stall" for
     ``seconds``, "malformed" event, "error_event"), "finish" (the answer ends with ``finish``
-    as its finish reason) or "gzip" (the body says ``Content-Encoding: gzip`` but turns into
+    as its finish reason), "gzip" (the body says ``Content-Encoding: gzip`` but turns into
     bytes that are not gzip after ``after`` chunks, or at once when not streamed; with
-    ``status``, an error body of that status that is not gzip at all). ``retry_after`` goes
-    into the 429's Retry-After header: seconds, or a string sent as it is (an HTTP date).
+    ``status``, an error body of that status that is not gzip at all), or "say" (a stream's
+    thinking and answer open with ``text``, one UTF-16 code unit per event: a proxy that cuts
+    text at UTF-16 boundaries, or makes the model repeat what it should not). ``retry_after``
+    goes into the 429's Retry-After header: seconds, or a string sent as it is (an HTTP date).
     """
 
     kind: str
@@ -54,6 +57,7 @@ class Fault:
     retry_after: float | str | None = 1.0
     finish: str | None = None
     status: int | None = None
+    text: str = ""
 
 
 def answer_hash(content: str | None, calls: Iterable[Mapping[str, Any]] | None) -> str:

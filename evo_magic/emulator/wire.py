@@ -139,6 +139,29 @@ def fault_response(fault: Fault | None, *, anthropic: bool) -> Response | None:
     return None
 
 
+def said(events: Iterable[dict[str, Any]], fault: Fault | None, fields: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """``events`` as the "say" fault changes them: before the first delta of each text field in
+    ``fields`` (e.g. the answer and the thinking), copies of that delta carrying ``fault.text``
+    one UTF-16 code unit at a time, so every astral character is split across two events."""
+    units = _units(fault.text) if fault is not None and fault.kind == "say" else []
+    pending = list(fields) if units else []
+    for event in events:
+        choices = event.get("choices")
+        delta = choices[0].get("delta") if choices else event.get("delta")
+        for name in [f for f in pending if isinstance(delta, dict) and delta.get(f)]:
+            pending.remove(name)
+            for unit in units:
+                copy = {**(delta or {}), name: unit}
+                yield {**event, "choices": [{**choices[0], "delta": copy}]} if choices else {**event, "delta": copy}
+        yield event
+
+
+def _units(text: str) -> list[str]:
+    """``text`` as UTF-16 code units (an astral character becomes its two surrogates)."""
+    data = text.encode("utf-16-le")
+    return [chr(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2)]
+
+
 def then(frames: Iterable[bytes], last: bytes) -> Iterator[bytes]:
     yield from frames
     yield last

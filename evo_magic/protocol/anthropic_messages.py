@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..counts import Usage
+from ..deltas import SurrogateJoin
 from ..errors import ProtocolError, error_from_body
 from ..events import (
     Event,
@@ -31,7 +32,7 @@ from ..events import (
 )
 from ..messages import Message
 from ..options import RequestOptions
-from . import decode_body
+from . import MALFORMED, decode_body, text_of
 
 PATH = "/v1/messages"
 DEFAULT_MAX_TOKENS = 32_000
@@ -176,25 +177,38 @@ def _error(err: Any) -> StreamFailed:
 
 
 class StreamParser:
-    """Incremental parser of the Anthropic event stream (one ``data`` payload per call)."""
+    """Incremental parser of the Anthropic event stream (one ``data`` payload per call).
+
+    Never raises on input: a payload that is not JSON or not shaped as an event becomes a
+    StreamFailed event carrying a ProtocolError; ``ping``, ``content_block_stop`` and unknown
+    event types are skipped. Only an ``error`` event or a non-null ``"error"`` is an error.
+    Surrogate pairs split across events are joined (:class:`~evo_magic.deltas.SurrogateJoin`).
+    """
 
     def __init__(self) -> None:
         self.done = False
         self._tool_index: dict[int, int] = {}
+        self._join = SurrogateJoin()
 
     def feed(self, data: str) -> list[Event]:
         if self.done or not data.strip():
             return []
         try:
             event = json.loads(data)
-        except ValueError:
+        except MALFORMED:
             return [StreamFailed(ProtocolError(f"malformed event from the server: {data[:80]!r}"))]
-        if not isinstance(event, Mapping):
-            return [StreamFailed(ProtocolError(f"unexpected event from the server: {data[:80]!r}"))]
+        if isinstance(event, Mapping):
+            try:
+                return self._join.feed(self._event(event))
+            except MALFORMED:
+                pass
+        return [StreamFailed(ProtocolError(f"unexpected event from the server: {data[:80]!r}"))]
+
+    def _event(self, event: Mapping[str, Any]) -> list[Event]:
         kind = event.get("type")
         if kind == "message_start":
             msg = event.get("message") or {}
-            out: list[Event] = [ResponseStarted(msg.get("id"), msg.get("model"))]
+            out: list[Event] = [ResponseStarted(text_of(msg.get("id")), text_of(msg.get("model")))]
             if isinstance(msg.get("usage"), Mapping):
                 out.append(UsageReported(Usage.from_anthropic(msg["usage"]), partial=True))
             return out
@@ -212,14 +226,14 @@ class StreamParser:
                 out.append(
                     Finished(
                         STOP_REASONS.get(reason, str(reason)),
-                        stop_sequence=delta.get("stop_sequence"),
+                        stop_sequence=text_of(delta.get("stop_sequence")),
                     )
                 )
             return out
         if kind == "message_stop":
             self.done = True
             return []
-        if kind == "error" or "error" in event:
+        if kind == "error" or event.get("error") is not None:  # a ping may carry "error": null
             return [_error(event.get("error"))]
         return []  # ping, content_block_stop, unknown future events
 
@@ -228,35 +242,35 @@ class StreamParser:
         if kind in ("thinking", "redacted_thinking"):
             return [
                 ReasoningDelta(
-                    block.get("thinking") or "", block.get("signature") or None, block=index
+                    text_of(block.get("thinking")) or "", text_of(block.get("signature")) or None, block=index
                 )
             ]
         if kind == "text":
-            text = block.get("text") or ""
+            text = text_of(block.get("text")) or ""
             return [TextDelta(text)] if text else []
         if kind == "tool_use":
             slot = self._tool_index.setdefault(index, len(self._tool_index))
             initial = block.get("input")
             args = json.dumps(initial) if isinstance(initial, Mapping) and initial else ""
-            return [ToolCallDelta(slot, block.get("id"), block.get("name"), args)]
+            return [ToolCallDelta(slot, text_of(block.get("id")), text_of(block.get("name")), args)]
         return []
 
     def _delta(self, index: int, delta: Mapping[str, Any]) -> list[Event]:
         kind = delta.get("type")
         if kind == "thinking_delta":
-            return [ReasoningDelta(delta.get("thinking") or "", block=index)]
+            return [ReasoningDelta(text_of(delta.get("thinking")) or "", block=index)]
         if kind == "signature_delta":
-            return [ReasoningDelta("", delta.get("signature") or "", block=index)]
+            return [ReasoningDelta("", text_of(delta.get("signature")) or "", block=index)]
         if kind == "text_delta":
-            text = delta.get("text") or ""
+            text = text_of(delta.get("text")) or ""
             return [TextDelta(text)] if text else []
         if kind == "input_json_delta":
             slot = self._tool_index.setdefault(index, len(self._tool_index))
-            return [ToolCallDelta(slot, arguments=delta.get("partial_json") or "")]
+            return [ToolCallDelta(slot, arguments=text_of(delta.get("partial_json")) or "")]
         return []
 
     def flush(self) -> list[Event]:
-        return []
+        return self._join.flush()
 
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
@@ -264,7 +278,16 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     data = decode_body(body)
     if data.get("type") == "error":
         return [_error(data.get("error"))]
-    events: list[Event] = [ResponseStarted(data.get("id"), data.get("model"))]
+    try:
+        events = _response_events(data)
+    except MALFORMED:
+        raise ProtocolError("the server sent a body that is not shaped as a message") from None
+    join = SurrogateJoin()
+    return join.feed(events) + join.flush()
+
+
+def _response_events(data: Mapping[str, Any]) -> list[Event]:
+    events: list[Event] = [ResponseStarted(text_of(data.get("id")), text_of(data.get("model")))]
     parser = StreamParser()
     for i, block in enumerate(data.get("content") or ()):
         if not isinstance(block, Mapping):
@@ -273,7 +296,7 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
             slot = parser._tool_index.setdefault(i, len(parser._tool_index))
             events.append(
                 ToolCallDelta(
-                    slot, block.get("id"), block.get("name"), json.dumps(block.get("input") or {})
+                    slot, text_of(block.get("id")), text_of(block.get("name")), json.dumps(block.get("input") or {})
                 )
             )
         else:
@@ -284,7 +307,7 @@ def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     events.append(
         Finished(
             STOP_REASONS.get(str(reason), str(reason or "stop")),
-            stop_sequence=data.get("stop_sequence"),
+            stop_sequence=text_of(data.get("stop_sequence")),
         )
     )
     return events

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..counts import Usage
+from ..deltas import SurrogateJoin
 from ..errors import ProtocolError, error_from_body
 from ..events import (
     Event,
@@ -33,7 +34,7 @@ from ..events import (
 )
 from ..messages import Message
 from ..options import LEGACY_THINKING, RequestOptions
-from . import decode_body
+from . import MALFORMED, decode_body, text_of
 
 PATH = "/v1/chat/completions"
 
@@ -91,6 +92,8 @@ def chunk_events(chunk: Mapping[str, Any]) -> list[Event]:
         if type(choice) is not dict:
             continue
         idx = choice.get("index") or 0
+        if type(idx) is not int:
+            raise TypeError(f"choice index {idx!r}")  # a malformed chunk (feed says so)
         delta = choice.get("delta")
         if delta is None:  # non-streamed shape inside a stream: tolerate
             delta = choice.get("message")
@@ -127,8 +130,8 @@ def _tool_call_events(calls: Any, idx: int) -> list[Event]:
         events.append(
             ToolCallDelta(
                 index=int(frag.get("index") or 0),
-                id=frag.get("id") or None,
-                name=fn.get("name") or None,
+                id=text_of(frag.get("id")) or None,
+                name=text_of(fn.get("name")) or None,
                 arguments=args if type(args) is str else "",
                 choice=idx,
             )
@@ -148,13 +151,15 @@ def _status_of(err: Any) -> int:
 class StreamParser:
     """Incremental parser: ``feed(data)`` per SSE data payload, then ``flush()``.
 
-    Never raises on input: a payload that is not JSON becomes a StreamFailed event carrying a
-    ProtocolError, and anything after ``[DONE]`` is ignored.
+    Never raises on input: a payload that is not JSON (or not shaped as a chunk) becomes a
+    StreamFailed event carrying a ProtocolError, and anything after ``[DONE]`` is ignored.
+    Surrogate pairs split across chunks are joined (:class:`~evo_magic.deltas.SurrogateJoin`).
     """
 
     def __init__(self) -> None:
         self.done = False
         self._started = False
+        self._join = SurrogateJoin()
 
     def feed(self, data: str) -> list[Event]:
         if self.done:
@@ -167,7 +172,7 @@ class StreamParser:
             return []
         try:
             chunk = json.loads(text)
-        except ValueError:
+        except MALFORMED:
             snippet = text[:80]
             return [StreamFailed(ProtocolError(f"malformed event from the server: {snippet!r}"))]
         if type(chunk) is not dict:
@@ -175,17 +180,28 @@ class StreamParser:
         events: list[Event] = []
         if not self._started and (chunk.get("id") or chunk.get("model")):
             self._started = True
-            events.append(ResponseStarted(chunk.get("id"), chunk.get("model")))
-        events.extend(chunk_events(chunk))
-        return events
+            events.append(_started(chunk))
+        try:
+            events.extend(chunk_events(chunk))
+        except MALFORMED:
+            return [StreamFailed(ProtocolError(f"unexpected event from the server: {text[:80]!r}"))]
+        return self._join.feed(events)
 
     def flush(self) -> list[Event]:
-        return []
+        return self._join.flush()
+
+
+def _started(data: Mapping[str, Any]) -> ResponseStarted:
+    return ResponseStarted(text_of(data.get("id")), text_of(data.get("model")))
 
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     """Events equivalent to a non-streamed response body (leading blank lines tolerated)."""
     data = decode_body(body)
-    events: list[Event] = [ResponseStarted(data.get("id"), data.get("model"))]
-    events.extend(chunk_events(data))
-    return events
+    events: list[Event] = [_started(data)]
+    try:
+        events.extend(chunk_events(data))
+    except MALFORMED:
+        raise ProtocolError("the server sent a body that is not shaped as a chat completion") from None
+    join = SurrogateJoin()
+    return join.feed(events) + join.flush()
