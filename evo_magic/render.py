@@ -18,7 +18,7 @@ from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
-from .markdown import render_markdown
+from .markdown import close_markdown, render_markdown
 from .pricing import format_money, if_billed
 
 if TYPE_CHECKING:
@@ -162,15 +162,17 @@ def reply_css() -> str:
 def render_reply_html(snapshot: TurnSnapshot, footer: Footer, *, open_thinking: bool = False) -> str:
     """The final static HTML of an answer (what the saved notebook keeps; no JavaScript)."""
     parts = ['<div class="evo-reply">', f"<style>{_CSS}</style>"]
+    # an answer cut short (Stop, Ctrl-C, an error, max_tokens) closes the markup it left open
+    finish = (lambda text: text) if footer.status == "ok" else close_markdown
     if snapshot.choice(0).has_reasoning and snapshot.reasoning.strip():
         label = escape(thinking_label(footer.thinking_seconds))
         parts.append(
             f'<details class="evo-thinking"{" open" if open_thinking else ""}>'
             f"<summary>{label}</summary>"
-            f'<div class="evo-thinking-body evo-md">{render_markdown(snapshot.reasoning)}</div></details>'
+            f'<div class="evo-thinking-body evo-md">{render_markdown(finish(snapshot.reasoning))}</div></details>'
         )
     if snapshot.text:
-        parts.append(f'<div class="evo-answer evo-md">{render_markdown(snapshot.text)}</div>')
+        parts.append(f'<div class="evo-answer evo-md">{render_markdown(finish(snapshot.text))}</div>')
     parts += [_tool_calls_html(snapshot), _banner_html(footer), footer_html(footer), "</div>"]
     return "".join(parts)
 
