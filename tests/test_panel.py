@@ -132,7 +132,7 @@ def test_stop_keeps_the_partial_answer_marked_and_the_kernel_free(slow: Any) -> 
     last = p.rows[-1]
     assert last["status"] == "stopped" and last["prompt"] == LONG
     block = p.transcript.children[-1]
-    assert classes(block) == ("evo-panel-turn", "evo-panel-partial") and "Stopped" in block.value
+    assert classes(block) == ("evo-panel-turn", "jp-RenderedHTMLCommon", "evo-panel-partial") and "Stopped" in block.value
     assert evo_magic.session().turns == []  # like an interrupted cell: shown, not context
     row = accounting.current().ledger.rows(NOTEBOOK)[-1]
     assert (row.origin, row.outcome) == ("panel", "interrupted")
