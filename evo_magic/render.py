@@ -159,9 +159,13 @@ def reply_css() -> str:
     return _CSS
 
 
-def render_reply_html(snapshot: TurnSnapshot, footer: Footer, *, open_thinking: bool = False) -> str:
-    """The final static HTML of an answer (what the saved notebook keeps; no JavaScript)."""
-    parts = ['<div class="evo-reply">', f"<style>{_CSS}</style>"]
+def render_reply_html(
+    snapshot: TurnSnapshot, footer: Footer, *, open_thinking: bool = False, live_key: str | None = None
+) -> str:
+    """The final static HTML of an answer (what the saved notebook keeps; no JavaScript).
+    ``live_key`` names the live view it replaces (the browser keeps the reader's fold as is)."""
+    key = f' data-evo-live="{escape(live_key)}"' if live_key else ""
+    parts = [f'<div class="evo-reply"{key}>', f"<style>{_CSS}</style>"]
     # an answer cut short (Stop, Ctrl-C, an error, max_tokens) closes the markup it left open
     finish = (lambda text: text) if footer.status == "ok" else close_markdown
     if snapshot.choice(0).has_reasoning and snapshot.reasoning.strip():

@@ -83,6 +83,7 @@ class Reply:
     ledger_request: int | None = field(default=None, repr=False)  # its ledger row, from the start
     data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
+    thinking_open: bool = field(default=False, repr=False, compare=False)  # the fold the reader left it in
 
     def finish(self, status: str, error: EvoMagicError | None) -> None:
         self.status = status
@@ -167,7 +168,7 @@ class Reply:
     def _repr_html_(self) -> str:
         from .render import render_reply_html
 
-        return render_reply_html(self.snapshot, self.footer)
+        return render_reply_html(self.snapshot, self.footer, open_thinking=self.thinking_open)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))

@@ -437,3 +437,4 @@ class Session:
 def _finish_view(view: Any, reply: Reply) -> None:
     if view is not None:
         view.finish(reply.snapshot, reply.footer)
+        reply.thinking_open = bool(getattr(view, "thinking_open", False))  # as the reader left it

@@ -315,3 +315,18 @@ def test_budget_warning_and_refusal_show_in_the_panel(online: Any) -> None:
     p.send("And 4+4?", wait=True)
     assert p.rows[-1]["status"] == "error" and "budget" in p.transcript.children[-1].value.lower()
     accounting.current().budget = None
+
+
+def test_thinking_the_reader_opened_stays_open_in_the_finished_turn(slow: Any) -> None:
+    p = evo_magic.panel()
+    p.send("Write an essay of 200 words about sampling bias")
+    until(lambda: "default" in panel_module._ASKING and panel_module._ASKING["default"].parts)
+    live = panel_module._ASKING["default"].parts[0]
+    live._handle_custom_msg({"type": "fold", "open": True}, [])  # the reader opens the thinking
+    p.wait(20)
+    [block] = p.transcript.children
+    assert '<details class="evo-thinking" open>' in block.value  # not snapped shut at the end
+    assert '<details class="evo-thinking" open>' in p.snapshot_html()  # the saved notebook too
+    p.send("What is 2+2?", wait=True)  # untouched: folded, as in a cell
+    assert '<details class="evo-thinking">' in p.transcript.children[-1].value
+    assert p.transcript.children[0] is block  # the opened turn keeps its widget

@@ -13,7 +13,7 @@
 // to) follows the newest text while the reader is at its bottom: a panel opened on a long
 // conversation shows its last turn, a new question scrolls into view (from this box, Python or
 // another panel) and the streaming answer stays in view as it grows. Once the reader scrolls up
-// (or unfolds a finished turn's thinking) the view stays put; back at the bottom, it follows.
+// (or unfolds a thinking to read it) the view stays put; back at the bottom, it follows.
 //
 // SECURITY: nothing is evaluated or inserted as HTML; the placeholder goes in as an attribute.
 
@@ -38,9 +38,8 @@ function follow(el) {
       state.pinned = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= NEAR_BOTTOM;
     };
     const onClick = (event) => {
-      // unfolding a finished turn's thinking must not pull the view to the bottom
-      const summary = event.target instanceof Element && event.target.closest("summary");
-      if (summary && !summary.closest(".evo-panel-streaming")) state.pinned = false;
+      // the reader unfolds a thinking (or a tool call) to read it: do not pull it away
+      if (event.target instanceof Element && event.target.closest("summary")) state.pinned = false;
     };
     const resized = new ResizeObserver(toBottom);
     const added = new MutationObserver((records) => {

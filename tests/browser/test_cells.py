@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -60,3 +61,41 @@ def test_cell_answer_renders_markdown_with_folded_thinking_and_footer(ui: UI) ->
     assert thinking.locator(".evo-thinking-body").inner_text().strip()
     ui.screenshot("details_open.png")
     ui.timings["total"] = round(time.monotonic() - started, 2)
+
+
+FOLD_PROMPT = "Write an essay of 150 words about sampling bias"
+
+
+def test_thinking_the_reader_opened_stays_open_when_the_answer_ends(ui: UI) -> None:
+    page = ui.page
+    name = "fold.ipynb"
+    n = harness.write_notebook(
+        ui.lab.root / name, ["%load_ext evo_magic", "%deepseek offline --rate 60", f"%%deepseek --think\n{FOLD_PROMPT}"]
+    )
+    harness.open_notebook(page, ui.lab, name, n)
+    harness.click_menu(page, "Run", "runmenu:run-all")
+    out = harness.cell(page, 2).locator(".jp-Cell-outputArea")
+    live = out.locator(".evo-live")
+    details = harness.open_thinking_while_it_streams(page, live)  # the reader opens it
+    top = details.bounding_box()["y"]
+    assert live.count() == 1, "the answer ended before the test could look"
+
+    final = out.locator(".evo-reply:not(.evo-live) details.evo-thinking")
+    harness.wait_until(page, lambda: final.count() == 1, "the final answer", timeout=60)
+    assert final.evaluate("d => d.open") is True, "the thinking snapped shut when the answer ended"
+    assert abs(final.bounding_box()["y"] - top) <= 4, "the page jumped when the answer ended"
+    harness.wait_until(page, lambda: harness.idle(harness.state(page)), "an idle kernel")
+    page.wait_for_timeout(1000)  # the kernel hears of the reader's click once the cell is done
+    assert out.locator(".evo-reply:not(.evo-live) details.evo-thinking").evaluate("d => d.open") is True
+    ui.screenshot("fold_kept_open.png")
+
+    # The saved notebook keeps it open too.
+    path = ui.lab.root / name
+    before = path.stat().st_mtime_ns
+    harness.click_menu(page, "File", "docmanager:save")
+    harness.wait_until(page, lambda: path.stat().st_mtime_ns != before, "the notebook to be saved", timeout=15)
+    saved = json.loads(path.read_text())
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in saved["cells"][2]["outputs"])
+    assert '<details class="evo-thinking" open>' in html, html[:500]
+    assert harness.problems(page) == {"widget_errors": [], "error_outputs": []}
+    assert ui.page_errors == [] and ui.blocked == []

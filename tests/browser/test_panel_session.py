@@ -16,7 +16,7 @@ import pytest
 
 from . import harness
 from .conftest import UI
-from .test_panel import turns
+from .test_panel import open_panel, turns
 
 pytestmark = [
     pytest.mark.browser,
@@ -147,4 +147,71 @@ def test_long_conversation_keeps_the_streaming_answer_in_view(ui: UI) -> None:
     assert g["scrollWidth"] <= g["clientWidth"] and g["wide"] == [], g
     ui.screenshot("long_stopped.png")
     assert harness.problems(page) == {"widget_errors": [], "error_outputs": []}
+    assert ui.page_errors == [] and ui.blocked == []
+
+
+THEME = ("@jupyterlab", "apputils-extension", "themes.jupyterlab-settings")
+
+# Contrast ratio (WCAG) of an element's text against the first opaque background behind it.
+_JS_CONTRAST = """el => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  let node = el, bg = null;
+  while (node && node.nodeType === 1) {
+    const c = rgb(getComputedStyle(node).backgroundColor);
+    if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) { bg = c; break; }
+    node = node.parentElement;
+  }
+  const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(bg || [255, 255, 255])];
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}"""
+
+
+def test_panel_thinking_opened_while_streaming_stays_open_in_the_dark_theme(ui: UI) -> None:
+    settings = ui.lab.state / "settings" / THEME[0] / THEME[1]
+    theme = settings / THEME[2]
+    theme.write_text('{"theme": "JupyterLab Dark"}')
+    try:
+        _fold_in_the_panel(ui)
+    finally:
+        theme.unlink()
+
+
+def _fold_in_the_panel(ui: UI) -> None:
+    page = ui.page
+    panel = open_panel(ui, "panel_fold.ipynb", rate=60)
+    assert page.evaluate("() => document.body.dataset.jpThemeLight") == "false", "not the dark theme"
+    box = panel.locator(".evo-panel-input textarea")
+    box.click()
+    box.press_sequentially("Write an essay of 150 words about sampling bias")
+    box.press("Enter")
+    live = panel.locator(".evo-panel-streaming .evo-live")
+    harness.open_thinking_while_it_streams(page, live)  # the reader opens it
+    ui.screenshot("dark_streaming.png")
+
+    def ended() -> dict[str, Any] | None:
+        last = turns(panel)[-1]
+        return last if "evo-panel-streaming" not in last["classes"] and last["footer"].strip() else None
+
+    harness.wait_until(page, ended, "the answer to end", timeout=60)
+    final = panel.locator(".evo-panel-transcript > .evo-panel-turn").last.locator("details.evo-thinking")
+    assert final.evaluate("d => d.open") is True, "the thinking snapped shut when the answer ended"
+    ui.screenshot("dark_ended.png")
+
+    # Readable in the dark theme: the question, the answer, code, the footer and the input box.
+    for selector, least in (
+        (".evo-panel-transcript > .evo-panel-turn:last-child .evo-panel-user", 4.5),
+        (".evo-panel-transcript > .evo-panel-turn:last-child .evo-answer p", 4.5),
+        (".evo-panel-transcript > .evo-panel-turn:last-child .evo-thinking-body p", 3.0),
+        (".evo-panel-transcript > .evo-panel-turn:last-child .evo-answer pre", 4.5),
+        (".evo-panel-transcript > .evo-panel-turn:last-child .evo-footer", 3.0),
+        (".evo-panel-footer", 3.0),
+        (".evo-panel-input textarea", 4.5),
+    ):
+        element = panel.locator(selector).first
+        ratio = element.evaluate(_JS_CONTRAST)
+        assert ratio >= least, f"{selector}: contrast {ratio:.2f} < {least} in the dark theme"
     assert ui.page_errors == [] and ui.blocked == []
