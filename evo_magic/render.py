@@ -61,7 +61,8 @@ class Footer:
     unknown (never shown as $0); ``offline`` marks an answer of the bundled emulator, whose
     cost is only what DeepSeek would charge and reads so. ``status`` is ``"ok"``, ``"interrupted"``, ``"length"``,
     ``"content_filter"``, ``"insufficient_system_resource"``, ``"error"`` or ``"stopped"``
-    (other strings are shown as they are); ``message`` is a one-line notice for the banner.
+    (other strings are shown as they are); ``message`` is a one-line notice for the banner;
+    ``banner`` False leaves the status unsaid (an interrupted cell: its traceback line says it).
     """
 
     model: str | None
@@ -74,6 +75,7 @@ class Footer:
     offline: bool = False  # the bundled emulator answered: the cost reads "$… if billed (emulator)"
     status: str = "ok"
     message: str | None = None
+    banner: bool = True
 
 
 def sanitize_text(text: str) -> str:
@@ -127,6 +129,8 @@ def footer_html(footer: Footer) -> str:
 
 def status_text(footer: Footer) -> str | None:
     """The banner line for an incomplete answer, or None when the status is ``"ok"``."""
+    if not footer.banner:
+        return None
     if footer.status == "ok":
         return footer.message
     label = STATUS_LABELS.get(footer.status, footer.status.replace("_", " "))

@@ -319,12 +319,17 @@ def test_budget_warning_and_refusal_show_in_the_panel(online: Any) -> None:
 
 def test_thinking_the_reader_opened_stays_open_in_the_finished_turn(slow: Any) -> None:
     p = evo_magic.panel()
-    p.send("Write an essay of 200 words about sampling bias")
+    p.send(LONG)
     until(lambda: "default" in panel_module._ASKING and panel_module._ASKING["default"].parts)
     live = panel_module._ASKING["default"].parts[0]
+    sent: list[Any] = []
+    live.send = lambda content, buffers=None: sent.append(content)
+    until(lambda: any(m.get("phase") == "answer" for m in sent))  # the live view folded the thinking
     live._handle_custom_msg({"type": "fold", "open": True}, [])  # the reader opens the thinking
-    p.wait(20)
+    p.stop()
+    p.wait(5)
     [block] = p.transcript.children
+    assert p.rows[0]["status"] == "stopped"
     assert '<details class="evo-thinking" open>' in block.value  # not snapped shut at the end
     assert '<details class="evo-thinking" open>' in p.snapshot_html()  # the saved notebook too
     p.send("What is 2+2?", wait=True)  # untouched: folded, as in a cell

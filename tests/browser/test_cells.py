@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from typing import Any
 
 import pytest
 
@@ -66,15 +67,19 @@ def test_cell_answer_renders_markdown_with_folded_thinking_and_footer(ui: UI) ->
 FOLD_PROMPT = "Write an essay of 150 words about sampling bias"
 
 
+def start_streaming_cell(ui: UI, name: str, rate: int) -> Any:
+    """A notebook whose third cell asks with thinking on an emulator at ``rate`` tokens/s: Run
+    All, without waiting. Returns that cell's output area."""
+    cells = ["%load_ext evo_magic", f"%deepseek offline --rate {rate}", f"%%deepseek --think\n{FOLD_PROMPT}"]
+    harness.open_notebook(ui.page, ui.lab, name, harness.write_notebook(ui.lab.root / name, cells))
+    harness.click_menu(ui.page, "Run", "runmenu:run-all")
+    return harness.cell(ui.page, 2).locator(".jp-Cell-outputArea")
+
+
 def test_thinking_the_reader_opened_stays_open_when_the_answer_ends(ui: UI) -> None:
     page = ui.page
     name = "fold.ipynb"
-    n = harness.write_notebook(
-        ui.lab.root / name, ["%load_ext evo_magic", "%deepseek offline --rate 60", f"%%deepseek --think\n{FOLD_PROMPT}"]
-    )
-    harness.open_notebook(page, ui.lab, name, n)
-    harness.click_menu(page, "Run", "runmenu:run-all")
-    out = harness.cell(page, 2).locator(".jp-Cell-outputArea")
+    out = start_streaming_cell(ui, name, rate=60)
     live = out.locator(".evo-live")
     details = harness.open_thinking_while_it_streams(page, live)  # the reader opens it
     top = details.bounding_box()["y"]
@@ -98,4 +103,23 @@ def test_thinking_the_reader_opened_stays_open_when_the_answer_ends(ui: UI) -> N
     html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in saved["cells"][2]["outputs"])
     assert '<details class="evo-thinking" open>' in html, html[:500]
     assert harness.problems(page) == {"widget_errors": [], "error_outputs": []}
+    assert ui.page_errors == [] and ui.blocked == []
+
+
+def test_an_interrupted_cell_says_so_once(ui: UI) -> None:
+    page = ui.page
+    out = start_streaming_cell(ui, "interrupt.ipynb", rate=40)
+    live = out.locator(".evo-live .evo-answer")
+    harness.wait_until(
+        page, lambda: live.count() == 1 and live.inner_text().strip() != "", "the answer to stream", timeout=60
+    )
+    harness.click_menu(page, "Kernel", "kernelmenu:interrupt")
+    harness.wait_until(page, lambda: harness.idle(harness.state(page)), "the interrupted cell to end")
+    page.wait_for_timeout(500)
+    shown = out.inner_text()
+    assert shown.count("Interrupted") == 1, f"the interrupt is told more than once: {shown[-600:]!r}"
+    assert re.search(r"Interrupted: the partial answer \([\d,]+ characters\) and its thinking are kept above\.", shown)
+    assert out.locator(".evo-reply:not(.evo-live) .evo-answer").inner_text().strip(), "the partial answer is kept"
+    assert out.locator(".evo-reply:not(.evo-live) details.evo-thinking").count() == 1, "its thinking is kept"
+    ui.screenshot("interrupted.png")
     assert ui.page_errors == [] and ui.blocked == []
