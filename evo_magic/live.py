@@ -9,12 +9,16 @@ error or an interrupt):
   markdown blocks once, the open tail as keep + append (:class:`~evo_magic.markdown.MarkdownStream`).
   The thinking ``<details>`` is never re-sent, so a reader who opens or folds it keeps it that
   way, and the waiting and thinking timers tick in the browser. ``finish`` replaces the widget
-  by the final static HTML (what a saved notebook keeps) and closes the widget.
+  by the final static HTML (what a saved notebook keeps), its thinking open or folded as the
+  reader left it: the browser reports each click on its summary (``{"type": "fold", "open"}``).
+  A cell's kernel hears that only once the cell is done, so the widget stays open for it (until
+  ``LINGER`` later answers finished) and the final HTML is rendered again when it arrives.
 * :class:`TextView` (terminal IPython): the new characters go to ``sys.stdout``, the thinking
   dimmed when stdout is a terminal, then the status and footer lines.
 * :class:`NullView`: shows nothing (Python API callers display the reply themselves).
 
-Message protocol (kernel → browser), one message per coalesced update::
+Message protocol (kernel → browser; the browser only sends the reader's fold), one message per
+coalesced update::
 
     {"phase"?: "thinking" | "answer", "t"?: seconds thought, "ops"?: [op, ...]}
     op = {"s": "think" | "answer", "m"?: moved, "c"?: [html, ...], "k": keep, "a": append}
@@ -56,6 +60,16 @@ TEXT_INTERVAL = 0.05  # seconds between stdout flushes (~20 per second)
 RENDER_SHARE = 3  # wait at least this many times the last render's cost before the next one
 STATIC = Path(__file__).parent / "static"
 MODES = ("auto", "widget", "text", "none")
+LINGER = 8  # finished cell answers whose widget stays open to hear the reader's fold choice
+_LINGERING: list[WidgetView] = []
+
+
+def release_lingering() -> int:
+    """Close the widgets of finished answers still open for the reader's fold choice."""
+    released = len(_LINGERING)
+    while _LINGERING:
+        _LINGERING.pop(0)._close()
+    return released
 
 
 class View(Protocol):
@@ -102,10 +116,11 @@ def open_view(mode: str = "auto", *, model: str | None = None) -> View:
     raise ValueError(f"unknown live view mode {mode!r}; expected one of {', '.join(MODES)}")
 
 
-def reply_bundle(snapshot: TurnSnapshot, footer: Footer) -> dict[str, str]:
-    """The final mime bundle of an answer: static HTML and plain text."""
+def reply_bundle(snapshot: TurnSnapshot, footer: Footer, **html: Any) -> dict[str, str]:
+    """The final mime bundle of an answer: static HTML (``html``: options of
+    :func:`~evo_magic.render.render_reply_html`) and plain text."""
     return {
-        "text/html": render_reply_html(snapshot, footer),
+        "text/html": render_reply_html(snapshot, footer, **html),
         "text/plain": render_reply_text(snapshot, footer),
     }
 
@@ -183,6 +198,17 @@ class WidgetView:
         self._next = -math.inf  # clock time of the next allowed message
         self._thinking_since: float | None = None
         self._done = False
+        self._reader: bool | None = None  # the fold the reader chose (None: never clicked)
+        self._final: tuple[TurnSnapshot, Footer, bool] | None = None  # what finish rendered
+        self._key = str(getattr(widget, "key", "") or "")
+        on_msg = getattr(widget, "on_msg", None)
+        if callable(on_msg):
+            on_msg(self._on_msg)
+
+    @property
+    def thinking_open(self) -> bool:
+        """The fold the reader sees: their choice, else open until the answer starts."""
+        return self._reader if self._reader is not None else self._phases.current != "answer"
 
     def update(self, snapshot: TurnSnapshot) -> None:
         """Send what changed, at most every ``interval`` seconds; a phase change goes at once."""
@@ -195,20 +221,54 @@ class WidgetView:
         self._flush(snapshot, now, phase)
 
     def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
-        """Flush, replace the widget's output by the final static render, close the widget."""
+        """Flush, replace the widget's output by the final static render; close the widget,
+        or keep it open a while to hear the reader's fold choice (see the module doc)."""
         if self._done:
             return
         self._done = True
+        linger = False  # the comm works and the final answer is shown: the reader's choice may follow
         try:
             try:
                 self._flush(snapshot, self._clock(), self._phases.observe(snapshot))
+                linger = self._handle is not None
             except Exception:  # the comm may be gone; the final render below still matters
                 logger.debug("live view: last flush failed", exc_info=True)
+            self._final = (snapshot, footer, self.thinking_open)
             if self._handle is not None:
-                self._handle.update(reply_bundle(snapshot, footer), raw=True)
+                self._render()
+        except BaseException:
+            linger = False
+            raise
         finally:
-            if not self._keep_open:
-                self._widget.close()
+            if linger and not self._keep_open:
+                _LINGERING.append(self)
+                while len(_LINGERING) > LINGER:
+                    _LINGERING.pop(0)._close()
+            elif not self._keep_open:  # (kept open: the owner closes it, the panel after its render)
+                self._close()
+
+    def _render(self) -> None:
+        assert self._final is not None and self._handle is not None
+        snapshot, footer, _ = self._final
+        self._final = (snapshot, footer, self.thinking_open)
+        bundle = reply_bundle(snapshot, footer, open_thinking=self.thinking_open, live_key=self._key or None)
+        self._handle.update(bundle, raw=True)
+
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "fold" or "open" not in content:
+            return
+        self._reader = bool(content["open"])
+        if self._final is not None and self._handle is not None and self._final[2] != self._reader:
+            try:  # heard after the cell ended: the final answer again, as the reader left it
+                self._render()
+            except Exception:
+                logger.debug("live view: render after the reader's fold failed", exc_info=True)
+
+    def _close(self) -> None:
+        try:
+            self._widget.close()
+        except Exception:  # the kernel may be shutting down
+            logger.debug("live view: closing the widget failed", exc_info=True)
 
     def _flush(self, snapshot: TurnSnapshot, now: float, phase: str | None) -> None:
         msg: dict[str, Any] = {}

@@ -92,14 +92,14 @@ def entry_html(entry: Turn | Partial) -> str:
             parts.append(f'<div class="evo-banner error" role="status">{escape(entry.message)}</div>')
         else:
             marked = replace(entry.reply.footer, status=entry.status, message=entry.message)
-            parts.append(render_reply_html(entry.reply.snapshot, marked))
+            parts.append(render_reply_html(entry.reply.snapshot, marked, open_thinking=entry.reply.thinking_open))
         return "".join(parts)
     reply = entry.reply
     rounds = reply.rounds or [reply]
     results = {m.tool_call_id: m for m in entry.messages if m.role == "tool"}
     for r in rounds:
         footer: Footer = r.footer
-        parts.append(render_reply_html(r.snapshot, footer))
+        parts.append(render_reply_html(r.snapshot, footer, open_thinking=r.thinking_open))
         if r is not rounds[-1]:
             for call in r.tool_calls:
                 result = results.get(call.id)

@@ -33,6 +33,7 @@ def entry_widget(entry: Any) -> Any:
 
     widget = w.HTML(entry_html(entry), layout=w.Layout(width="100%"))
     widget.add_class("evo-panel-turn")
+    widget.add_class("jp-RenderedHTMLCommon")  # JupyterLab's markdown styles, as the live answer has
     if isinstance(entry, Partial):
         widget.add_class("evo-panel-partial" if entry.status == "stopped" else "evo-panel-error")
     return widget

@@ -18,7 +18,7 @@ from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
-from .markdown import render_markdown
+from .markdown import close_markdown, render_markdown
 from .pricing import format_money, if_billed
 
 if TYPE_CHECKING:
@@ -61,7 +61,8 @@ class Footer:
     unknown (never shown as $0); ``offline`` marks an answer of the bundled emulator, whose
     cost is only what DeepSeek would charge and reads so. ``status`` is ``"ok"``, ``"interrupted"``, ``"length"``,
     ``"content_filter"``, ``"insufficient_system_resource"``, ``"error"`` or ``"stopped"``
-    (other strings are shown as they are); ``message`` is a one-line notice for the banner.
+    (other strings are shown as they are); ``message`` is a one-line notice for the banner;
+    ``banner`` False leaves the status unsaid (an interrupted cell: its traceback line says it).
     """
 
     model: str | None
@@ -74,6 +75,7 @@ class Footer:
     offline: bool = False  # the bundled emulator answered: the cost reads "$… if billed (emulator)"
     status: str = "ok"
     message: str | None = None
+    banner: bool = True
 
 
 def sanitize_text(text: str) -> str:
@@ -127,6 +129,8 @@ def footer_html(footer: Footer) -> str:
 
 def status_text(footer: Footer) -> str | None:
     """The banner line for an incomplete answer, or None when the status is ``"ok"``."""
+    if not footer.banner:
+        return None
     if footer.status == "ok":
         return footer.message
     label = STATUS_LABELS.get(footer.status, footer.status.replace("_", " "))
@@ -159,18 +163,24 @@ def reply_css() -> str:
     return _CSS
 
 
-def render_reply_html(snapshot: TurnSnapshot, footer: Footer, *, open_thinking: bool = False) -> str:
-    """The final static HTML of an answer (what the saved notebook keeps; no JavaScript)."""
-    parts = ['<div class="evo-reply">', f"<style>{_CSS}</style>"]
+def render_reply_html(
+    snapshot: TurnSnapshot, footer: Footer, *, open_thinking: bool = False, live_key: str | None = None
+) -> str:
+    """The final static HTML of an answer (what the saved notebook keeps; no JavaScript).
+    ``live_key`` names the live view it replaces (the browser keeps the reader's fold as is)."""
+    key = f' data-evo-live="{escape(live_key)}"' if live_key else ""
+    parts = [f'<div class="evo-reply"{key}>', f"<style>{_CSS}</style>"]
+    # an answer cut short (Stop, Ctrl-C, an error, max_tokens) closes the markup it left open
+    finish = (lambda text: text) if footer.status == "ok" else close_markdown
     if snapshot.choice(0).has_reasoning and snapshot.reasoning.strip():
         label = escape(thinking_label(footer.thinking_seconds))
         parts.append(
             f'<details class="evo-thinking"{" open" if open_thinking else ""}>'
             f"<summary>{label}</summary>"
-            f'<div class="evo-thinking-body evo-md">{render_markdown(snapshot.reasoning)}</div></details>'
+            f'<div class="evo-thinking-body evo-md">{render_markdown(finish(snapshot.reasoning))}</div></details>'
         )
     if snapshot.text:
-        parts.append(f'<div class="evo-answer evo-md">{render_markdown(snapshot.text)}</div>')
+        parts.append(f'<div class="evo-answer evo-md">{render_markdown(finish(snapshot.text))}</div>')
     parts += [_tool_calls_html(snapshot), _banner_html(footer), footer_html(footer), "</div>"]
     return "".join(parts)
 

@@ -84,6 +84,7 @@ class Reply:
     data: Any = field(default=None, repr=False)  # parsed JSON in JSON mode
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
     notes: list[str] = field(default_factory=list, repr=False)  # notices of the loop (the tool-call cap)
+    thinking_open: bool = field(default=False, repr=False, compare=False)  # the fold the reader left it in
 
     def finish(self, status: str, error: EvoMagicError | None) -> None:
         self.status = status
@@ -172,22 +173,45 @@ class Reply:
     def _repr_html_(self) -> str:
         from .render import render_reply_html
 
-        return render_reply_html(self.snapshot, self.footer)
+        return render_reply_html(self.snapshot, self.footer, open_thinking=self.thinking_open)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
 
 
 class Interrupted(KeyboardInterrupt):
-    """Ctrl-C (kernel interrupt) or Stop while streaming; ``reply`` holds the partial answer."""
+    """Ctrl-C (kernel interrupt) or Stop while streaming; ``reply`` holds the partial answer.
 
-    def __init__(self, reply: Reply):
+    Its one traceback line is the only message of an interrupted cell (the answer above it has
+    no banner): ``Interrupted: the partial answer (1,234 characters) and its thinking are kept
+    above.`` ``shown`` is False when no live view showed the answer (the Python API)."""
+
+    def __init__(self, reply: Reply, *, shown: bool = True):
         super().__init__("interrupted")
         self.reply = reply
+        self.shown = shown
 
     def _render_traceback_(self) -> list[str]:
-        n = len(self.reply.text)
-        return [f"Interrupted: the partial answer ({n:,} characters) is kept above."]
+        return [interrupted_line(self.reply, shown=self.shown)]
+
+
+def interrupted_line(reply: Reply, *, shown: bool = True) -> str:
+    """What an interrupt kept, in one line."""
+    where = "above" if shown else "in this exception's .reply"
+    thinking = reply.reasoning.strip()
+    calls = len(reply.tool_calls)
+    if reply.text:
+        kept = f"the partial answer ({len(reply.text):,} characters)"
+    elif calls:
+        kept = "the partial answer (a tool call)" if calls == 1 else f"the partial answer ({calls} tool calls)"
+    elif thinking:
+        size = f"{len(reply.reasoning):,} characters"
+        return f"Interrupted while thinking: the thinking so far ({size}) is kept {where}; no answer yet."
+    else:
+        return "Interrupted: nothing had arrived yet."
+    if thinking:
+        return f"Interrupted: {kept} and its thinking are kept {where}."
+    return f"Interrupted: {kept} is kept {where}."
 
 
 @dataclass

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
 from . import config
@@ -332,15 +332,16 @@ class Session:
         reply.notes = notes if notes is not None else []
         reply.offline = transport.endpoint.offline  # the bundled emulator: priced, never billed
         self._registry.notify("start", self, reply)  # the ledger's row exists before a byte is billed
+        shown = view is not None and bool(getattr(view, "shows_answer", False))  # above the message
         try:
             self._stream(transport, proto, body, opts, view, reply)
         except KeyboardInterrupt:
             self._settle(reply, view, "interrupted", None)
-            raise Interrupted(reply) from None
+            raise Interrupted(reply, shown=shown) from None
         except Exception as exc:
             if self._cancel.is_set():  # cancel() closed the response under the reader
                 self._settle(reply, view, "interrupted", None)
-                raise Interrupted(reply) from None
+                raise Interrupted(reply, shown=shown) from None
             # (a bug, not an EvoMagicError, still settles: the ledger's started row must end)
             self._settle(reply, view, "error", exc if isinstance(exc, EvoMagicError) else None)
             raise
@@ -442,4 +443,8 @@ def _at_least_one(name: str, value: int | None, default: int) -> int:
 
 def _finish_view(view: Any, reply: Reply) -> None:
     if view is not None:
-        view.finish(reply.snapshot, reply.footer)
+        footer = reply.footer
+        if reply.status == "interrupted":  # the Interrupted line under the answer says so, once
+            footer = replace(footer, banner=False)
+        view.finish(reply.snapshot, footer)
+        reply.thinking_open = bool(getattr(view, "thinking_open", False))  # as the reader left it

@@ -132,7 +132,7 @@ def test_stop_keeps_the_partial_answer_marked_and_the_kernel_free(slow: Any) -> 
     last = p.rows[-1]
     assert last["status"] == "stopped" and last["prompt"] == LONG
     block = p.transcript.children[-1]
-    assert classes(block) == ("evo-panel-turn", "evo-panel-partial") and "Stopped" in block.value
+    assert classes(block) == ("evo-panel-turn", "jp-RenderedHTMLCommon", "evo-panel-partial") and "Stopped" in block.value
     assert evo_magic.session().turns == []  # like an interrupted cell: shown, not context
     row = accounting.current().ledger.rows(NOTEBOOK)[-1]
     assert (row.origin, row.outcome) == ("panel", "interrupted")
@@ -315,3 +315,23 @@ def test_budget_warning_and_refusal_show_in_the_panel(online: Any) -> None:
     p.send("And 4+4?", wait=True)
     assert p.rows[-1]["status"] == "error" and "budget" in p.transcript.children[-1].value.lower()
     accounting.current().budget = None
+
+
+def test_thinking_the_reader_opened_stays_open_in_the_finished_turn(slow: Any) -> None:
+    p = evo_magic.panel()
+    p.send(LONG)
+    until(lambda: "default" in panel_module._ASKING and panel_module._ASKING["default"].parts)
+    live = panel_module._ASKING["default"].parts[0]
+    sent: list[Any] = []
+    live.send = lambda content, buffers=None: sent.append(content)
+    until(lambda: any(m.get("phase") == "answer" for m in sent))  # the live view folded the thinking
+    live._handle_custom_msg({"type": "fold", "open": True}, [])  # the reader opens the thinking
+    p.stop()
+    p.wait(5)
+    [block] = p.transcript.children
+    assert p.rows[0]["status"] == "stopped"
+    assert '<details class="evo-thinking" open>' in block.value  # not snapped shut at the end
+    assert '<details class="evo-thinking" open>' in p.snapshot_html()  # the saved notebook too
+    p.send("What is 2+2?", wait=True)  # untouched: folded, as in a cell
+    assert '<details class="evo-thinking">' in p.transcript.children[-1].value
+    assert p.transcript.children[0] is block  # the opened turn keeps its widget

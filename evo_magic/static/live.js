@@ -14,6 +14,11 @@
 // The state lives with the model (initialize), so a view rendered late, or a second view of
 // the same output, shows all received so far. The thinking <details> is built once and never
 // re-rendered: it folds when the answer starts unless the reader clicked its summary.
+//
+// Browser -> kernel: each time the reader opens or folds the thinking, {type: "fold", open}, so
+// the final static answer keeps that state. A cell's kernel hears it only once the cell is done;
+// meanwhile, when the final answer (<div class="evo-reply" data-evo-live="KEY">) replaces this
+// view, its thinking is given the reader's state before it is painted.
 
 const STATES = new Map(); // model "key" trait -> state
 
@@ -92,6 +97,24 @@ function sectionView(container, data) {
   };
 }
 
+const CARRY_MS = 5000; // how long a removed view waits for the final answer that replaces it
+
+function keepFold(key, open) {
+  if (typeof MutationObserver === "undefined" || !/^[0-9a-f]+$/.test(key || "")) return;
+  const selector = `.evo-reply[data-evo-live="${key}"] > details.evo-thinking`;
+  const apply = () => {
+    const details = document.querySelector(selector);
+    if (details) details.open = open;
+    return details !== null;
+  };
+  if (apply()) return;
+  const observer = new MutationObserver(() => {
+    if (apply()) observer.disconnect();
+  });
+  observer.observe(document.body, { childList: true, subtree: true });
+  setTimeout(() => observer.disconnect(), CARRY_MS);
+}
+
 function createView(state, model, el) {
   // jp-RenderedHTMLCommon: JupyterLab's markdown styles, as the final static HTML output gets them
   const root = element("div", "evo-reply evo-live jp-RenderedHTMLCommon");
@@ -115,6 +138,14 @@ function createView(state, model, el) {
   let timer = null;
   summary.addEventListener("click", () => {
     touched = true;
+  });
+  details.addEventListener("toggle", () => {
+    if (!touched) return; // the view's own fold when the answer starts is not the reader's choice
+    try {
+      model.send({ type: "fold", open: details.open });
+    } catch (error) {
+      // the widget may be closed already; the fold in this page stays as it is
+    }
   });
 
   const tick = () => {
@@ -151,6 +182,7 @@ function createView(state, model, el) {
   return () => {
     state.views.delete(view);
     if (timer !== null) clearInterval(timer);
+    if (touched) keepFold(model.get("key"), details.open);
   };
 }
 

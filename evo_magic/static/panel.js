@@ -9,7 +9,62 @@
 // Send button (an ipywidgets Button) makes the kernel ask {type: "submit"}, answered the same way
 // with via: "button".
 //
+// The transcript (.evo-panel-scroll, the one scroll container of the panel this input belongs
+// to) follows the newest text while the reader is at its bottom: a panel opened on a long
+// conversation shows its last turn, a new question scrolls into view (from this box, Python or
+// another panel) and the streaming answer stays in view as it grows. Once the reader scrolls up
+// (or unfolds a thinking to read it) the view stays put; back at the bottom, it follows.
+//
 // SECURITY: nothing is evaluated or inserted as HTML; the placeholder goes in as an attribute.
+
+const NEAR_BOTTOM = 48; // px: "at the bottom" for a reader who scrolled to about the end
+const FIND_FRAMES = 600; // animation frames to wait for the panel's DOM around this input
+
+function follow(el) {
+  const state = { pinned: true, stop: null };
+  let frames = 0;
+  const attach = () => {
+    const panel = el.closest(".evo-panel");
+    const scroller = panel && panel.querySelector(".evo-panel-scroll");
+    const transcript = scroller && scroller.querySelector(".evo-panel-transcript");
+    if (!transcript) {
+      if (frames++ < FIND_FRAMES) state.stop = cancelOnStop(requestAnimationFrame(attach));
+      return;
+    }
+    const toBottom = () => {
+      if (state.pinned) scroller.scrollTop = scroller.scrollHeight;
+    };
+    const onScroll = () => {
+      state.pinned = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= NEAR_BOTTOM;
+    };
+    const onClick = (event) => {
+      // the reader unfolds a thinking (or a tool call) to read it: do not pull it away
+      if (event.target instanceof Element && event.target.closest("summary")) state.pinned = false;
+    };
+    const resized = new ResizeObserver(toBottom);
+    const added = new MutationObserver((records) => {
+      const asked = records.some((r) =>
+        [...r.addedNodes].some((n) => n instanceof Element && n.classList.contains("evo-panel-streaming")),
+      );
+      if (asked) state.pinned = true; // a new question: into view, and follow its answer
+      toBottom();
+    });
+    resized.observe(transcript);
+    added.observe(transcript, { childList: true });
+    scroller.addEventListener("scroll", onScroll, { passive: true });
+    scroller.addEventListener("click", onClick, true);
+    toBottom();
+    state.stop = () => {
+      resized.disconnect();
+      added.disconnect();
+      scroller.removeEventListener("scroll", onScroll);
+      scroller.removeEventListener("click", onClick, true);
+    };
+  };
+  const cancelOnStop = (id) => () => cancelAnimationFrame(id);
+  attach();
+  return state;
+}
 
 export default {
   render({ model, el }) {
@@ -36,9 +91,11 @@ export default {
       push();
       fit();
     };
+    const view = follow(el);
     const submit = (via) => {
       const text = area.value;
       if (!text.trim()) return;
+      view.pinned = true;
       area.value = "";
       push();
       fit();
@@ -80,6 +137,7 @@ export default {
     onDisabled();
     fit();
     return () => {
+      if (view.stop) view.stop();
       model.off("change:value", onValue);
       model.off("change:disabled", onDisabled);
       model.off("msg:custom", onMessage);

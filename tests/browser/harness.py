@@ -424,3 +424,20 @@ def screenshot(page: Any, path: Path) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     return path
+
+
+def open_thinking_while_it_streams(page: Any, live: Any) -> Any:
+    """Wait until the live answer (``.evo-live``) streams its answer (its thinking then folds)
+    and open the thinking as a reader does; returns the ``<details>``."""
+    answer = live.locator(".evo-answer")
+    wait_until(
+        page, lambda: live.count() == 1 and answer.inner_text().strip() != "",
+        "the answer to start streaming", timeout=60,
+    )  # fmt: skip
+    details = live.locator("details.evo-thinking")
+    if details.evaluate("d => d.open") is not False:
+        raise AssertionError("the live view should fold the thinking when the answer starts")
+    details.locator("summary").click()
+    if details.evaluate("d => d.open") is not True:
+        raise AssertionError("a click on the summary should open the thinking")
+    return details
