@@ -1,4 +1,5 @@
-"""Shared fixtures. The network beyond loopback is never touched; EVOLINK_* is cleared."""
+"""Shared fixtures. The network beyond loopback is never touched; EVOLINK_* is cleared; the
+user's real home is never touched (tests/home_guard.py: the run fails if it changed)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .home_guard import pytest_configure, pytest_sessionfinish, pytest_unconfigure  # noqa: F401 - hooks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDED = FIXTURES / "recorded"
