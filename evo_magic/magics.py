@@ -154,6 +154,7 @@ class DeepSeekMagics(Magics, LineCommands):
         super().__init__(shell=shell, **kwargs)
         self._cell_parser = magic_args.cell_parser()
         self._last_error: LastError | None = None
+        self._told: set[str] = set()
         self.help_text = _HELP
         self._sync_defaults()
 
@@ -257,7 +258,9 @@ class DeepSeekMagics(Magics, LineCommands):
             if tools:
                 overrides["tools"] = tuple(function_tool(fn, name) for name, fn in tools.items())
             opts = session.options(**overrides).validate()
-            config.resolve().require_key()
+            endpoint = config.resolve()
+            self._tell(endpoint.notes)  # e.g. why a .env was ignored, before "no key" says it is missing
+            endpoint.require_key()
         except (OptionError, ConfigError) as exc:
             raise UsageError(exc.one_line()) from None
         overrides.pop("tools", None)
@@ -383,6 +386,13 @@ class DeepSeekMagics(Magics, LineCommands):
         if error is None or code.lstrip().startswith(("%%deepseek", "%deepseek")):
             return
         self._last_error = LastError(error, code, getattr(result, "execution_count", None))
+
+    def _tell(self, notes: tuple[str, ...]) -> None:
+        """Show each configuration note (a .env ignored, a line of it skipped) once per kernel."""
+        for note in notes:
+            if note not in self._told:
+                self._told.add(note)
+                display(Notice(note, kind="warning", title="Configuration"))
 
     def _store(self, name: str | None, value: Any) -> None:
         if name and value is not None:
