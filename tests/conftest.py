@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from .home_guard import pytest_configure, pytest_sessionfinish, pytest_unconfigure  # noqa: F401 - hooks
+from .home_guard import pytest_configure, pytest_sessionfinish  # noqa: F401 - hooks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDED = FIXTURES / "recorded"

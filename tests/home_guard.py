@@ -9,6 +9,7 @@ compared after it: if it changed, the run fails, naming what changed.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -46,6 +47,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     _before = fingerprint(REAL_EVO_HOME)
     _run_home = Path(tempfile.mkdtemp(prefix="evo_magic_test_home_"))
+    # removed at exit, after the in-process IPython shell has written its history there
+    # (atexit runs last-registered first, and the shell registers later)
+    atexit.register(shutil.rmtree, _run_home, ignore_errors=True)
     os.environ["HOME"] = str(_run_home)
     os.environ[HOME_VAR] = str(_run_home / ".evo_magic")
 
@@ -64,8 +68,3 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(message, red=True, bold=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if _run_home is not None:
-        shutil.rmtree(_run_home, ignore_errors=True)
