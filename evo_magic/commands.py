@@ -124,7 +124,7 @@ class LineCommands:
         except ConfigError as exc:
             raise UsageError(exc.one_line()) from None
         key = f"{endpoint.key.masked} (from {endpoint.key_source})" if endpoint.key else "not set"
-        urls = ", ".join(endpoint.base_urls)
+        urls = ", ".join(config.shown_url(u) for u in endpoint.base_urls)
         if endpoint.url_source and not endpoint.offline:
             source = endpoint.url_source
             urls += f" ({source})" if source == "default" else f" (from {source})"

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from .errors import ConfigError, remember_secret
+from .errors import ConfigError, redact, remember_secret
 
 DEFAULT_BASE_URLS: tuple[str, ...] = ("https://direct.evolink.ai", "https://api.evolink.ai")
 KEY_VAR = "EVOLINK_API_KEY"
@@ -124,16 +126,47 @@ def parse_dotenv(data: bytes, where: str) -> DotEnv:
     return DotEnv(where, values, notes)
 
 
+# A path segment or query value that may be a key or token: long, mixing letters and digits.
+_TOKEN_LIKE = re.compile(r"(?=[^/]*[0-9])(?=[^/]*[A-Za-z])[A-Za-z0-9._~+=%\-]{16,}")
+_MASK = "****"
+
+
+def _secret_part(text: str) -> bool:
+    return bool(_TOKEN_LIKE.fullmatch(text)) or redact(text) != text
+
+
+def shown_url(url: str) -> str:
+    """``url`` as evo_magic shows it (``%deepseek config``, reprs, errors): scheme, host and
+    port, and the path with every segment that may be a key (key-shaped, a remembered secret,
+    a long letters-and-digits token) as ``****``; query values are always masked, and
+    credentials and fragments dropped."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "(not an http:// or https:// URL; not shown, as it may hold a key)"
+    host = parts.netloc.rpartition("@")[2]
+    if redact(host) != host:  # a host is shown unless it holds a remembered secret
+        host = _MASK
+    path = "/".join(_MASK if _secret_part(seg) else seg for seg in parts.path.split("/"))
+    pairs = (pair.partition("=") for pair in parts.query.split("&") if pair)
+    query = "&".join(f"{name}={_MASK}" if eq else _MASK for name, eq, _value in pairs)
+    return f"{parts.scheme}://{host}{path}{'?' + query if query else ''}"
+
+
 def parse_base_urls(value: str) -> tuple[str, ...]:
+    """The ordered base URLs of ``EVOLINK_BASE_URL``. Errors never repeat an entry: it may be
+    a key pasted into the wrong variable."""
     urls = tuple(u.strip().rstrip("/") for u in value.split(",") if u.strip())
-    for url in urls:
+    for n, url in enumerate(urls, 1):
+        entry = f"entry {n} of {BASE_URL_VAR}" if len(urls) > 1 else BASE_URL_VAR
+        if not url.startswith(("http://", "https://")):
+            scheme = url.partition("://")[0] if "://" in url else ""
+            got = f"it starts with {scheme}://" if scheme.isalpha() and len(scheme) <= 8 else "it is not shown"
+            raise ConfigError(
+                f"{entry} must be an http:// or https:// URL ({got}; a key goes in {KEY_VAR})"
+            )
         if "@" in url.split("//", 1)[-1].split("/", 1)[0]:  # user:password@host
             raise ConfigError(
                 f"{BASE_URL_VAR} must not carry credentials (user:password@): the key goes in {KEY_VAR}"
-            )
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"{BASE_URL_VAR} entries must start with http:// or https://, got {url!r}"
             )
     if not urls:
         raise ConfigError(f"{BASE_URL_VAR} is set but names no URL")
@@ -151,6 +184,18 @@ class Endpoint:
     key_source: str = field(default="", compare=False)
     url_source: str = field(default="", compare=False)
     notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        # a part of a URL that may be a key or token is a secret: masked in every error text
+        for url in self.base_urls:
+            parts = urlsplit(url)
+            for part in (*parts.path.split("/"), *(q.partition("=")[2] for q in parts.query.split("&"))):
+                if _secret_part(part):
+                    remember_secret(part)
+
+    def __repr__(self) -> str:
+        urls = ", ".join(shown_url(u) for u in self.base_urls)
+        return f"Endpoint(base_urls=[{urls}], key={self.key!r}, offline={self.offline})"
 
     def require_key(self) -> Secret:
         if self.key is None:

@@ -26,7 +26,7 @@ import httpx
 from httpx_sse import EventSource
 
 from . import __version__
-from .config import Endpoint
+from .config import Endpoint, shown_url
 from .errors import (
     ApiError,
     EvoMagicError,
@@ -92,7 +92,7 @@ class Transport:
         self.client.close()
 
     def __repr__(self) -> str:
-        return f"Transport(base_urls={self.endpoint.base_urls!r}, key={self.endpoint.key!r})"
+        return f"Transport({self.endpoint!r})"
 
     # --- request ------------------------------------------------------------------------
     @contextmanager
@@ -134,35 +134,36 @@ class Transport:
         while True:
             base = urls[self._base_index % len(urls)]
             url = base + path
+            shown = shown_url(base)  # errors name the host, never a key in the URL
             failure: EvoMagicError
             try:
                 request = self.client.build_request("POST", url, content=payload, headers=headers)
                 response = self.client.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 failure = TransportError(
-                    f"cannot connect to {base} ({_reason(exc)})", url=base, retryable=True
+                    f"cannot connect to {shown} ({_reason(exc)})", url=base, retryable=True
                 )
                 self._next_base()
             except httpx.TimeoutException as exc:
                 raise StreamTimeout(
-                    f"{base} sent no answer within {self.settings.read_timeout:g} s",
+                    f"{shown} sent no answer within {self.settings.read_timeout:g} s",
                     url=base,
                     retryable=False,
                 ) from exc
             except httpx.RemoteProtocolError as exc:
                 # the server closed before any response byte (e.g. a stale pooled connection)
                 failure = TransportError(
-                    f"{base} closed the connection without an answer", url=base, retryable=True
+                    f"{shown} closed the connection without an answer", url=base, retryable=True
                 )
                 log.debug("no response from %s: %s", base, exc)
             except httpx.TransportError as exc:
                 raise TransportError(
-                    f"request to {base} failed: {redact(str(exc))}", url=base, retryable=False
+                    f"request to {shown} failed: {redact(str(exc))}", url=base, retryable=False
                 ) from exc
             except Exception as exc:  # not a network failure: a setting httpx rejects, a bug
                 # from None: the original's frames (httpx's locals) could hold the header value
                 raise TransportError(
-                    f"the request to {base} could not be sent ({type(exc).__name__}: {_reason(exc)})",
+                    f"the request to {shown} could not be sent ({type(exc).__name__}: {_reason(exc)})",
                     url=base,
                     retryable=False,
                 ) from None
