@@ -18,7 +18,7 @@ from typing import Any
 
 import IPython
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display
 from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
 
@@ -87,10 +87,11 @@ class DeepSeekMagics(Magics, LineCommands):
       --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5, or JSON
       --seed N, --user ID  passed through
     Notebook context
-      {name}, {expr}       interpolate notebook values (DataFrames summarised, long values
-                           truncated); {{ }} for literal braces; In[n], Out[n] and Err
-                           (the last error with its cell) work too
-      --no-interpolate     send the text as written
+      {name}, {expr}       run in the kernel like an f-string and interpolate the value
+                           (DataFrames summarised, long values truncated); {{ }} for
+                           literal braces; In[n], Out[n] and Err (the last error with its
+                           cell) work too. Option values are never expanded.
+      --no-interpolate     send the text as written (nothing runs)
       -f FORMAT            markdown (default), code (the answer's code goes into a new
                            cell below), text (plain text), json (JSON mode, shown as JSON)
       --fix                explain the last error and put a corrected cell below (the
@@ -228,6 +229,7 @@ class DeepSeekMagics(Magics, LineCommands):
 
     # --- the magic ----------------------------------------------------------------------
     @line_cell_magic
+    @no_var_expand  # options reach the wire literally: IPython would run {expr} and expand $name
     def deepseek(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
             return self._line(line)
