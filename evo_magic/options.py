@@ -43,6 +43,7 @@ MAX_OUTPUT_TOKENS = 384_000
 MAX_STOP = 16
 MAX_TOOLS = 128
 _MODEL_NAME = re.compile(r"^deepseek-[a-z0-9][a-z0-9.\-]*$")
+_TOKEN_ID = re.compile(r"[0-9]+")  # ASCII digits only
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,7 @@ class RequestOptions:
             if not self.logprobs:
                 raise OptionError("top_logprobs needs logprobs to be on (--logprobs)")
         for token, bias in (self.logit_bias or {}).items():
-            if not str(token).isdigit():
+            if not _TOKEN_ID.fullmatch(str(token)):  # str.isdigit() takes '²' and '１２３' too
                 raise OptionError(f"logit_bias keys are token ids (integers), not {token!r}")
             _range(f"logit_bias[{token}]", bias, -100, 100)
         if len(self.tools) > MAX_TOOLS:

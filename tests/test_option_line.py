@@ -115,3 +115,32 @@ def test_property_any_option_value_reaches_the_wire_literally_or_is_refused_in_o
         assert isinstance(error, UsageError), repr(error)
         assert len(str(error).strip().splitlines()) == 1, str(error)
         assert len(bodies) == before
+
+
+# --- --logit-bias: token ids are ASCII digits ------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ["²:5", "１２３:5", "١٢٣:-5", '{"²": 5}', '{"１２３": 5}', "12a:5", "-1:5", " :5"])
+def test_logit_bias_token_ids_are_ascii_digits_only(shell: InteractiveShell, spec: str) -> None:
+    result = run(shell, f"--no-think --logit-bias {shlex.quote(spec)}")
+    assert isinstance(result.error_in_exec, UsageError), spec
+    assert len(str(result.error_in_exec).splitlines()) == 1
+    assert shell.bodies == []  # type: ignore[attr-defined]
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=st.text(max_size=8), bias=st.integers(-100, 100))
+@example(token="²", bias=1)
+@example(token="١٢٣", bias=1)
+def test_property_a_logit_bias_key_is_accepted_only_as_ascii_digits(token: str, bias: int) -> None:
+    import re
+
+    from evo_magic.errors import OptionError
+    from evo_magic.options import RequestOptions
+
+    opts = RequestOptions(thinking=False, logit_bias={token: bias})
+    if re.fullmatch(r"[0-9]+", token):
+        assert opts.validate() is opts
+    else:
+        with pytest.raises(OptionError, match="token ids"):
+            opts.validate()
