@@ -20,13 +20,14 @@ import IPython
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, observe, validate
 
 from . import config, magic_args
 from .commands import LineCommands
+from .config_feedback import ConfigFeedback
 from .errors import ConfigError, EvoMagicError, OptionError
 from .notices import Choice, Notice, ToolResult, logprobs_table
-from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
+from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions, check_model_name
 from .registry import registry
 from .reply import Interrupted
 from .sessions import SessionBusy
@@ -56,7 +57,7 @@ class LastError:
 
 
 @magics_class
-class DeepSeekMagics(Magics, LineCommands):
+class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
     """Chat with DeepSeek V4 (through EvoLink) from cells.
 
     Cell magic: `%%deepseek [options]` with the prompt in the cell body.
@@ -69,7 +70,7 @@ class DeepSeekMagics(Magics, LineCommands):
                            with --json, the parsed JSON object
     Model and thinking
       -m MODEL             deepseek-v4-flash (default), deepseek-v4-pro, deepseek-chat,
-                           deepseek-reasoner
+                           deepseek-reasoner (more: %config DeepSeekMagics.extra_models)
       --think / --no-think thinking on / off (default: the model's own; on for V4)
       --effort LEVEL       reasoning effort: low, medium, high, max (thinking only)
       --protocol P         openai (Chat Completions, default) or anthropic (Messages)
@@ -123,14 +124,15 @@ class DeepSeekMagics(Magics, LineCommands):
       %deepseek offline [--rate R] [--if-no-key] [--off]
                                       answer from the bundled EvoLink emulator
 
-    Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also thinking, protocol,
-    max_tokens, temperature, budget, value_tokens, read_timeout, connect_timeout,
-    max_retries, offline_rate, live).
+    Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also extra_models,
+    thinking, protocol, max_tokens, temperature, budget, value_tokens, read_timeout,
+    connect_timeout, max_retries, offline_rate, live).
     The API key comes from EVOLINK_API_KEY (environment or a .env file in the working
     directory); EVOLINK_BASE_URL overrides the base URLs (comma-separated fallback list).
     """
 
     model = Unicode(DEFAULT_MODEL, help="Default model for %%deepseek cells.").tag(config=True)
+    extra_models = List(Unicode(), help="Model names beyond the known ones that -m may use.").tag(config=True)
     protocol = Enum(list(PROTOCOLS), "openai", help="Default wire protocol.").tag(config=True)
     thinking = Bool(
         None,
@@ -160,11 +162,14 @@ class DeepSeekMagics(Magics, LineCommands):
         self._sync_defaults()
 
     # --- %config plumbing ---------------------------------------------------------------
-    @validate("model")
-    def _check_model(self, proposal: Any) -> str:
-        value = str(proposal["value"])
+    @validate("model", "extra_models")
+    def _check_model(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        extra = tuple(value if name == "extra_models" else self.extra_models)
         try:
-            RequestOptions(model=value).validate()
+            for model in extra:
+                check_model_name(model)
+            RequestOptions(model=value if name == "model" else self.model, extra_models=extra).validate()
         except OptionError as exc:
             raise TraitError(str(exc)) from None
         return value
@@ -205,6 +210,7 @@ class DeepSeekMagics(Magics, LineCommands):
 
     @observe(
         "model",
+        "extra_models",
         "protocol",
         "thinking",
         "max_tokens",
@@ -220,6 +226,7 @@ class DeepSeekMagics(Magics, LineCommands):
     def _sync_defaults(self) -> None:
         d = registry().defaults
         d.model, d.protocol, d.thinking = self.model, self.protocol, self.thinking
+        d.extra_models = tuple(self.extra_models)
         d.max_tokens, d.temperature = self.max_tokens, self.temperature
         d.read_timeout, d.connect_timeout = self.read_timeout, self.connect_timeout
         d.max_retries = self.max_retries
@@ -388,13 +395,6 @@ class DeepSeekMagics(Magics, LineCommands):
         if error is None or code.lstrip().startswith(("%%deepseek", "%deepseek")):
             return
         self._last_error = LastError(error, code, getattr(result, "execution_count", None))
-
-    def _tell(self, notes: tuple[str, ...]) -> None:
-        """Show each configuration note (a .env ignored, a line of it skipped) once per kernel."""
-        for note in notes:
-            if note not in self._told:
-                self._told.add(note)
-                display(Notice(note, kind="warning", title="Configuration"))
 
     def _store(self, name: str | None, value: Any) -> None:
         if name and value is not None:

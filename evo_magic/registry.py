@@ -33,6 +33,7 @@ class Defaults:
     read_timeout: float = 180.0
     max_retries: int = 3
     max_tool_rounds: int = 8
+    extra_models: tuple[str, ...] = ()
 
 
 class Registry:

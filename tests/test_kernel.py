@@ -88,9 +88,18 @@ def test_misuse_shows_one_line_and_sends_nothing(kernel: Kernel, emu: object) ->
     assert len(emu.requests) == before  # type: ignore[attr-defined]
 
 
-def test_api_error_is_one_line_and_session_stays_usable(kernel: Kernel) -> None:
+def test_api_error_is_one_line_and_session_stays_usable(kernel: Kernel, emu: object) -> None:
     kernel.execute("%deepseek reset -s err")
-    ex = kernel.execute("%%deepseek -s err -m deepseek-v4-nonexistent\nhi")
+    sent = len(emu.requests)  # type: ignore[attr-defined]
+    ex = kernel.execute("%%deepseek -s err -m deepseek-v4-nonexistent\nhi")  # refused before sending
+    assert not ex.ok and "unknown model" in ex.error_text and len(emu.requests) == sent  # type: ignore[attr-defined]
+    refused = kernel.execute("%config DeepSeekMagics.model = 'deepseek-v4-flsh'")
+    text = (refused.error_text + refused.text()).strip()
+    assert "did you mean 'deepseek-v4-flash'" in text and "ERROR:root" not in text, text
+    assert len(text.splitlines()) == 1, text
+    assert kernel.execute("%config DeepSeekMagics.extra_models = ['deepseek-v4-nonexistent']").ok
+    ex = kernel.execute("%%deepseek -s err -m deepseek-v4-nonexistent\nhi")  # allowed: the API answers
+    kernel.execute("%config DeepSeekMagics.extra_models = []")
     assert not ex.ok
     assert len(ex.error_text.strip().splitlines()) == 1, ex.error_text
     assert "Model Not Exist" in ex.error_text

@@ -5,43 +5,23 @@ expands ``{expr}`` and ``$name`` in magic lines unless the magic opts out)."""
 from __future__ import annotations
 
 import builtins
-import json
 import shlex
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from evo_magic.registry import registry
-
-from .test_magics import sse_answer
-
 PWN = "{__import__('builtins').__setattr__('EVO_PWNED', 1)}"
 
 
 @pytest.fixture
-def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
-    monkeypatch.setenv("EVOLINK_API_KEY", "sk-option-line-2222")
-    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
-    ip = InteractiveShell.instance()
-    ip.extension_manager.load_extension("evo_magic")
-    ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
-    bodies: list[dict[str, Any]] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(json.loads(request.content))
-        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse_answer("ok"))
-
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(handler)}
-    ip.bodies = bodies  # type: ignore[attr-defined]
-    ip.user_ns["x"] = "EXPANDED"
-    yield ip
-    ip.extension_manager.unload_extension("evo_magic")
+def shell(answering_shell: InteractiveShell) -> Iterator[InteractiveShell]:
+    answering_shell.user_ns["x"] = "EXPANDED"
+    yield answering_shell
     vars(builtins).pop("EVO_PWNED", None)
 
 
