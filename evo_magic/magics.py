@@ -373,7 +373,10 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
         return self.shell.user_ns if self.shell is not None else {}
 
     def _execution_count(self) -> Any:
-        return getattr(self.shell, "execution_count", None)
+        """The N of the running cell's In[N]: IPython 9 counts the next cell while one runs (8
+        after it); its display hook's prompt_count is the running cell's number in both."""
+        count = getattr(getattr(self.shell, "displayhook", None), "prompt_count", None)
+        return count if isinstance(count, int) else getattr(self.shell, "execution_count", None)
 
     def _front_end_cell_id(self) -> str | None:
         """The cell's id as JupyterLab, Notebook 7 and VS Code send it (execute metadata)."""

@@ -149,3 +149,23 @@ def test_offline_command_in_a_kernel_without_key(tmp_path: object) -> None:
         assert "4" in ans.final_html()
     finally:
         k.close()
+
+
+def test_cells_are_named_as_the_user_sees_them(kernel: Kernel) -> None:
+    """IPython 9 counts the next cell while one runs (8 counted after): history, the ledger and
+    the chart's tooltips must name the cell the front end shows as In[N]."""
+    kernel.execute("%deepseek reset -s cells")
+    ex = kernel.execute("%%deepseek -s cells --no-think\nWhich cell is this?")
+    assert ex.ok, ex.error_text
+    shown = ex.reply["content"]["execution_count"]  # the N of In[N] beside the cell
+    (announced,) = [m["content"]["execution_count"] for m in ex.of_type("execute_input")]
+    assert shown == announced
+    history = kernel.execute("%deepseek history -s cells").text()
+    assert f"In[{shown}]" in history and f"In[{shown + 1}]" not in history, history
+    check = kernel.execute(
+        "import evo_magic\n"
+        "print(evo_magic.session('cells').turns[-1].cell, [r.cell for r in evo_magic.usage() if r.session == 'cells'])\n"
+        "print('chart' , 'cell %d' % evo_magic.usage()[-1].cell)"
+    )
+    assert check.text().split("\n")[0] == f"{shown} [{shown}]", check.text()
+    assert f"cell {shown}" in kernel.execute("%deepseek usage").final_html()
