@@ -60,6 +60,7 @@ class LineCommands:
     help_text: str = ""
     # traits of DeepSeekMagics read here
     model: str
+    extra_models: list[str]
     protocol: str
     thinking: bool | None
     max_tokens: int | None
@@ -130,6 +131,7 @@ class LineCommands:
             urls += f" ({source})" if source == "default" else f" (from {source})"
         rows: list[list[Any]] = [
             ["model", self.model],
+            ["extra_models", ", ".join(self.extra_models) or "none"],
             ["protocol", self.protocol],
             ["thinking", "each model's default" if self.thinking is None else "on" if self.thinking else "off"],
             ["max_tokens", self.max_tokens if self.max_tokens is not None else "API default"],

@@ -59,7 +59,7 @@ def test_extra_models_allow_a_model_the_gateway_adds_later(shell: InteractiveShe
     assert shell.run_cell("%%deepseek --no-think\nhello again").success
     assert shell.bodies[-1]["model"] == "deepseek-v5-preview"  # type: ignore[attr-defined]
     table = repr(shell.run_line_magic("deepseek", "config"))
-    assert "deepseek-v5-preview" in table
+    assert "extra_models     deepseek-v5-preview" in table, table
 
 
 def test_a_refused_config_setting_is_one_clean_line(
