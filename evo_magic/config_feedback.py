@@ -19,8 +19,6 @@ from .notices import Notice
 class ConfigFeedback:
     """``update_config`` that says a refusal in one line; ``_tell`` for notes, once each."""
 
-    _told: set[str]
-
     def update_config(self, config: Any) -> None:
         try:
             super().update_config(config)  # type: ignore[misc]
@@ -30,7 +28,8 @@ class ConfigFeedback:
 
     def _tell(self, notes: tuple[str, ...]) -> None:
         """Show each configuration note (a .env ignored, a line of it skipped) once per kernel."""
+        told: set[str] = self.__dict__.setdefault("_told", set())
         for note in notes:
-            if note not in self._told:
-                self._told.add(note)
+            if note not in told:
+                told.add(note)
                 display(Notice(note, kind="warning", title="Configuration"))

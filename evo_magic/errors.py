@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from datetime import datetime, timezone
+from typing import Any, TypeVar
 
 _KEY_SHAPES = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}|\bsk-[A-Za-z0-9._\-]{8,}")
 _SECRETS: set[str] = set()  # every key this process has read (see remember_secret)
@@ -80,6 +81,9 @@ class EvoMagicError(Exception):
     def _render_traceback_(self) -> list[str]:
         """IPython shows this instead of a traceback: one line."""
         return [f"{type(self).__name__}: {self.one_line()}"]
+
+
+E = TypeVar("E", bound=EvoMagicError)
 
 
 class ConfigError(EvoMagicError):
@@ -208,14 +212,44 @@ _BY_STATUS: dict[int, type[ApiError]] = {
 }
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds form); None when absent or a date."""
-    if not value:
+def parse_retry_after(value: str | None, date: str | None = None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (RFC 9110 §10.2.3): delta-seconds, or an
+    HTTP-date taken relative to the response's ``date`` header (the server's clock, so a skewed
+    client clock does not matter), else to ``now``, else to the current time. A moment in the
+    past is 0; None when the header is absent or unreadable."""
+    if not value or not value.strip():
         return None
+    value = value.strip()
     try:
-        return max(0.0, float(value.strip()))
+        return max(0.0, float(value))
     except ValueError:
+        pass
+    when = _http_date(value)
+    if when is None:
         return None
+    reference = _http_date(date) if date else None
+    reference = reference or now or datetime.now(timezone.utc)
+    return max(0.0, (when - reference).total_seconds())
+
+
+def _http_date(value: str) -> datetime | None:
+    from email.utils import parsedate_to_datetime  # here: %load_ext stays fast
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)  # "-0000": UTC
+
+
+def annotate(error: E, note: str) -> E:
+    """``error`` (in place) with ``note`` appended to its message: which URLs answered what, how
+    long the server asks to wait."""
+    text = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
+    error.args = (redact(text + note), *error.args[1:])
+    if isinstance(error, ApiError):
+        error.message = error.args[0]
+    return error
 
 
 def error_from_body(
@@ -223,12 +257,14 @@ def error_from_body(
     body: bytes | str | Mapping[str, Any] | None,
     headers: Mapping[str, str] | None = None,
     secret: str | None = None,
+    now: datetime | None = None,
 ) -> ApiError:
     """Map an error status and body (either vendor shape, any content type) to a typed error.
 
     Accepts ``{"error": {...}}`` (OpenAI / DeepSeek) and ``{"type": "error", "error": {...}}``
     (Anthropic); a body that is not JSON becomes the message itself. ``secret`` (the API key)
-    and anything shaped like a key are masked out of the message.
+    and anything shaped like a key are masked out of the message. ``now`` is the moment the
+    response came (for a Retry-After date when the response has no Date header).
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     data: Any = body
@@ -269,7 +305,7 @@ def error_from_body(
         code=_str_or_none(err.get("code")),
         param=_str_or_none(err.get("param")),
         request_id=request_id,
-        retry_after=parse_retry_after(headers.get("retry-after")),
+        retry_after=parse_retry_after(headers.get("retry-after"), headers.get("date"), now),
     )
 
 

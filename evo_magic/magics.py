@@ -27,7 +27,7 @@ from .commands import LineCommands
 from .config_feedback import ConfigFeedback
 from .errors import ConfigError, EvoMagicError, OptionError
 from .notices import Choice, Notice, ToolResult, logprobs_table
-from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions, check_model_name
+from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
 from .registry import registry
 from .reply import Interrupted
 from .sessions import SessionBusy
@@ -144,7 +144,9 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
     temperature = Float(None, allow_none=True, help="Default temperature.").tag(config=True)
     read_timeout = Float(180.0, help="Seconds without data before a stream times out.").tag(config=True)
     connect_timeout = Float(10.0, help="Seconds to establish a connection.").tag(config=True)
-    max_retries = Int(3, help="Retries before the first body byte (429/5xx/refused).").tag(config=True)
+    max_retries = Int(
+        3, help="Retries after a wait, before the first body byte (429, 5xx); a refusing or 404 base URL is skipped."
+    ).tag(config=True)
     live = Enum(["auto", "widget", "text", "none"], "auto", help="Live view of answers.").tag(config=True)
     offline_rate = Float(60.0, help="Tokens per second of %deepseek offline answers.").tag(config=True)
 
@@ -157,7 +159,6 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
         super().__init__(shell=shell, **kwargs)
         self._cell_parser = magic_args.cell_parser()
         self._last_error: LastError | None = None
-        self._told: set[str] = set()
         self.help_text = _HELP
         self._sync_defaults()
 
@@ -167,8 +168,6 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
         name, value = proposal["trait"].name, proposal["value"]
         extra = tuple(value if name == "extra_models" else self.extra_models)
         try:
-            for model in extra:
-                check_model_name(model)
             RequestOptions(model=value if name == "model" else self.model, extra_models=extra).validate()
         except OptionError as exc:
             raise TraitError(str(exc)) from None
@@ -373,8 +372,8 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
         return self.shell.user_ns if self.shell is not None else {}
 
     def _execution_count(self) -> Any:
-        """The N of the running cell's In[N]: IPython 9 counts the next cell while one runs (8
-        after it); its display hook's prompt_count is the running cell's number in both."""
+        """The N of the running cell's In[N] (the display hook's, on IPython 8 and 9 alike)."""
+        # IPython 9 counts the next cell while one runs (8 after it); prompt_count is right in both
         count = getattr(getattr(self.shell, "displayhook", None), "prompt_count", None)
         return count if isinstance(count, int) else getattr(self.shell, "execution_count", None)
 

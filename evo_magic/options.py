@@ -87,6 +87,8 @@ class RequestOptions:
 
     def validate(self) -> RequestOptions:
         """Return self when valid; raise OptionError naming the first problem."""
+        for name in self.extra_models:
+            check_model_name(name)
         check_model(self.model, self.extra_models)
         if self.protocol not in PROTOCOLS:
             raise OptionError(

@@ -1,14 +1,17 @@
 """The only network IO: one ``httpx.Client`` per session, retries and fallback, always closed.
 
-Policy (shared/notes/architecture.md habit 5, protocol.md §8, §12.15):
+Policy (shared/notes/architecture.md habit 5, protocol.md §8, §12.15), decided by the pure
+:class:`~evo_magic.fallback.Plan` and carried out here:
 
-* Retry 429 (honouring ``Retry-After``), 500 / 502 / 503 / 504 and connection failures with
-  capped exponential backoff and full jitter — only *before the first body byte*. A host that
-  refuses connections or answers 5xx hands over to the next base URL.
+* Retry 429 (honouring ``Retry-After``, both forms), 500 / 502 / 503 / 504 and connections closed
+  without an answer with capped exponential backoff and full jitter — only *before the first
+  body byte*. 5xx hands over to the next base URL; a host that refuses connections or answers
+  404 is dropped for the rest of the request; a Retry-After beyond the cap gives up at once.
 * Never retry once the body has started: an error then ends the turn (nothing is replayed or
   billed twice). A read timeout while waiting for the answer is not retried either: the
   request may have been processed ("outcome unknown").
 * The response is closed on every path: success, error, ``KeyboardInterrupt``, early exit.
+* The request starts at the base URL that last answered.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 import httpx
@@ -28,22 +32,23 @@ from httpx_sse import EventSource
 from . import __version__
 from .config import Endpoint, shown_url
 from .errors import (
-    ApiError,
-    EvoMagicError,
     ProtocolError,
     StreamTimeout,
     TransportError,
     error_from_body,
     redact,
 )
+from .fallback import (
+    BACKOFF_BASE_S,
+    BACKOFF_CAP_S,
+    RETRY_AFTER_CAP_S,
+    Failure,
+    GiveUp,
+    Plan,
+    backoff_delay,
+)
 
 log = logging.getLogger(__name__)
-
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 8.0
-RETRY_AFTER_CAP_S = 30.0
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-FALLBACK_STATUSES = frozenset({500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -51,14 +56,6 @@ class TransportSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 180.0
     max_retries: int = 3
-
-
-def backoff_delay(attempt: int, retry_after: float | None, rng: Callable[[], float]) -> float:
-    """Seconds to wait before retry ``attempt`` (1-based): Retry-After when the server gave
-    one (capped), else full-jitter exponential backoff capped at BACKOFF_CAP_S."""
-    if retry_after is not None:
-        return min(retry_after, RETRY_AFTER_CAP_S)
-    return rng() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
 
 
 class Transport:
@@ -72,11 +69,13 @@ class Transport:
         http_transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ):
         self.endpoint = endpoint
         self.settings = settings or TransportSettings()
         self._sleep = sleep
         self._rng = rng
+        self._clock = clock
         s = self.settings
         self.client = httpx.Client(
             transport=http_transport,
@@ -85,7 +84,7 @@ class Transport:
             headers={"User-Agent": f"evo_magic/{__version__}"},
             follow_redirects=False,
         )
-        self._base_index = 0
+        self._preferred = 0  # index of the base URL that last answered
         self.retries = 0  # retries performed (for tests and diagnostics)
 
     def close(self) -> None:
@@ -125,76 +124,82 @@ class Transport:
                 url=str(response.url),
                 retryable=False,
             ) from exc
+        except httpx.DecodingError as exc:  # e.g. Content-Encoding: gzip over bytes that are not
+            raise ProtocolError(
+                f"the answer from {shown_url(str(response.url))} could not be decoded as "
+                f"{_encoding(response)} ({_reason(exc)})"
+            ) from exc
         finally:
             response.close()
 
     def _send_with_retries(self, path: str, payload: bytes, headers: httpx.Headers) -> httpx.Response:
-        urls = self.endpoint.base_urls
-        attempt = 0
+        """Carry out the fallback plan: send, report each failure, wait or give up as it says."""
+        bases = self.endpoint.base_urls
+        plan = Plan(bases, start=self._preferred, max_retries=self.settings.max_retries, rng=self._rng)
+        base = plan.first
         while True:
-            base = urls[self._base_index % len(urls)]
-            url = base + path
-            shown = shown_url(base)  # errors name the host, never a key in the URL
-            failure: EvoMagicError
-            try:
-                request = self.client.build_request("POST", url, content=payload, headers=headers)
-                response = self.client.send(request, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                failure = TransportError(
-                    f"cannot connect to {shown} ({_reason(exc)})", url=base, retryable=True
-                )
-                self._next_base()
-            except httpx.TimeoutException as exc:
-                raise StreamTimeout(
-                    f"{shown} sent no answer within {self.settings.read_timeout:g} s",
-                    url=base,
-                    retryable=False,
-                ) from exc
-            except httpx.RemoteProtocolError as exc:
-                # the server closed before any response byte (e.g. a stale pooled connection)
-                failure = TransportError(
-                    f"{shown} closed the connection without an answer", url=base, retryable=True
-                )
-                log.debug("no response from %s: %s", base, exc)
-            except httpx.TransportError as exc:
-                raise TransportError(
-                    f"request to {shown} failed: {redact(str(exc))}", url=base, retryable=False
-                ) from exc
-            except Exception as exc:  # not a network failure: a setting httpx rejects, a bug
-                # from None: the original's frames (httpx's locals) could hold the header value
-                raise TransportError(
-                    f"the request to {shown} could not be sent ({type(exc).__name__}: {_reason(exc)})",
-                    url=base,
-                    retryable=False,
-                ) from None
-            else:
-                if response.status_code < 400:
-                    return response
-                try:
-                    raw = response.read()
-                finally:
-                    response.close()
-                failure = error_from_body(
-                    response.status_code,
-                    raw,
-                    response.headers,
-                    self.endpoint.key.reveal() if self.endpoint.key else None,
-                )
-                if response.status_code not in RETRY_STATUSES:
-                    raise failure
-                if response.status_code in FALLBACK_STATUSES:
-                    self._next_base()
-            attempt += 1
-            if attempt > self.settings.max_retries:
-                raise failure
-            retry_after = failure.retry_after if isinstance(failure, ApiError) else None
-            delay = backoff_delay(attempt, retry_after, self._rng)
-            log.info("retry %d after %.2fs: %s", attempt, delay, failure)
-            self.retries += 1
-            self._sleep(delay)
+            outcome = self._attempt(base, path, payload, headers)
+            if isinstance(outcome, httpx.Response):
+                self._preferred = bases.index(base)
+                return outcome
+            step = plan.after(outcome)
+            if isinstance(step, GiveUp):
+                raise step.error from outcome.cause
+            log.info("retry %s after %.2fs: %s", step.base, step.delay, outcome.error)
+            if step.counted:
+                self.retries += 1
+            if step.delay > 0:
+                self._sleep(step.delay)
+            base = step.base
 
-    def _next_base(self) -> None:
-        self._base_index = (self._base_index + 1) % len(self.endpoint.base_urls)
+    def _attempt(self, base: str, path: str, payload: bytes, headers: httpx.Headers) -> httpx.Response | Failure:
+        """One POST: an open 2xx response, or how it failed before the first body byte."""
+        url = base + path
+        shown, shown_path = shown_url(base), shown_url(url)  # what errors say: never a key in a URL
+        try:
+            request = self.client.build_request("POST", url, content=payload, headers=headers)
+            response = self.client.send(request, stream=True)
+        except httpx.ConnectTimeout as exc:
+            reason = f"no connection within {self.settings.connect_timeout:g} s"
+            return Failure(base, shown_path, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
+        except httpx.ConnectError as exc:
+            reason = _reason(exc)
+            return Failure(base, shown_path, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
+        except httpx.TimeoutException as exc:
+            error: TransportError = StreamTimeout(
+                f"{shown} sent no answer within {self.settings.read_timeout:g} s", url=base, retryable=False
+            )
+            return Failure(base, shown_path, "final", error, "no answer in time", cause=exc)
+        except httpx.RemoteProtocolError as exc:
+            # the server closed before any response byte (e.g. a stale pooled connection)
+            log.debug("no response from %s: %s", base, exc)
+            error = TransportError(f"{shown} closed the connection without an answer", url=base, retryable=True)
+            return Failure(base, shown_path, "closed", error, "closed the connection without an answer", cause=exc)
+        except httpx.TransportError as exc:
+            error = TransportError(f"request to {shown} failed: {redact(str(exc))}", url=base, retryable=False)
+            return Failure(base, shown_path, "final", error, _reason(exc), cause=exc)
+        except Exception as exc:  # not a network failure: a setting httpx rejects, a bug
+            # no cause: the original's frames (httpx's locals) could hold the header value
+            error = TransportError(
+                f"the request to {shown} could not be sent ({type(exc).__name__}: {_reason(exc)})",
+                url=base,
+                retryable=False,
+            )
+            return Failure(base, shown_path, "final", error, "could not be sent")
+        if response.status_code < 400:
+            return response
+        at = self._clock()
+        try:
+            raw: bytes | str = response.read()
+        except httpx.DecodingError:
+            raw = f"the error body could not be decoded as {_encoding(response)}"
+        except httpx.HTTPError as exc:
+            raw = f"the error body was cut off ({type(exc).__name__})"
+        finally:
+            response.close()
+        secret = self.endpoint.key.reveal() if self.endpoint.key else None
+        failure = error_from_body(response.status_code, raw, response.headers, secret, now=at)
+        return Failure.answered(base, shown_path, failure, at)
 
     # --- decoding -----------------------------------------------------------------------
     def iter_sse_data(self, response: httpx.Response) -> Iterator[str]:
@@ -221,6 +226,15 @@ def _json_or_text(data: str) -> Any:
     return value
 
 
+def _encoding(response: httpx.Response) -> str:
+    """The Content-Encoding a body claimed (``gzip``), for an error when it could not be decoded."""
+    return response.headers.get("content-encoding", "").strip() or "its Content-Encoding"
+
+
+def _cannot_connect(base: str, reason: str) -> TransportError:
+    return TransportError(f"cannot connect to {shown_url(base)} ({reason})", url=base, retryable=True)
+
+
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     if "refused" in text.lower():
@@ -228,4 +242,12 @@ def _reason(exc: Exception) -> str:
     return redact(text.splitlines()[0])[:120]
 
 
-__all__ = ["ProtocolError", "Transport", "TransportSettings", "backoff_delay"]
+__all__ = [
+    "BACKOFF_BASE_S",
+    "BACKOFF_CAP_S",
+    "RETRY_AFTER_CAP_S",
+    "ProtocolError",
+    "Transport",
+    "TransportSettings",
+    "backoff_delay",
+]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "evo_magic"
-PURE = ["errors", "counts", "events", "snapshot", "messages", "options", "tools",
+PURE = ["errors", "fallback", "counts", "events", "snapshot", "messages", "options", "tools",
         "protocol/__init__", "protocol/openai_chat", "protocol/anthropic_messages",
         "render", "markdown", "pricing", "budget", "panel_render", "totals", "spend_chart", "usage_view"]
 IO_LIBRARIES = {"IPython", "ipywidgets", "anywidget", "httpx", "httpx_sse", "traitlets", "zmq",

@@ -473,6 +473,29 @@ def test_injected_faults(client, emu) -> None:
     assert '"error"' in text and "[DONE]" not in text
     with pytest.raises(ValueError):
         emu.fail_next("meteor")
+    emu.fail_next("429", retry_after="Sat, 02 May 2026 14:05:00 GMT")  # an HTTP date, sent as it is
+    assert post(client, emu).headers["retry-after"] == "Sat, 02 May 2026 14:05:00 GMT"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/messages"])
+def test_gzip_fault_sends_bytes_that_are_not_gzip(client, emu, path: str) -> None:
+    body = {"model": "deepseek-v4-flash", "max_tokens": 500, "messages": [{"role": "user", "content": "Explain joins"}]}
+    emu.fail_next("gzip", after=3)
+    lines: list[str] = []
+    with client.stream("POST", emu.url + path, headers=H, json={**body, "stream": True}) as r:
+        assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+        with pytest.raises(httpx.DecodingError):
+            lines.extend(r.iter_lines())
+    assert len([line for line in lines if line.startswith("data: ")]) == 3  # the first events decode
+    emu.fail_next("gzip")
+    with pytest.raises(httpx.DecodingError):
+        client.post(emu.url + path, headers=H, json=body)  # not streamed: corrupt from the start
+    emu.fail_next("gzip", status=503)
+    with client.stream("POST", emu.url + path, headers=H, json=body) as r:
+        assert r.status_code == 503 and r.headers["content-encoding"] == "gzip"
+        with pytest.raises(httpx.DecodingError):
+            r.read()
+    assert client.post(emu.url + path, headers=H, json=body).status_code == 200  # one request each
 
 
 def test_unthrottled_rate(client, emu) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -35,7 +36,8 @@ def emu() -> Iterator[object]:
 @pytest.fixture(scope="module")
 def kernel(emu: object) -> Iterator[Kernel]:
     base = f"http://127.0.0.1:{dead_port()},{emu.url}"  # type: ignore[attr-defined]
-    k = Kernel({"EVOLINK_API_KEY": "sk-failure-test-9999", "EVOLINK_BASE_URL": base})
+    # TZ: a wait the server asks for is shown in local time
+    k = Kernel({"EVOLINK_API_KEY": "sk-failure-test-9999", "EVOLINK_BASE_URL": base, "TZ": "UTC"})
     assert k.execute("%load_ext evo_magic").ok
     yield k
     k.close()
@@ -60,6 +62,49 @@ def test_refused_first_host_falls_back_and_keeps_one_connection(kernel: Kernel) 
     ex = ask(kernel)
     assert ex.ok, ex.error_text  # type: ignore[attr-defined]
     assert history_len(kernel) == 2
+
+
+def test_dead_first_host_and_503_twice_then_the_answer_comes_from_the_second(kernel: Kernel, emu: object) -> None:
+    """EVOLINK_BASE_URL="A,B", A refusing connections, B answering 503 twice then 200."""
+    sent = len(emu.requests)  # type: ignore[attr-defined]
+    emu.fail_next("503", retry_after=None)  # type: ignore[attr-defined]
+    emu.fail_next("503", retry_after=None)  # type: ignore[attr-defined]
+    ex = kernel.execute("%%deepseek -s dead_first\nExplain retries")  # a new session starts at A
+    assert ex.ok, ex.error_text  # type: ignore[attr-defined]
+    assert "connection refused" not in ex.text() and "evo-banner error" not in ex.final_html()
+    assert "retries" in ex.final_html()  # B's answer, shown
+    assert len(emu.requests) == sent + 3  # type: ignore[attr-defined]  # B: 503, 503, 200
+
+
+def test_a_long_retry_after_gives_up_at_once_saying_until_when(kernel: Kernel, emu: object) -> None:
+    before = history_len(kernel)
+    emu.fail_next("429", retry_after=3600)  # type: ignore[attr-defined]
+    ex = ask(kernel)
+    assert not ex.ok and ex.idle_at - ex.started < 10  # type: ignore[attr-defined]  # not 3 x 30 s
+    line = one_line(ex)
+    assert "HTTP 429: Rate Limit Reached" in line
+    assert "— the server asks to wait 60 minutes (until " in line and "UTC); try again then" in line
+    assert history_len(kernel) == before
+    assert ask(kernel).ok
+
+
+def test_a_retry_after_date_is_honoured(kernel: Kernel, emu: object) -> None:
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=2), usegmt=True)
+    emu.fail_next("429", retry_after=when)  # type: ignore[attr-defined]
+    ex = ask(kernel)
+    assert ex.ok, ex.error_text  # type: ignore[attr-defined]
+    assert ex.idle_at - ex.started >= 1.0  # type: ignore[attr-defined]  # waited as asked (1-3 s), not 0.1 s
+
+
+def test_a_corrupt_gzip_error_body_is_one_line(kernel: Kernel, emu: object) -> None:
+    emu.fail_next("gzip", status=400)  # type: ignore[attr-defined]
+    ex = ask(kernel)
+    assert not ex.ok
+    assert "HTTP 400: the error body could not be decoded as gzip" in one_line(ex)
+    emu.fail_next("gzip", status=503)  # type: ignore[attr-defined]
+    assert ask(kernel).ok  # a 5xx with a corrupt body is still retried
 
 
 @pytest.mark.parametrize("kind", ["429", "500", "502", "503"])
@@ -96,6 +141,7 @@ def test_client_errors_show_vendor_text_and_a_hint(kernel: Kernel, emu: object, 
         ("reset", "connection broke mid-answer"),
         ("malformed", "malformed event"),
         ("error_event", "upstream overloaded"),
+        ("gzip", "could not be decoded as gzip ("),
     ],
 )
 def test_mid_stream_failures_keep_the_partial_answer(kernel: Kernel, emu: object, kind: str, expected: str) -> None:

@@ -58,18 +58,22 @@ def test_reprs_and_config_never_show_a_key_in_the_url(url: str, monkeypatch: pyt
 
 
 def test_a_transport_error_never_shows_a_key_in_the_url() -> None:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens: refused
-    endpoint = Endpoint((f"http://127.0.0.1:{port}/{TOKEN}",), Secret("sk-real-key-99990000"))
-    t = Transport(endpoint, TransportSettings(max_retries=0))
+    ports = []
+    for _ in range(2):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        ports.append(s.getsockname()[1])
+        s.close()  # nothing listens: refused
+    bases = tuple(f"http://127.0.0.1:{port}/{TOKEN}{i}" for i, port in enumerate(ports))
+    endpoint = Endpoint(bases, Secret("sk-real-key-99990000"))
+    t = Transport(endpoint, TransportSettings(max_retries=1), sleep=lambda s: None)
     try:
         with pytest.raises(errors.TransportError) as caught, t.post("/v1/chat/completions", {"stream": True}):
             pass
     finally:
         t.close()
-    assert TOKEN not in caught.value.one_line() and f"127.0.0.1:{port}" in caught.value.one_line()
+    message = caught.value.one_line()  # names what each base URL did
+    assert TOKEN not in message and "Nm3" not in message and all(f"127.0.0.1:{p}" in message for p in ports), message
 
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ReadError(f"read failed for {request.url}")

@@ -158,7 +158,7 @@ async def _handle(state: State, request: Request) -> Response:
     rid = wire.new_id()
     if not body.get("stream"):
         return wire.json_response(
-            encode.openai_body(rid, model, choices, usage), rid, state, usage["completion_tokens"]
+            encode.openai_body(rid, model, choices, usage), rid, state, usage["completion_tokens"], fault
         )
     include = bool((body.get("stream_options") or {}).get("include_usage"))
     frames: Iterator[bytes] = (encode.sse(c) for c in encode.openai_chunks(rid, model, choices, usage, include))
@@ -166,7 +166,7 @@ async def _handle(state: State, request: Request) -> Response:
         frames = wire.cut_with(frames, fault.after, _error_event())
     else:
         frames = wire.then(frames, b"data: [DONE]\n\n")
-    return wire.stream_response(wire.paced(frames, state, fault), rid)
+    return wire.stream_response(wire.paced(frames, state, fault), rid, fault)
 
 
 def endpoint(state: State) -> Callable[[Request], Awaitable[Response]]:

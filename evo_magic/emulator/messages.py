@@ -86,12 +86,12 @@ async def _handle(state: State, request: Request) -> Response:
     }
     rid = wire.new_id()
     if not body.get("stream"):
-        return wire.json_response(encode.anthropic_body(rid, model, r, usage), rid, state, r.completion_tokens)
+        return wire.json_response(encode.anthropic_body(rid, model, r, usage), rid, state, r.completion_tokens, fault)
     frames: Iterator[bytes] = (encode.sse(e, e["type"]) for e in encode.anthropic_events(rid, model, r, usage))
     if fault is not None and fault.kind == "error_event":
         error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
         frames = wire.cut_with(frames, fault.after, encode.sse(error, "error"))
-    return wire.stream_response(wire.paced(frames, state, fault), rid)
+    return wire.stream_response(wire.paced(frames, state, fault), rid, fault)
 
 
 def endpoint(state: State) -> Callable[[Request], Awaitable[Response]]:

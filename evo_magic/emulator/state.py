@@ -25,6 +25,7 @@ FAULTS = (
     "malformed",
     "error_event",
     "finish",
+    "gzip",
 )
 MAX_REQUESTS = 10_000  # received bodies kept for tests; the oldest half goes beyond this
 ANSWERS_PER_KEY = 1024  # reasoning remembered per API key for the echo rule
@@ -40,15 +41,19 @@ class Fault:
 
     ``kind`` is one of FAULTS: an HTTP status before the body ("429", "5xx", "401", "402",
     "context_length"), a mid-stream failure after ``after`` chunks ("reset", "stall" for
-    ``seconds``, "malformed" event, "error_event"), or "finish" (the answer ends with
-    ``finish`` as its finish reason). ``retry_after`` goes into the 429's Retry-After header.
+    ``seconds``, "malformed" event, "error_event"), "finish" (the answer ends with ``finish``
+    as its finish reason) or "gzip" (the body says ``Content-Encoding: gzip`` but turns into
+    bytes that are not gzip after ``after`` chunks, or at once when not streamed; with
+    ``status``, an error body of that status that is not gzip at all). ``retry_after`` goes
+    into the 429's Retry-After header: seconds, or a string sent as it is (an HTTP date).
     """
 
     kind: str
     after: int = 5
     seconds: float = 30.0
-    retry_after: float | None = 1.0
+    retry_after: float | str | None = 1.0
     finish: str | None = None
+    status: int | None = None
 
 
 def answer_hash(content: str | None, calls: Iterable[Mapping[str, Any]] | None) -> str:

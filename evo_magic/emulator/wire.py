@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
@@ -16,6 +17,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from .state import Fault, InjectedReset, State
 
 KEEPALIVE = b": keep-alive\n\n"
+NOT_GZIP = b"\xff\xfe these bytes are not gzip"  # a "gzip" fault's body from where it strikes
+_CORRUPT = b"\x00corrupt\x00"  # marks, among the frames, where a "gzip" fault strikes
+JSON_TYPE = "application/json"
 BATCH = 64  # SSE events per write when unthrottled (or when behind the pace)
 CONTEXT_LIMIT = 1_048_565  # tokens, as a real DeepSeek 400 states it
 SSE_TYPE = "text/event-stream; charset=utf-8"
@@ -116,8 +120,11 @@ def fault_response(fault: Fault | None, *, anthropic: bool) -> Response | None:
         return None
     k = fault.kind
     if k == "429":
-        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+        after = fault.retry_after
+        headers = {} if after is None else {"Retry-After": after if isinstance(after, str) else f"{after:g}"}
         return error(429, "Rate Limit Reached", "rate_limit_error", anthropic=anthropic, headers=headers)
+    if k == "gzip" and fault.status is not None:
+        return Response(NOT_GZIP, fault.status, {"content-encoding": "gzip", "x-request-id": new_id()}, JSON_TYPE)
     if k in ("500", "502", "503"):
         kind = "overloaded_error" if anthropic else "server_error"
         return error(int(k), "Server Error" if k == "500" else "Server Overloaded", kind, anthropic=anthropic)
@@ -156,7 +163,27 @@ async def _queued(seconds: float, beat: bytes) -> AsyncIterator[bytes]:
             yield beat
 
 
-async def paced(frames: Iterable[bytes], state: State, fault: Fault | None = None) -> AsyncIterator[bytes]:
+def paced(frames: Iterable[bytes], state: State, fault: Fault | None = None) -> AsyncIterator[bytes]:
+    """``_paced`` frames; for a "gzip" fault, compressed and turning corrupt at ``fault.after``."""
+    if fault is None or fault.kind != "gzip":
+        return _paced(frames, state, fault)
+    return _corrupt_gzip(_paced(cut_with(frames, fault.after, _CORRUPT), state))
+
+
+async def _corrupt_gzip(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` as one gzip stream, flushed chunk by chunk, until the _CORRUPT mark: from
+    there bytes that are not gzip instead of the rest."""
+    z = zlib.compressobj(wbits=31)
+    async for chunk in chunks:
+        good, mark, _ = chunk.partition(_CORRUPT)
+        yield z.compress(good) + z.flush(zlib.Z_SYNC_FLUSH)
+        if mark:
+            yield NOT_GZIP
+            return
+    yield z.flush()
+
+
+async def _paced(frames: Iterable[bytes], state: State, fault: Fault | None = None) -> AsyncIterator[bytes]:
     """Write SSE ``frames``: a ``: keep-alive`` comment first (one a second during the
     first-token delay), then event i at ``t0 + i / rate`` on an absolute schedule, or as fast
     as possible in batches when unthrottled. Mid-stream faults strike at event ``fault.after``."""
@@ -191,20 +218,28 @@ async def paced(frames: Iterable[bytes], state: State, fault: Fault | None = Non
         yield b"".join(batch)
 
 
-def stream_response(frames: AsyncIterator[bytes], request_id: str) -> StreamingResponse:
-    return StreamingResponse(
-        frames, media_type=SSE_TYPE, headers={"x-request-id": request_id, "Cache-Control": "no-cache"}
-    )
+def stream_response(frames: AsyncIterator[bytes], request_id: str, fault: Fault | None = None) -> StreamingResponse:
+    headers = {"x-request-id": request_id, "Cache-Control": "no-cache", **_encoding(fault)}
+    return StreamingResponse(frames, media_type=SSE_TYPE, headers=headers)
 
 
-def json_response(body: Mapping[str, Any], request_id: str, state: State, output_tokens: int) -> Response:
+def _encoding(fault: Fault | None) -> dict[str, str]:
+    return {"content-encoding": "gzip"} if fault is not None and fault.kind == "gzip" else {}
+
+
+def json_response(
+    body: Mapping[str, Any], request_id: str, state: State, output_tokens: int, fault: Fault | None = None
+) -> Response:
     """A non-streamed body after one blank line (DeepSeek's queue keep-alive). When paced, the
-    body comes after the time the answer would take to generate, with a ``\\n`` every second."""
+    body comes after the time the answer would take to generate, with a ``\\n`` every second.
+    A "gzip" fault sends bytes that are not gzip instead."""
+    headers = {"x-request-id": request_id, **_encoding(fault)}
+    if headers.get("content-encoding"):
+        return Response(NOT_GZIP, media_type=JSON_TYPE, headers=headers)
     text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    headers = {"x-request-id": request_id}
     rate = state.tokens_per_second
     if not rate:
-        return Response("\n" + text, media_type="application/json", headers=headers)
+        return Response("\n" + text, media_type=JSON_TYPE, headers=headers)
     seconds = state.first_token_delay + output_tokens / rate
 
     async def slow() -> AsyncIterator[bytes]:
@@ -213,4 +248,4 @@ def json_response(body: Mapping[str, Any], request_id: str, state: State, output
             yield beat
         yield text.encode()
 
-    return StreamingResponse(slow(), media_type="application/json", headers=headers)
+    return StreamingResponse(slow(), media_type=JSON_TYPE, headers=headers)
