@@ -60,6 +60,7 @@ class LineCommands:
     help_text: str = ""
     # traits of DeepSeekMagics read here
     model: str
+    extra_models: list[str]
     protocol: str
     thinking: bool | None
     max_tokens: int | None
@@ -124,14 +125,19 @@ class LineCommands:
             endpoint = config.resolve()
         except ConfigError as exc:
             raise UsageError(exc.one_line()) from None
-        key = endpoint.key.masked if endpoint.key else "not set"
+        key = f"{endpoint.key.masked} (from {endpoint.key_source})" if endpoint.key else "not set"
+        urls = ", ".join(config.shown_url(u) for u in endpoint.base_urls)
+        if endpoint.url_source and not endpoint.offline:
+            source = endpoint.url_source
+            urls += f" ({source})" if source == "default" else f" (from {source})"
         rows: list[list[Any]] = [
             ["model", self.model],
+            ["extra_models", ", ".join(self.extra_models) or "none"],
             ["protocol", self.protocol],
             ["thinking", "each model's default" if self.thinking is None else "on" if self.thinking else "off"],
             ["max_tokens", self.max_tokens if self.max_tokens is not None else "API default"],
             ["temperature", self.temperature if self.temperature is not None else "API default"],
-            ["base URLs", ", ".join(endpoint.base_urls)],
+            ["base URLs", urls],
             ["API key", "the emulator's own" if endpoint.offline else key],
             ["offline", "yes, bundled emulator" if endpoint.offline else "no"],
             ["read_timeout", f"{self.read_timeout:g} s"],
@@ -142,7 +148,7 @@ class LineCommands:
             ["live view", self.live],
             ["sessions", ", ".join(registry().sessions) or "(none yet)"],
         ]
-        return Table("evo_magic settings", ["setting", "value"], rows)
+        return Table("evo_magic settings", ["setting", "value"], rows, note="\n".join(endpoint.notes) or None)
 
     def _cmd_undo(self, rest: list[str]) -> Notice:
         session = _existing(session_parser("undo").parse_args(rest).session)

@@ -47,6 +47,7 @@ from typing import Any, NamedTuple, TypeVar
 from .counts import Usage
 from .errors import EvoMagicError
 from .pricing import home_dir
+from .private import private_database, private_dir
 from .totals import STARTED as STARTED
 from .totals import TOKENS as _TOKENS
 
@@ -186,6 +187,7 @@ class Ledger:
     """The request ledger at ``path`` (default ``$EVO_MAGIC_HOME/ledger.sqlite3``)."""
 
     def __init__(self, path: str | Path | None = None, *, timeout: float = BUSY_TIMEOUT):
+        self._in_home = path is None  # the evo_magic home is ours: an existing one is tightened to 0700
         self.path = Path(path) if path is not None else home_dir() / DEFAULT_FILE
         self.timeout = timeout
         self._lock = threading.Lock()
@@ -197,7 +199,8 @@ class Ledger:
         if self._conn is not None:
             return self._conn
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent, tighten=self._in_home)  # prompts and answers: owner only
+            private_database(self.path)
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise LedgerError(f"cannot open the ledger {self.path}: {exc}") from None
@@ -207,6 +210,7 @@ class Ledger:
             for pragma in _PRAGMAS:
                 conn.execute(f"PRAGMA {pragma}")
             self._migrate(conn)
+            private_database(self.path)  # the -wal and -shm files WAL mode made
         except BaseException:
             conn.close()
             raise

@@ -57,6 +57,13 @@ def session_name(text: str) -> str:
     return text
 
 
+def system_text(text: str) -> str:
+    """``--system TEXT``: any text but a blank one (which would send no system prompt at all)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the system prompt is empty: give its text, like --system \"Be terse.\"")
+    return text
+
+
 def variable_name(text: str) -> str:
     """``-o VAR``: a name Python can assign to (not ``1x``, not a keyword such as ``class``)."""
     if not text.isidentifier() or keyword.iskeyword(text):
@@ -87,7 +94,7 @@ def cell_parser() -> MagicArgumentParser:
     think.add_argument("--think", dest="thinking", action="store_const", const=True)
     think.add_argument("--no-think", dest="thinking", action="store_const", const=False)
     p.add_argument("--effort", choices=EFFORTS, dest="reasoning_effort")
-    p.add_argument("--system")
+    p.add_argument("--system", type=system_text)
     p.add_argument("-s", "--session", type=session_name)
     p.add_argument("--new", action="store_true")
     p.add_argument("-o", "--output", type=variable_name)

@@ -18,12 +18,13 @@ from typing import Any
 
 import IPython
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display
-from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, observe, validate
 
 from . import config, magic_args
 from .commands import LineCommands
+from .config_feedback import ConfigFeedback
 from .errors import ConfigError, EvoMagicError, OptionError
 from .notices import Choice, Notice, ToolResult, logprobs_table
 from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
@@ -56,7 +57,7 @@ class LastError:
 
 
 @magics_class
-class DeepSeekMagics(Magics, LineCommands):
+class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
     """Chat with DeepSeek V4 (through EvoLink) from cells.
 
     Cell magic: `%%deepseek [options]` with the prompt in the cell body.
@@ -69,7 +70,7 @@ class DeepSeekMagics(Magics, LineCommands):
                            with --json, the parsed JSON object
     Model and thinking
       -m MODEL             deepseek-v4-flash (default), deepseek-v4-pro, deepseek-chat,
-                           deepseek-reasoner
+                           deepseek-reasoner (more: %config DeepSeekMagics.extra_models)
       --think / --no-think thinking on / off (default: the model's own; on for V4)
       --effort LEVEL       reasoning effort: low, medium, high, max (thinking only)
       --protocol P         openai (Chat Completions, default) or anthropic (Messages)
@@ -87,10 +88,11 @@ class DeepSeekMagics(Magics, LineCommands):
       --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5, or JSON
       --seed N, --user ID  passed through
     Notebook context
-      {name}, {expr}       interpolate notebook values (DataFrames summarised, long values
-                           truncated); {{ }} for literal braces; In[n], Out[n] and Err
-                           (the last error with its cell) work too
-      --no-interpolate     send the text as written
+      {name}, {expr}       run in the kernel like an f-string and interpolate the value
+                           (DataFrames summarised, long values truncated); {{ }} for
+                           literal braces; In[n], Out[n] and Err (the last error with its
+                           cell) work too. Option values are never expanded.
+      --no-interpolate     send the text as written (nothing runs)
       -f FORMAT            markdown (default), code (the answer's code goes into a new
                            cell below), text (plain text), json (JSON mode, shown as JSON)
       --fix                explain the last error and put a corrected cell below (the
@@ -124,14 +126,15 @@ class DeepSeekMagics(Magics, LineCommands):
       %deepseek offline [--rate R] [--if-no-key] [--off]
                                       answer from the bundled EvoLink emulator
 
-    Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also thinking, protocol,
-    max_tokens, temperature, budget, value_tokens, read_timeout, connect_timeout,
-    max_retries, max_tool_calls, offline_rate, live).
+    Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also extra_models,
+    thinking, protocol, max_tokens, temperature, budget, value_tokens, read_timeout,
+    connect_timeout, max_retries, max_tool_calls, offline_rate, live).
     The API key comes from EVOLINK_API_KEY (environment or a .env file in the working
     directory); EVOLINK_BASE_URL overrides the base URLs (comma-separated fallback list).
     """
 
     model = Unicode(DEFAULT_MODEL, help="Default model for %%deepseek cells.").tag(config=True)
+    extra_models = List(Unicode(), help="Model names beyond the known ones that -m may use.").tag(config=True)
     protocol = Enum(list(PROTOCOLS), "openai", help="Default wire protocol.").tag(config=True)
     thinking = Bool(
         None,
@@ -163,11 +166,12 @@ class DeepSeekMagics(Magics, LineCommands):
         self._sync_defaults()
 
     # --- %config plumbing ---------------------------------------------------------------
-    @validate("model")
-    def _check_model(self, proposal: Any) -> str:
-        value = str(proposal["value"])
+    @validate("model", "extra_models")
+    def _check_model(self, proposal: Any) -> Any:
+        name, value = proposal["trait"].name, proposal["value"]
+        extra = tuple(value if name == "extra_models" else self.extra_models)
         try:
-            RequestOptions(model=value).validate()
+            RequestOptions(model=value if name == "model" else self.model, extra_models=extra).validate()
         except OptionError as exc:
             raise TraitError(str(exc)) from None
         return value
@@ -208,6 +212,7 @@ class DeepSeekMagics(Magics, LineCommands):
 
     @observe(
         "model",
+        "extra_models",
         "protocol",
         "thinking",
         "max_tokens",
@@ -224,6 +229,7 @@ class DeepSeekMagics(Magics, LineCommands):
     def _sync_defaults(self) -> None:
         d = registry().defaults
         d.model, d.protocol, d.thinking = self.model, self.protocol, self.thinking
+        d.extra_models = tuple(self.extra_models)
         d.max_tokens, d.temperature = self.max_tokens, self.temperature
         d.read_timeout, d.connect_timeout = self.read_timeout, self.connect_timeout
         d.max_retries, d.max_tool_calls = self.max_retries, self.max_tool_calls
@@ -233,6 +239,7 @@ class DeepSeekMagics(Magics, LineCommands):
 
     # --- the magic ----------------------------------------------------------------------
     @line_cell_magic
+    @no_var_expand  # options reach the wire literally: IPython would run {expr} and expand $name
     def deepseek(self, line: str, cell: str | None = None) -> Any:
         if cell is None:
             return self._line(line)
@@ -263,7 +270,9 @@ class DeepSeekMagics(Magics, LineCommands):
             if tools:
                 overrides["tools"] = tuple(function_tool(fn, name) for name, fn in tools.items())
             opts = session.options(**overrides).validate()
-            config.resolve().require_key()
+            endpoint = config.resolve()
+            self._tell(endpoint.notes)  # e.g. why a .env was ignored, before "no key" says it is missing
+            endpoint.require_key()
         except (OptionError, ConfigError) as exc:
             raise UsageError(exc.one_line()) from None
         overrides.pop("tools", None)
@@ -368,7 +377,10 @@ class DeepSeekMagics(Magics, LineCommands):
         return self.shell.user_ns if self.shell is not None else {}
 
     def _execution_count(self) -> Any:
-        return getattr(self.shell, "execution_count", None)
+        """The N of the running cell's In[N] (the display hook's, on IPython 8 and 9 alike)."""
+        # IPython 9 counts the next cell while one runs (8 after it); prompt_count is right in both
+        count = getattr(getattr(self.shell, "displayhook", None), "prompt_count", None)
+        return count if isinstance(count, int) else getattr(self.shell, "execution_count", None)
 
     def _front_end_cell_id(self) -> str | None:
         """The cell's id as JupyterLab, Notebook 7 and VS Code send it (execute metadata)."""

@@ -25,7 +25,7 @@ def go_offline(rate: float | None = 60.0, *, if_no_key: bool = False) -> Notice:
     online = config.resolve()
     if if_no_key and online.key is not None:
         return Notice(
-            f"Using EvoLink at {online.base_urls[0]} with key {online.key.masked}.",
+            f"Using EvoLink at {config.shown_url(online.base_urls[0])} with key {online.key.masked}.",
             title="Online",
         )
     if _emulator is None:
@@ -52,7 +52,7 @@ def go_online() -> Notice:
     was_offline = config.offline_endpoint() is not None
     config.set_offline(None)
     try:
-        where = ", ".join(config.resolve().base_urls)
+        where = ", ".join(config.shown_url(u) for u in config.resolve().base_urls)
     except config.ConfigError:  # a bad EVOLINK_BASE_URL: the next request says what is wrong
         where = "EvoLink"
     if not was_offline:

@@ -8,8 +8,10 @@ request, raising :class:`~evo_magic.errors.OptionError` with a one-line message.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import re
-from collections.abc import Mapping
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +44,7 @@ PROTOCOLS = ("openai", "anthropic")
 MAX_OUTPUT_TOKENS = 384_000
 MAX_STOP = 16
 MAX_TOOLS = 128
-_MODEL_NAME = re.compile(r"^deepseek-[a-z0-9][a-z0-9.\-]*$")
+_TOKEN_ID = re.compile(r"[0-9]+")  # ASCII digits only
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ class RequestOptions:
     tool_choice: str | Mapping[str, Any] | None = None
     stream: bool = True
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # names beyond MODELS that -m may use (%config DeepSeekMagics.extra_models); never sent
+    extra_models: tuple[str, ...] = ()
 
     def replace(self, **changes: Any) -> RequestOptions:
         return dataclasses.replace(self, **{k: v for k, v in changes.items()})
@@ -83,8 +87,9 @@ class RequestOptions:
 
     def validate(self) -> RequestOptions:
         """Return self when valid; raise OptionError naming the first problem."""
-        if self.model not in MODELS and not _MODEL_NAME.match(self.model):
-            raise OptionError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        for name in self.extra_models:
+            check_model_name(name)
+        check_model(self.model, self.extra_models)
         if self.protocol not in PROTOCOLS:
             raise OptionError(
                 f"--protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}"
@@ -119,7 +124,7 @@ class RequestOptions:
             if not self.logprobs:
                 raise OptionError("top_logprobs needs logprobs to be on (--logprobs)")
         for token, bias in (self.logit_bias or {}).items():
-            if not str(token).isdigit():
+            if not _TOKEN_ID.fullmatch(str(token)):  # str.isdigit() takes '²' and '１２３' too
                 raise OptionError(f"logit_bias keys are token ids (integers), not {token!r}")
             _range(f"logit_bias[{token}]", bias, -100, 100)
         if len(self.tools) > MAX_TOOLS:
@@ -164,6 +169,31 @@ class RequestOptions:
                     "a forced tool_choice is not allowed in thinking mode; add --no-think"
                 )
         return self
+
+
+def check_model(name: str, extra_models: Sequence[str] = ()) -> None:
+    """``name`` is one of :data:`MODELS` or of ``extra_models`` (what the gateway added since);
+    anything else is refused before a request, with the closest known name."""
+    check_model_name(name)
+    if name in MODELS or name in extra_models:
+        return
+    known = [*MODELS, *extra_models]
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise OptionError(
+        f"unknown model {name[:60]!r}: {hint}known models are {', '.join(known)}; to use a model the "
+        f"gateway added later, allow it with %config DeepSeekMagics.extra_models = [{name[:60]!r}]"
+    )
+
+
+def check_model_name(name: object) -> None:
+    """A model name is non-empty text without whitespace or control/format characters."""
+    if not isinstance(name, str) or not name:
+        raise OptionError(f"a model name must be non-empty text, not {name!r}")
+    for ch in name:
+        if ch.isspace() or unicodedata.category(ch).startswith("C"):
+            what = "whitespace" if ch.isspace() else f"a control character (U+{ord(ch):04X})"
+            raise OptionError(f"a model name has no {what}: {name[:60]!r}")
 
 
 def _range(name: str, value: float | None, low: float, high: float) -> None:

@@ -35,6 +35,7 @@ class Defaults:
     max_retries: int = 3
     max_tool_rounds: int = 8
     max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS  # tool calls run per round
+    extra_models: tuple[str, ...] = ()
 
 
 class Registry:

@@ -95,6 +95,7 @@ class Session:
             "thinking": d.thinking,
             "max_tokens": d.max_tokens,
             "temperature": d.temperature,
+            "extra_models": d.extra_models,
         }
         base.update({k: v for k, v in self.settings.items() if k != "system"})
         base.update({k: v for k, v in overrides.items() if v is not None})

@@ -30,7 +30,7 @@ import httpx
 from httpx_sse import EventSource
 
 from . import __version__
-from .config import Endpoint
+from .config import Endpoint, shown_url
 from .errors import (
     ProtocolError,
     StreamTimeout,
@@ -91,7 +91,7 @@ class Transport:
         self.client.close()
 
     def __repr__(self) -> str:
-        return f"Transport(base_urls={self.endpoint.base_urls!r}, key={self.endpoint.key!r})"
+        return f"Transport({self.endpoint!r})"
 
     # --- request ------------------------------------------------------------------------
     @contextmanager
@@ -126,7 +126,8 @@ class Transport:
             ) from exc
         except httpx.DecodingError as exc:  # e.g. Content-Encoding: gzip over bytes that are not
             raise ProtocolError(
-                f"the answer from {response.url} could not be decoded as {_encoding(response)} ({_reason(exc)})"
+                f"the answer from {shown_url(str(response.url))} could not be decoded as "
+                f"{_encoding(response)} ({_reason(exc)})"
             ) from exc
         finally:
             response.close()
@@ -154,36 +155,37 @@ class Transport:
     def _attempt(self, base: str, path: str, payload: bytes, headers: httpx.Headers) -> httpx.Response | Failure:
         """One POST: an open 2xx response, or how it failed before the first body byte."""
         url = base + path
+        shown, shown_path = shown_url(base), shown_url(url)  # what errors say: never a key in a URL
         try:
             request = self.client.build_request("POST", url, content=payload, headers=headers)
             response = self.client.send(request, stream=True)
         except httpx.ConnectTimeout as exc:
             reason = f"no connection within {self.settings.connect_timeout:g} s"
-            return Failure(base, url, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
+            return Failure(base, shown_path, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
         except httpx.ConnectError as exc:
             reason = _reason(exc)
-            return Failure(base, url, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
+            return Failure(base, shown_path, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
         except httpx.TimeoutException as exc:
             error: TransportError = StreamTimeout(
-                f"{base} sent no answer within {self.settings.read_timeout:g} s", url=base, retryable=False
+                f"{shown} sent no answer within {self.settings.read_timeout:g} s", url=base, retryable=False
             )
-            return Failure(base, url, "final", error, "no answer in time", cause=exc)
+            return Failure(base, shown_path, "final", error, "no answer in time", cause=exc)
         except httpx.RemoteProtocolError as exc:
             # the server closed before any response byte (e.g. a stale pooled connection)
             log.debug("no response from %s: %s", base, exc)
-            error = TransportError(f"{base} closed the connection without an answer", url=base, retryable=True)
-            return Failure(base, url, "closed", error, "closed the connection without an answer", cause=exc)
+            error = TransportError(f"{shown} closed the connection without an answer", url=base, retryable=True)
+            return Failure(base, shown_path, "closed", error, "closed the connection without an answer", cause=exc)
         except httpx.TransportError as exc:
-            error = TransportError(f"request to {base} failed: {redact(str(exc))}", url=base, retryable=False)
-            return Failure(base, url, "final", error, _reason(exc), cause=exc)
+            error = TransportError(f"request to {shown} failed: {redact(str(exc))}", url=base, retryable=False)
+            return Failure(base, shown_path, "final", error, _reason(exc), cause=exc)
         except Exception as exc:  # not a network failure: a setting httpx rejects, a bug
             # no cause: the original's frames (httpx's locals) could hold the header value
             error = TransportError(
-                f"the request to {base} could not be sent ({type(exc).__name__}: {_reason(exc)})",
+                f"the request to {shown} could not be sent ({type(exc).__name__}: {_reason(exc)})",
                 url=base,
                 retryable=False,
             )
-            return Failure(base, url, "final", error, "could not be sent")
+            return Failure(base, shown_path, "final", error, "could not be sent")
         if response.status_code < 400:
             return response
         at = self._clock()
@@ -197,7 +199,7 @@ class Transport:
             response.close()
         secret = self.endpoint.key.reveal() if self.endpoint.key else None
         failure = error_from_body(response.status_code, raw, response.headers, secret, now=at)
-        return Failure.answered(base, url, failure, at)
+        return Failure.answered(base, shown_path, failure, at)
 
     # --- decoding -----------------------------------------------------------------------
     def iter_sse_data(self, response: httpx.Response) -> Iterator[str]:
@@ -230,7 +232,7 @@ def _encoding(response: httpx.Response) -> str:
 
 
 def _cannot_connect(base: str, reason: str) -> TransportError:
-    return TransportError(f"cannot connect to {base} ({reason})", url=base, retryable=True)
+    return TransportError(f"cannot connect to {shown_url(base)} ({reason})", url=base, retryable=True)
 
 
 def _reason(exc: Exception) -> str:

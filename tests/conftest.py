@@ -1,4 +1,5 @@
-"""Shared fixtures. The network beyond loopback is never touched; EVOLINK_* is cleared."""
+"""Shared fixtures. The network beyond loopback is never touched; EVOLINK_* is cleared; the
+user's real home is never touched (tests/home_guard.py: the run fails if it changed)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from .home_guard import pytest_configure, pytest_sessionfinish  # noqa: F401 - hooks
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDED = FIXTURES / "recorded"
@@ -79,3 +82,32 @@ def use_offline(monkeypatch: pytest.MonkeyPatch, emulator: object, notebook: str
     monkeypatch.setenv("JPY_SESSION_NAME", notebook)
     monkeypatch.setattr(offline, "_emulator", emulator)  # go_offline starts none of its own
     offline.go_offline(rate=None)  # and keeps the shared emulator unthrottled (a rate would pace it)
+
+
+@pytest.fixture
+def answering_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """An in-process IPython shell with evo_magic loaded (live view off) and a key, whose
+    requests are answered "ok" by an ``httpx.MockTransport``; ``shell.bodies`` holds each
+    request body sent."""
+    import httpx
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from evo_magic.registry import registry
+
+    from .test_magics import sse_answer
+
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-answering-shell-2222")
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
+    ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
+    bodies: list[dict] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse_answer("ok"))
+
+    registry().transport_kwargs = {"http_transport": httpx.MockTransport(handler)}
+    ip.bodies = bodies  # type: ignore[attr-defined]
+    yield ip
+    ip.extension_manager.unload_extension("evo_magic")

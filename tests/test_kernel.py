@@ -88,9 +88,18 @@ def test_misuse_shows_one_line_and_sends_nothing(kernel: Kernel, emu: object) ->
     assert len(emu.requests) == before  # type: ignore[attr-defined]
 
 
-def test_api_error_is_one_line_and_session_stays_usable(kernel: Kernel) -> None:
+def test_api_error_is_one_line_and_session_stays_usable(kernel: Kernel, emu: object) -> None:
     kernel.execute("%deepseek reset -s err")
-    ex = kernel.execute("%%deepseek -s err -m deepseek-v4-nonexistent\nhi")
+    sent = len(emu.requests)  # type: ignore[attr-defined]
+    ex = kernel.execute("%%deepseek -s err -m deepseek-v4-nonexistent\nhi")  # refused before sending
+    assert not ex.ok and "unknown model" in ex.error_text and len(emu.requests) == sent  # type: ignore[attr-defined]
+    refused = kernel.execute("%config DeepSeekMagics.model = 'deepseek-v4-flsh'")
+    text = (refused.error_text + refused.text()).strip()
+    assert "did you mean 'deepseek-v4-flash'" in text and "ERROR:root" not in text, text
+    assert len(text.splitlines()) == 1, text
+    assert kernel.execute("%config DeepSeekMagics.extra_models = ['deepseek-v4-nonexistent']").ok
+    ex = kernel.execute("%%deepseek -s err -m deepseek-v4-nonexistent\nhi")  # allowed: the API answers
+    kernel.execute("%config DeepSeekMagics.extra_models = []")
     assert not ex.ok
     assert len(ex.error_text.strip().splitlines()) == 1, ex.error_text
     assert "Model Not Exist" in ex.error_text
@@ -141,3 +150,23 @@ def test_offline_command_in_a_kernel_without_key(tmp_path: object) -> None:
         assert "4" in ans.final_html()
     finally:
         k.close()
+
+
+def test_cells_are_named_as_the_user_sees_them(kernel: Kernel) -> None:
+    """IPython 9 counts the next cell while one runs (8 counted after): history, the ledger and
+    the chart's tooltips must name the cell the front end shows as In[N]."""
+    kernel.execute("%deepseek reset -s cells")
+    ex = kernel.execute("%%deepseek -s cells --no-think\nWhich cell is this?")
+    assert ex.ok, ex.error_text
+    shown = ex.reply["content"]["execution_count"]  # the N of In[N] beside the cell
+    (announced,) = [m["content"]["execution_count"] for m in ex.of_type("execute_input")]
+    assert shown == announced
+    history = kernel.execute("%deepseek history -s cells").text()
+    assert f"In[{shown}]" in history and f"In[{shown + 1}]" not in history, history
+    check = kernel.execute(
+        "import evo_magic\n"
+        "print(evo_magic.session('cells').turns[-1].cell, [r.cell for r in evo_magic.usage() if r.session == 'cells'])\n"
+        "print('chart' , 'cell %d' % evo_magic.usage()[-1].cell)"
+    )
+    assert check.text().split("\n")[0] == f"{shown} [{shown}]", check.text()
+    assert f"cell {shown}" in kernel.execute("%deepseek usage").final_html()
