@@ -127,13 +127,13 @@ def replay(messages: list[dict[str, Any]]) -> dict[str, str]:
     for msg in messages:
         for op in msg.get("ops", []):
             blocks, tail = sections[op["s"]]
-            units = tail.encode("utf-16-le")
+            units = tail.encode("utf-16-le", "surrogatepass")
             moved = op.get("m", 0)
             if moved:
-                blocks.append(units[: 2 * moved].decode("utf-16-le"))
+                blocks.append(units[: 2 * moved].decode("utf-16-le", "surrogatepass"))
                 units = units[2 * moved :]
             blocks.extend(op.get("c", []))
-            tail = (units[: 2 * op["k"]] + op["a"].encode("utf-16-le")).decode("utf-16-le")
+            tail = (units[: 2 * op["k"]] + op["a"].encode("utf-16-le", "surrogatepass")).decode("utf-16-le", "surrogatepass")
             sections[op["s"]] = (blocks, tail)
     return {name: "".join(blocks) + tail for name, (blocks, tail) in sections.items()}
 

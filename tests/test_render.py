@@ -295,12 +295,12 @@ def test_reply_text_form() -> None:
 
 def replay(state: dict, delta: Delta) -> None:
     """What static/live.js does with one op (tail indexes in UTF-16 code units)."""
-    tail = state["tail"].encode("utf-16-le")
+    tail = state["tail"].encode("utf-16-le", "surrogatepass")
     if delta.moved:
-        state["blocks"].append(tail[: 2 * delta.moved].decode("utf-16-le"))
+        state["blocks"].append(tail[: 2 * delta.moved].decode("utf-16-le", "surrogatepass"))
         tail = tail[2 * delta.moved :]
     state["blocks"].extend(delta.committed)
-    state["tail"] = (tail[: 2 * delta.keep] + delta.append.encode("utf-16-le")).decode("utf-16-le")
+    state["tail"] = (tail[: 2 * delta.keep] + delta.append.encode("utf-16-le", "surrogatepass")).decode("utf-16-le", "surrogatepass")
 
 
 PIECES = [
