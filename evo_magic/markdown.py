@@ -28,6 +28,8 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from .highlight import highlight
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -101,6 +103,20 @@ def _image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: Optio
     return f"{link}[image: {alt}]</a>"
 
 
+def _fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+    """A fenced code block, highlighted by Pygments when its language is known (unless the
+    ``env`` says ``highlight=False``: the open tail of a streamed answer)."""
+    from markdown_it.common.utils import unescapeAll
+
+    token = tokens[idx]
+    info = unescapeAll(token.info).strip()
+    language = info.split(maxsplit=1)[0] if info else ""
+    code = highlight(token.content, language) if env.get("highlight", True) else None
+    if code is None:
+        return self.fence(tokens, idx, options, env)
+    return f'<pre><code class="language-{html.escape(language)} evo-hl">{code}</code></pre>\n'
+
+
 def _too_deep(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     """Block rule, first of all: where one more list or quote could pass markdown-it's nesting
     limit (past it, the parser drops the rest of the document), show the rest of this
@@ -166,18 +182,20 @@ def _md() -> MarkdownIt:
     md.validateLink = is_safe_link  # type: ignore[method-assign]
     md.add_render_rule("link_open", _link_open)
     md.add_render_rule("image", _image)
+    md.add_render_rule("fence", _fence)
     md.add_render_rule("evo_deep", _render_deep)
     return md
 
 
-def render_markdown(text: str, references: dict[str, Any] | None = None) -> str:
-    """Safe HTML for markdown ``text``.
+def render_markdown(text: str, references: dict[str, Any] | None = None, *, highlight: bool = True) -> str:
+    """Safe HTML for markdown ``text``; code blocks in a known language are highlighted
+    (:mod:`evo_magic.highlight`) unless ``highlight`` is False.
 
     ``references`` (link reference definitions, markdown-it's ``env["references"]``) are
     known before parsing and receive the definitions ``text`` adds; :class:`MarkdownStream`
     uses it to carry definitions from one committed part to the next.
     """
-    env: dict[str, Any] = {"references": references if references is not None else {}}
+    env: dict[str, Any] = {"references": references if references is not None else {}, "highlight": highlight}
     return _md().render(text, env)
 
 
@@ -241,6 +259,9 @@ class MarkdownStream:
     costs O(tail), and the bytes sent grow linearly even for one huge block (a long code
     fence or list), because the tail goes out as keep + append.
 
+    Committed blocks are rendered as the final answer is (code highlighted); the open tail is
+    not highlighted, so a code block being written costs no Pygments run per update.
+
     Harmless difference from rendering the whole document at once: a reference-style link
     whose definition arrives after the block using it was committed stays unresolved (the
     final static render resolves it).
@@ -282,7 +303,7 @@ class MarkdownStream:
                 moved, old_tail = utf16_len(block), old_tail[len(block) :]
             else:
                 committed = (block,)
-        new_tail = render_markdown(source[self._committed :], dict(self._references))
+        new_tail = render_markdown(source[self._committed :], dict(self._references), highlight=False)
         same = common_prefix(old_tail, new_tail)
         self._tail_html = new_tail
         self._tail_units = utf16_len(new_tail)

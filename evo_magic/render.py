@@ -18,6 +18,7 @@ from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
+from .highlight import highlight_css
 from .markdown import render_markdown
 from .pricing import format_money, if_billed
 
@@ -156,12 +157,12 @@ def _tool_calls_html(snapshot: TurnSnapshot) -> str:
 
 def reply_css() -> str:
     """The stylesheet of answers, scoped under ``.evo-reply`` (the live view uses it too)."""
-    return _CSS
+    return _CSS + "\n" + highlight_css()
 
 
 def render_reply_html(snapshot: TurnSnapshot, footer: Footer, *, open_thinking: bool = False) -> str:
     """The final static HTML of an answer (what the saved notebook keeps; no JavaScript)."""
-    parts = ['<div class="evo-reply">', f"<style>{_CSS}</style>"]
+    parts = []
     if snapshot.choice(0).has_reasoning and snapshot.reasoning.strip():
         label = escape(thinking_label(footer.thinking_seconds))
         parts.append(
@@ -171,8 +172,10 @@ def render_reply_html(snapshot: TurnSnapshot, footer: Footer, *, open_thinking: 
         )
     if snapshot.text:
         parts.append(f'<div class="evo-answer evo-md">{render_markdown(snapshot.text)}</div>')
-    parts += [_tool_calls_html(snapshot), _banner_html(footer), footer_html(footer), "</div>"]
-    return "".join(parts)
+    parts += [_tool_calls_html(snapshot), _banner_html(footer), footer_html(footer)]
+    body = "".join(parts)
+    css = _CSS + ("\n" + highlight_css() if 'evo-hl">' in body else "")  # code colours only where needed
+    return f'<div class="evo-reply"><style>{css}</style>{body}</div>'
 
 
 def render_reply_text(snapshot: TurnSnapshot, footer: Footer, *, thinking_chars: int = 600) -> str:
