@@ -80,7 +80,7 @@ class LineCommands:
     def _line(self, line: str) -> Any:
         words = split(line)
         if not words:
-            return Notice(self.help_text, title="%deepseek")
+            return self._cmd_help([])
         command, rest = words[0], words[1:]
         handler = getattr(self, f"_cmd_{command}", None)
         if command not in LINE_COMMANDS or handler is None:
@@ -95,7 +95,7 @@ class LineCommands:
         return handler(rest)
 
     def _cmd_help(self, rest: list[str]) -> Notice:
-        return Notice(self.help_text, title="%deepseek")
+        return Notice(self.help_text, title="%deepseek", pre=True)
 
     def _cmd_reset(self, rest: list[str]) -> Notice:
         session = _existing(session_parser("reset").parse_args(rest).session)

@@ -11,6 +11,11 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+#: Classes that keep math typesetting off an output: MathJax would typeset the text between two
+#: "$" (prices, shell variables) as a formula. JupyterLab and Notebook 7 skip ``mathjax_ignore``,
+#: the classic Notebook ``tex2jax_ignore``; every top-level element of every output carries both.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
+
 _COLORS = {"info": "#2563eb", "warning": "#b45309", "error": "#b91c1c", "offline": "#7c3aed"}
 
 
@@ -20,12 +25,27 @@ def plural(n: int, word: str) -> str:
 
 
 class Notice:
-    """A one-paragraph message (info / warning / error / offline)."""
+    """A message (info / warning / error / offline).
 
-    def __init__(self, text: str, kind: str = "info", title: str | None = None):
+    ``code`` names parts of ``text`` (commands) that the HTML form shows as code; the text form
+    shows them as they are, so neither has literal backticks. ``pre`` keeps the line breaks and
+    the alignment of ``text`` (a reference like ``%deepseek help``), in a scrollable block.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        kind: str = "info",
+        title: str | None = None,
+        *,
+        code: Sequence[str] = (),
+        pre: bool = False,
+    ):
         self.text = text
         self.kind = kind
         self.title = title
+        self.code = tuple(c for c in code if c)
+        self.pre = pre
 
     def __repr__(self) -> str:
         return f"{self.title}: {self.text}" if self.title else self.text
@@ -33,10 +53,22 @@ class Notice:
     def _repr_html_(self) -> str:
         color = _COLORS.get(self.kind, _COLORS["info"])
         title = f"<strong>{escape(self.title)}</strong> " if self.title else ""
+        body = escape(self.text)
+        if self.code:
+            pattern = "|".join(re.escape(escape(c)) for c in sorted(self.code, key=len, reverse=True))
+            body = re.sub(pattern, lambda m: f"<code>{m.group()}</code>", body)
+        if self.pre:
+            body = f"<pre class='evo-notice-pre' style='{_PRE}'>{body}</pre>"
         return (
-            f'<div class="evo-notice evo-notice-{escape(self.kind)}" style="border-left:3px solid '
-            f'{color};padding:2px 8px;margin:2px 0">{title}{escape(self.text)}</div>'
+            f'<div class="evo-notice evo-notice-{escape(self.kind)} {NO_MATH}" style="border-left:3px solid '
+            f'{color};padding:2px 8px;margin:2px 0">{title}{body}</div>'
         )
+
+
+_PRE = (
+    "margin:4px 0 2px;padding:0;background:none;white-space:pre;overflow-x:auto;line-height:1.4;"
+    "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,13px)"
+)
 
 
 class Table:
@@ -85,7 +117,7 @@ class Table:
         )
         note = f"<div style='opacity:.7'>{escape(self.note)}</div>" if self.note else ""
         return (
-            f"<div class='evo-table'><strong>{escape(self.title)}</strong>"
+            f"<div class='evo-table {NO_MATH}'><strong>{escape(self.title)}</strong>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}</div>"
         )
 
@@ -120,7 +152,7 @@ class ToolResult:
         mark = "✓" if self.ok else "✗"
         color = "#15803d" if self.ok else "#b91c1c"
         return (
-            f"<details class='evo-tool'><summary><code>{escape(self.call.name)}</code> "
+            f"<details class='evo-tool {NO_MATH}'><summary><code>{escape(self.call.name)}</code> "
             f"<span style='color:{color}'>{mark}</span> <span style='opacity:.7'>"
             f"{escape(_clip(self.call.arguments, 120))}</span></summary>"
             f"<div>arguments</div><pre>{escape(self.call.arguments)}</pre>"
@@ -141,7 +173,7 @@ class Choice:
         from .render import render_markdown
 
         return (
-            f"<div class='evo-choice'><div style='opacity:.7'>Choice {self.number} of {self.total}"
+            f"<div class='evo-choice {NO_MATH}'><div style='opacity:.7'>Choice {self.number} of {self.total}"
             f" — <code>%deepseek pick {self.number}</code> continues from it</div>"
             f"{render_markdown(self.text)}</div>"
         )

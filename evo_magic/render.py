@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from .highlight import highlight_css
 from .markdown import render_markdown
+from .notices import NO_MATH
 from .pricing import format_money, if_billed
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ def render_reply_html(snapshot: TurnSnapshot, footer: Footer, *, open_thinking: 
     parts += [_tool_calls_html(snapshot), _banner_html(footer), footer_html(footer)]
     body = "".join(parts)
     css = _CSS + ("\n" + highlight_css() if 'evo-hl">' in body else "")  # code colours only where needed
-    return f'<div class="evo-reply"><style>{css}</style>{body}</div>'
+    return f'<div class="evo-reply {NO_MATH}"><style>{css}</style>{body}</div>'
 
 
 def render_reply_text(snapshot: TurnSnapshot, footer: Footer, *, thinking_chars: int = 600) -> str:

@@ -27,7 +27,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, SupportsIndex, overload
 
-from .notices import plural
+from .notices import NO_MATH, plural
 from .pricing import _utc, format_money, if_billed
 from .spend_chart import SpendPoint, series, sparkline, spend_chart_svg, summary
 from .totals import STARTED, Totals, cost_unknown, group_totals, totals_table
@@ -264,7 +264,7 @@ class UsageView:
             note = f" <span style='opacity:.7'>(exactly {escape(exact)})</span>" if exact else ""
             total = f"Total: <strong>{escape(cost)}</strong>{note} · {total}"
         return (
-            f"<div class='evo-usage'>{table}<div class='evo-usage-total' style='margin:4px 0'>{total}</div>"
+            f"<div class='evo-usage {NO_MATH}'>{table}<div class='evo-usage-total' style='margin:4px 0'>{total}</div>"
             f"{chart}</div>"
         )
 

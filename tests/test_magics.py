@@ -469,3 +469,15 @@ def test_format_json_shows_the_parsed_value_as_a_tree_or_indented_text(
     assert bundle["application/json"] == {"colours": ["red", "blue"]} and kw["raw"] is True
     assert bundle["text/plain"] == _json.dumps({"colours": ["red", "blue"]}, indent=2)  # not "<…JSON object>"
     shell.requests.clear()  # type: ignore[attr-defined]
+
+
+def test_help_keeps_its_layout_in_html(shell: InteractiveShell) -> None:
+    """In JupyterLab the reference was one paragraph: HTML collapses newlines and spaces."""
+    import html as _html
+
+    notice = shell.run_line_magic("deepseek", "help")
+    markup = notice._repr_html_()
+    [body] = re.findall(r"<pre[^>]*>(.*?)</pre>", markup, re.S)
+    assert _html.unescape(body) == shell.find_cell_magic("deepseek").__doc__
+    assert "  -s NAME              use the named session" in _html.unescape(body)
+    assert repr(notice).startswith("%deepseek: Chat with DeepSeek")

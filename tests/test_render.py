@@ -248,7 +248,7 @@ def thinking_snapshot() -> TurnSnapshot:
 def test_reply_html_folds_the_thinking() -> None:
     footer = Footer("deepseek-v4-flash", USAGE, 3.2, 0.5, 6.3)
     out = render_reply_html(thinking_snapshot(), footer)
-    assert out.startswith('<div class="evo-reply"><style>') and out.endswith("</div>")
+    assert out.startswith('<div class="evo-reply tex2jax_ignore mathjax_ignore"><style>') and out.endswith("</div>")
     assert '<details class="evo-thinking"><summary>Thought for 6.3 s</summary>' in out
     assert "<em>both</em>" in out and '<div class="evo-answer evo-md"><p><strong>42</strong></p>' in out
     assert "210 out (198 reasoning)" in out
