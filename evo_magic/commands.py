@@ -53,6 +53,30 @@ def _existing(name: str | None) -> Session:
         ) from None
 
 
+def _budget_status(budget: float | None) -> Notice:
+    """The limit (or none) and this notebook's billed spend, from the ledger."""
+    from .accounting import current
+    from .budget import check
+    from .ledger import LedgerError
+    from .notebook_id import short_name
+
+    acc = current()
+    try:
+        spent = acc.ledger.spend(acc.notebook)
+    except LedgerError as exc:
+        raise UsageError(f"this notebook's spend cannot be read: {exc.one_line()}") from None
+    limit = None if budget is None else Decimal(str(budget))
+    verdict = check(spent.cost, limit, notebook=short_name(acc.notebook), unpriced=spent.unknown)
+    message = verdict.message.replace("; request refused.", "; new requests are refused.")  # no request here
+    if limit is None:
+        hint = "%deepseek budget AMOUNT"
+        text = f"{message} {hint} sets one (a warning from 80 %, requests past it are refused)."
+    else:
+        hint = "%deepseek budget off"
+        text = f"{message} {hint} removes it."
+    return Notice(text, title=None, code=[hint])
+
+
 class LineCommands:
     """One ``_cmd_NAME(rest)`` method per command; the magic dispatches by the first word."""
 
@@ -173,7 +197,8 @@ class LineCommands:
         return Notice(
             f"Restored {plural(len(added), 'turn')} of session {session.name!r} from {where}"
             f"{rerun}. The conversation now has {plural(len(session.turns), 'turn')} ({plural(messages, 'message')}); "
-            "`%deepseek history` lists them."
+            "%deepseek history lists them.",
+            code=["%deepseek history"],
         )
 
     def _cmd_panel(self, rest: list[str]) -> Any:
@@ -221,7 +246,10 @@ class LineCommands:
         return Notice(f"Wrote {len(rows):,} row{'' if len(rows) == 1 else 's'} to {path}")
 
     def _cmd_budget(self, rest: list[str]) -> Notice:
-        """``%deepseek budget 2.00`` sets this notebook's limit in USD; ``off`` removes it."""
+        """``%deepseek budget 2.00`` sets this notebook's limit in USD; ``off`` removes it; bare,
+        it tells the limit and this notebook's billed spend."""
+        if not rest:
+            return _budget_status(self.budget)
         if len(rest) != 1:
             raise UsageError("usage: %deepseek budget AMOUNT (USD) or %deepseek budget off")
         if rest[0].lower() in ("off", "none"):

@@ -118,7 +118,8 @@ class DeepSeekMagics(Magics, LineCommands):
       %deepseek usage [--all] [--csv PATH]
                                       tokens and cost per session and model, spend over
                                       time (--all: every notebook; --csv: write the requests)
-      %deepseek budget AMOUNT|off     this notebook's spending limit in USD
+      %deepseek budget [AMOUNT|off]   this notebook's spending limit in USD (bare: the
+                                      limit and what this notebook has spent)
       %deepseek offline [--rate R] [--if-no-key] [--off]
                                       answer from the bundled EvoLink emulator
 

@@ -481,3 +481,51 @@ def test_help_keeps_its_layout_in_html(shell: InteractiveShell) -> None:
     assert _html.unescape(body) == shell.find_cell_magic("deepseek").__doc__
     assert "  -s NAME              use the named session" in _html.unescape(body)
     assert repr(notice).startswith("%deepseek: Chat with DeepSeek")
+
+
+def test_the_offline_notice_shows_commands_as_code_never_as_backticks(shell: InteractiveShell) -> None:
+    from evo_magic import offline
+
+    try:
+        notice = shell.run_line_magic("deepseek", "offline --rate 50")
+        assert "`" not in repr(notice) and "`" not in notice._repr_html_()
+        assert "%deepseek offline --off goes back online" in repr(notice)
+        assert "<code>%deepseek offline --off</code> goes back online" in notice._repr_html_()
+    finally:
+        offline._stop()
+
+
+def test_bare_budget_tells_the_limit_and_this_notebooks_spend(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decimal import Decimal
+
+    from evo_magic.accounting import current
+
+    from .test_ledger import TURN2, row
+
+    monkeypatch.setenv("JPY_SESSION_NAME", "budget.ipynb")
+    acc = current()
+    acc._notebook = None  # named from the environment of this test
+    acc.ledger.record(row(notebook=acc.notebook, usage=TURN2, cost=Decimal("0.25")))
+    acc.ledger.record(row(notebook=acc.notebook, usage=TURN2, cost=Decimal("9"), offline=True))  # not billed
+    acc.ledger.record(row(notebook="other.ipynb", usage=TURN2, cost=Decimal("5")))
+    shell.run_line_magic("deepseek", "budget off")
+    none = shell.run_line_magic("deepseek", "budget")
+    assert repr(none) == (
+        "No budget for budget.ipynb: $0.25 spent. %deepseek budget AMOUNT sets one "
+        "(a warning from 80 %, requests past it are refused)."
+    )
+    assert "<code>%deepseek budget AMOUNT</code>" in none._repr_html_()
+    shell.run_line_magic("deepseek", "budget 2")
+    assert repr(shell.run_line_magic("deepseek", "budget")) == (
+        "Budget for budget.ipynb: $0.25 of $2.00 spent (12 %). %deepseek budget off removes it."
+    )
+    shell.run_line_magic("deepseek", "budget off")
+    with pytest.raises(UsageError, match="usage: %deepseek budget"):
+        shell.run_line_magic("deepseek", "budget 1 2")
+    shell.run_line_magic("deepseek", "budget 0.10")
+    assert repr(shell.run_line_magic("deepseek", "budget")).startswith(
+        "Budget for budget.ipynb is used up: $0.25 of $0.10 spent (250 %); new requests are refused."
+    )
+    shell.run_line_magic("deepseek", "budget off")
