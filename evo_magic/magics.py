@@ -8,7 +8,6 @@ answer's output and end the cell with a one-line error.
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
 import traceback
@@ -25,7 +24,7 @@ from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, vali
 from . import config, magic_args
 from .commands import LineCommands
 from .errors import ConfigError, EvoMagicError, OptionError
-from .notices import Choice, Notice, ToolResult, logprobs_table
+from .notices import Notice, ToolResult, logprobs_table
 from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
 from .registry import registry
 from .reply import Interrupted
@@ -92,7 +91,8 @@ class DeepSeekMagics(Magics, LineCommands):
                            (the last error with its cell) work too
       --no-interpolate     send the text as written
       -f FORMAT            markdown (default), code (the answer's code goes into a new
-                           cell below), text (plain text), json (JSON mode, shown as JSON)
+                           cell below), text (plain text), json (JSON mode, shown as
+                           indented JSON)
       --fix                explain the last error and put a corrected cell below (the
                            cell body, if any, adds instructions)
     Tools
@@ -265,12 +265,13 @@ class DeepSeekMagics(Magics, LineCommands):
         if args.new:
             session.reset()
         mode = "text" if args.format == "text" and self.live != "none" else self.live
+        as_json = args.format == "json"
         factory = None
         if mode != "none":
             from .live import open_view
 
             def factory() -> Any:
-                return open_view(mode, model=opts.model)
+                return open_view(mode, model=opts.model, as_json=as_json, choices=opts.n)
 
         try:
             reply = session.ask(
@@ -293,8 +294,10 @@ class DeepSeekMagics(Magics, LineCommands):
         except EvoMagicError as exc:
             self._store(args.output, getattr(exc, "reply", None))
             raise
-        if factory is None:
-            display(reply)
+        if factory is None:  # no live view: the answer once, as the live view would end
+            from .live import reply_bundle
+
+            display(reply_bundle(reply.snapshot, reply.footer, as_json=as_json), raw=True)
         self._show_extras(reply, opts, args.format, fix=args.fix)
         self._store(args.output, reply.data if opts.json_mode else reply)
         return reply
@@ -335,18 +338,10 @@ class DeepSeekMagics(Magics, LineCommands):
         return found
 
     def _show_extras(self, reply: Any, opts: RequestOptions, fmt: str, *, fix: bool = False) -> None:
-        """What the live view does not show: other choices (n > 1), logprobs tables, the
-        parsed JSON (-f json), and code for a new cell below (-f code, --fix)."""
-        for i, text in enumerate(reply.choices[1:], 2):
-            display(Choice(i, len(reply.choices), text))
+        """What the answer does not show: the logprobs view, and code for a new cell below
+        (-f code, --fix). The answer itself shows every choice and, with -f json, the JSON."""
         if opts.logprobs and reply.snapshot.choice(0).logprobs:
             display(logprobs_table(reply.snapshot.choice(0).logprobs))
-        if fmt == "json" and reply.data is not None:
-            # the parsed value: a JSON tree where the front end has one, else indented text
-            # (IPython.display.JSON alone reads "<IPython.core.display.JSON object>" in a terminal)
-            pretty = json.dumps(reply.data, indent=2, ensure_ascii=False)
-            bundle = {"application/json": reply.data, "text/plain": pretty}
-            display(bundle, raw=True, metadata={"application/json": {"expanded": True}})
         if fmt == "code" or fix:
             from .context import code_blocks
 

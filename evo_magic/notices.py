@@ -160,25 +160,6 @@ class ToolResult:
         )
 
 
-class Choice:
-    """Another choice of an n > 1 answer (the first is the live view)."""
-
-    def __init__(self, number: int, total: int, text: str):
-        self.number, self.total, self.text = number, total, text
-
-    def __repr__(self) -> str:
-        return f"--- choice {self.number} of {self.total} ---\n{self.text}"
-
-    def _repr_html_(self) -> str:
-        from .render import render_markdown
-
-        return (
-            f"<div class='evo-choice {NO_MATH}'><div style='opacity:.7'>Choice {self.number} of {self.total}"
-            f" — <code>%deepseek pick {self.number}</code> continues from it</div>"
-            f"{render_markdown(self.text)}</div>"
-        )
-
-
 def logprobs_table(entries: Sequence[Any], limit: int = 200) -> Table:
     """Token log-probabilities (and the top alternatives) as a table."""
     import math

@@ -448,7 +448,7 @@ def test_a_refused_config_value_does_not_stop_the_extension_loading(
     shell.run_line_magic("config", "DeepSeekMagics.live = 'none'")
 
 
-def test_format_json_shows_the_parsed_value_as_a_tree_or_indented_text(
+def test_format_json_shows_the_parsed_value_once_as_indented_json(
     shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json as _json
@@ -465,9 +465,9 @@ def test_format_json_shows_the_parsed_value_as_a_tree_or_indented_text(
     monkeypatch.setattr("evo_magic.magics.display", lambda *a, **k: shown.append((a, k)))
     shell.run_cell_magic("deepseek", "-f json --new -o data", "List two colours as JSON")
     assert shell.user_ns["data"] == {"colours": ["red", "blue"]}
-    [(bundle,), kw] = [s for s in shown if s[0] and isinstance(s[0][0], dict)][-1]
-    assert bundle["application/json"] == {"colours": ["red", "blue"]} and kw["raw"] is True
-    assert bundle["text/plain"] == _json.dumps({"colours": ["red", "blue"]}, indent=2)  # not "<…JSON object>"
+    [((bundle,), kw)] = shown  # the answer, once (it was the answer, then the same JSON again)
+    assert kw["raw"] is True and '<code class="language-json evo-hl">' in bundle["text/html"]
+    assert bundle["text/plain"].startswith(_json.dumps({"colours": ["red", "blue"]}, indent=2) + "\n\n")
     shell.requests.clear()  # type: ignore[attr-defined]
 
 

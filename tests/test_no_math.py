@@ -14,7 +14,7 @@ import pytest
 
 from evo_magic.counts import Usage
 from evo_magic.events import Finished, ReasoningDelta, TextDelta
-from evo_magic.notices import NO_MATH, Choice, Notice, Table, ToolResult, logprobs_table
+from evo_magic.notices import NO_MATH, Notice, Table, ToolResult, logprobs_table
 from evo_magic.panel_render import snapshot_html
 from evo_magic.render import Footer, render_reply_html
 from evo_magic.snapshot import accumulate
@@ -70,7 +70,9 @@ OUTPUTS: dict[str, Callable[[], str]] = {
     "notice": lambda: Notice(DOLLARS, title="$1")._repr_html_(),
     "table": lambda: Table("$ table", ["$a"], [[DOLLARS]], note="$ note")._repr_html_(),
     "tool result": lambda: ToolResult(SimpleNamespace(name="f", arguments='{"$": 1}'), DOLLARS, True)._repr_html_(),
-    "choice": lambda: Choice(2, 3, DOLLARS)._repr_html_(),
+    "choices": lambda: render_reply_html(
+        accumulate([TextDelta(DOLLARS, choice=i) for i in range(3)]), Footer("m", None, 1.0, None, None)
+    ),
     "logprobs": lambda: logprobs_table([{"token": "$", "logprob": -0.1, "top_logprobs": []}])._repr_html_(),
     "usage chart": lambda: UsageRows([record("0.0012"), record("0.0004", minutes=5)])._repr_html_(),
     "usage, emulator only": lambda: UsageRows([record("0.0012", offline=True)])._repr_html_(),

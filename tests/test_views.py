@@ -1,0 +1,137 @@
+"""Readable views: n choices in one answer, -f json shown once, the logprobs view, the history
+view (HTML compact and expandable; text within 100 columns)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+from evo_magic.counts import Usage
+from evo_magic.events import Finished, ReasoningDelta, TextDelta
+from evo_magic.render import Footer, render_reply_html, render_reply_text
+from evo_magic.snapshot import accumulate
+
+
+@pytest.fixture
+def shell(monkeypatch: pytest.MonkeyPatch, emulator: object) -> Iterator[tuple[InteractiveShell, list[Any]]]:
+    """An IPython shell on the bundled emulator, without a live view: what it displays is kept."""
+    from .conftest import use_offline
+
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
+    ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
+    use_offline(monkeypatch, emulator, "/work/views.ipynb")
+    shown: list[Any] = []
+    monkeypatch.setattr("evo_magic.magics.display", lambda *a, **k: shown.append(a[0]))
+    yield ip, shown
+    ip.extension_manager.unload_extension("evo_magic")
+
+
+def html_of(obj: Any) -> str:
+    return obj["text/html"] if isinstance(obj, dict) else obj._repr_html_()
+
+
+def text_of(obj: Any) -> str:
+    return obj["text/plain"] if isinstance(obj, dict) else repr(obj)
+
+
+FOOTER = Footer("deepseek-v4-flash", Usage(30, 0, 30, 90, 12), 2.0, 0.3, 1.0)
+
+
+def three_choices() -> Any:
+    events: list[Any] = []
+    for i in range(3):
+        events += [ReasoningDelta(f"think {i}", choice=i), TextDelta(f"**answer {i + 1}**", choice=i)]
+    return accumulate([*events, *(Finished("stop", choice=i) for i in range(3))])
+
+
+def test_n_choices_are_one_answer_each_labelled_alike_with_one_footer_at_the_end() -> None:
+    out = render_reply_html(three_choices(), FOOTER)
+    labels = re.findall(r'<div class="evo-choice-label">(.*?)</div>', out)
+    assert [re.sub(r"<[^>]+>", "", label) for label in labels] == [
+        "Choice 1 of 3 · the conversation continues from it",
+        "Choice 2 of 3 · %deepseek pick 2 continues from it",
+        "Choice 3 of 3 · %deepseek pick 3 continues from it",
+    ]
+    assert out.count('<section class="evo-choice">') == 3 and out.count('class="evo-footer"') == 1
+    for i in range(3):
+        assert f"<strong>answer {i + 1}</strong>" in out and f"think {i}" in out
+    assert out.index("answer 3") < out.index('class="evo-footer"')
+    assert ".evo-reply .evo-choice" in out  # one style for all of them
+
+    text = render_reply_text(three_choices(), FOOTER)
+    heads = [line for line in text.splitlines() if line.startswith("Choice ")]
+    assert heads == [
+        "Choice 1 of 3 (the conversation continues from it):",
+        "Choice 2 of 3 (%deepseek pick 2 continues from it):",
+        "Choice 3 of 3 (%deepseek pick 3 continues from it):",
+    ]
+    assert text.endswith("deepseek-v4-flash · 30 in (0% cached) · 90 out (12 reasoning) · 2.0 s")
+
+
+def test_one_choice_has_no_label() -> None:
+    snap = accumulate([TextDelta("just one"), Finished("stop")])
+    assert "evo-choice" not in render_reply_html(snap, FOOTER).split("</style>", 1)[1]
+    assert "Choice" not in render_reply_text(snap, FOOTER)
+
+
+def test_a_json_answer_is_shown_as_indented_highlighted_json() -> None:
+    snap = accumulate([TextDelta('{"colours": ["red", "blue"], "n": 2}'), Finished("stop")])
+    out = render_reply_html(snap, FOOTER, as_json=True)
+    assert '<code class="language-json evo-hl">' in out and '"colours"</span>' in out
+    text = render_reply_text(snap, FOOTER, as_json=True)
+    assert text.startswith(json.dumps({"colours": ["red", "blue"], "n": 2}, indent=2) + "\n\n")
+    invalid = accumulate([TextDelta("not {json"), Finished("stop")])  # shown as it came
+    assert "<p>not {json</p>" in render_reply_html(invalid, FOOTER, as_json=True)
+
+
+def test_the_live_view_ends_on_the_json_form_and_the_terminal_labels_every_choice() -> None:
+    import io
+
+    from evo_magic.live import TextView, WidgetView
+
+    from .test_live import Clock, FakeHandle, FakeWidget
+
+    handle = FakeHandle()
+    view = WidgetView(FakeWidget(), handle, clock=Clock(), as_json=True)
+    snap = accumulate([TextDelta('{"a": [1, 2]}'), Finished("stop")])
+    view.update(snap)
+    view.finish(snap, FOOTER)
+    [(bundle, kw)] = handle.updates
+    assert '<code class="language-json evo-hl">' in bundle["text/html"] and kw == {"raw": True}
+    assert bundle["text/plain"].startswith('{\n  "a": [\n    1,')
+
+    out = io.StringIO()
+    text_view = TextView(out, clock=Clock(), choices=3)
+    snap = three_choices()
+    text_view.update(snap)
+    text_view.finish(snap, FOOTER)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Choice 1 of 3 (the conversation continues from it):"
+    assert "Choice 2 of 3 (%deepseek pick 2 continues from it):" in lines
+    assert "**answer 3**" in lines and lines[-1].startswith("deepseek-v4-flash · 30 in")
+    assert out.getvalue().count("deepseek-v4-flash · ") == 1
+
+
+def test_f_json_displays_the_answer_once_as_json(shell: tuple[InteractiveShell, list[Any]]) -> None:
+    ip, shown = shell
+    ip.run_cell_magic("deepseek", "-f json --no-think -o data", "List two colours as JSON")
+    assert isinstance(ip.user_ns["data"], dict)
+    [answer] = shown  # once: not the answer and then the same JSON again
+    pretty = json.dumps(ip.user_ns["data"], indent=2, ensure_ascii=False)
+    assert text_of(answer).startswith(pretty + "\n\n") and "deepseek-v4-flash" in text_of(answer)
+    assert '<code class="language-json evo-hl">' in html_of(answer)
+
+
+def test_n_choices_are_displayed_as_one_answer(shell: tuple[InteractiveShell, list[Any]]) -> None:
+    ip, shown = shell
+    ip.run_cell_magic("deepseek", "-n 3 --no-think", "Say hi")
+    [answer] = shown
+    assert html_of(answer).count('<section class="evo-choice">') == 3
+    assert html_of(answer).count('class="evo-footer"') == 1
+    assert text_of(answer).count("Choice ") == 3
