@@ -24,7 +24,7 @@ from traitlets import Bool, Enum, Float, Int, TraitError, Unicode, observe, vali
 from . import config, magic_args
 from .commands import LineCommands
 from .errors import ConfigError, EvoMagicError, OptionError
-from .notices import Notice, ToolResult, logprobs_table
+from .notices import Notice, ToolResult
 from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
 from .registry import registry
 from .reply import Interrupted
@@ -81,7 +81,7 @@ class DeepSeekMagics(Magics, LineCommands):
                            retried once
       -n N                 1..8 choices; all are shown, the first continues the chat
                            (%deepseek pick K continues from choice K)
-      --logprobs           token log-probabilities, shown as a table
+      --logprobs           token log-probabilities: the tokens shaded by probability
       --top-logprobs N     0..20 alternatives per token (needs --logprobs)
       --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5, or JSON
       --seed N, --user ID  passed through
@@ -341,7 +341,9 @@ class DeepSeekMagics(Magics, LineCommands):
         """What the answer does not show: the logprobs view, and code for a new cell below
         (-f code, --fix). The answer itself shows every choice and, with -f json, the JSON."""
         if opts.logprobs and reply.snapshot.choice(0).logprobs:
-            display(logprobs_table(reply.snapshot.choice(0).logprobs))
+            from .logprobs_view import LogprobsView
+
+            display(LogprobsView(reply.snapshot.choice(0).logprobs))
         if fmt == "code" or fix:
             from .context import code_blocks
 

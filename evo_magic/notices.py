@@ -7,6 +7,7 @@ code). All text is escaped: model output and user input are untrusted.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from html import escape
 from typing import Any
@@ -122,10 +123,33 @@ class Table:
         )
 
 
-def _clip(text: str, width: int) -> str:
-    """One line of at most ``width`` characters, control characters escaped."""
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: wide (CJK, emoji) characters two, combining
+    marks and other zero-width characters none."""
+    return sum(_column(ch) for ch in text)
+
+
+def _column(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def clip(text: str, width: int) -> str:
+    """One line of at most ``width`` terminal columns (see :func:`columns`), whitespace
+    collapsed, control characters escaped, cut with "…" when longer."""
     text = _printable(" ".join(text.split()))
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if columns(text) <= width:
+        return text
+    used = 0
+    for i, ch in enumerate(text):
+        used += _column(ch)
+        if used > width - 1:
+            return text[:i] + "…"
+    return text  # pragma: no cover - the loop returns: the text is wider than width
+
+
+_clip = clip
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -158,32 +182,3 @@ class ToolResult:
             f"<div>arguments</div><pre>{escape(self.call.arguments)}</pre>"
             f"<div>{'result' if self.ok else 'error'}</div><pre>{escape(self.result)}</pre></details>"
         )
-
-
-def logprobs_table(entries: Sequence[Any], limit: int = 200) -> Table:
-    """Token log-probabilities (and the top alternatives) as a table."""
-    import math
-
-    rows = []
-    for entry in list(entries)[:limit]:
-        if not isinstance(entry, dict):
-            continue
-        lp = entry.get("logprob")
-        prob = f"{math.exp(lp):.1%}" if isinstance(lp, (int, float)) and lp > -9999 else "<top 20"
-        alts = ", ".join(
-            f"{a.get('token')!r} {a.get('logprob', 0):.2f}"
-            for a in entry.get("top_logprobs") or []
-            if isinstance(a, dict)
-        )
-        rows.append(
-            [
-                repr(entry.get("token")),
-                f"{lp:.3f}" if isinstance(lp, (int, float)) else "",
-                prob,
-                alts,
-            ]
-        )
-    note = f"first {limit} of {len(entries)} tokens" if len(entries) > limit else None
-    return Table(
-        "Token log-probabilities", ["token", "logprob", "p", "top alternatives"], rows, note
-    )

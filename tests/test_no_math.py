@@ -14,7 +14,8 @@ import pytest
 
 from evo_magic.counts import Usage
 from evo_magic.events import Finished, ReasoningDelta, TextDelta
-from evo_magic.notices import NO_MATH, Notice, Table, ToolResult, logprobs_table
+from evo_magic.logprobs_view import LogprobsView
+from evo_magic.notices import NO_MATH, Notice, Table, ToolResult
 from evo_magic.panel_render import snapshot_html
 from evo_magic.render import Footer, render_reply_html
 from evo_magic.snapshot import accumulate
@@ -73,7 +74,7 @@ OUTPUTS: dict[str, Callable[[], str]] = {
     "choices": lambda: render_reply_html(
         accumulate([TextDelta(DOLLARS, choice=i) for i in range(3)]), Footer("m", None, 1.0, None, None)
     ),
-    "logprobs": lambda: logprobs_table([{"token": "$", "logprob": -0.1, "top_logprobs": []}])._repr_html_(),
+    "logprobs": lambda: LogprobsView([{"token": "$", "logprob": -0.1, "top_logprobs": []}] * 2)._repr_html_(),
     "usage chart": lambda: UsageRows([record("0.0012"), record("0.0004", minutes=5)])._repr_html_(),
     "usage, emulator only": lambda: UsageRows([record("0.0012", offline=True)])._repr_html_(),
     "panel snapshot": lambda: snapshot_html(

@@ -135,3 +135,51 @@ def test_n_choices_are_displayed_as_one_answer(shell: tuple[InteractiveShell, li
     assert html_of(answer).count('<section class="evo-choice">') == 3
     assert html_of(answer).count('class="evo-footer"') == 1
     assert text_of(answer).count("Choice ") == 3
+
+
+def logprob_entries(n: int) -> list[dict[str, Any]]:
+    import math
+
+    out = []
+    for i in range(n):
+        p = 0.95 if i % 7 else 0.12 + i / 10_000
+        alts = [{"token": f"alt{i}_{k}", "logprob": math.log(p / (k + 2))} for k in range(3)]
+        out.append({"token": f" tok{i}" if i % 5 else "\n", "logprob": math.log(p), "top_logprobs": alts})
+    out.append({"token": "<script>", "logprob": -9999.0, "top_logprobs": []})
+    return out
+
+
+def test_logprobs_are_a_compact_view_not_a_table_row_per_token() -> None:
+    from evo_magic.logprobs_view import LogprobsView
+
+    view = LogprobsView(logprob_entries(214))
+    html = view._repr_html_()
+    assert html.count('<span class="evo-lp evo-lp') == 215  # every token, inline, shaded by probability
+    assert html.count("<tr>") <= 11  # the least likely few, folded, not 214 rows
+    assert "<details" in html and "&lt;script&gt;" in html and "<script" not in html
+    assert 'title="tok1 · p 95.0 % · alternatives: alt1_0 47.5 %, alt1_1 31.7 %, alt1_2 23.8 %"' in html
+    assert "not in the top 20" in html
+    text = repr(view)
+    lines = text.splitlines()
+    assert len(lines) <= 7 and all(len(line) <= 100 for line in lines), text
+    assert lines[0].startswith("Token log-probabilities: 215 tokens, median p 95.0 %")
+    assert lines[1] == "Least likely: '<script>' not in the top 20"
+    assert lines[2].startswith("              '\\n' 12.0 % (alternatives: 'alt0_0' 6.0 %")
+
+
+def test_a_long_answer_shows_its_first_tokens_and_says_so() -> None:
+    from evo_magic.logprobs_view import LogprobsView
+
+    view = LogprobsView(logprob_entries(3000), limit=2000)
+    assert view._repr_html_().count('<span class="evo-lp evo-lp') == 2000
+    assert "first 2,000 of 3,001 tokens" in view._repr_html_() and "3,001 tokens" in repr(view)
+
+
+def test_logprobs_come_after_the_answer_as_the_compact_view(shell: tuple[InteractiveShell, list[Any]]) -> None:
+    from evo_magic.logprobs_view import LogprobsView
+
+    ip, shown = shell
+    ip.run_cell_magic("deepseek", "--no-think --logprobs --top-logprobs 3", "What is 2+2?")
+    answer, view = shown
+    assert "<strong>4</strong>" in html_of(answer) and isinstance(view, LogprobsView)
+    assert len(view.tokens) > 3 and all(len(t.alternatives) <= 3 for t in view.tokens)
