@@ -126,19 +126,12 @@ class LineCommands:
         session.reset()
         return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
 
-    def _cmd_history(self, rest: list[str]) -> Table:
+    def _cmd_history(self, rest: list[str]) -> Any:
+        """Each turn compactly (a few lines, expandable in HTML; 100 columns as text)."""
+        from .history_view import HistoryView
+
         session = _existing(session_parser("history").parse_args(rest).session)
-        rows = []
-        for i, turn in enumerate(session.turns, 1):
-            cell = f"In[{turn.cell}]" if isinstance(turn.cell, int) else (turn.cell or "")
-            u = turn.reply.usage
-            tokens = f"{u.prompt_tokens:,} in / {u.completion_tokens:,} out" if u else "unknown"
-            rows.append([i, cell, turn.prompt, turn.answer, turn.reply.model, tokens])
-        return Table(
-            f"Session {session.name!r}: {plural(len(session.turns), 'turn')}",
-            ["#", "cell", "you", "deepseek", "model", "tokens"],
-            rows,
-        )
+        return HistoryView(session.name, session.turns)
 
     def _cmd_config(self, rest: list[str]) -> Table:
         if rest:

@@ -106,7 +106,7 @@ class DeepSeekMagics(Magics, LineCommands):
     Line commands
       %deepseek help                  this text
       %deepseek reset [-s NAME]       forget the session's conversation
-      %deepseek history [-s NAME]     the conversation so far, with each turn's cell
+      %deepseek history [-s NAME]     the conversation so far, a few lines a turn
       %deepseek undo [-s NAME]        drop the last turn
       %deepseek restore [-s NAME]     after a kernel restart, rebuild the conversation
                                       from this notebook's usage ledger

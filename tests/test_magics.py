@@ -394,7 +394,7 @@ def test_history_text_escapes_control_characters(shell: InteractiveShell, answer
     text = repr(table)
     assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F for c in text)
     assert "\\x1b[2J\\x1b]0;owned\\x07 wipe the\\x9b1A screen now" in text
-    assert table.rows[0][2].startswith("\x1b[2J")  # only the text form is escaped; the rows keep the prompt
+    assert table.turns[0].prompt.startswith("\x1b[2J")  # only the text form is escaped; the turns keep the prompt
 
 
 def test_fix_checks_the_output_variable_too(shell: InteractiveShell, answering: list[dict]) -> None:

@@ -14,10 +14,12 @@ import pytest
 
 from evo_magic.counts import Usage
 from evo_magic.events import Finished, ReasoningDelta, TextDelta
+from evo_magic.history_view import HistoryView
 from evo_magic.logprobs_view import LogprobsView
 from evo_magic.notices import NO_MATH, Notice, Table, ToolResult
 from evo_magic.panel_render import snapshot_html
 from evo_magic.render import Footer, render_reply_html
+from evo_magic.reply import Reply, Timing, Turn
 from evo_magic.snapshot import accumulate
 from evo_magic.usage_view import UsageRecord, UsageRows
 
@@ -66,6 +68,10 @@ def reply() -> SimpleNamespace:
     return SimpleNamespace(snapshot=snap, footer=footer, text=DOLLARS, rounds=[], tool_calls=[])
 
 
+def reply_object() -> Reply:
+    return Reply(accumulate([TextDelta(DOLLARS), Finished("stop")]), "deepseek-v4-flash", "default", Timing(0.0, end=1.0))
+
+
 OUTPUTS: dict[str, Callable[[], str]] = {
     "answer": lambda: render_reply_html(reply().snapshot, reply().footer),
     "notice": lambda: Notice(DOLLARS, title="$1")._repr_html_(),
@@ -77,6 +83,7 @@ OUTPUTS: dict[str, Callable[[], str]] = {
     "logprobs": lambda: LogprobsView([{"token": "$", "logprob": -0.1, "top_logprobs": []}] * 2)._repr_html_(),
     "usage chart": lambda: UsageRows([record("0.0012"), record("0.0004", minutes=5)])._repr_html_(),
     "usage, emulator only": lambda: UsageRows([record("0.0012", offline=True)])._repr_html_(),
+    "history": lambda: HistoryView("default", [Turn(DOLLARS, reply_object(), cell=3)])._repr_html_(),
     "panel snapshot": lambda: snapshot_html(
         [SimpleNamespace(prompt=DOLLARS, reply=reply(), messages=[])], "default", 1, "This notebook: $0.0012"
     ),
