@@ -91,3 +91,16 @@ def test_the_live_view_highlights_finished_blocks_and_keeps_the_open_tail_plain(
     delta = stream.update(PYTHON + "\nand then\n")
     assert delta.committed and '<code class="language-python evo-hl">' in delta.committed[0]
     assert "evo-hl" not in stream.tail_html
+
+
+def test_the_panel_and_its_saved_snapshot_show_code_highlighted() -> None:
+    from types import SimpleNamespace
+
+    from evo_magic.panel_render import entry_html, snapshot_html
+
+    snap = accumulate([TextDelta(PYTHON), Finished("stop")])
+    reply = SimpleNamespace(snapshot=snap, footer=Footer("m", None, 1.0, None, None), rounds=[], tool_calls=[])
+    turn = SimpleNamespace(prompt="code?", reply=reply, messages=[])
+    for markup in (entry_html(turn), snapshot_html([turn], "default", 1, "This notebook: $0.00")):
+        assert '<code class="language-python evo-hl"><span class="hl-kn">import</span>' in markup
+        assert ".evo-hl :is(" in markup
