@@ -53,6 +53,30 @@ def _existing(name: str | None) -> Session:
         ) from None
 
 
+def _budget_status(budget: float | None) -> Notice:
+    """The limit (or none) and this notebook's billed spend, from the ledger."""
+    from .accounting import current
+    from .budget import check
+    from .ledger import LedgerError
+    from .notebook_id import short_name
+
+    acc = current()
+    try:
+        spent = acc.ledger.spend(acc.notebook)
+    except LedgerError as exc:
+        raise UsageError(f"this notebook's spend cannot be read: {exc.one_line()}") from None
+    limit = None if budget is None else Decimal(str(budget))
+    verdict = check(spent.cost, limit, notebook=short_name(acc.notebook), unpriced=spent.unknown)
+    message = verdict.message.replace("; request refused.", "; new requests are refused.")  # no request here
+    if limit is None:
+        hint = "%deepseek budget AMOUNT"
+        text = f"{message} {hint} sets one (a warning from 80 %, requests past it are refused)."
+    else:
+        hint = "%deepseek budget off"
+        text = f"{message} {hint} removes it."
+    return Notice(text, title=None, code=[hint])
+
+
 class LineCommands:
     """One ``_cmd_NAME(rest)`` method per command; the magic dispatches by the first word."""
 
@@ -82,7 +106,7 @@ class LineCommands:
     def _line(self, line: str) -> Any:
         words = split(line)
         if not words:
-            return Notice(self.help_text, title="%deepseek")
+            return self._cmd_help([])
         command, rest = words[0], words[1:]
         handler = getattr(self, f"_cmd_{command}", None)
         if command not in LINE_COMMANDS or handler is None:
@@ -97,26 +121,19 @@ class LineCommands:
         return handler(rest)
 
     def _cmd_help(self, rest: list[str]) -> Notice:
-        return Notice(self.help_text, title="%deepseek")
+        return Notice(self.help_text, title="%deepseek", pre=True)
 
     def _cmd_reset(self, rest: list[str]) -> Notice:
         session = _existing(session_parser("reset").parse_args(rest).session)
         session.reset()
         return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
 
-    def _cmd_history(self, rest: list[str]) -> Table:
+    def _cmd_history(self, rest: list[str]) -> Any:
+        """Each turn compactly (a few lines, expandable in HTML; 100 columns as text)."""
+        from .history_view import HistoryView
+
         session = _existing(session_parser("history").parse_args(rest).session)
-        rows = []
-        for i, turn in enumerate(session.turns, 1):
-            cell = f"In[{turn.cell}]" if isinstance(turn.cell, int) else (turn.cell or "")
-            u = turn.reply.usage
-            tokens = f"{u.prompt_tokens:,} in / {u.completion_tokens:,} out" if u else "unknown"
-            rows.append([i, cell, turn.prompt, turn.answer, turn.reply.model, tokens])
-        return Table(
-            f"Session {session.name!r}: {plural(len(session.turns), 'turn')}",
-            ["#", "cell", "you", "deepseek", "model", "tokens"],
-            rows,
-        )
+        return HistoryView(session.name, session.turns)
 
     def _cmd_config(self, rest: list[str]) -> Table:
         if rest:
@@ -181,7 +198,8 @@ class LineCommands:
         return Notice(
             f"Restored {plural(len(added), 'turn')} of session {session.name!r} from {where}"
             f"{rerun}. The conversation now has {plural(len(session.turns), 'turn')} ({plural(messages, 'message')}); "
-            "`%deepseek history` lists them."
+            "%deepseek history lists them.",
+            code=["%deepseek history"],
         )
 
     def _cmd_panel(self, rest: list[str]) -> Any:
@@ -229,7 +247,10 @@ class LineCommands:
         return Notice(f"Wrote {len(rows):,} row{'' if len(rows) == 1 else 's'} to {path}")
 
     def _cmd_budget(self, rest: list[str]) -> Notice:
-        """``%deepseek budget 2.00`` sets this notebook's limit in USD; ``off`` removes it."""
+        """``%deepseek budget 2.00`` sets this notebook's limit in USD; ``off`` removes it; bare,
+        it tells the limit and this notebook's billed spend."""
+        if not rest:
+            return _budget_status(self.budget)
         if len(rest) != 1:
             raise UsageError("usage: %deepseek budget AMOUNT (USD) or %deepseek budget off")
         if rest[0].lower() in ("off", "none"):

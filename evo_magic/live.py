@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 from .markdown import MarkdownStream
 from .render import (
     Footer,
+    choice_heading,
     footer_text,
     render_reply_html,
     render_reply_text,
@@ -98,30 +99,32 @@ class Handle(Protocol):
     def update(self, obj: Any, **kwargs: Any) -> None: ...
 
 
-def open_view(mode: str = "auto", *, model: str | None = None) -> View:
+def open_view(mode: str = "auto", *, model: str | None = None, as_json: bool = False, choices: int = 1) -> View:
     """A live view for one answer.
 
     ``mode`` is ``"widget"``, ``"text"``, ``"none"`` or ``"auto"``: widget in an IPython kernel,
     text in a terminal IPython, none outside IPython. ``model`` names the model in the
-    waiting indicator.
+    waiting indicator; ``as_json`` ends on the answer as indented JSON (``-f json``);
+    ``choices`` is how many were asked for (``-n``), each labelled.
     """
     if mode == "auto":
         mode = _auto_mode()
     if mode == "widget":
-        return _open_widget_view(model)
+        return _open_widget_view(model, as_json)
     if mode == "text":
-        return TextView()
+        return TextView(choices=choices)
     if mode == "none":
         return NullView()
     raise ValueError(f"unknown live view mode {mode!r}; expected one of {', '.join(MODES)}")
 
 
-def reply_bundle(snapshot: TurnSnapshot, footer: Footer, **html: Any) -> dict[str, str]:
+def reply_bundle(snapshot: TurnSnapshot, footer: Footer, *, as_json: bool = False, **html: Any) -> dict[str, str]:
     """The final mime bundle of an answer: static HTML (``html``: options of
-    :func:`~evo_magic.render.render_reply_html`) and plain text."""
+    :func:`~evo_magic.render.render_reply_html`) and plain text (``as_json``: a JSON answer
+    indented, shown once, in place of the streamed text)."""
     return {
-        "text/html": render_reply_html(snapshot, footer, **html),
-        "text/plain": render_reply_text(snapshot, footer),
+        "text/html": render_reply_html(snapshot, footer, as_json=as_json, **html),
+        "text/plain": render_reply_text(snapshot, footer, as_json=as_json),
     }
 
 
@@ -187,8 +190,10 @@ class WidgetView:
         clock: Callable[[], float] = time.monotonic,
         interval: float = MIN_INTERVAL,
         keep_open: bool = False,
+        as_json: bool = False,
     ) -> None:
         self._widget = widget
+        self._as_json = as_json
         self._keep_open = keep_open  # the owner closes the widget (the panel, after its static render)
         self._handle = handle
         self._clock = clock
@@ -251,7 +256,9 @@ class WidgetView:
         assert self._final is not None and self._handle is not None
         snapshot, footer, _ = self._final
         self._final = (snapshot, footer, self.thinking_open)
-        bundle = reply_bundle(snapshot, footer, open_thinking=self.thinking_open, live_key=self._key or None)
+        bundle = reply_bundle(
+            snapshot, footer, as_json=self._as_json, open_thinking=self.thinking_open, live_key=self._key or None
+        )
         self._handle.update(bundle, raw=True)
 
     def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
@@ -329,12 +336,12 @@ def new_live_widget(model: str | None) -> Any:
     return _widget_class()(key=uuid.uuid4().hex, model_label=model or "")
 
 
-def _open_widget_view(model: str | None) -> WidgetView:
+def _open_widget_view(model: str | None, as_json: bool = False) -> WidgetView:
     from IPython.display import display
 
     widget = new_live_widget(model)
     handle = display(widget, display_id=True)
-    return WidgetView(widget, handle)
+    return WidgetView(widget, handle, as_json=as_json)
 
 
 class TextView:
@@ -342,6 +349,8 @@ class TextView:
 
     The thinking is dimmed and status lines coloured only when ``out`` is a terminal. Control
     characters in model output are dropped. ``out`` is flushed at most every ``interval``.
+    With ``choices`` > 1, the first choice streams under its label and the others follow,
+    labelled alike, before the one footer.
     """
 
     shows_answer = True
@@ -353,8 +362,11 @@ class TextView:
         clock: Callable[[], float] = time.monotonic,
         interval: float = TEXT_INTERVAL,
         color: bool | None = None,
+        choices: int = 1,
     ) -> None:
         self._out = out if out is not None else sys.stdout
+        self._choices = choices
+        self._labelled = choices <= 1
         self._clock = clock
         self._interval = interval
         if color is None:
@@ -387,6 +399,10 @@ class TextView:
         self._write_new(snapshot)
         for call in snapshot.tool_calls:
             self._out.write(sanitize_text(f"\n[tool call] {call.name or '?'}({call.arguments})"))
+        total = max(self._choices, len(snapshot.choices))
+        for index in sorted(i for i in snapshot.choices if i):  # the other choices, labelled like the first
+            self._out.write(f"\n\n{self._style(choice_heading(index, total), '1')}\n")
+            self._out.write(sanitize_text(snapshot.choice(index).text.strip("\n")))
         status = status_text(footer)
         if status:
             code = "31" if footer.status == "error" else "33"
@@ -399,6 +415,9 @@ class TextView:
 
     def _write_new(self, snapshot: TurnSnapshot) -> bool:
         wrote = False
+        if not self._labelled and (snapshot.reasoning or snapshot.text):
+            self._labelled = True
+            self._out.write(self._style(choice_heading(0, self._choices), "1") + "\n")
         if self._text == 0:  # the thinking is shown until the answer starts
             reasoning = snapshot.reasoning
             if len(reasoning) > self._reasoning:

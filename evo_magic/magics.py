@@ -8,7 +8,6 @@ answer's output and end the cell with a one-line error.
 from __future__ import annotations
 
 import inspect
-import json
 import math
 import os
 import traceback
@@ -26,7 +25,7 @@ from . import config, magic_args
 from .commands import LineCommands
 from .config_feedback import ConfigFeedback
 from .errors import ConfigError, EvoMagicError, OptionError
-from .notices import Choice, Notice, ToolResult, logprobs_table
+from .notices import Notice, ToolResult
 from .options import DEFAULT_MODEL, MODELS, PROTOCOLS, RequestOptions
 from .registry import registry
 from .reply import Interrupted
@@ -83,7 +82,7 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
                            retried once
       -n N                 1..8 choices; all are shown, the first continues the chat
                            (%deepseek pick K continues from choice K)
-      --logprobs           token log-probabilities, shown as a table
+      --logprobs           token log-probabilities: the tokens shaded by probability
       --top-logprobs N     0..20 alternatives per token (needs --logprobs)
       --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5, or JSON
       --seed N, --user ID  passed through
@@ -94,7 +93,8 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
                            cell) work too. Option values are never expanded.
       --no-interpolate     send the text as written (nothing runs)
       -f FORMAT            markdown (default), code (the answer's code goes into a new
-                           cell below), text (plain text), json (JSON mode, shown as JSON)
+                           cell below), text (plain text), json (JSON mode, shown as
+                           indented JSON)
       --fix                explain the last error and put a corrected cell below (the
                            cell body, if any, adds instructions)
     Tools
@@ -110,7 +110,7 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
     Line commands
       %deepseek help                  this text
       %deepseek reset [-s NAME]       forget the session's conversation
-      %deepseek history [-s NAME]     the conversation so far, with each turn's cell
+      %deepseek history [-s NAME]     the conversation so far, a few lines a turn
       %deepseek undo [-s NAME]        drop the last turn
       %deepseek restore [-s NAME]     after a kernel restart, rebuild the conversation
                                       from this notebook's usage ledger
@@ -122,7 +122,8 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
       %deepseek usage [--all] [--csv PATH]
                                       tokens and cost per session and model, spend over
                                       time (--all: every notebook; --csv: write the requests)
-      %deepseek budget AMOUNT|off     this notebook's spending limit in USD
+      %deepseek budget [AMOUNT|off]   this notebook's spending limit in USD (bare: the
+                                      limit and what this notebook has spent)
       %deepseek offline [--rate R] [--if-no-key] [--off]
                                       answer from the bundled EvoLink emulator
 
@@ -279,12 +280,13 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
         if args.new:
             session.reset()
         mode = "text" if args.format == "text" and self.live != "none" else self.live
+        as_json = args.format == "json"
         factory = None
         if mode != "none":
             from .live import open_view
 
             def factory() -> Any:
-                return open_view(mode, model=opts.model)
+                return open_view(mode, model=opts.model, as_json=as_json, choices=opts.n)
 
         try:
             reply = session.ask(
@@ -308,8 +310,10 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
         except EvoMagicError as exc:
             self._store(args.output, getattr(exc, "reply", None))
             raise
-        if factory is None:
-            display(reply)
+        if factory is None:  # no live view: the answer once, as the live view would end
+            from .live import reply_bundle
+
+            display(reply_bundle(reply.snapshot, reply.footer, as_json=as_json), raw=True)
         self._show_extras(reply, opts, args.format, fix=args.fix)
         self._store(args.output, reply.data if opts.json_mode else reply)
         return reply
@@ -350,18 +354,12 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands):
         return found
 
     def _show_extras(self, reply: Any, opts: RequestOptions, fmt: str, *, fix: bool = False) -> None:
-        """What the live view does not show: other choices (n > 1), logprobs tables, the
-        parsed JSON (-f json), and code for a new cell below (-f code, --fix)."""
-        for i, text in enumerate(reply.choices[1:], 2):
-            display(Choice(i, len(reply.choices), text))
+        """What the answer does not show: the logprobs view, and code for a new cell below
+        (-f code, --fix). The answer itself shows every choice and, with -f json, the JSON."""
         if opts.logprobs and reply.snapshot.choice(0).logprobs:
-            display(logprobs_table(reply.snapshot.choice(0).logprobs))
-        if fmt == "json" and reply.data is not None:
-            # the parsed value: a JSON tree where the front end has one, else indented text
-            # (IPython.display.JSON alone reads "<IPython.core.display.JSON object>" in a terminal)
-            pretty = json.dumps(reply.data, indent=2, ensure_ascii=False)
-            bundle = {"application/json": reply.data, "text/plain": pretty}
-            display(bundle, raw=True, metadata={"application/json": {"expanded": True}})
+            from .logprobs_view import LogprobsView
+
+            display(LogprobsView(reply.snapshot.choice(0).logprobs))
         if fmt == "code" or fix:
             from .context import code_blocks
 

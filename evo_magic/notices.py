@@ -7,9 +7,15 @@ code). All text is escaped: model output and user input are untrusted.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from html import escape
 from typing import Any
+
+#: Classes that keep math typesetting off an output: MathJax would typeset the text between two
+#: "$" (prices, shell variables) as a formula. JupyterLab and Notebook 7 skip ``mathjax_ignore``,
+#: the classic Notebook ``tex2jax_ignore``; every top-level element of every output carries both.
+NO_MATH = "tex2jax_ignore mathjax_ignore"
 
 _COLORS = {"info": "#2563eb", "warning": "#b45309", "error": "#b91c1c", "offline": "#7c3aed"}
 
@@ -20,12 +26,27 @@ def plural(n: int, word: str) -> str:
 
 
 class Notice:
-    """A one-paragraph message (info / warning / error / offline)."""
+    """A message (info / warning / error / offline).
 
-    def __init__(self, text: str, kind: str = "info", title: str | None = None):
+    ``code`` names parts of ``text`` (commands) that the HTML form shows as code; the text form
+    shows them as they are, so neither has literal backticks. ``pre`` keeps the line breaks and
+    the alignment of ``text`` (a reference like ``%deepseek help``), in a scrollable block.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        kind: str = "info",
+        title: str | None = None,
+        *,
+        code: Sequence[str] = (),
+        pre: bool = False,
+    ):
         self.text = text
         self.kind = kind
         self.title = title
+        self.code = tuple(c for c in code if c)
+        self.pre = pre
 
     def __repr__(self) -> str:
         return f"{self.title}: {self.text}" if self.title else self.text
@@ -33,10 +54,22 @@ class Notice:
     def _repr_html_(self) -> str:
         color = _COLORS.get(self.kind, _COLORS["info"])
         title = f"<strong>{escape(self.title)}</strong> " if self.title else ""
+        body = escape(self.text)
+        if self.code:
+            pattern = "|".join(re.escape(escape(c)) for c in sorted(self.code, key=len, reverse=True))
+            body = re.sub(pattern, lambda m: f"<code>{m.group()}</code>", body)
+        if self.pre:
+            body = f"<pre class='evo-notice-pre' style='{_PRE}'>{body}</pre>"
         return (
-            f'<div class="evo-notice evo-notice-{escape(self.kind)}" style="border-left:3px solid '
-            f'{color};padding:2px 8px;margin:2px 0">{title}{escape(self.text)}</div>'
+            f'<div class="evo-notice evo-notice-{escape(self.kind)} {NO_MATH}" style="border-left:3px solid '
+            f'{color};padding:2px 8px;margin:2px 0">{title}{body}</div>'
         )
+
+
+_PRE = (
+    "margin:4px 0 2px;padding:0;background:none;white-space:pre;overflow-x:auto;line-height:1.4;"
+    "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,13px)"
+)
 
 
 class Table:
@@ -85,15 +118,38 @@ class Table:
         )
         note = f"<div style='opacity:.7'>{escape(self.note)}</div>" if self.note else ""
         return (
-            f"<div class='evo-table'><strong>{escape(self.title)}</strong>"
+            f"<div class='evo-table {NO_MATH}'><strong>{escape(self.title)}</strong>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}</div>"
         )
 
 
-def _clip(text: str, width: int) -> str:
-    """One line of at most ``width`` characters, control characters escaped."""
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: wide (CJK, emoji) characters two, combining
+    marks and other zero-width characters none."""
+    return sum(_column(ch) for ch in text)
+
+
+def _column(ch: str) -> int:
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
+def clip(text: str, width: int) -> str:
+    """One line of at most ``width`` terminal columns (see :func:`columns`), whitespace
+    collapsed, control characters escaped, cut with "…" when longer."""
     text = _printable(" ".join(text.split()))
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if columns(text) <= width:
+        return text
+    used = 0
+    for i, ch in enumerate(text):
+        used += _column(ch)
+        if used > width - 1:
+            return text[:i] + "…"
+    return text  # pragma: no cover - the loop returns: the text is wider than width
+
+
+_clip = clip
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -120,57 +176,9 @@ class ToolResult:
         mark = "✓" if self.ok else "✗"
         color = "#15803d" if self.ok else "#b91c1c"
         return (
-            f"<details class='evo-tool'><summary><code>{escape(self.call.name)}</code> "
+            f"<details class='evo-tool {NO_MATH}'><summary><code>{escape(self.call.name)}</code> "
             f"<span style='color:{color}'>{mark}</span> <span style='opacity:.7'>"
             f"{escape(_clip(self.call.arguments, 120))}</span></summary>"
             f"<div>arguments</div><pre>{escape(self.call.arguments)}</pre>"
             f"<div>{'result' if self.ok else 'error'}</div><pre>{escape(self.result)}</pre></details>"
         )
-
-
-class Choice:
-    """Another choice of an n > 1 answer (the first is the live view)."""
-
-    def __init__(self, number: int, total: int, text: str):
-        self.number, self.total, self.text = number, total, text
-
-    def __repr__(self) -> str:
-        return f"--- choice {self.number} of {self.total} ---\n{self.text}"
-
-    def _repr_html_(self) -> str:
-        from .render import render_markdown
-
-        return (
-            f"<div class='evo-choice'><div style='opacity:.7'>Choice {self.number} of {self.total}"
-            f" — <code>%deepseek pick {self.number}</code> continues from it</div>"
-            f"{render_markdown(self.text)}</div>"
-        )
-
-
-def logprobs_table(entries: Sequence[Any], limit: int = 200) -> Table:
-    """Token log-probabilities (and the top alternatives) as a table."""
-    import math
-
-    rows = []
-    for entry in list(entries)[:limit]:
-        if not isinstance(entry, dict):
-            continue
-        lp = entry.get("logprob")
-        prob = f"{math.exp(lp):.1%}" if isinstance(lp, (int, float)) and lp > -9999 else "<top 20"
-        alts = ", ".join(
-            f"{a.get('token')!r} {a.get('logprob', 0):.2f}"
-            for a in entry.get("top_logprobs") or []
-            if isinstance(a, dict)
-        )
-        rows.append(
-            [
-                repr(entry.get("token")),
-                f"{lp:.3f}" if isinstance(lp, (int, float)) else "",
-                prob,
-                alts,
-            ]
-        )
-    note = f"first {limit} of {len(entries)} tokens" if len(entries) > limit else None
-    return Table(
-        "Token log-probabilities", ["token", "logprob", "p", "top alternatives"], rows, note
-    )

@@ -42,9 +42,10 @@ def go_offline(rate: float | None = 60.0, *, if_no_key: bool = False) -> Notice:
     return Notice(
         f"{reason}answers come from the bundled EvoLink emulator at {_emulator.url}"
         f"{'' if rate is None else f' ({rate:g} tokens/s)'}: "
-        "canned, deterministic text, not DeepSeek. `%deepseek offline --off` goes back online.",
+        "canned, deterministic text, not DeepSeek. %deepseek offline --off goes back online.",
         kind="offline",
         title="Offline",
+        code=["%deepseek offline --off"],
     )
 
 

@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .notices import ToolResult
+from .notices import NO_MATH, ToolResult
 from .render import Footer, render_reply_html
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def snapshot_html(items: list[Entry], session: str, turns: int, cost: str) -> st
     )
     return (
         f"<style>{SNAPSHOT_CSS}{panel_css()}</style>"
-        f'<div class="evo-panel-snapshot"><div class="evo-panel-title">{title}</div>{body}'
+        f'<div class="evo-panel-snapshot {NO_MATH}"><div class="evo-panel-title">{title}</div>{body}'
         f'<div class="evo-panel-footer">{escape(cost)}</div></div>'
     )
 

@@ -12,24 +12,31 @@ when the answer is incomplete, and the :class:`Footer`. :func:`render_reply_text
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
+from .highlight import highlight_css
 from .markdown import close_markdown, render_markdown
+from .notices import NO_MATH
 from .pricing import format_money, if_billed
 
 if TYPE_CHECKING:
     from .counts import Usage
-    from .snapshot import TurnSnapshot
+    from .snapshot import ChoiceSnapshot, ToolCall, TurnSnapshot
 
 __all__ = [
     "STATUS_LABELS",
     "Footer",
+    "choice_heading",
+    "choice_label",
     "footer_html",
     "footer_text",
+    "json_answer",
     "render_markdown",
     "render_reply_html",
     "render_reply_text",
@@ -147,9 +154,9 @@ def _banner_html(footer: Footer) -> str:
     return f'<div class="evo-banner {kind}" role="status">{escape(text)}</div>'
 
 
-def _tool_calls_html(snapshot: TurnSnapshot) -> str:
+def _tool_calls_html(calls: list[ToolCall]) -> str:
     out = []
-    for call in snapshot.tool_calls:
+    for call in calls:
         out.append(
             '<details class="evo-tool-call"><summary>Tool call <code>'
             f"{escape(call.name or '?')}</code></summary>"
@@ -160,46 +167,110 @@ def _tool_calls_html(snapshot: TurnSnapshot) -> str:
 
 def reply_css() -> str:
     """The stylesheet of answers, scoped under ``.evo-reply`` (the live view uses it too)."""
-    return _CSS
+    return _CSS + "\n" + highlight_css()
 
 
-def render_reply_html(
-    snapshot: TurnSnapshot, footer: Footer, *, open_thinking: bool = False, live_key: str | None = None
+def choice_label(index: int, total: int, *, html: bool = False) -> str:
+    """``Choice 2 of 3 · %deepseek pick 2 continues from it`` (choice numbers from 1)."""
+    if index == 0:
+        return f"Choice 1 of {total} · the conversation continues from it"
+    command = f"%deepseek pick {index + 1}"
+    return f"Choice {index + 1} of {total} · {f'<code>{command}</code>' if html else command} continues from it"
+
+
+def choice_heading(index: int, total: int) -> str:
+    """The text form of :func:`choice_label`: ``Choice 2 of 3 (%deepseek pick 2 continues from it):``."""
+    number, _, rest = choice_label(index, total).partition(" · ")
+    return f"{number} ({rest}):"
+
+
+def json_answer(text: str) -> str | None:
+    """The answer as indented JSON (``-f json``), or None when it is not one JSON value."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _answer_markdown(text: str, as_json: bool) -> str:
+    pretty = json_answer(text) if as_json else None
+    return text if pretty is None else f"```json\n{pretty}\n```\n"
+
+
+def _choice_html(
+    choice: ChoiceSnapshot, footer: Footer, open_thinking: bool, as_json: bool, finish: Callable[[str], str]
 ) -> str:
-    """The final static HTML of an answer (what the saved notebook keeps; no JavaScript).
-    ``live_key`` names the live view it replaces (the browser keeps the reader's fold as is)."""
-    key = f' data-evo-live="{escape(live_key)}"' if live_key else ""
-    parts = [f'<div class="evo-reply"{key}>', f"<style>{_CSS}</style>"]
-    # an answer cut short (Stop, Ctrl-C, an error, max_tokens) closes the markup it left open
-    finish = (lambda text: text) if footer.status == "ok" else close_markdown
-    if snapshot.choice(0).has_reasoning and snapshot.reasoning.strip():
+    parts = []
+    if choice.has_reasoning and choice.reasoning.strip():
         label = escape(thinking_label(footer.thinking_seconds))
         parts.append(
             f'<details class="evo-thinking"{" open" if open_thinking else ""}>'
             f"<summary>{label}</summary>"
-            f'<div class="evo-thinking-body evo-md">{render_markdown(finish(snapshot.reasoning))}</div></details>'
+            f'<div class="evo-thinking-body evo-md">{render_markdown(finish(choice.reasoning))}</div></details>'
         )
-    if snapshot.text:
-        parts.append(f'<div class="evo-answer evo-md">{render_markdown(finish(snapshot.text))}</div>')
-    parts += [_tool_calls_html(snapshot), _banner_html(footer), footer_html(footer), "</div>"]
+    if choice.text:
+        answer = render_markdown(_answer_markdown(finish(choice.text), as_json))
+        parts.append(f'<div class="evo-answer evo-md">{answer}</div>')
+    parts.append(_tool_calls_html(choice.ordered_tool_calls()))
     return "".join(parts)
 
 
-def render_reply_text(snapshot: TurnSnapshot, footer: Footer, *, thinking_chars: int = 600) -> str:
+def render_reply_html(
+    snapshot: TurnSnapshot,
+    footer: Footer,
+    *,
+    open_thinking: bool = False,
+    as_json: bool = False,
+    live_key: str | None = None,
+) -> str:
+    """The final static HTML of an answer (what the saved notebook keeps; no JavaScript).
+
+    Several choices (``n`` > 1) are each labelled (:func:`choice_label`) and styled alike, with
+    one footer after them; ``as_json`` shows an answer that is JSON indented and highlighted.
+    ``live_key`` names the live view it replaces (the browser keeps the reader's fold as is).
+    An answer cut short (Stop, Ctrl-C, an error, max_tokens) closes the markup it left open.
+    """
+    key = f' data-evo-live="{escape(live_key)}"' if live_key else ""
+    finish: Callable[[str], str] = (lambda text: text) if footer.status == "ok" else close_markdown
+    indexes = sorted(snapshot.choices) or [0]
+    parts = []
+    for index in indexes:
+        body = _choice_html(snapshot.choice(index), footer, open_thinking, as_json, finish)
+        if len(indexes) > 1:
+            label = choice_label(index, len(indexes), html=True)
+            body = f'<section class="evo-choice"><div class="evo-choice-label">{label}</div>{body}</section>'
+        parts.append(body)
+    parts += [_banner_html(footer), footer_html(footer)]
+    body = "".join(parts)
+    css = _CSS + ("\n" + highlight_css() if 'evo-hl">' in body else "")  # code colours only where needed
+    return f'<div class="evo-reply {NO_MATH}"{key}><style>{css}</style>{body}</div>'
+
+
+def render_reply_text(
+    snapshot: TurnSnapshot, footer: Footer, *, thinking_chars: int = 600, as_json: bool = False
+) -> str:
     """The ``text/plain`` form: thinking (cut after ``thinking_chars``), answer, tool calls,
-    status line and footer line. Control characters are removed."""
+    status line and footer line, each choice under its label when there are several.
+    Control characters are removed."""
+    indexes = sorted(snapshot.choices) or [0]
     blocks = []
-    reasoning = snapshot.reasoning.strip()
-    if reasoning:
-        seconds = footer.thinking_seconds
-        head = f"Thinking ({_seconds(seconds)}):" if seconds is not None else "Thinking:"
-        if len(reasoning) > thinking_chars:
-            reasoning = f"{reasoning[:thinking_chars].rstrip()}… ({len(reasoning):,} characters)"
-        blocks.append(f"{head}\n{reasoning}")
-    if snapshot.text.strip():
-        blocks.append(snapshot.text.strip("\n"))
-    for call in snapshot.tool_calls:
-        blocks.append(f"Tool call: {call.name or '?'}({call.arguments})")
+    for index in indexes:
+        choice = snapshot.choice(index)
+        if len(indexes) > 1:
+            blocks.append(choice_heading(index, len(indexes)))
+        reasoning = choice.reasoning.strip()
+        if reasoning:
+            seconds = footer.thinking_seconds
+            head = f"Thinking ({_seconds(seconds)}):" if seconds is not None else "Thinking:"
+            if len(reasoning) > thinking_chars:
+                reasoning = f"{reasoning[:thinking_chars].rstrip()}… ({len(reasoning):,} characters)"
+            blocks.append(f"{head}\n{reasoning}")
+        if choice.text.strip():
+            pretty = json_answer(choice.text) if as_json else None
+            blocks.append(pretty if pretty is not None else choice.text.strip("\n"))
+        for call in choice.ordered_tool_calls():
+            blocks.append(f"Tool call: {call.name or '?'}({call.arguments})")
     status = status_text(footer)
     if status:
         blocks.append(f"[{status}]")
@@ -232,4 +303,7 @@ background:var(--jp-warn-color3,rgba(217,119,6,.12))}
 background:var(--jp-error-color3,rgba(220,38,38,.12))}
 .evo-reply .evo-banner.info{border-color:var(--jp-brand-color1,#2563eb)}
 .evo-reply .evo-footer{color:var(--evo-muted);font-size:.85em;margin-top:4px}
+.evo-reply .evo-choice{border-top:1px solid var(--evo-border);padding-top:2px;margin:10px 0 0}
+.evo-reply .evo-choice:first-of-type{border-top:none;margin-top:0}
+.evo-reply .evo-choice-label{color:var(--evo-muted);font-size:.85em;margin-bottom:2px}
 """.strip()

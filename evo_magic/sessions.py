@@ -396,8 +396,7 @@ class Session:
             )
 
     def _settle(self, reply: Reply, view: Any, status: str, error: EvoMagicError | None) -> None:
-        """Every request ends here, whatever its outcome: listeners (the ledger records one
-        row per request and may set ``reply.cost``) and then the view's final render."""
+        """Every request ends here: listeners (the ledger's row, ``reply.cost``), then the view."""
         reply.finish(status, error)
         if error is not None:
             error.reply = reply  # type: ignore[attr-defined]

@@ -71,6 +71,11 @@ class Series:
         beside requests of unknown cost (that would read as "it cost nothing")."""
         return bool(self.steps) and (self.total > 0 or not self.unknown)
 
+    @property
+    def drawable(self) -> bool:
+        """Whether a chart says anything: some known spend above $0 (else it is a flat line)."""
+        return self.known and self.total > 0
+
 
 def series(points: Iterable[SpendPoint | tuple[datetime, Decimal | None]], max_points: int = MAX_POINTS) -> Series:
     """Sort ``points`` by time and accumulate the known costs; past ``max_points`` priced
@@ -103,7 +108,7 @@ def summary(s: Series, subject: str = "") -> str:
     head = f"Spend over time{f' of {subject}' if subject else ''}"
     if s.start is None or s.end is None:
         return f"{head}: no requests yet"
-    spent = format_money(s.total) if s.known else "no known cost"
+    spent = "nothing billed" if s.known and not s.total else format_money(s.total) if s.known else "no known cost"
     when = f"at {_time(s.start)} UTC" if s.start == s.end else f"from {_time(s.start)} to {_time(s.end, s.start)} UTC"
     text = f"{head}: {spent} in {plural(s.requests, 'request')} {when}"
     if s.unknown:
@@ -118,9 +123,10 @@ def spend_chart_svg(
 ) -> str:
     """A ~560×140 inline SVG of cumulative known spend over time: a step line with a dot per
     request (or per interval past :data:`MAX_POINTS`), money on the y axis, the first and
-    last times on the x axis, and an accessible title. ``""`` when nothing has a known cost."""
+    last times on the x axis, and an accessible title. ``""`` when nothing has a known cost
+    above $0 (a flat line at "$0.00" says nothing; :func:`summary` does)."""
     s = points if isinstance(points, Series) else series(points)
-    if not s.known or s.start is None or s.end is None:
+    if not s.drawable or s.start is None or s.end is None:
         return ""
     start, end = s.start, s.end
     x0, x1, y0, y1 = _LEFT, WIDTH - _RIGHT, HEIGHT - _BOTTOM, _TOP
@@ -166,9 +172,9 @@ def spend_chart_svg(
 def sparkline(points: Iterable[SpendPoint | tuple[datetime, Decimal | None]] | Series, width: int = 40) -> str:
     """Known spend per equal time interval as block characters, first and last time around it:
     ``09:04 ▂▂▅▂█▃ 11:30 UTC`` (``▁`` is an interval without known spend). ``""`` without
-    any known cost."""
+    known cost above $0."""
     s = points if isinstance(points, Series) else series(points, max_points=10**9)
-    if not s.known or s.start is None or s.end is None:
+    if not s.drawable or s.start is None or s.end is None:
         return ""
     start, span = s.start, s.end - s.start
     width = width if span else 1

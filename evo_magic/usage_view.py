@@ -27,7 +27,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, SupportsIndex, overload
 
-from .notices import plural
+from .notices import NO_MATH, plural
 from .pricing import _utc, format_money, if_billed
 from .spend_chart import SpendPoint, series, sparkline, spend_chart_svg, summary
 from .totals import STARTED, Totals, cost_unknown, group_totals, totals_table
@@ -246,7 +246,14 @@ class UsageView:
         if self.total is None:
             return ""
         line = sparkline(self.series)
-        return summary(self.series) + (f"\n{line}" if line else "")
+        return self._summary() + (f"\n{line}" if line else "")
+
+    def _summary(self) -> str:
+        """:func:`summary`, saying why nothing was billed when the emulator answered."""
+        text = summary(self.series)
+        if self.total is not None and self.total.emulator and not self.series.drawable:
+            text += f" ({self.total.emulator:,} answered by the emulator)"
+        return text
 
     def __repr__(self) -> str:
         table = totals_table(self.totals, self.by, self.title)
@@ -256,15 +263,15 @@ class UsageView:
         table = totals_table(self.totals, self.by, self.title)._repr_html_()
         t = self.total
         chart = spend_chart_svg(self.series) if t is not None else ""
-        if t is not None and not chart:  # nothing has a known cost: say so instead of a chart
-            chart = f"<div style='opacity:.7'>{escape(summary(self.series))}.</div>"
+        if t is not None and not chart:  # nothing billed, or nothing known: say so instead of a chart
+            chart = f"<div style='opacity:.7'>{escape(self._summary())}.</div>"
         cost, exact, rest = self._total_parts()
         total = " · ".join(escape(part) for part in rest)
         if cost:
             note = f" <span style='opacity:.7'>(exactly {escape(exact)})</span>" if exact else ""
             total = f"Total: <strong>{escape(cost)}</strong>{note} · {total}"
         return (
-            f"<div class='evo-usage'>{table}<div class='evo-usage-total' style='margin:4px 0'>{total}</div>"
+            f"<div class='evo-usage {NO_MATH}'>{table}<div class='evo-usage-total' style='margin:4px 0'>{total}</div>"
             f"{chart}</div>"
         )
 

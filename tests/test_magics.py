@@ -394,7 +394,7 @@ def test_history_text_escapes_control_characters(shell: InteractiveShell, answer
     text = repr(table)
     assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F for c in text)
     assert "\\x1b[2J\\x1b]0;owned\\x07 wipe the\\x9b1A screen now" in text
-    assert table.rows[0][2].startswith("\x1b[2J")  # only the text form is escaped; the rows keep the prompt
+    assert table.turns[0].prompt.startswith("\x1b[2J")  # only the text form is escaped; the turns keep the prompt
 
 
 def test_fix_checks_the_output_variable_too(shell: InteractiveShell, answering: list[dict]) -> None:
@@ -448,7 +448,7 @@ def test_a_refused_config_value_does_not_stop_the_extension_loading(
     shell.run_line_magic("config", "DeepSeekMagics.live = 'none'")
 
 
-def test_format_json_shows_the_parsed_value_as_a_tree_or_indented_text(
+def test_format_json_shows_the_parsed_value_once_as_indented_json(
     shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json as _json
@@ -465,7 +465,67 @@ def test_format_json_shows_the_parsed_value_as_a_tree_or_indented_text(
     monkeypatch.setattr("evo_magic.magics.display", lambda *a, **k: shown.append((a, k)))
     shell.run_cell_magic("deepseek", "-f json --new -o data", "List two colours as JSON")
     assert shell.user_ns["data"] == {"colours": ["red", "blue"]}
-    [(bundle,), kw] = [s for s in shown if s[0] and isinstance(s[0][0], dict)][-1]
-    assert bundle["application/json"] == {"colours": ["red", "blue"]} and kw["raw"] is True
-    assert bundle["text/plain"] == _json.dumps({"colours": ["red", "blue"]}, indent=2)  # not "<…JSON object>"
+    [((bundle,), kw)] = shown  # the answer, once (it was the answer, then the same JSON again)
+    assert kw["raw"] is True and '<code class="language-json evo-hl">' in bundle["text/html"]
+    assert bundle["text/plain"].startswith(_json.dumps({"colours": ["red", "blue"]}, indent=2) + "\n\n")
     shell.requests.clear()  # type: ignore[attr-defined]
+
+
+def test_help_keeps_its_layout_in_html(shell: InteractiveShell) -> None:
+    """In JupyterLab the reference was one paragraph: HTML collapses newlines and spaces."""
+    import html as _html
+
+    notice = shell.run_line_magic("deepseek", "help")
+    markup = notice._repr_html_()
+    [body] = re.findall(r"<pre[^>]*>(.*?)</pre>", markup, re.S)
+    assert _html.unescape(body) == shell.find_cell_magic("deepseek").__doc__
+    assert "  -s NAME              use the named session" in _html.unescape(body)
+    assert repr(notice).startswith("%deepseek: Chat with DeepSeek")
+
+
+def test_the_offline_notice_shows_commands_as_code_never_as_backticks(shell: InteractiveShell) -> None:
+    from evo_magic import offline
+
+    try:
+        notice = shell.run_line_magic("deepseek", "offline --rate 50")
+        assert "`" not in repr(notice) and "`" not in notice._repr_html_()
+        assert "%deepseek offline --off goes back online" in repr(notice)
+        assert "<code>%deepseek offline --off</code> goes back online" in notice._repr_html_()
+    finally:
+        offline._stop()
+
+
+def test_bare_budget_tells_the_limit_and_this_notebooks_spend(
+    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decimal import Decimal
+
+    from evo_magic.accounting import current
+
+    from .test_ledger import TURN2, row
+
+    monkeypatch.setenv("JPY_SESSION_NAME", "budget.ipynb")
+    acc = current()
+    acc._notebook = None  # named from the environment of this test
+    acc.ledger.record(row(notebook=acc.notebook, usage=TURN2, cost=Decimal("0.25")))
+    acc.ledger.record(row(notebook=acc.notebook, usage=TURN2, cost=Decimal("9"), offline=True))  # not billed
+    acc.ledger.record(row(notebook="other.ipynb", usage=TURN2, cost=Decimal("5")))
+    shell.run_line_magic("deepseek", "budget off")
+    none = shell.run_line_magic("deepseek", "budget")
+    assert repr(none) == (
+        "No budget for budget.ipynb: $0.25 spent. %deepseek budget AMOUNT sets one "
+        "(a warning from 80 %, requests past it are refused)."
+    )
+    assert "<code>%deepseek budget AMOUNT</code>" in none._repr_html_()
+    shell.run_line_magic("deepseek", "budget 2")
+    assert repr(shell.run_line_magic("deepseek", "budget")) == (
+        "Budget for budget.ipynb: $0.25 of $2.00 spent (12 %). %deepseek budget off removes it."
+    )
+    shell.run_line_magic("deepseek", "budget off")
+    with pytest.raises(UsageError, match="usage: %deepseek budget"):
+        shell.run_line_magic("deepseek", "budget 1 2")
+    shell.run_line_magic("deepseek", "budget 0.10")
+    assert repr(shell.run_line_magic("deepseek", "budget")).startswith(
+        "Budget for budget.ipynb is used up: $0.25 of $0.10 spent (250 %); new requests are refused."
+    )
+    shell.run_line_magic("deepseek", "budget off")

@@ -215,7 +215,7 @@ def test_snapshot_is_static_escaped_and_updated(online: Any) -> None:
     p._handles.append(Handle())
     p.send("<script>alert(1)</script> What is 2+2?", wait=True)
     html = updates[-1]["text/html"]
-    assert 'class="evo-panel-snapshot"' in html and "<strong>4</strong>" in html
+    assert 'class="evo-panel-snapshot tex2jax_ignore mathjax_ignore"' in html and "<strong>4</strong>" in html
     assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert ".jp-OutputArea-child:has(.evo-panel)" in html  # hides itself next to a live panel
     assert "deepseek: **4**" in updates[-1]["text/plain"]

@@ -252,9 +252,19 @@ def test_a_notebook_only_on_the_emulator_has_spent_nothing(tmp_path: Path) -> No
         "Total: $0.00 · emulator, not billed: $0.0002 + 1 unknown · 3 requests (1 without usage, 3 emulator) · "
         "1,851 input tokens (48% from cache) · 140 output tokens (51 reasoning)"
     )
-    assert lines[5] == "Spend over time: $0.00 in 3 requests from 2026-06-10 09:09 to 09:11 UTC"
-    assert "Total: <strong>$0.00</strong> · emulator, not billed: $0.0002 + 1 unknown · 3 requests" in view._repr_html_()
+    # no chart of a flat line at "$0.00": the view says there is no billed spend
+    assert lines[5:] == ["Spend over time: nothing billed in 3 requests from 2026-06-10 09:09 to 09:11 UTC "
+                         "(3 answered by the emulator)"]  # fmt: skip
+    html = view._repr_html_()
+    assert "Total: <strong>$0.00</strong> · emulator, not billed: $0.0002 + 1 unknown · 3 requests" in html
+    assert "<svg" not in html and "nothing billed in 3 requests" in html
     assert UsageRows(only).total_cost == 0 and UsageRows(only).unknown_cost == 0
+
+
+def test_requests_that_cost_nothing_draw_no_flat_chart() -> None:
+    free = spread(3, Decimal(0))
+    assert spend_chart_svg(free) == "" and sparkline(free) == ""
+    assert summary(series(free)) == "Spend over time: nothing billed in 3 requests from 2026-06-10 09:04 to 09:18 UTC"
 
 
 def test_exports_say_which_requests_the_emulator_answered(tmp_path: Path) -> None:

@@ -117,7 +117,8 @@ function keepFold(key, open) {
 
 function createView(state, model, el) {
   // jp-RenderedHTMLCommon: JupyterLab's markdown styles, as the final static HTML output gets them
-  const root = element("div", "evo-reply evo-live jp-RenderedHTMLCommon");
+  // tex2jax_ignore / mathjax_ignore: MathJax must never typeset "$5 and $10" as a formula
+  const root = element("div", "evo-reply evo-live jp-RenderedHTMLCommon tex2jax_ignore mathjax_ignore");
   const wait = element("div", "evo-wait");
   const details = element("details", "evo-thinking");
   const summary = element("summary");

@@ -380,6 +380,14 @@ def click_menu(page: Any, menu: str, command: str) -> None:
     page.locator(f".lm-Menu-item[data-command='{command}']").click()
 
 
+def click_menu_path(page: Any, labels: list[str]) -> None:
+    """A menu bar item, then submenus by label: ``["Settings", "Theme", "JupyterLab Dark"]``."""
+    page.locator(f".lm-MenuBar-itemLabel:text-is('{labels[0]}')").click()
+    for label in labels[1:-1]:
+        page.locator(f".lm-Menu-itemLabel:text-is('{label}')").last.hover()
+    page.locator(f".lm-Menu-itemLabel:text-is('{labels[-1]}')").last.click()
+
+
 def run_all(page: Any, lab: Lab, timeout: float = 120.0) -> float:
     """Run > Run All Cells on a fresh notebook; waits until every code cell has a number and
     the kernel is idle. Returns the seconds it took."""
