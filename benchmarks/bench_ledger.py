@@ -6,7 +6,7 @@ Run:  python benchmarks/bench_ledger.py [--quick]
 Prints, side by side with a baseline measured in the same run:
 
 1. accounting per request (the "start" row, pricing, the settled row replacing it, through
-   :class:`evo_magic.accounting.Accounting` exactly as a session drives it) vs the floor: one
+   :class:`evo_magic.ledger.accounting.Accounting` exactly as a session drives it) vs the floor: one
    bare ``sqlite3`` INSERT + COMMIT into a WAL file with the same pragmas; and as a share of the
    emulator's time to first token measured in bench_stream (~0.4 s);
 2. ``%deepseek usage`` for a notebook of N requests (read the ledger, group, chart, HTML and
@@ -37,12 +37,12 @@ HOME = tempfile.mkdtemp(prefix="evo-bench-ledger-")
 os.environ["EVO_MAGIC_HOME"] = HOME
 os.environ["JPY_SESSION_NAME"] = "/work/bench.ipynb"
 
-from evo_magic.accounting import Accounting  # noqa: E402
-from evo_magic.counts import Usage  # noqa: E402
-from evo_magic.events import Finished, ResponseStarted, UsageReported  # noqa: E402
-from evo_magic.ledger import Ledger, LedgerRow  # noqa: E402
-from evo_magic.reply import Reply, Timing  # noqa: E402
-from evo_magic.snapshot import TurnSnapshot  # noqa: E402
+from evo_magic.core.events import Finished, ResponseStarted, UsageReported  # noqa: E402
+from evo_magic.core.snapshot import TurnSnapshot  # noqa: E402
+from evo_magic.core.usage import Usage  # noqa: E402
+from evo_magic.ledger.accounting import Accounting  # noqa: E402
+from evo_magic.ledger.store import Ledger, LedgerRow  # noqa: E402
+from evo_magic.sessions.reply import Reply, Timing  # noqa: E402
 
 TTFT = 0.406  # seconds: the emulator's median time to first token in bench_stream (cell path)
 

@@ -130,7 +130,7 @@ def _has_answer_text(msg: dict[str, Any]) -> bool:
 
 def naive_bytes(pieces: list[str], stride: int = 1) -> int:
     """Bytes sent by re-rendering the whole answer's HTML after every chunk."""
-    from evo_magic.render import render_markdown
+    from evo_magic.display.render import render_markdown
 
     total, text = 0, ""
     for i, piece in enumerate(pieces):

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .chat_panel import ChatPanel
-    from .sessions import Session
-    from .usage_view import UsageRows
+    from .ledger.report import UsageRows
+    from .panels.panel import ChatPanel
+    from .sessions.session import Session
 
 __all__ = ["__version__", "load_ipython_extension", "panel", "session", "unload_ipython_extension", "usage"]
 
@@ -28,8 +28,8 @@ def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> UsageR
     """One record per request of this notebook, or of ``notebook``, or of every notebook,
     oldest first: a list with ``.to_pandas()``, ``.to_csv(path)`` and ``.total_cost`` (billed
     requests only: not the bundled emulator's) that displays as the ``%deepseek usage`` view
-    (see :class:`~evo_magic.usage_view.UsageRows`)."""
-    from .accounting import current
+    (see :class:`~evo_magic.ledger.report.UsageRows`)."""
+    from .ledger.accounting import current
 
     rows: UsageRows = current().rows(notebook, all_notebooks=all_notebooks)
     return rows
@@ -38,8 +38,8 @@ def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> UsageR
 def session(name: str | None = None, **settings: Any) -> Session:
     """The kernel's default session, or the named one (created on first use). Its requests
     are recorded in the usage ledger (and held to the budget) with or without ``%load_ext``."""
-    from .accounting import current
-    from .registry import registry
+    from .ledger.accounting import current
+    from .sessions.registry import registry
 
     current()
     return registry().get(name, **settings)
@@ -48,18 +48,18 @@ def session(name: str | None = None, **settings: Any) -> Session:
 def panel(session: str | None = None) -> ChatPanel:
     """A chat panel on the default (or the named) session, beside the ``%%deepseek`` cells:
     same conversation, streaming in the background. Display it (the last line of a cell)."""
-    from .chat_panel import ChatPanel
+    from .panels.panel import ChatPanel
 
     return ChatPanel(session)
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    from .magics import register
+    from .notebook.magics import register
 
     register(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    from .magics import unregister
+    from .notebook.magics import unregister
 
     unregister(ipython)

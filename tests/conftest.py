@@ -23,8 +23,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
             monkeypatch.delenv(name)
     monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "evo_home"))
     monkeypatch.chdir(tmp_path)
-    import evo_magic.accounting as accounting
-    import evo_magic.registry as session
+    import evo_magic.ledger.accounting as accounting
+    import evo_magic.sessions.registry as session
     from evo_magic import config
 
     config.set_offline(None)
@@ -77,7 +77,7 @@ def use_emulator(monkeypatch: pytest.MonkeyPatch, url: str, notebook: str, key: 
 
 def use_offline(monkeypatch: pytest.MonkeyPatch, emulator: object, notebook: str) -> None:
     """``%deepseek offline`` in this process, answered by ``emulator`` (no key), as notebook ``notebook``."""
-    from evo_magic import offline
+    from evo_magic.notebook import offline
 
     monkeypatch.setenv("JPY_SESSION_NAME", notebook)
     monkeypatch.setattr(offline, "_emulator", emulator)  # go_offline starts none of its own
@@ -92,7 +92,7 @@ def answering_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     import httpx
     from IPython.core.interactiveshell import InteractiveShell
 
-    from evo_magic.registry import registry
+    from evo_magic.sessions.registry import registry
 
     from .test_magics import sse_answer
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from evo_magic.pricing import HOME_VAR, home_dir
+from evo_magic.ledger.pricing import HOME_VAR, home_dir
 
 REAL_HOME: Path = Path.home()
 REAL_EVO_HOME: Path = home_dir()

@@ -71,7 +71,7 @@ def test_a_kernel_killed_mid_answer_leaves_a_started_row(tmp_path: Path) -> None
     import time
 
     from evo_magic.emulator import Emulator
-    from evo_magic.ledger import Ledger
+    from evo_magic.ledger.store import Ledger
 
     home = tmp_path / "home"
     with Emulator(tokens_per_second=50) as slow:
@@ -121,7 +121,7 @@ def test_three_offline_cells_are_recorded_as_emulator_traffic_and_bill_nothing(t
         assert total.startswith("Total: $0.00 · emulator, not billed: $") and "3 requests (3 emulator)" in total
         rows = k.execute("import evo_magic\nrs = evo_magic.usage()\nprint(*[r.offline for r in rs], rs.total_cost)")
         assert rows.text().split() == ["True", "True", "True", "0"]
-        spend = k.execute("from evo_magic import accounting\nprint(accounting.current().ledger.spend('/work/offline.ipynb'))")
+        spend = k.execute("from evo_magic.ledger import accounting\nprint(accounting.current().ledger.spend('/work/offline.ipynb'))")
         assert spend.text().strip() == "Spend(cost=Decimal('0'), unknown=0)"
     finally:
         k.close()

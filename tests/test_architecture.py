@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "evo_magic"
-PURE = ["errors", "fallback", "counts", "events", "snapshot", "messages", "options", "tools",
-        "protocol/__init__", "protocol/openai_chat", "protocol/anthropic_messages", "deltas",
-        "render", "markdown", "highlight", "pricing", "budget", "panel_render", "totals", "spend_chart", "usage_view"]
+PURE = ["errors", "fallback", "core/usage", "core/events", "core/snapshot", "core/messages", "core/options",
+        "core/deltas", "sessions/tools", "protocol/__init__", "protocol/openai_chat", "protocol/anthropic_messages",
+        "display/render", "display/markdown", "display/highlight", "ledger/pricing", "ledger/budget",
+        "panels/render", "ledger/totals", "ledger/chart", "ledger/report"]
 IO_LIBRARIES = {"IPython", "ipywidgets", "anywidget", "httpx", "httpx_sse", "traitlets", "zmq",
                 "ipykernel", "starlette", "uvicorn", "sqlite3"}
 

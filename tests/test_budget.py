@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from evo_magic.budget import (
+from evo_magic.errors import OptionError
+from evo_magic.ledger.budget import (
     LARGE_PROMPT_TOKENS,
     BudgetExceeded,
     check,
     large_prompt_notice,
     parse_limit,
 )
-from evo_magic.errors import OptionError
 
 D = Decimal
 
@@ -128,7 +128,7 @@ def test_the_budget_ignores_emulator_answers(emulator: Any, monkeypatch: pytest.
     """Nobody is billed for an answer of the bundled emulator: it neither spends the budget nor
     is refused by it; billed requests are checked as before."""
     import evo_magic
-    import evo_magic.accounting as accounting
+    import evo_magic.ledger.accounting as accounting
 
     from .conftest import use_emulator, use_offline
 

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from evo_magic.events import Finished, TextDelta
-from evo_magic.highlight import PREFIX, STYLES, highlight, highlight_css
-from evo_magic.markdown import MarkdownStream, render_markdown
-from evo_magic.render import Footer, render_reply_html, reply_css
-from evo_magic.snapshot import accumulate
+from evo_magic.core.events import Finished, TextDelta
+from evo_magic.core.snapshot import accumulate
+from evo_magic.display.highlight import PREFIX, STYLES, highlight, highlight_css
+from evo_magic.display.markdown import MarkdownStream, render_markdown
+from evo_magic.display.render import Footer, render_reply_html, reply_css
 
 from .test_render import audit
 
@@ -96,7 +96,7 @@ def test_the_live_view_highlights_finished_blocks_and_keeps_the_open_tail_plain(
 def test_the_panel_and_its_saved_snapshot_show_code_highlighted() -> None:
     from types import SimpleNamespace
 
-    from evo_magic.panel_render import entry_html, snapshot_html
+    from evo_magic.panels.render import entry_html, snapshot_html
 
     snap = accumulate([TextDelta(PYTHON), Finished("stop")])
     reply = SimpleNamespace(snapshot=snap, footer=Footer("m", None, 1.0, None, None), rounds=[], tool_calls=[], thinking_open=False)

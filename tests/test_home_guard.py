@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evo_magic.pricing import home_dir
+from evo_magic.ledger.pricing import home_dir
 
 from . import home_guard
 

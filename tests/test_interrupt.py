@@ -1,5 +1,5 @@
 """Ctrl-C (a kernel interrupt) while an answer streams: one clear message, right about what was
-kept. The message is the :class:`~evo_magic.reply.Interrupted` traceback line, which IPython
+kept. The message is the :class:`~evo_magic.sessions.reply.Interrupted` traceback line, which IPython
 shows once in a terminal and JupyterLab once under the cell; the answer above it carries no
 second banner."""
 
@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 import evo_magic
-from evo_magic.events import ReasoningDelta, TextDelta, ToolCallDelta
-from evo_magic.live import TextView, WidgetView
-from evo_magic.reply import Interrupted, Reply, Timing
-from evo_magic.snapshot import TurnSnapshot
+from evo_magic.core.events import ReasoningDelta, TextDelta, ToolCallDelta
+from evo_magic.core.snapshot import TurnSnapshot
+from evo_magic.display.live import TextView, WidgetView
+from evo_magic.sessions.reply import Interrupted, Reply, Timing
 
 from .test_live import Clock, FakeHandle, FakeWidget
 from .test_session import FakeApi, api, sse  # noqa: F401  (api: the fixture)

@@ -17,22 +17,22 @@ from typing import Any
 
 import pytest
 
-from evo_magic import ledger as ledger_module
-from evo_magic.counts import Usage
+from evo_magic.core.events import Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta, UsageReported
+from evo_magic.core.snapshot import TurnSnapshot
+from evo_magic.core.usage import Usage
 from evo_magic.errors import RateLimitError
-from evo_magic.events import Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta, UsageReported
-from evo_magic.ledger import (
+from evo_magic.ledger import store as ledger_module
+from evo_magic.ledger.records import row_from_reply, turn_from_reply
+from evo_magic.ledger.report import UsageRecord
+from evo_magic.ledger.store import (
     MIGRATIONS,
     Ledger,
     LedgerError,
     LedgerRow,
     TurnRecord,
 )
-from evo_magic.records import row_from_reply, turn_from_reply
-from evo_magic.reply import Reply, Timing
-from evo_magic.snapshot import TurnSnapshot
-from evo_magic.totals import Totals, group_totals, totals_table
-from evo_magic.usage_view import UsageRecord
+from evo_magic.ledger.totals import Totals, group_totals, totals_table
+from evo_magic.sessions.reply import Reply, Timing
 
 ROOT = Path(__file__).resolve().parents[1]
 AT = datetime(2026, 6, 10, 9, 4, 13, tzinfo=timezone.utc)
@@ -335,8 +335,8 @@ WRITER = """
 import itertools, sys, time
 from decimal import Decimal
 from pathlib import Path
-from evo_magic.ledger import Ledger, LedgerRow
-from evo_magic.counts import Usage
+from evo_magic.ledger.store import Ledger, LedgerRow
+from evo_magic.core.usage import Usage
 
 path, name, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 ledger = Ledger(path)
@@ -434,8 +434,8 @@ def test_every_request_is_started_then_settled_even_when_a_bug_breaks_it(
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import evo_magic
-    import evo_magic.accounting as accounting
-    from evo_magic.registry import registry
+    import evo_magic.ledger.accounting as accounting
+    from evo_magic.sessions.registry import registry
 
     from .conftest import use_emulator
 
@@ -471,11 +471,11 @@ def test_an_emulator_answer_is_recorded_as_such_and_billed_to_nobody(
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import evo_magic
-    import evo_magic.accounting as accounting
-    from evo_magic.pricing import billed_model, cost, format_money, load_table
-    from evo_magic.records import restored_turn
-    from evo_magic.registry import registry
-    from evo_magic.render import footer_text
+    import evo_magic.ledger.accounting as accounting
+    from evo_magic.display.render import footer_text
+    from evo_magic.ledger.pricing import billed_model, cost, format_money, load_table
+    from evo_magic.ledger.records import restored_turn
+    from evo_magic.sessions.registry import registry
 
     from .conftest import use_emulator, use_offline
 

@@ -1,6 +1,6 @@
 """The live view's logic with a fake widget, a fake display handle and a fake clock.
 
-The browser side (static/live.js) is exercised in Node with a tiny DOM stand-in when Node is
+The browser side (display/live.js) is exercised in Node with a tiny DOM stand-in when Node is
 installed; the message replay below is its Python twin.
 """
 
@@ -17,13 +17,14 @@ from typing import Any
 
 import pytest
 
-from evo_magic import live
-from evo_magic.counts import Usage
-from evo_magic.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta, UsageReported
-from evo_magic.live import MIN_INTERVAL, NullView, TextView, WidgetView, open_view
-from evo_magic.markdown import render_markdown
-from evo_magic.render import Footer
-from evo_magic.snapshot import TurnSnapshot
+from evo_magic.core.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta, UsageReported
+from evo_magic.core.snapshot import TurnSnapshot
+from evo_magic.core.usage import Usage
+from evo_magic.display import live
+from evo_magic.display.assets import asset_path
+from evo_magic.display.live import MIN_INTERVAL, NullView, TextView, WidgetView, open_view
+from evo_magic.display.markdown import render_markdown
+from evo_magic.display.render import Footer
 
 from .conftest import FIXTURES
 
@@ -122,7 +123,7 @@ def run(scale: int) -> tuple[FakeWidget, FakeHandle, float, str, str]:
 
 
 def replay(messages: list[dict[str, Any]]) -> dict[str, str]:
-    """What static/live.js does with the messages (tail indexes in UTF-16 code units)."""
+    """What display/live.js does with the messages (tail indexes in UTF-16 code units)."""
     sections = {"think": ([], ""), "answer": ([], "")}
     for msg in messages:
         for op in msg.get("ops", []):
@@ -303,7 +304,7 @@ def run_js(messages: list[dict[str, Any]], clicks: list[int], tmp_path: Path) ->
     data.write_text(json.dumps(messages), encoding="utf-8")
     script = FIXTURES / "live_dom.mjs"
     out = subprocess.run(
-        [node, str(script), str(live.STATIC / "live.js"), str(data), ",".join(map(str, clicks))],
+        [node, str(script), str(asset_path("display/live.js")), str(data), ",".join(map(str, clicks))],
         capture_output=True,
         text=True,
         check=True,
@@ -439,9 +440,9 @@ def test_widget_mode_displays_an_anywidget_with_a_text_fallback(monkeypatch: pyt
 
 
 def test_tool_call_arguments_stream_into_the_live_answer() -> None:
-    from evo_magic.events import ToolCallDelta
-    from evo_magic.live import tool_calls_markdown
-    from evo_magic.snapshot import TurnSnapshot
+    from evo_magic.core.events import ToolCallDelta
+    from evo_magic.core.snapshot import TurnSnapshot
+    from evo_magic.display.live import tool_calls_markdown
 
     snap = TurnSnapshot()
     snap.apply(ToolCallDelta(0, "c1", "weather", '{"ci'))

@@ -1,7 +1,7 @@
 """The thinking fold keeps the state the reader chose when the answer ends.
 
-The live view (static/live.js) reports the reader's clicks on the thinking's summary as
-``{"type": "fold", "open": bool}``; :class:`~evo_magic.live.WidgetView` renders the final static
+The live view (display/live.js) reports the reader's clicks on the thinking's summary as
+``{"type": "fold", "open": bool}``; :class:`~evo_magic.display.live.WidgetView` renders the final static
 answer with that state. A cell's kernel is busy until the cell ends, so there the choice is
 heard late: the view then renders the final answer again, and stays open for that until
 ``LINGER`` later answers have finished.
@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from evo_magic import live
-from evo_magic.events import ReasoningDelta, TextDelta
-from evo_magic.live import WidgetView
-from evo_magic.reply import Reply, Timing
-from evo_magic.snapshot import TurnSnapshot
+from evo_magic.core.events import ReasoningDelta, TextDelta
+from evo_magic.core.snapshot import TurnSnapshot
+from evo_magic.display import live
+from evo_magic.display.live import WidgetView
+from evo_magic.sessions.reply import Reply, Timing
 
 from .test_live import Clock, FakeHandle, FakeWidget, footer, run_js
 

@@ -11,7 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from evo_magic.registry import registry
+from evo_magic.sessions.registry import registry
 
 
 @pytest.fixture
@@ -260,7 +260,7 @@ def test_undo_command(shell: InteractiveShell, answering: list[dict]) -> None:
 
 
 def test_offline_rate_applies_to_the_running_emulator_and_off_says_where(shell: InteractiveShell) -> None:
-    from evo_magic import offline
+    from evo_magic.notebook import offline
 
     try:
         first = shell.run_line_magic("deepseek", "offline --rate 50")
@@ -279,7 +279,7 @@ def test_offline_rate_applies_to_the_running_emulator_and_off_says_where(shell: 
 def test_restore_without_a_notebook_name_says_the_ledger_name_is_shared(
     shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import evo_magic.accounting as accounting
+    import evo_magic.ledger.accounting as accounting
 
     for name in ("JPY_SESSION_NAME", "EVO_MAGIC_NOTEBOOK"):
         monkeypatch.delenv(name, raising=False)
@@ -300,7 +300,7 @@ def test_budget_must_be_a_positive_finite_amount(shell: InteractiveShell, amount
         shell.run_line_magic("deepseek", f"budget {amount}")
     assert "\n" not in str(info.value) and "positive amount of USD" in str(info.value)
     assert magics_of(shell).budget is None
-    from evo_magic.accounting import current
+    from evo_magic.ledger.accounting import current
 
     assert current().budget is None
 
@@ -419,7 +419,7 @@ def test_cell_magic_with_no_body_reaches_the_magic(shell: InteractiveShell, answ
     assert "TypeError" in answering[-1]["messages"][-1]["content"]
     assert shell.rl_next_input == "x = 1\nprint(x + 1)"  # type: ignore[attr-defined]
     shell.extension_manager.reload_extension("evo_magic")
-    from evo_magic.magic_args import empty_body
+    from evo_magic.notebook.args import empty_body
 
     assert shell.input_transformers_cleanup.count(empty_body) == 1
     assert shell.input_transformer_manager.check_complete("%%deepseek --fix\n")[0] == "incomplete"
@@ -462,7 +462,7 @@ def test_format_json_shows_the_parsed_value_once_as_indented_json(
         )
     }
     shown: list[Any] = []
-    monkeypatch.setattr("evo_magic.magics.display", lambda *a, **k: shown.append((a, k)))
+    monkeypatch.setattr("evo_magic.notebook.magics.display", lambda *a, **k: shown.append((a, k)))
     shell.run_cell_magic("deepseek", "-f json --new -o data", "List two colours as JSON")
     assert shell.user_ns["data"] == {"colours": ["red", "blue"]}
     [((bundle,), kw)] = shown  # the answer, once (it was the answer, then the same JSON again)
@@ -484,7 +484,7 @@ def test_help_keeps_its_layout_in_html(shell: InteractiveShell) -> None:
 
 
 def test_the_offline_notice_shows_commands_as_code_never_as_backticks(shell: InteractiveShell) -> None:
-    from evo_magic import offline
+    from evo_magic.notebook import offline
 
     try:
         notice = shell.run_line_magic("deepseek", "offline --rate 50")
@@ -500,7 +500,7 @@ def test_bare_budget_tells_the_limit_and_this_notebooks_spend(
 ) -> None:
     from decimal import Decimal
 
-    from evo_magic.accounting import current
+    from evo_magic.ledger.accounting import current
 
     from .test_ledger import TURN2, row
 

@@ -1,5 +1,5 @@
 """An answer cut short (Stop, Ctrl-C, an error, max_tokens) still renders as markdown:
-:func:`evo_magic.markdown.close_markdown` closes the inline markup the cut left open.
+:func:`evo_magic.display.markdown.close_markdown` closes the inline markup the cut left open.
 (The rest of the markdown module is tested in test_render.py.)"""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo_magic.events import ReasoningDelta, TextDelta
-from evo_magic.markdown import close_markdown, common_prefix, render_markdown
-from evo_magic.render import Footer, render_reply_html
-from evo_magic.snapshot import TurnSnapshot
+from evo_magic.core.events import ReasoningDelta, TextDelta
+from evo_magic.core.snapshot import TurnSnapshot
+from evo_magic.display.markdown import close_markdown, common_prefix, render_markdown
+from evo_magic.display.render import Footer, render_reply_html
 
 
 def shown(markdown: str) -> str:

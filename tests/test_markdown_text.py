@@ -25,10 +25,10 @@ from urllib.parse import unquote
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from evo_magic.events import Finished, TextDelta
-from evo_magic.markdown import MarkdownStream, render_markdown
-from evo_magic.render import Footer, render_reply_html
-from evo_magic.snapshot import accumulate
+from evo_magic.core.events import Finished, TextDelta
+from evo_magic.core.snapshot import accumulate
+from evo_magic.display.markdown import MarkdownStream, render_markdown
+from evo_magic.display.render import Footer, render_reply_html
 
 from .test_render import CORPUS, audit, replay
 

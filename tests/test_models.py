@@ -13,8 +13,8 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import evo_magic
+from evo_magic.core.options import MODELS, RequestOptions
 from evo_magic.errors import OptionError
-from evo_magic.options import MODELS, RequestOptions
 
 
 @pytest.fixture

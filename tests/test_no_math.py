@@ -12,16 +12,16 @@ from types import SimpleNamespace
 
 import pytest
 
-from evo_magic.counts import Usage
-from evo_magic.events import Finished, ReasoningDelta, TextDelta
-from evo_magic.history_view import HistoryView
-from evo_magic.logprobs_view import LogprobsView
-from evo_magic.notices import NO_MATH, Notice, Table, ToolResult
-from evo_magic.panel_render import snapshot_html
-from evo_magic.render import Footer, render_reply_html
-from evo_magic.reply import Reply, Timing, Turn
-from evo_magic.snapshot import accumulate
-from evo_magic.usage_view import UsageRecord, UsageRows
+from evo_magic.core.events import Finished, ReasoningDelta, TextDelta
+from evo_magic.core.snapshot import accumulate
+from evo_magic.core.usage import Usage
+from evo_magic.display.history import HistoryView
+from evo_magic.display.logprobs import LogprobsView
+from evo_magic.display.notices import NO_MATH, Notice, Table, ToolResult
+from evo_magic.display.render import Footer, render_reply_html
+from evo_magic.ledger.report import UsageRecord, UsageRows
+from evo_magic.panels.render import snapshot_html
+from evo_magic.sessions.reply import Reply, Timing, Turn
 
 DOLLARS = "It costs $5 and $10, or $x^2$ in $$\\LaTeX$$"
 AT = datetime(2026, 6, 10, 9, 0, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from evo_magic.notebook_id import notebook_name, short_name
+from evo_magic.ledger.notebook_id import notebook_name, short_name
 
 
 def test_jupyterlab_session_name_is_used_as_given() -> None:

@@ -115,8 +115,8 @@ def test_logit_bias_token_ids_are_ascii_digits_only(shell: InteractiveShell, spe
 def test_property_a_logit_bias_key_is_accepted_only_as_ascii_digits(token: str, bias: int) -> None:
     import re
 
+    from evo_magic.core.options import RequestOptions
     from evo_magic.errors import OptionError
-    from evo_magic.options import RequestOptions
 
     opts = RequestOptions(thinking=False, logit_bias={token: bias})
     if re.fullmatch(r"[0-9]+", token):

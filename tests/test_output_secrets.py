@@ -14,12 +14,12 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import evo_magic
-import evo_magic.accounting as accounting
-from evo_magic.deltas import SecretMask
+import evo_magic.ledger.accounting as accounting
+from evo_magic.core.deltas import SecretMask
+from evo_magic.core.events import Event, Finished, ReasoningDelta, TextDelta, ToolCallDelta
+from evo_magic.core.snapshot import accumulate
 from evo_magic.errors import remember_secret, scrub
-from evo_magic.events import Event, Finished, ReasoningDelta, TextDelta, ToolCallDelta
-from evo_magic.registry import registry
-from evo_magic.snapshot import accumulate
+from evo_magic.sessions.registry import registry
 
 from .streams import Turn, payloads, serve, sse
 

@@ -12,9 +12,9 @@ import pytest
 from IPython.core.error import UsageError
 
 import evo_magic
-import evo_magic.accounting as accounting
-import evo_magic.chat_panel as panel_module
-from evo_magic.registry import registry
+import evo_magic.ledger.accounting as accounting
+import evo_magic.panels.panel as panel_module
+from evo_magic.sessions.registry import registry
 
 from .conftest import use_emulator, use_offline
 from .kernel import Kernel
@@ -231,7 +231,7 @@ def test_panel_magic_and_display(monkeypatch: pytest.MonkeyPatch) -> None:
         shell.run_line_magic("load_ext", "evo_magic")
         with pytest.raises(UsageError, match="needs a Jupyter front end"):  # a terminal IPython
             shell.run_line_magic("deepseek", "panel")
-        monkeypatch.setattr("evo_magic.live._auto_mode", lambda: "widget")
+        monkeypatch.setattr("evo_magic.display.live._auto_mode", lambda: "widget")
         p = shell.run_line_magic("deepseek", "panel -s side")
         assert isinstance(p, panel_module.ChatPanel) and p.session.name == "side"
         shown: list[Any] = []
@@ -278,7 +278,7 @@ def test_panel_streams_in_a_background_thread_of_a_real_kernel(tmp_path: Any) ->
 
 
 def test_the_panel_footer_counts_no_emulator_answer_as_spend(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from evo_magic.pricing import format_money
+    from evo_magic.ledger.pricing import format_money
 
     use_offline(monkeypatch, emulator, NOTEBOOK)  # %deepseek offline
     _fresh()

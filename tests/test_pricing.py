@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from evo_magic import pricing
-from evo_magic.counts import Usage
+from evo_magic.core.usage import Usage
 from evo_magic.errors import ConfigError
-from evo_magic.pricing import (
+from evo_magic.ledger import pricing
+from evo_magic.ledger.pricing import (
     billed_model,
     cost,
     estimate_tokens,

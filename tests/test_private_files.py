@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from evo_magic.ledger import Ledger
-from evo_magic.pricing import home_dir
+from evo_magic.ledger.pricing import home_dir
+from evo_magic.ledger.store import Ledger
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 

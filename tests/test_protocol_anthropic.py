@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from evo_magic import errors
-from evo_magic.events import StreamFailed
-from evo_magic.messages import Message
-from evo_magic.options import RequestOptions
+from evo_magic.core.events import StreamFailed
+from evo_magic.core.messages import Message
+from evo_magic.core.options import RequestOptions
+from evo_magic.core.snapshot import ToolCall, TurnSnapshot, accumulate
 from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
-from evo_magic.snapshot import ToolCall, TurnSnapshot, accumulate
 
 MSG_ID = "53ee6690-1c2b-4d3e-9f00-aa11bb22cc33"
 

@@ -9,11 +9,11 @@ import pytest
 from httpx_sse import EventSource
 
 from evo_magic import errors
-from evo_magic.events import Finished, ReasoningDelta, ResponseStarted, StreamFailed, TextDelta
-from evo_magic.messages import Message
-from evo_magic.options import RequestOptions
+from evo_magic.core.events import Finished, ReasoningDelta, ResponseStarted, StreamFailed, TextDelta
+from evo_magic.core.messages import Message
+from evo_magic.core.options import RequestOptions
+from evo_magic.core.snapshot import TurnSnapshot, accumulate
 from evo_magic.protocol.openai_chat import StreamParser, build_body, parse_response
-from evo_magic.snapshot import TurnSnapshot, accumulate
 
 from .conftest import recording, recording_names
 

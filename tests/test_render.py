@@ -11,10 +11,11 @@ from html.parser import HTMLParser
 
 import pytest
 
-from evo_magic.counts import Usage
-from evo_magic.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta
-from evo_magic.markdown import Delta, MarkdownStream, common_prefix, is_safe_link, render_markdown, utf16_len
-from evo_magic.render import (
+from evo_magic.core.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta
+from evo_magic.core.snapshot import TurnSnapshot, accumulate
+from evo_magic.core.usage import Usage
+from evo_magic.display.markdown import Delta, MarkdownStream, common_prefix, is_safe_link, render_markdown, utf16_len
+from evo_magic.display.render import (
     Footer,
     footer_html,
     footer_text,
@@ -23,7 +24,6 @@ from evo_magic.render import (
     reply_css,
     status_text,
 )
-from evo_magic.snapshot import TurnSnapshot, accumulate
 
 from .conftest import FIXTURES
 
@@ -295,7 +295,7 @@ def test_reply_text_form() -> None:
 
 
 def replay(state: dict, delta: Delta) -> None:
-    """What static/live.js does with one op (tail indexes in UTF-16 code units)."""
+    """What display/live.js does with one op (tail indexes in UTF-16 code units)."""
     tail = state["tail"].encode("utf-16-le", "surrogatepass")
     if delta.moved:
         state["blocks"].append(tail[: 2 * delta.moved].decode("utf-16-le", "surrogatepass"))

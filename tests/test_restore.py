@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-import evo_magic.accounting as accounting
-import evo_magic.registry as registry_module
-from evo_magic.ledger import Ledger, TurnRecord
-from evo_magic.messages import Message
-from evo_magic.records import restored_turn
-from evo_magic.registry import registry
-from evo_magic.snapshot import ThinkingBlock, ToolCall
+import evo_magic.ledger.accounting as accounting
+import evo_magic.sessions.registry as registry_module
+from evo_magic.core.messages import Message
+from evo_magic.core.snapshot import ThinkingBlock, ToolCall
+from evo_magic.ledger.records import restored_turn
+from evo_magic.ledger.store import Ledger, TurnRecord
+from evo_magic.sessions.registry import registry
 
 from .conftest import use_emulator
 from .kernel import Kernel
@@ -153,7 +153,7 @@ def test_named_sessions_restore_separately(online: None) -> None:
 
 
 def test_turns_from_schema_2_restore_as_question_and_answer(tmp_path: Path) -> None:
-    from evo_magic.ledger import LedgerRow
+    from evo_magic.ledger.store import LedgerRow
 
     with Ledger(tmp_path / "l.sqlite3") as ledger:
         rid = ledger.record(LedgerRow(NOTEBOOK, "default", "deepseek-v4-flash", cell=4))
@@ -170,7 +170,7 @@ def test_turns_from_schema_2_restore_as_question_and_answer(tmp_path: Path) -> N
 def test_ledger_migrates_schema_2_to_3(tmp_path: Path) -> None:
     import sqlite3
 
-    from evo_magic import ledger as ledger_module
+    from evo_magic.ledger import store as ledger_module
 
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)

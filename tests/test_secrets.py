@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 import evo_magic
-import evo_magic.accounting as accounting
+import evo_magic.ledger.accounting as accounting
 from evo_magic import errors
-from evo_magic.budget import BudgetExceeded
 from evo_magic.config import Endpoint, Secret, parse_base_urls
+from evo_magic.ledger.budget import BudgetExceeded
 from evo_magic.transport import Transport, TransportSettings
 
 from .conftest import use_emulator
@@ -124,7 +124,7 @@ def test_an_unusable_ledger_is_said_once_and_a_budget_it_cannot_check_refuses(
     monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "afile" / "sub"))  # under a regular file
     online._show = shown.append
     logged: list[str] = []
-    monkeypatch.setattr("evo_magic.registry.log.exception", lambda *a, **k: logged.append(str(a)))
+    monkeypatch.setattr("evo_magic.sessions.registry.log.exception", lambda *a, **k: logged.append(str(a)))
     assert evo_magic.session().ask("What is 2+2?").ok  # the answer still comes
     assert evo_magic.session().ask("And 3+3?").ok
     assert len(shown) == 1 and "Usage is not being recorded" in shown[0].text and logged == []

@@ -9,8 +9,8 @@ import pytest
 
 import evo_magic
 from evo_magic import errors
-from evo_magic.registry import registry
-from evo_magic.reply import Interrupted
+from evo_magic.sessions.registry import registry
+from evo_magic.sessions.reply import Interrupted
 
 
 def sse(*chunks: dict, done: bool = True) -> bytes:

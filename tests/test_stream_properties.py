@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import evo_magic
+from evo_magic.core.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
+from evo_magic.core.snapshot import accumulate
+from evo_magic.display.render import Footer, render_reply_html, render_reply_text
 from evo_magic.errors import scrub
-from evo_magic.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
 from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
-from evo_magic.registry import registry
-from evo_magic.render import Footer, render_reply_html, render_reply_text
-from evo_magic.snapshot import accumulate
+from evo_magic.sessions.registry import registry
 
 from .streams import Turn, cut, payloads, serve, sse, units
 
@@ -228,8 +228,8 @@ def test_malformed_non_streamed_bodies_give_events_or_a_protocol_error(body: Any
 
 
 def test_json_nested_too_deep_or_numbers_too_large_are_protocol_errors() -> None:
+    from evo_magic.core.events import StreamFailed
     from evo_magic.errors import ProtocolError
-    from evo_magic.events import StreamFailed
 
     huge = '{"type": "message_delta", "delta": {}, "usage": {"output_tokens": 1e999, "prompt_tokens": 1e999}}'
     for codec in (oc, am):

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 import evo_magic
-import evo_magic.accounting as accounting
+import evo_magic.ledger.accounting as accounting
 from evo_magic import errors
-from evo_magic.events import Event, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
+from evo_magic.core.events import Event, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
+from evo_magic.core.snapshot import TurnSnapshot, accumulate
 from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
-from evo_magic.registry import registry
-from evo_magic.snapshot import TurnSnapshot, accumulate
+from evo_magic.sessions.registry import registry
 
 from .streams import Turn, payloads, serve, sse
 

@@ -15,8 +15,8 @@ from traitlets import TraitError
 
 import evo_magic
 from evo_magic import errors
-from evo_magic.registry import registry
-from evo_magic.tools import DEFAULT_MAX_TOOL_CALLS
+from evo_magic.sessions.registry import registry
+from evo_magic.sessions.tools import DEFAULT_MAX_TOOL_CALLS
 
 from .streams import Turn, payloads, serve, sse
 

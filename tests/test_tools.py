@@ -7,7 +7,7 @@ from typing import Literal
 import pytest
 
 from evo_magic.errors import OptionError
-from evo_magic.tools import function_tool, run_call
+from evo_magic.sessions.tools import function_tool, run_call
 
 
 class Unit(enum.Enum):
@@ -88,8 +88,8 @@ def test_approval_without_a_front_end_that_can_ask_declines_in_one_line(
 ) -> None:
     from IPython.core.error import StdinNotImplementedError
 
-    from evo_magic.magic_args import ask_approval
-    from evo_magic.snapshot import ToolCall
+    from evo_magic.core.snapshot import ToolCall
+    from evo_magic.notebook.args import ask_approval
 
     def no_stdin(prompt: str = "") -> str:
         raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")

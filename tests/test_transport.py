@@ -383,8 +383,8 @@ def test_a_corrupt_gzip_answer_ends_the_turn_cleanly(monkeypatch: pytest.MonkeyP
     """Through a session: one-line error, the partial answer kept, the ledger row settled,
     nothing added to the history."""
     import evo_magic
-    import evo_magic.accounting as accounting
-    from evo_magic.registry import registry
+    import evo_magic.ledger.accounting as accounting
+    from evo_magic.sessions.registry import registry
 
     chunk = {"id": "r1", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": "Hello "}}]}
     head = b"data: " + json.dumps(chunk).encode() + b"\n\n" if stream else b'{"id": "r1", "choi'

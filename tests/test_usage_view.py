@@ -18,13 +18,13 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from evo_magic import accounting
-from evo_magic.ledger import Ledger, LedgerRow
-from evo_magic.notices import Notice
-from evo_magic.pricing import format_money
-from evo_magic.spend_chart import MAX_POINTS, SpendPoint, series, sparkline, spend_chart_svg, summary
-from evo_magic.totals import group_totals
-from evo_magic.usage_view import ALL_BY, COLUMNS, UsageRecord, UsageRows, UsageView
+from evo_magic.display.notices import Notice
+from evo_magic.ledger import accounting
+from evo_magic.ledger.chart import MAX_POINTS, SpendPoint, series, sparkline, spend_chart_svg, summary
+from evo_magic.ledger.pricing import format_money
+from evo_magic.ledger.report import ALL_BY, COLUMNS, UsageRecord, UsageRows, UsageView
+from evo_magic.ledger.store import Ledger, LedgerRow
+from evo_magic.ledger.totals import group_totals
 
 from .test_ledger import AT, TURN1, TURN2, row, sample
 
@@ -346,7 +346,7 @@ def test_to_pandas_without_pandas_says_how_to_get_it(monkeypatch: pytest.MonkeyP
 
 
 def test_the_view_loads_no_io_library() -> None:
-    code = "import sys, evo_magic.usage_view; print(sorted({'sqlite3', 'IPython', 'pandas'} & set(sys.modules)))"
+    code = "import sys, evo_magic.ledger.report; print(sorted({'sqlite3', 'IPython', 'pandas'} & set(sys.modules)))"
     root = Path(__file__).resolve().parents[1]  # this checkout, not an installed copy
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
     assert out.stdout == "[]\n"

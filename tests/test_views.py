@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
-from evo_magic.counts import Usage
-from evo_magic.events import Finished, ReasoningDelta, TextDelta
-from evo_magic.render import Footer, render_reply_html, render_reply_text
-from evo_magic.snapshot import accumulate
+from evo_magic.core.events import Finished, ReasoningDelta, TextDelta
+from evo_magic.core.snapshot import accumulate
+from evo_magic.core.usage import Usage
+from evo_magic.display.render import Footer, render_reply_html, render_reply_text
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def shell(monkeypatch: pytest.MonkeyPatch, emulator: object) -> Iterator[tuple[I
     ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
     use_offline(monkeypatch, emulator, "/work/views.ipynb")
     shown: list[Any] = []
-    monkeypatch.setattr("evo_magic.magics.display", lambda *a, **k: shown.append(a[0]))
+    monkeypatch.setattr("evo_magic.notebook.magics.display", lambda *a, **k: shown.append(a[0]))
     yield ip, shown
     ip.extension_manager.unload_extension("evo_magic")
 
@@ -93,7 +93,7 @@ def test_a_json_answer_is_shown_as_indented_highlighted_json() -> None:
 def test_the_live_view_ends_on_the_json_form_and_the_terminal_labels_every_choice() -> None:
     import io
 
-    from evo_magic.live import TextView, WidgetView
+    from evo_magic.display.live import TextView, WidgetView
 
     from .test_live import Clock, FakeHandle, FakeWidget
 
@@ -150,7 +150,7 @@ def logprob_entries(n: int) -> list[dict[str, Any]]:
 
 
 def test_logprobs_are_a_compact_view_not_a_table_row_per_token() -> None:
-    from evo_magic.logprobs_view import LogprobsView
+    from evo_magic.display.logprobs import LogprobsView
 
     view = LogprobsView(logprob_entries(214))
     html = view._repr_html_()
@@ -168,7 +168,7 @@ def test_logprobs_are_a_compact_view_not_a_table_row_per_token() -> None:
 
 
 def test_a_long_answer_shows_its_first_tokens_and_says_so() -> None:
-    from evo_magic.logprobs_view import LogprobsView
+    from evo_magic.display.logprobs import LogprobsView
 
     view = LogprobsView(logprob_entries(3000), limit=2000)
     assert view._repr_html_().count('<span class="evo-lp evo-lp') == 2000
@@ -176,7 +176,7 @@ def test_a_long_answer_shows_its_first_tokens_and_says_so() -> None:
 
 
 def test_logprobs_come_after_the_answer_as_the_compact_view(shell: tuple[InteractiveShell, list[Any]]) -> None:
-    from evo_magic.logprobs_view import LogprobsView
+    from evo_magic.display.logprobs import LogprobsView
 
     ip, shown = shell
     ip.run_cell_magic("deepseek", "--no-think --logprobs --top-logprobs 3", "What is 2+2?")
@@ -186,12 +186,12 @@ def test_logprobs_come_after_the_answer_as_the_compact_view(shell: tuple[Interac
 
 
 def history_turns() -> list[Any]:
-    from evo_magic.reply import Reply, Timing, Turn
+    from evo_magic.sessions.reply import Reply, Timing, Turn
 
     def turn(prompt: str, answer: str, cell: Any, usage: Usage | None) -> Turn:
         events: list[Any] = [TextDelta(answer), Finished("stop")]
         if usage is not None:
-            from evo_magic.events import UsageReported
+            from evo_magic.core.events import UsageReported
 
             events.append(UsageReported(usage))
         reply = Reply(accumulate(events), "deepseek-v4-flash", "default", Timing(0.0, end=1.0), status="ok")
@@ -209,8 +209,8 @@ def history_turns() -> list[Any]:
 
 
 def test_history_is_compact_text_within_100_columns() -> None:
-    from evo_magic.history_view import HistoryView
-    from evo_magic.notices import columns
+    from evo_magic.display.history import HistoryView
+    from evo_magic.display.notices import columns
 
     turns = history_turns()
     text = repr(HistoryView("default", turns))
@@ -227,7 +227,7 @@ def test_history_is_compact_text_within_100_columns() -> None:
 
 
 def test_history_in_html_is_a_few_lines_a_turn_expandable_to_the_whole_turn() -> None:
-    from evo_magic.history_view import HistoryView
+    from evo_magic.display.history import HistoryView
 
     html = HistoryView("default", history_turns())._repr_html_()
     assert html.count('<details class="evo-turn">') == 3 and "<details class=\"evo-turn\" open" not in html

@@ -17,10 +17,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..counts import Usage
-from ..deltas import SurrogateJoin
-from ..errors import ProtocolError, error_from_body
-from ..events import (
+from ..core.deltas import SurrogateJoin
+from ..core.events import (
     Event,
     Finished,
     ReasoningDelta,
@@ -30,8 +28,10 @@ from ..events import (
     ToolCallDelta,
     UsageReported,
 )
-from ..messages import Message
-from ..options import RequestOptions
+from ..core.messages import Message
+from ..core.options import RequestOptions
+from ..core.usage import Usage
+from ..errors import ProtocolError, error_from_body
 from . import MALFORMED, decode_body, text_of
 
 PATH = "/v1/messages"
@@ -182,7 +182,7 @@ class StreamParser:
     Never raises on input: a payload that is not JSON or not shaped as an event becomes a
     StreamFailed event carrying a ProtocolError; ``ping``, ``content_block_stop`` and unknown
     event types are skipped. Only an ``error`` event or a non-null ``"error"`` is an error.
-    Surrogate pairs split across events are joined (:class:`~evo_magic.deltas.SurrogateJoin`).
+    Surrogate pairs split across events are joined (:class:`~evo_magic.core.deltas.SurrogateJoin`).
     """
 
     def __init__(self) -> None:

@@ -4,12 +4,12 @@
 ``POST /v1/chat/completions``. :class:`StreamParser` turns the ``data:`` payloads of the
 server-sent events (already framed by httpx-sse in the transport) into typed events;
 :func:`parse_response` does the same for a non-streamed body, so both end in the same
-:class:`~evo_magic.snapshot.TurnSnapshot`.
+:class:`~evo_magic.core.snapshot.TurnSnapshot`.
 
 Wire quirks handled (see shared/notes/protocol.md §2.3, §12): ``null`` fields mean "no
 update"; usage may ride on any chunk, with or without choices, and the last non-null wins;
 tool calls accumulate by ``index``; everything after ``[DONE]`` is ignored; an in-band
-``{"error": ...}`` becomes :class:`~evo_magic.events.StreamFailed`.
+``{"error": ...}`` becomes :class:`~evo_magic.core.events.StreamFailed`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..counts import Usage
-from ..deltas import SurrogateJoin
-from ..errors import ProtocolError, error_from_body
-from ..events import (
+from ..core.deltas import SurrogateJoin
+from ..core.events import (
     Event,
     Finished,
     LogprobsDelta,
@@ -32,8 +30,10 @@ from ..events import (
     ToolCallDelta,
     UsageReported,
 )
-from ..messages import Message
-from ..options import LEGACY_THINKING, RequestOptions
+from ..core.messages import Message
+from ..core.options import LEGACY_THINKING, RequestOptions
+from ..core.usage import Usage
+from ..errors import ProtocolError, error_from_body
 from . import MALFORMED, decode_body, text_of
 
 PATH = "/v1/chat/completions"
@@ -153,7 +153,7 @@ class StreamParser:
 
     Never raises on input: a payload that is not JSON (or not shaped as a chunk) becomes a
     StreamFailed event carrying a ProtocolError, and anything after ``[DONE]`` is ignored.
-    Surrogate pairs split across chunks are joined (:class:`~evo_magic.deltas.SurrogateJoin`).
+    Surrogate pairs split across chunks are joined (:class:`~evo_magic.core.deltas.SurrogateJoin`).
     """
 
     def __init__(self) -> None:

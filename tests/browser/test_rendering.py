@@ -23,7 +23,7 @@ QUESTION = "What do $5 and $10 make together, in Python?"
 USAGE_CELL = """\
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from evo_magic.usage_view import UsageRecord, UsageRows
+from evo_magic.ledger.report import UsageRecord, UsageRows
 
 at = datetime(2026, 6, 10, 9, 0, tzinfo=timezone.utc)
 def request(minute, cost):

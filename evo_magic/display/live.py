@@ -1,0 +1,435 @@
+"""The live view of an answer while it streams (IO: widget messages, display updates, stdout).
+
+:func:`open_view` picks one of three views; all have ``update(snapshot)`` (called after every
+stream event, so it must be cheap) and ``finish(snapshot, footer)`` (idempotent, also after an
+error or an interrupt):
+
+* :class:`WidgetView` (Jupyter front ends): an anywidget (``display/live.js``) builds the DOM
+  once and receives small custom messages, coalesced to at most ~10 per second: finished
+  markdown blocks once, the open tail as keep + append (:class:`~evo_magic.display.markdown.MarkdownStream`).
+  The thinking ``<details>`` is never re-sent, so a reader who opens or folds it keeps it that
+  way, and the waiting and thinking timers tick in the browser. ``finish`` replaces the widget
+  by the final static HTML (what a saved notebook keeps), its thinking open or folded as the
+  reader left it: the browser reports each click on its summary (``{"type": "fold", "open"}``).
+  A cell's kernel hears that only once the cell is done, so the widget stays open for it (until
+  ``LINGER`` later answers finished) and the final HTML is rendered again when it arrives.
+* :class:`TextView` (terminal IPython): the new characters go to ``sys.stdout``, the thinking
+  dimmed when stdout is a terminal, then the status and footer lines.
+* :class:`NullView`: shows nothing (Python API callers display the reply themselves).
+
+Message protocol (kernel → browser; the browser only sends the reader's fold), one message per
+coalesced update::
+
+    {"phase"?: "thinking" | "answer", "t"?: seconds thought, "ops"?: [op, ...]}
+    op = {"s": "think" | "answer", "m"?: moved, "c"?: [html, ...], "k": keep, "a": append}
+
+ipywidgets and anywidget are imported only when a widget view opens.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+from .assets import asset_path, asset_text
+from .markdown import MarkdownStream
+from .render import (
+    Footer,
+    choice_heading,
+    footer_text,
+    render_reply_html,
+    render_reply_text,
+    reply_css,
+    sanitize_text,
+    status_text,
+)
+
+if TYPE_CHECKING:
+    from ..core.snapshot import TurnSnapshot
+
+__all__ = ["MIN_INTERVAL", "NullView", "TextView", "View", "WidgetView", "open_view", "reply_bundle"]
+
+logger = logging.getLogger(__name__)
+
+MIN_INTERVAL = 0.1  # seconds between widget messages (~10 per second)
+TEXT_INTERVAL = 0.05  # seconds between stdout flushes (~20 per second)
+RENDER_SHARE = 3  # wait at least this many times the last render's cost before the next one
+MODES = ("auto", "widget", "text", "none")
+LINGER = 8  # finished cell answers whose widget stays open to hear the reader's fold choice
+_LINGERING: list[WidgetView] = []
+
+
+def release_lingering() -> int:
+    """Close the widgets of finished answers still open for the reader's fold choice."""
+    released = len(_LINGERING)
+    while _LINGERING:
+        _LINGERING.pop(0)._close()
+    return released
+
+
+class View(Protocol):
+    """What the session drives while an answer streams."""
+
+    shows_answer: bool  # False when the caller must display the reply itself
+
+    def update(self, snapshot: TurnSnapshot) -> None:
+        """Called after every stream event; cheap, coalesces on its own."""
+
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
+        """Show the final state; idempotent and safe after an exception or interrupt."""
+
+
+class Sender(Protocol):
+    """The part of an anywidget a :class:`WidgetView` uses (tests pass a fake)."""
+
+    def send(self, content: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class Handle(Protocol):
+    """An IPython ``DisplayHandle``."""
+
+    def update(self, obj: Any, **kwargs: Any) -> None: ...
+
+
+def open_view(mode: str = "auto", *, model: str | None = None, as_json: bool = False, choices: int = 1) -> View:
+    """A live view for one answer.
+
+    ``mode`` is ``"widget"``, ``"text"``, ``"none"`` or ``"auto"``: widget in an IPython kernel,
+    text in a terminal IPython, none outside IPython. ``model`` names the model in the
+    waiting indicator; ``as_json`` ends on the answer as indented JSON (``-f json``);
+    ``choices`` is how many were asked for (``-n``), each labelled.
+    """
+    if mode == "auto":
+        mode = _auto_mode()
+    if mode == "widget":
+        return _open_widget_view(model, as_json)
+    if mode == "text":
+        return TextView(choices=choices)
+    if mode == "none":
+        return NullView()
+    raise ValueError(f"unknown live view mode {mode!r}; expected one of {', '.join(MODES)}")
+
+
+def reply_bundle(snapshot: TurnSnapshot, footer: Footer, *, as_json: bool = False, **html: Any) -> dict[str, str]:
+    """The final mime bundle of an answer: static HTML (``html``: options of
+    :func:`~evo_magic.display.render.render_reply_html`) and plain text (``as_json``: a JSON answer
+    indented, shown once, in place of the streamed text)."""
+    return {
+        "text/html": render_reply_html(snapshot, footer, as_json=as_json, **html),
+        "text/plain": render_reply_text(snapshot, footer, as_json=as_json),
+    }
+
+
+def _auto_mode() -> str:
+    if "IPython" not in sys.modules:  # not imported: certainly not running inside IPython
+        return "none"
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:
+        return "none"
+    kinds = {cls.__name__ for cls in type(shell).__mro__}
+    return "widget" if "ZMQInteractiveShell" in kinds else "text"
+
+
+class _Phases:
+    """waiting → thinking → answer, read cheaply: the snapshot joins its text lazily, and the
+    text (or reasoning) checked here is empty until the phase changes."""
+
+    def __init__(self) -> None:
+        self.current = "waiting"
+
+    def observe(self, snapshot: TurnSnapshot) -> str | None:
+        """The new phase when it changed, else None."""
+        if self.current == "answer":
+            return None
+        if snapshot.text or snapshot.tool_calls:
+            self.current = "answer"
+        elif self.current == "waiting" and snapshot.reasoning:
+            self.current = "thinking"
+        else:
+            return None
+        return self.current
+
+
+class NullView:
+    """Shows nothing while streaming; the caller displays the reply."""
+
+    shows_answer = False
+
+    def update(self, snapshot: TurnSnapshot) -> None:
+        """Nothing to do."""
+
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
+        """Nothing to do."""
+
+
+class WidgetView:
+    """Streams an answer into an anywidget through small custom messages (see module doc).
+
+    There is no timer thread: characters that arrive within ``interval`` of the last message go
+    out with the next stream event after it, or with ``finish``. ``interval`` also stretches to
+    three times the cost of the last render, so a huge open block cannot eat the kernel.
+    """
+
+    shows_answer = True
+
+    def __init__(
+        self,
+        widget: Sender,
+        handle: Handle | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = MIN_INTERVAL,
+        keep_open: bool = False,
+        as_json: bool = False,
+    ) -> None:
+        self._widget = widget
+        self._as_json = as_json
+        self._keep_open = keep_open  # the owner closes the widget (the panel, after its static render)
+        self._handle = handle
+        self._clock = clock
+        self._interval = interval
+        self._phases = _Phases()
+        self._streams = {"think": MarkdownStream(), "answer": MarkdownStream()}
+        self._next = -math.inf  # clock time of the next allowed message
+        self._thinking_since: float | None = None
+        self._done = False
+        self._reader: bool | None = None  # the fold the reader chose (None: never clicked)
+        self._final: tuple[TurnSnapshot, Footer, bool] | None = None  # what finish rendered
+        self._key = str(getattr(widget, "key", "") or "")
+        on_msg = getattr(widget, "on_msg", None)
+        if callable(on_msg):
+            on_msg(self._on_msg)
+
+    @property
+    def thinking_open(self) -> bool:
+        """The fold the reader sees: their choice, else open until the answer starts."""
+        return self._reader if self._reader is not None else self._phases.current != "answer"
+
+    def update(self, snapshot: TurnSnapshot) -> None:
+        """Send what changed, at most every ``interval`` seconds; a phase change goes at once."""
+        if self._done:
+            return
+        phase = self._phases.observe(snapshot)
+        now = self._clock()
+        if phase is None and now < self._next:
+            return
+        self._flush(snapshot, now, phase)
+
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
+        """Flush, replace the widget's output by the final static render; close the widget,
+        or keep it open a while to hear the reader's fold choice (see the module doc)."""
+        if self._done:
+            return
+        self._done = True
+        linger = False  # the comm works and the final answer is shown: the reader's choice may follow
+        try:
+            try:
+                self._flush(snapshot, self._clock(), self._phases.observe(snapshot))
+                linger = self._handle is not None
+            except Exception:  # the comm may be gone; the final render below still matters
+                logger.debug("live view: last flush failed", exc_info=True)
+            self._final = (snapshot, footer, self.thinking_open)
+            if self._handle is not None:
+                self._render()
+        except BaseException:
+            linger = False
+            raise
+        finally:
+            if linger and not self._keep_open:
+                _LINGERING.append(self)
+                while len(_LINGERING) > LINGER:
+                    _LINGERING.pop(0)._close()
+            elif not self._keep_open:  # (kept open: the owner closes it, the panel after its render)
+                self._close()
+
+    def _render(self) -> None:
+        assert self._final is not None and self._handle is not None
+        snapshot, footer, _ = self._final
+        self._final = (snapshot, footer, self.thinking_open)
+        bundle = reply_bundle(
+            snapshot, footer, as_json=self._as_json, open_thinking=self.thinking_open, live_key=self._key or None
+        )
+        self._handle.update(bundle, raw=True)
+
+    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "fold" or "open" not in content:
+            return
+        self._reader = bool(content["open"])
+        if self._final is not None and self._handle is not None and self._final[2] != self._reader:
+            try:  # heard after the cell ended: the final answer again, as the reader left it
+                self._render()
+            except Exception:
+                logger.debug("live view: render after the reader's fold failed", exc_info=True)
+
+    def _close(self) -> None:
+        try:
+            self._widget.close()
+        except Exception:  # the kernel may be shutting down
+            logger.debug("live view: closing the widget failed", exc_info=True)
+
+    def _flush(self, snapshot: TurnSnapshot, now: float, phase: str | None) -> None:
+        msg: dict[str, Any] = {}
+        if phase is not None:
+            msg["phase"] = phase
+            if phase == "thinking":
+                self._thinking_since = now
+            elif self._thinking_since is not None:
+                msg["t"] = round(now - self._thinking_since, 1)
+        if self._phases.current != "waiting":
+            ops = []
+            answer = snapshot.text + tool_calls_markdown(snapshot)
+            for name, source in (("think", snapshot.reasoning), ("answer", answer)):
+                delta = self._streams[name].update(source)
+                if delta.changed:
+                    ops.append({"s": name, **delta.to_message()})
+            if ops:
+                msg["ops"] = ops
+        if msg:
+            self._widget.send(msg)
+            cost = self._clock() - now
+            self._next = now + max(self._interval, RENDER_SHARE * cost)
+
+
+def tool_calls_markdown(snapshot: TurnSnapshot) -> str:
+    """Tool calls as they stream (name, then the arguments growing in a code block)."""
+    calls = snapshot.tool_calls
+    return "".join(f"\n\n**🔧 {c.name or '…'}**\n```json\n{c.arguments}\n```" for c in calls)
+
+
+@functools.cache
+def _widget_class() -> type[Any]:
+    """The anywidget class, defined on first use (anywidget and ipywidgets load here)."""
+    import anywidget
+    import traitlets
+
+    class LiveAnswer(anywidget.AnyWidget):
+        """Front end of :class:`WidgetView`: ``display/live.js``, fed by custom messages."""
+
+        _esm = asset_path("display/live.js")
+        _css = reply_css() + "\n" + asset_text("display/live.css")
+        key = traitlets.Unicode("").tag(sync=True)  # finds the model's state in the ESM
+        model_label = traitlets.Unicode("").tag(sync=True)
+
+        def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+            bundle = super()._repr_mimebundle_(**kwargs)
+            if bundle is not None:  # for front ends without widgets
+                bundle[0]["text/plain"] = f"Waiting for {self.model_label or 'the model'}…"
+            return bundle
+
+    return LiveAnswer
+
+
+def new_live_widget(model: str | None) -> Any:
+    """A fresh live-answer anywidget (not displayed) labelled with ``model``."""
+    import uuid
+
+    return _widget_class()(key=uuid.uuid4().hex, model_label=model or "")
+
+
+def _open_widget_view(model: str | None, as_json: bool = False) -> WidgetView:
+    from IPython.display import display
+
+    widget = new_live_widget(model)
+    handle = display(widget, display_id=True)
+    return WidgetView(widget, handle, as_json=as_json)
+
+
+class TextView:
+    """Terminal IPython: new characters to ``out`` (stdout) as they arrive, then the footer.
+
+    The thinking is dimmed and status lines coloured only when ``out`` is a terminal. Control
+    characters in model output are dropped. ``out`` is flushed at most every ``interval``.
+    With ``choices`` > 1, the first choice streams under its label and the others follow,
+    labelled alike, before the one footer.
+    """
+
+    shows_answer = True
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = TEXT_INTERVAL,
+        color: bool | None = None,
+        choices: int = 1,
+    ) -> None:
+        self._out = out if out is not None else sys.stdout
+        self._choices = choices
+        self._labelled = choices <= 1
+        self._clock = clock
+        self._interval = interval
+        if color is None:
+            isatty = getattr(self._out, "isatty", None)
+            color = bool(isatty()) if callable(isatty) else False
+        self._color = color
+        self._phases = _Phases()
+        self._reasoning = 0  # characters written
+        self._text = 0
+        self._next = -math.inf
+        self._done = False
+
+    def update(self, snapshot: TurnSnapshot) -> None:
+        """Write the new characters (at most every ``interval``; a phase change at once)."""
+        if self._done:
+            return
+        phase = self._phases.observe(snapshot)
+        now = self._clock()
+        if phase is None and now < self._next:
+            return
+        self._next = now + self._interval
+        if self._write_new(snapshot):
+            self._out.flush()
+
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
+        """Write the rest, tool calls, the status line and the footer line."""
+        if self._done:
+            return
+        self._done = True
+        self._write_new(snapshot)
+        for call in snapshot.tool_calls:
+            self._out.write(sanitize_text(f"\n[tool call] {call.name or '?'}({call.arguments})"))
+        total = max(self._choices, len(snapshot.choices))
+        for index in sorted(i for i in snapshot.choices if i):  # the other choices, labelled like the first
+            self._out.write(f"\n\n{self._style(choice_heading(index, total), '1')}\n")
+            self._out.write(sanitize_text(snapshot.choice(index).text.strip("\n")))
+        status = status_text(footer)
+        if status:
+            code = "31" if footer.status == "error" else "33"
+            self._out.write("\n" + self._style(sanitize_text(f"[{status}]"), code))
+        self._out.write("\n" + self._style(footer_text(footer), "2") + "\n")
+        self._out.flush()
+
+    def _style(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self._color and text else text
+
+    def _write_new(self, snapshot: TurnSnapshot) -> bool:
+        wrote = False
+        if not self._labelled and (snapshot.reasoning or snapshot.text):
+            self._labelled = True
+            self._out.write(self._style(choice_heading(0, self._choices), "1") + "\n")
+        if self._text == 0:  # the thinking is shown until the answer starts
+            reasoning = snapshot.reasoning
+            if len(reasoning) > self._reasoning:
+                if self._reasoning == 0:
+                    self._out.write(self._style("Thinking…", "2;3") + "\n")
+                self._out.write(self._style(sanitize_text(reasoning[self._reasoning :]), "2"))
+                self._reasoning = len(reasoning)
+                wrote = True
+        text = snapshot.text
+        if len(text) > self._text:
+            if self._text == 0 and self._reasoning:
+                self._out.write("\n\n")
+            self._out.write(sanitize_text(text[self._text :]))
+            self._text = len(text)
+            wrote = True
+        return wrote

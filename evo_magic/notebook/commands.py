@@ -1,0 +1,291 @@
+"""``%deepseek`` line commands (a mixin of :class:`~evo_magic.notebook.magics.DeepSeekMagics`)."""
+
+from __future__ import annotations
+
+import shlex
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import MagicArgumentParser
+from traitlets import TraitError
+
+from .. import config
+from ..display.notices import Notice, Table, plural
+from ..errors import ConfigError, EvoMagicError, OptionError
+from ..ledger.pricing import format_money
+from ..sessions.registry import registry
+from .args import session_parser, split
+
+if TYPE_CHECKING:
+    from ..sessions.session import Session
+
+LINE_COMMANDS = (
+    "help",
+    "reset",
+    "history",
+    "undo",
+    "restore",
+    "panel",
+    "pick",
+    "fix",
+    "usage",
+    "budget",
+    "config",
+    "offline",
+)
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _existing(name: str | None) -> Session:
+    """The session ``-s NAME`` names, which must exist: reading or changing a session never
+    creates one (asking in a cell, ``panel`` and ``restore`` do)."""
+    try:
+        return registry().find(name)
+    except OptionError as exc:
+        raise UsageError(
+            f"{exc.one_line()} (after a kernel restart, %deepseek restore -s {shlex.quote(name or '')} "
+            "brings a session back)"
+        ) from None
+
+
+def _budget_status(budget: float | None) -> Notice:
+    """The limit (or none) and this notebook's billed spend, from the ledger."""
+    from ..ledger.accounting import current
+    from ..ledger.budget import check
+    from ..ledger.notebook_id import short_name
+    from ..ledger.store import LedgerError
+
+    acc = current()
+    try:
+        spent = acc.ledger.spend(acc.notebook)
+    except LedgerError as exc:
+        raise UsageError(f"this notebook's spend cannot be read: {exc.one_line()}") from None
+    limit = None if budget is None else Decimal(str(budget))
+    verdict = check(spent.cost, limit, notebook=short_name(acc.notebook), unpriced=spent.unknown)
+    message = verdict.message.replace("; request refused.", "; new requests are refused.")  # no request here
+    if limit is None:
+        hint = "%deepseek budget AMOUNT"
+        text = f"{message} {hint} sets one (a warning from 80 %, requests past it are refused)."
+    else:
+        hint = "%deepseek budget off"
+        text = f"{message} {hint} removes it."
+    return Notice(text, title=None, code=[hint])
+
+
+class LineCommands:
+    """One ``_cmd_NAME(rest)`` method per command; the magic dispatches by the first word."""
+
+    shell: Any
+    help_text: str = ""
+    # traits of DeepSeekMagics read here
+    model: str
+    extra_models: list[str]
+    protocol: str
+    thinking: bool | None
+    max_tokens: int | None
+    temperature: float | None
+    read_timeout: float
+    connect_timeout: float
+    max_retries: int
+    max_tool_calls: int
+    live: str
+    offline_rate: float
+    budget: float | None
+
+    def _ask(self, args: Any, prompt: str) -> Any:  # provided by DeepSeekMagics
+        raise NotImplementedError
+
+    def _fix_prompt(self, extra: str) -> str:  # provided by DeepSeekMagics
+        raise NotImplementedError
+
+    def _line(self, line: str) -> Any:
+        words = split(line)
+        if not words:
+            return self._cmd_help([])
+        command, rest = words[0], words[1:]
+        handler = getattr(self, f"_cmd_{command}", None)
+        if command not in LINE_COMMANDS or handler is None:
+            import difflib
+
+            close = difflib.get_close_matches(command, LINE_COMMANDS, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise UsageError(
+                f"unknown command '{command}': {hint}commands are {', '.join(LINE_COMMANDS)}; "
+                "a prompt goes in a %%deepseek cell"
+            )
+        return handler(rest)
+
+    def _cmd_help(self, rest: list[str]) -> Notice:
+        return Notice(self.help_text, title="%deepseek", pre=True)
+
+    def _cmd_reset(self, rest: list[str]) -> Notice:
+        session = _existing(session_parser("reset").parse_args(rest).session)
+        session.reset()
+        return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
+
+    def _cmd_history(self, rest: list[str]) -> Any:
+        """Each turn compactly (a few lines, expandable in HTML; 100 columns as text)."""
+        from ..display.history import HistoryView
+
+        session = _existing(session_parser("history").parse_args(rest).session)
+        return HistoryView(session.name, session.turns)
+
+    def _cmd_config(self, rest: list[str]) -> Table:
+        if rest:
+            raise UsageError("%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE")
+        try:
+            endpoint = config.resolve()
+        except ConfigError as exc:
+            raise UsageError(exc.one_line()) from None
+        key = f"{endpoint.key.masked} (from {endpoint.key_source})" if endpoint.key else "not set"
+        urls = ", ".join(config.shown_url(u) for u in endpoint.base_urls)
+        if endpoint.url_source and not endpoint.offline:
+            source = endpoint.url_source
+            urls += f" ({source})" if source == "default" else f" (from {source})"
+        rows: list[list[Any]] = [
+            ["model", self.model],
+            ["extra_models", ", ".join(self.extra_models) or "none"],
+            ["protocol", self.protocol],
+            ["thinking", "each model's default" if self.thinking is None else "on" if self.thinking else "off"],
+            ["max_tokens", self.max_tokens if self.max_tokens is not None else "API default"],
+            ["temperature", self.temperature if self.temperature is not None else "API default"],
+            ["base URLs", urls],
+            ["API key", "the emulator's own" if endpoint.offline else key],
+            ["offline", "yes, bundled emulator" if endpoint.offline else "no"],
+            ["read_timeout", f"{self.read_timeout:g} s"],
+            ["connect_timeout", f"{self.connect_timeout:g} s"],
+            ["max_retries", self.max_retries],
+            ["max_tool_calls", f"{self.max_tool_calls} per round"],
+            ["budget", "none" if self.budget is None else format_money(Decimal(str(self.budget)))],
+            ["live view", self.live],
+            ["sessions", ", ".join(registry().sessions) or "(none yet)"],
+        ]
+        return Table("evo_magic settings", ["setting", "value"], rows, note="\n".join(endpoint.notes) or None)
+
+    def _cmd_undo(self, rest: list[str]) -> Notice:
+        session = _existing(session_parser("undo").parse_args(rest).session)
+        try:
+            turn = session.undo()
+        except OptionError as exc:
+            raise UsageError(exc.one_line()) from None
+        return Notice(f"Dropped the last turn of session {session.name!r}: {_short(turn.prompt)!r}.")
+
+    def _cmd_restore(self, rest: list[str]) -> Notice:
+        """Rebuild the session's conversation from this notebook's ledger (after a restart)."""
+        from ..ledger.accounting import current
+        from ..ledger.notebook_id import OVERRIDE_VAR, is_fallback, short_name
+
+        args = session_parser("restore").parse_args(rest)
+        session = registry().get(args.session)
+        acc = current()
+        try:
+            added, superseded = acc.restore(session)
+        except EvoMagicError as exc:  # the ledger unreadable, the session busy in the panel
+            raise UsageError(exc.one_line()) from None
+        where = f"the ledger of {short_name(acc.notebook)}"
+        if is_fallback(acc.notebook):
+            where += f" (every unnamed notebook in this folder shares it; set {OVERRIDE_VAR} to tell them apart)"
+        if not added:
+            held = f"; its {plural(len(session.turns), 'turn')} are all in memory" if session.turns else ""
+            return Notice(f"Nothing to restore for session {session.name!r} from {where}{held}.")
+        rerun = f"; {len(superseded)} superseded by cells re-run since" if superseded else ""
+        messages = sum(len(t.messages) for t in session.turns)
+        return Notice(
+            f"Restored {plural(len(added), 'turn')} of session {session.name!r} from {where}"
+            f"{rerun}. The conversation now has {plural(len(session.turns), 'turn')} ({plural(messages, 'message')}); "
+            "%deepseek history lists them.",
+            code=["%deepseek history"],
+        )
+
+    def _cmd_panel(self, rest: list[str]) -> Any:
+        """A chat panel on the session, beside the cells (needs a Jupyter front end)."""
+        args = session_parser("panel").parse_args(rest)
+        from ..display.live import _auto_mode
+        from ..panels.panel import ChatPanel
+
+        if _auto_mode() != "widget":
+            raise UsageError(
+                "the chat panel needs a Jupyter front end (JupyterLab, Notebook 7, VS Code); "
+                "here, ask in %%deepseek cells or with evo_magic.session().ask()"
+            )
+        try:
+            return ChatPanel(args.session)
+        except ImportError as exc:
+            raise UsageError(f"the panel needs ipywidgets and anywidget: {exc}") from None
+
+    def _cmd_fix(self, rest: list[str]) -> Any:
+        """Explain the last exception and put a corrected cell below."""
+        from .args import cell_parser
+
+        args = cell_parser().parse_args(rest)
+        args.fix = True
+        self._ask(args, self._fix_prompt(""))  # the live view shows the answer
+
+    def _cmd_usage(self, rest: list[str]) -> Any:
+        """This notebook's totals per session and model and its spend over time (``--all``:
+        every notebook); ``--csv PATH`` writes the requests to a CSV file instead."""
+        from ..ledger.accounting import current
+
+        p = MagicArgumentParser(prog="%deepseek usage", add_help=False)
+        p.add_argument("--all", action="store_true")
+        p.add_argument("--csv", metavar="PATH")
+        args = p.parse_args(rest)
+        if args.csv is None:
+            return current().usage(all_notebooks=args.all)
+        if not args.csv.strip():
+            raise UsageError("--csv needs a file path, like --csv usage.csv")
+        rows = current().rows(all_notebooks=args.all)
+        try:
+            path = rows.to_csv(args.csv)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.csv}: {exc.strerror or exc}") from None
+        return Notice(f"Wrote {len(rows):,} row{'' if len(rows) == 1 else 's'} to {path}")
+
+    def _cmd_budget(self, rest: list[str]) -> Notice:
+        """``%deepseek budget 2.00`` sets this notebook's limit in USD; ``off`` removes it; bare,
+        it tells the limit and this notebook's billed spend."""
+        if not rest:
+            return _budget_status(self.budget)
+        if len(rest) != 1:
+            raise UsageError("usage: %deepseek budget AMOUNT (USD) or %deepseek budget off")
+        if rest[0].lower() in ("off", "none"):
+            self.budget = None
+            return Notice("No budget for this notebook.")
+        try:
+            self.budget = float(rest[0].lstrip("$"))
+        except ValueError:
+            raise UsageError(f"the budget is an amount in USD like 2.00, not {rest[0]!r}") from None
+        except TraitError as exc:  # nan, inf, negative or zero
+            raise UsageError(str(exc)) from None
+        amount = format_money(Decimal(str(self.budget)))
+        return Notice(f"Budget for this notebook: {amount}; a warning from 80 %, requests past it are refused.")
+
+    def _cmd_pick(self, rest: list[str]) -> Notice:
+        p = session_parser("pick")
+        p.add_argument("choice", type=int)
+        args = p.parse_args(rest)
+        session = _existing(args.session)
+        try:
+            session.pick(args.choice - 1)
+        except OptionError as exc:
+            raise UsageError(exc.one_line()) from None
+        return Notice(f"Session {session.name!r} continues from choice {args.choice}.")
+
+    def _cmd_offline(self, rest: list[str]) -> Notice:
+        p = MagicArgumentParser(prog="%deepseek offline", add_help=False)
+        p.add_argument("--rate", type=float, default=None)
+        p.add_argument("--if-no-key", action="store_true")
+        p.add_argument("--off", action="store_true")
+        args = p.parse_args(rest)
+        from . import offline
+
+        if args.off:
+            return offline.go_online()
+        if args.rate is not None and args.rate <= 0:
+            raise UsageError("--rate is tokens per second and must be positive")
+        return offline.go_offline(rate=self.offline_rate if args.rate is None else args.rate, if_no_key=args.if_no_key)
