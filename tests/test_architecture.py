@@ -12,7 +12,8 @@ import pytest
 PKG = Path(__file__).resolve().parents[1] / "evo_magic"
 PURE = ["errors", "fallback", "counts", "events", "snapshot", "messages", "options", "tools",
         "protocol/__init__", "protocol/openai_chat", "protocol/anthropic_messages",
-        "render", "markdown", "pricing", "budget", "panel_render", "totals", "spend_chart", "usage_view"]
+        "render", "markdown", "pricing", "budget", "panel_render", "totals", "spend_chart", "usage_view",
+        "batch/tokens", "batch/template", "batch/schema", "batch/plan"]
 IO_LIBRARIES = {"IPython", "ipywidgets", "anywidget", "httpx", "httpx_sse", "traitlets", "zmq",
                 "ipykernel", "starlette", "uvicorn", "sqlite3"}
 
