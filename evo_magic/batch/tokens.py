@@ -67,7 +67,7 @@ def approximate_tokens(text: str | None) -> list[str]:
 
 def turns_of(body: Mapping[str, Any]) -> tuple[list[Turn], bool, list[Any]]:
     """(turns, thinking, tools) of a request body of either protocol."""
-    thinking = _thinking(body)
+    thinking = thinking_of(body)
     turns: list[Turn] = []
     if body.get("system") is not None:  # Anthropic: top-level system
         turns.append(("system", _text(body["system"]), "", 0))
@@ -113,7 +113,7 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _thinking(body: Mapping[str, Any]) -> bool:
+def thinking_of(body: Mapping[str, Any]) -> bool:
     """As the server decides: deepseek-reasoner always, deepseek-chat never, V4 by default."""
     model = body.get("model")
     if model in ("deepseek-reasoner", "deepseek-chat"):
