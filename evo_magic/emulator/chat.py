@@ -112,7 +112,12 @@ def usage_of(prompt: int, hit: int, completions: Sequence[tuple[int, int]], thin
 
 
 def _remember(
-    state: State, key: str, body: Any, prompt: list[str], cacheable: list[Any], choices: Sequence[encode.Rendered]
+    state: State,
+    key: str,
+    billed: list[Any],
+    prompt: list[str],
+    cacheable: list[Any],
+    choices: Sequence[encode.Rendered],
 ) -> None:
     """The answers' reasoning (echo rule) and the prompt / prompt+answer sequences (cache)."""
     sequences = [cacheable]
@@ -121,7 +126,7 @@ def _remember(
         if r.reasoning is not None:
             state.reasoning.remember(key, answer_hash(content, r.tool_calls), "".join(r.reasoning))
         approximate = [*prompt, "<|assistant|>", *tokenize(assistant_text(content, r.tool_calls))]
-        sequences.append(state.billing.history(body, answer_message(r), approximate))
+        sequences.append(state.billing.history(billed, answer_message(r), approximate))
     state.cache.remember(key, *sequences)
 
 
@@ -166,7 +171,7 @@ async def _handle(state: State, request: Request) -> Response:
         choices.append(r)
     hit = state.cache.hit(key, full_prompt)
     usage = usage_of(len(full_prompt), hit, [completion_of(state.billing, r, max_tokens) for r in choices], thinking)
-    _remember(state, key, body, prompt, cacheable, choices)
+    _remember(state, key, full_prompt, prompt, cacheable, choices)
 
     model = validate.MODELS[body["model"]]
     rid = wire.new_id()

@@ -78,7 +78,7 @@ async def _handle(state: State, request: Request) -> Response:
     if fault is not None and fault.finish:
         r.finish_reason = fault.finish
     hit = state.cache.hit(key, full_prompt)
-    answered = state.billing.history(body, answer_message(r), [*prompt, "<|assistant|>", *r.content])
+    answered = state.billing.history(full_prompt, answer_message(r), [*prompt, "<|assistant|>", *r.content])
     state.cache.remember(key, cacheable, answered)
     usage = {
         "input_tokens": len(full_prompt) - hit,

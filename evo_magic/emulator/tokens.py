@@ -66,14 +66,13 @@ class Billing:
             seen -= 1
         return billed, billed[:seen]
 
-    def history(self, body: Mapping[str, Any], answer: Mapping[str, Any], approximate: list[str]) -> list[Any]:
+    def history(self, billed: Sequence[Any], answer: Mapping[str, Any], approximate: list[str]) -> list[Any]:
         """The token sequence that a follow-up echoing ``answer`` (an assistant message) starts
-        with: what the cache remembers of a prompt and its answer."""
+        with, given the ``billed`` prompt: what the cache remembers of a prompt and its answer."""
         counter = self.counter
         if counter is None:
             return approximate
-        ids = counter.prompt_ids({**body, "messages": [*body["messages"], answer]})
-        return ids[: _open_end(ids)]
+        return [*billed[: _open_end(billed)], *counter.message_ids(answer)]
 
     def completion(self, reasoning: str | None, content: str, calls: Sequence[Mapping[str, Any]],
                    approximate: tuple[int, int], max_tokens: int | None, cut: bool) -> tuple[int, int]:

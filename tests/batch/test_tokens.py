@@ -125,3 +125,14 @@ def test_importing_the_module_loads_no_tokenizer() -> None:
 
 def test_fixtures_are_the_shared_recordings() -> None:
     assert (RECORDED / "thinking_enabled_effort_high.request.json").exists()
+
+
+def test_repeated_texts_come_from_a_bounded_memo(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = tokens._load("tokenizers")  # a fresh counter with an empty memo
+    monkeypatch.setattr(tokens, "MEMO_TEXTS", 10)
+    instruction = "Classify the sentiment of this review."
+    first = t.encode(instruction)
+    assert t._memo[instruction] == first and t.encode_many([instruction, "", instruction]) == [first, [], first]
+    for i in range(25):
+        t.encode(f"row {i}")
+    assert len(t._memo) <= 10 and t.encode(instruction) == first
