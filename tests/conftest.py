@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,3 +80,13 @@ def use_offline(monkeypatch: pytest.MonkeyPatch, emulator: object, notebook: str
     monkeypatch.setenv("JPY_SESSION_NAME", notebook)
     monkeypatch.setattr(offline, "_emulator", emulator)  # go_offline starts none of its own
     offline.go_offline(rate=None)  # and keeps the shared emulator unthrottled (a rate would pace it)
+
+
+def run_async(coro: Any) -> Any:
+    """``asyncio.run(coro)`` in a fresh thread: Playwright's sync API (the browser tests) leaves
+    an event loop running in the main thread, where ``asyncio.run`` refuses to start."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

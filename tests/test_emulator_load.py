@@ -11,6 +11,8 @@ import pytest
 from evo_magic.emulator import Emulator
 from evo_magic.emulator.__main__ import main
 
+from .conftest import run_async
+
 BODY = {"model": "deepseek-v4-flash", "thinking": {"type": "disabled"}, "max_tokens": 20,
         "messages": [{"role": "user", "content": "Say hi"}]}
 ANTHROPIC = {"model": "deepseek-v4-flash", "max_tokens": 20, "messages": [{"role": "user", "content": "Say hi"}]}
@@ -37,14 +39,14 @@ def test_latency_comes_before_the_first_byte(path: str, body: dict, stream: bool
 
 def test_over_the_limit_is_a_429_with_retry_after_and_the_vendor_body() -> None:
     with Emulator(latency=0.4, max_concurrency=4) as emu:
-        responses = asyncio.run(fire(emu.url, 10))
+        responses = run_async(fire(emu.url, 10))
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [200] * 4 + [429] * 6
         refused = next(r for r in responses if r.status_code == 429)
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["error"]["type"] == "rate_limit_error" and "concurrent" in refused.json()["error"]["message"]
         assert emu.state.in_flight == 0 and emu.state.peak_in_flight == 4 and emu.state.rejected == 6
-        messages = asyncio.run(fire(emu.url, 6, "/v1/messages", ANTHROPIC))
+        messages = run_async(fire(emu.url, 6, "/v1/messages", ANTHROPIC))
         assert sorted(r.status_code for r in messages) == [200] * 4 + [429] * 2
         assert next(r for r in messages if r.status_code == 429).json()["type"] == "error"
 
@@ -52,7 +54,7 @@ def test_over_the_limit_is_a_429_with_retry_after_and_the_vendor_body() -> None:
 def test_in_flight_counts_stay_exact_under_load() -> None:
     with Emulator(latency=0.05, max_concurrency=16) as emu:
         for _ in range(3):
-            responses = asyncio.run(fire(emu.url, 40, stream=True))
+            responses = run_async(fire(emu.url, 40, stream=True))
             assert {r.status_code for r in responses} <= {200, 429}
         ok = sum(r.status_code == 200 for r in responses)
         assert ok >= 16 and emu.state.in_flight == 0 and emu.state.peak_in_flight == 16

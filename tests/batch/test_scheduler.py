@@ -16,6 +16,8 @@ from evo_magic.emulator import Emulator
 from evo_magic.errors import AuthenticationError, InsufficientBalanceError
 from evo_magic.transport import TransportSettings
 
+from ..conftest import run_async
+
 KEY = "sk-sched-test-0001"
 
 
@@ -31,7 +33,7 @@ def scheduler(emu: Emulator, key: str = KEY, **kw) -> Scheduler:
 
 def run(s: Scheduler, todo, stop=None):
     got: list[RowResult] = []
-    summary = asyncio.run(s.run(todo, on_result=got.append, stop=stop))
+    summary = run_async(s.run(todo, on_result=got.append, stop=stop))
     return summary, got
 
 
@@ -81,7 +83,7 @@ def test_a_401_or_402_stops_the_run_at_once_keeping_finished_rows(emu: Emulator,
             emu.fail_next(fault)
 
     sent = len(emu.requests)
-    summary = asyncio.run(s.run(rows(20), on_result=seen))
+    summary = run_async(s.run(rows(20), on_result=seen))
     assert [r.key for r in got] == [0, 1, 2] and isinstance(summary.fatal, error)
     assert summary.stopped == str(summary.fatal) and "\n" not in summary.stopped and KEY not in summary.stopped
     assert len(emu.requests) - sent == 4  # nothing sent after the refusal
@@ -106,7 +108,7 @@ def test_other_failures_stay_with_their_row_and_never_stop_the_run(emu: Emulator
         if result.key == 6:
             emu.fail_next("503")  # row 7: one 503, retried
 
-    summary = asyncio.run(s.run(rows(10), on_result=seen))
+    summary = run_async(s.run(rows(10), on_result=seen))
     by_key = {r.key: r for r in got}
     assert len(got) == 10 and summary.done == 8 and summary.failed == 2
     assert by_key[2].error.startswith("HTTP 500: Server Error") and "3 tries" in by_key[2].error
@@ -131,7 +133,7 @@ def test_stop_ends_the_run_within_a_second_keeping_finished_rows() -> None:
         got: list[RowResult] = []
         threading.Timer(1.0, stop.set).start()
         start = time.monotonic()
-        summary = asyncio.run(scheduler(slow, concurrency=2).run(rows(100), on_result=got.append, stop=stop))
+        summary = run_async(scheduler(slow, concurrency=2).run(rows(100), on_result=got.append, stop=stop))
         ended = time.monotonic() - start
         assert summary.stopped == "stop" and 2 <= summary.done == len(got) < 100
         assert ended < 1.0 + 0.5
@@ -151,7 +153,7 @@ def test_cancelling_the_task_abandons_in_flight_requests_cleanly() -> None:
                 await task
 
         start = time.monotonic()
-        asyncio.run(main())
+        run_async(main())
         assert time.monotonic() - start < 1.5
 
 
@@ -163,7 +165,7 @@ def test_results_as_an_async_iterator_and_the_anthropic_protocol(emu: Emulator) 
     async def main() -> list[RowResult]:
         return [r async for r in s.results(todo)]
 
-    got = asyncio.run(main())
+    got = run_async(main())
     assert sorted(r.key for r in got) == [f"r{i}" for i in range(6)] and all(r.ok and r.text for r in got)
     assert s.summary is not None and s.summary.done == 6 and got[0].usage.prompt_tokens > 0
 
