@@ -58,6 +58,6 @@ def lane_client(connect_timeout: float, read_timeout: float, headers: Any = None
     return httpx.AsyncClient(
         transport=LaneTransport(connect_timeout),
         timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=None),
-        headers={"User-Agent": f"evo_magic/{__version__}", **dict(headers or {})},
+        headers=httpx.Headers({"User-Agent": f"evo_magic/{__version__}", **dict(headers or {})}),
         follow_redirects=False,
     )

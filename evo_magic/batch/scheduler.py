@@ -129,6 +129,7 @@ class Scheduler:
         self._exhausted = False
         self.throttled = self.retries = 0
         self.summary: RunSummary | None = None
+        self._request_headers: httpx.Headers | None = self._headers
 
     async def results(self, rows: Iterable[Row], stop: threading.Event | None = None) -> AsyncIterator[RowResult]:
         """The rows' results as they complete (the run's summary is :attr:`summary` after)."""
@@ -164,7 +165,8 @@ class Scheduler:
                 on_result(result)
 
         own = self._client is None
-        client = self._client or lane_client(self.settings.connect_timeout, self.settings.read_timeout)
+        client = self._client or lane_client(self.settings.connect_timeout, self.settings.read_timeout, self._headers)
+        self._request_headers = None if own else self._headers  # our own client carries them already
         workers = [asyncio.ensure_future(self._worker(i, feed, client, deliver)) for i in range(self.pace.maximum)]
         watcher = asyncio.ensure_future(_watch(stop))
         stopped: str | None = None
@@ -254,7 +256,7 @@ class Scheduler:
         once the answer started is a ProtocolError: that row fails, nothing is sent again)."""
         url = base + self.codec.PATH
         try:
-            request = client.build_request("POST", url, content=payload, headers=self._headers,
+            request = client.build_request("POST", url, content=payload, headers=self._request_headers,
                                            extensions={LANE: lane})
             response = await client.send(request, stream=True)
         except Exception as exc:
