@@ -82,6 +82,14 @@ def test_settings_are_validated() -> None:
         Emulator(max_concurrency=0)
 
 
+def test_exact_tokens_without_the_vocabulary_is_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import evo_magic.emulator as emulator
+
+    monkeypatch.setattr(emulator, "vocabulary", lambda: None)
+    with pytest.raises(ValueError, match=r"exact_tokens=True: exact DeepSeek token counts need the vocabulary"):
+        Emulator(exact_tokens=True)
+
+
 def test_command_line_takes_latency_and_limit(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--latency", "-2"])

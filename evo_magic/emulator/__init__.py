@@ -30,6 +30,7 @@ import threading
 import time
 from typing import Any
 
+from ..batch.tokens import INSTALL_HINT, vocabulary
 from .app import create_app
 from .state import FAULTS, Fault, InjectedReset, State
 
@@ -85,6 +86,8 @@ class Emulator:
         self.port = port
         if not latency >= 0:
             raise ValueError(f"latency must be 0 or more seconds, not {latency!r}")
+        if exact_tokens and vocabulary() is None:
+            raise ValueError(f"exact_tokens=True: {INSTALL_HINT}")
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1 (or None for no limit), not {max_concurrency!r}")
         self.state = State(
