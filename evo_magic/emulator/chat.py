@@ -15,15 +15,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..batch.tokens import HIDDEN_THINKING_TOKENS
 from . import encode, validate, wire
 from .answers import plan
 from .state import State, answer_hash
-from .tokens import tokenize
-
-# DeepSeek adds hidden prompt tokens in thinking mode: the same 2+2 prompt counts 18 tokens
-# with thinking disabled and 97 with it enabled (recorded), so 79 are added here.
-HIDDEN_THINKING_TOKENS = 79
-_THINK = "<|think|>"
+from .tokens import Billing, tokenize
 
 
 def text_of(content: Any) -> str:
@@ -79,9 +75,29 @@ def echo_rule_broken(messages: Sequence[Mapping[str, Any]], key: str, state: Sta
     return False
 
 
-def usage_of(prompt: int, hit: int, choices: Sequence[encode.Rendered], thinking: bool) -> dict[str, Any]:
-    """The usage object, keys in DeepSeek's order."""
-    completion = sum(r.completion_tokens for r in choices)
+def answer_message(r: encode.Rendered) -> dict[str, Any]:
+    """The assistant message a client echoes for the answer ``r`` (what a follow-up starts with)."""
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(r.content)}
+    if r.tool_calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in r.tool_calls
+        ]
+        message["reasoning_content"] = "".join(r.reasoning or ())
+    return message
+
+
+def completion_of(billing: Billing, r: encode.Rendered, max_tokens: int | None) -> tuple[int, int]:
+    """(completion tokens, reasoning tokens) of one choice as billed."""
+    approximate = (r.completion_tokens, len(r.reasoning or ()))
+    reasoning = None if r.reasoning is None else "".join(r.reasoning)
+    cut = r.finish_reason == "length"
+    return billing.completion(reasoning, "".join(r.content), r.tool_calls, approximate, max_tokens, cut)
+
+
+def usage_of(prompt: int, hit: int, completions: Sequence[tuple[int, int]], thinking: bool) -> dict[str, Any]:
+    """The usage object, keys in DeepSeek's order; ``completions`` per choice (all, reasoning)."""
+    completion = sum(c for c, _ in completions)
     usage: dict[str, Any] = {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -89,30 +105,33 @@ def usage_of(prompt: int, hit: int, choices: Sequence[encode.Rendered], thinking
         "prompt_tokens_details": {"cached_tokens": hit},
     }
     if thinking:
-        usage["completion_tokens_details"] = {"reasoning_tokens": sum(len(r.reasoning or ()) for r in choices)}
+        usage["completion_tokens_details"] = {"reasoning_tokens": sum(t for _, t in completions)}
     usage["prompt_cache_hit_tokens"] = hit
     usage["prompt_cache_miss_tokens"] = prompt - hit
     return usage
 
 
-def _remember(state: State, key: str, prompt: list[str], choices: Sequence[encode.Rendered]) -> None:
+def _remember(
+    state: State,
+    key: str,
+    billed: list[Any],
+    prompt: list[str],
+    cacheable: list[Any],
+    choices: Sequence[encode.Rendered],
+) -> None:
     """The answers' reasoning (echo rule) and the prompt / prompt+answer sequences (cache)."""
-    sequences = [prompt]
+    sequences = [cacheable]
     for r in choices:
         content = "".join(r.content)
         if r.reasoning is not None:
             state.reasoning.remember(key, answer_hash(content, r.tool_calls), "".join(r.reasoning))
-        sequences.append([*prompt, "<|assistant|>", *tokenize(assistant_text(content, r.tool_calls))])
+        approximate = [*prompt, "<|assistant|>", *tokenize(assistant_text(content, r.tool_calls))]
+        sequences.append(state.billing.history(billed, answer_message(r), approximate))
     state.cache.remember(key, *sequences)
 
 
 def _error_event() -> bytes:
     return encode.sse({"error": {"message": "upstream overloaded mid-stream", "type": "server_error", "code": 503}})
-
-
-def billed_prompt(prompt: list[str], thinking: bool) -> list[str]:
-    """The prompt as counted: with DeepSeek's hidden thinking-mode tokens at the end."""
-    return prompt + [_THINK] * HIDDEN_THINKING_TOKENS if thinking else prompt
 
 
 async def _handle(state: State, request: Request) -> Response:
@@ -124,7 +143,7 @@ async def _handle(state: State, request: Request) -> Response:
     if echo_rule_broken(body["messages"], key, state, thinking):
         return wire.error(400, validate.ECHO_RULE)
     pairs, prompt = conversation(body["messages"])
-    full_prompt = billed_prompt(prompt, thinking)
+    full_prompt, cacheable = state.billing.prompt(body, prompt, HIDDEN_THINKING_TOKENS if thinking else 0)
     max_tokens = body.get("max_tokens")
     fault, early = None, wire.too_long(len(full_prompt), max_tokens, anthropic=False)
     if early is None:
@@ -151,8 +170,8 @@ async def _handle(state: State, request: Request) -> Response:
             r.finish_reason = fault.finish
         choices.append(r)
     hit = state.cache.hit(key, full_prompt)
-    usage = usage_of(len(full_prompt), hit, choices, thinking)
-    _remember(state, key, prompt, choices)
+    usage = usage_of(len(full_prompt), hit, [completion_of(state.billing, r, max_tokens) for r in choices], thinking)
+    _remember(state, key, full_prompt, prompt, cacheable, choices)
 
     model = validate.MODELS[body["model"]]
     rid = wire.new_id()

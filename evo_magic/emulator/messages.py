@@ -14,9 +14,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..batch.tokens import HIDDEN_THINKING_TOKENS
 from . import encode, validate, wire
 from .answers import plan
-from .chat import billed_prompt, text_of
+from .chat import answer_message, completion_of, text_of
 from .state import State
 from .tokens import tokenize
 
@@ -59,7 +60,7 @@ async def _handle(state: State, request: Request) -> Response:
     model = body.get("model") if body.get("model") in validate.MODELS else "deepseek-v4-flash"
     thinking = validate.thinking_on({**body, "model": model})
     pairs, prompt = conversation(body)
-    full_prompt = billed_prompt(prompt, thinking)
+    full_prompt, cacheable = state.billing.prompt(body, prompt, HIDDEN_THINKING_TOKENS if thinking else 0)
     fault, early = None, wire.too_long(len(full_prompt), body["max_tokens"], anthropic=True)
     if early is None:
         fault, early = wire.take_fault(state, anthropic=True)
@@ -77,12 +78,13 @@ async def _handle(state: State, request: Request) -> Response:
     if fault is not None and fault.finish:
         r.finish_reason = fault.finish
     hit = state.cache.hit(key, full_prompt)
-    state.cache.remember(key, prompt, [*prompt, "<|assistant|>", *r.content])
+    answered = state.billing.history(full_prompt, answer_message(r), [*prompt, "<|assistant|>", *r.content])
+    state.cache.remember(key, cacheable, answered)
     usage = {
         "input_tokens": len(full_prompt) - hit,
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": hit,
-        "output_tokens": r.completion_tokens,
+        "output_tokens": completion_of(state.billing, r, body["max_tokens"])[0],
     }
     rid = wire.new_id()
     if not body.get("stream"):

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .tokens import PrefixCache
+from .tokens import Billing, PrefixCache
 
 FAULTS = (
     "429",
@@ -94,11 +94,20 @@ class State:
 
     tokens_per_second: float | None = None
     first_token_delay: float = 0.0
+    latency: float = 0.0  # seconds before the first byte of every response
+    max_concurrency: int | None = None  # above it: 429 (admission.py)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    rejected: int = 0  # requests refused with 429 for the concurrency limit
+    exact_tokens: bool | None = None  # usage by DeepSeek's tokenizer: None = when installed
     api_keys: set[str] | None = None
     requests: list[Any] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
     cache: PrefixCache = field(default_factory=PrefixCache)
     reasoning: ReasoningMemory = field(default_factory=ReasoningMemory)
+
+    def __post_init__(self) -> None:
+        self.billing = Billing(self.exact_tokens)
 
     def received(self, body: Any) -> None:
         self.requests.append(body)

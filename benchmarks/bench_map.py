@@ -1,0 +1,171 @@
+"""Batch benchmark (first form): the evo_magic.batch scheduler against the emulator, side by side
+with the ideal and with a plain asyncio + official ``openai.AsyncOpenAI`` loop.
+
+Run:  python benchmarks/bench_map.py [--rows N] [--quick]
+
+The emulator runs in its own process (``python -m evo_magic.emulator --latency 0.2
+--max-concurrency 64``: 200 ms before each answer, 429 + Retry-After above 64 requests in
+flight), so the CPU measured here is the client's alone. Each contender sends the same N rows
+(a review-classification template, thinking off, 20 output tokens at most) at concurrency 64:
+
+1. the scheduler (one AsyncClient in lanes, adaptive concurrency);
+2. plain asyncio + ``openai.AsyncOpenAI`` (its default httpx pool), ``asyncio.Semaphore(64)``;
+3. plain asyncio + one ``httpx.AsyncClient`` (its shared pool), the same semaphore: what the
+   lanes avoid;
+4. raw asyncio sockets (64 keep-alive connections, hand-written HTTP/1.1): what the emulator
+   itself sustains, with next to no client cost.
+
+Printed per contender: rows/s, share of the ideal (limit / latency = 320 rows/s), CPU per row
+of this process, 429s. Targets (issue #13): >= 90 % of the ideal, >= the openai loop's rate,
+< 1 ms CPU per row. The machine's load average is printed too: other work on the same cores
+slows every contender.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from evo_magic.batch.scheduler import Scheduler  # noqa: E402
+from evo_magic.batch.template import compile_template  # noqa: E402
+from evo_magic.config import Endpoint, Secret  # noqa: E402
+from evo_magic.core.options import RequestOptions  # noqa: E402
+from evo_magic.protocol import openai_chat  # noqa: E402
+
+LATENCY = 0.2
+LIMIT = 64
+KEY = "sk-bench-map-0000"
+TEMPLATE = "Classify the sentiment of this product review as positive, negative or neutral: {text}"
+
+
+def bodies(n: int) -> list[dict]:
+    template = compile_template(TEMPLATE, ["text"])
+    opts = RequestOptions(model="deepseek-v4-flash", thinking=False, max_tokens=20, stream=False)
+    return [openai_chat.build_body(template.messages({"text": f"Review {i}: it works, mostly."}), opts) for i in range(n)]
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "evo_magic.emulator", "--latency", str(LATENCY), "--max-concurrency", str(LIMIT)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    return proc, proc.stdout.readline().split()[-1]
+
+
+async def with_scheduler(url: str, todo: list[dict]) -> int:
+    s = Scheduler(Endpoint((url,), Secret(KEY)), concurrency=LIMIT)
+    summary = await s.run(enumerate(todo))
+    assert summary.done == len(todo), summary
+    return summary.throttled
+
+
+async def with_openai(url: str, todo: list[dict]) -> int:
+    import openai
+
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=url + "/v1", max_retries=5)
+    gate = asyncio.Semaphore(LIMIT)
+
+    async def one(body: dict) -> None:
+        async with gate:
+            await client.chat.completions.create(
+                model=body["model"], messages=body["messages"], max_tokens=body["max_tokens"],
+                extra_body={"thinking": body["thinking"]},
+            )
+
+    try:
+        await asyncio.gather(*(one(b) for b in todo))
+    finally:
+        await client.close()
+    return 0
+
+
+async def with_httpx_pool(url: str, todo: list[dict]) -> int:
+    import httpx
+
+    limits = httpx.Limits(max_connections=LIMIT, max_keepalive_connections=LIMIT)
+    gate = asyncio.Semaphore(LIMIT)
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def one(body: dict) -> None:
+            async with gate:
+                r = await client.post(url + "/v1/chat/completions", content=json.dumps(body), headers=headers)
+                r.raise_for_status()
+                json.loads(r.content)
+
+        await asyncio.gather(*(one(b) for b in todo))
+    return 0
+
+
+async def with_raw_sockets(url: str, todo: list[dict]) -> int:
+    host, port = url.removeprefix("http://").split(":")
+    feed = iter(todo)
+    head = "POST /v1/chat/completions HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n"
+    head += "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n"
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for body in feed:
+            payload = json.dumps(body).encode()
+            writer.write(head.format(host, KEY, len(payload)).encode() + payload)
+            headers = await reader.readuntil(b"\r\n\r\n")
+            assert headers.startswith(b"HTTP/1.1 200"), headers[:40]
+            length = next(int(line.split(b":")[1]) for line in headers.split(b"\r\n")
+                          if line.lower().startswith(b"content-length"))
+            json.loads(await reader.readexactly(length))
+        writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(LIMIT)))
+    return 0
+
+
+def measure(name: str, run: Callable[[str, list[dict]], Awaitable[int]], url: str, todo: list[dict]) -> dict:
+    cpu, wall = time.process_time(), time.perf_counter()
+    throttled = asyncio.run(run(url, todo))
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    rate = len(todo) / wall
+    return {"name": name, "rate": rate, "ideal": rate / (LIMIT / LATENCY), "cpu_ms": cpu / len(todo) * 1e3,
+            "throttled": throttled, "seconds": wall}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=3_200)
+    p.add_argument("--quick", action="store_true", help="640 rows")
+    args = p.parse_args()
+    n = 640 if args.quick else args.rows
+    todo = bodies(n)
+    proc, url = start_emulator()
+    try:
+        asyncio.run(with_scheduler(url, todo[:LIMIT]))  # warm up: the emulator loads its tokenizer
+        results = [
+            measure("evo_magic.batch scheduler", with_scheduler, url, todo),
+            measure("asyncio + openai.AsyncOpenAI", with_openai, url, todo),
+            measure("asyncio + httpx.AsyncClient pool", with_httpx_pool, url, todo),
+            measure("raw asyncio sockets (emulator alone)", with_raw_sockets, url, todo),
+        ]
+    finally:
+        proc.terminate()
+        proc.wait()
+    load = os.getloadavg()
+    print(f"{n:,} rows, emulator latency {LATENCY * 1000:.0f} ms, limit {LIMIT}: ideal {LIMIT / LATENCY:.0f} rows/s; "
+          f"{os.cpu_count()} cores, load average {load[0]:.1f}")
+    print(f"{'contender':36} {'rows/s':>8} {'of ideal':>9} {'CPU/row':>9} {'429s':>6}")
+    for r in results:
+        print(f"{r['name']:36} {r['rate']:8.1f} {r['ideal']:9.0%} {r['cpu_ms']:7.2f}ms {r['throttled']:6d}")
+    base = results[1]["rate"]
+    print(f"scheduler vs the openai loop: {results[0]['rate'] / base:.2f}x the rate, "
+          f"{results[0]['cpu_ms'] / results[1]['cpu_ms']:.2f}x the CPU per row")
+
+
+if __name__ == "__main__":
+    main()

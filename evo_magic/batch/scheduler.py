@@ -1,0 +1,309 @@
+"""The async engine of a run: many requests on one keep-alive ``httpx.AsyncClient``.
+
+``Scheduler(endpoint, concurrency=32).run(rows, on_result=...)`` sends one non-streamed request
+per ``(key, body)`` row, up to ``concurrency`` in flight, and hands each :class:`RowResult` to
+``on_result`` as it completes (in completion order; :meth:`Scheduler.results` is the same as an
+async iterator). Policy:
+
+- retries only before the first body byte, as the cells' transport does, with the same pure
+  policy (:class:`evo_magic.fallback.Plan`): 429 and 5xx are retried after Retry-After or a
+  capped, jittered backoff, 5xx on the next base URL, a refused connection moves on;
+- a 429 also halves the run's concurrency (once per wave), which then grows back by one
+  request per round of successes (:class:`~evo_magic.batch.pace.Concurrency`);
+- a 401 or 402 stops the whole run at once: in-flight requests are abandoned and
+  :attr:`RunSummary.fatal` holds the one error; any other failure is that row's ``error``
+  (one line) and the run goes on;
+- ``stop`` (a ``threading.Event``, e.g. set by a Stop button or Ctrl-C) ends the run within
+  0.1 s; cancelling the task does too. Rows already delivered stay delivered.
+
+Each worker sends in its own lane (:mod:`~evo_magic.batch.lanes`), so the client's cost per
+request stays constant; a row costs ~1 ms of CPU in all (see benchmarks/bench_map.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from ..config import Endpoint
+from ..core.events import Finished, ResponseStarted, StreamFailed, TextDelta, UsageReported
+from ..core.usage import Usage
+from ..errors import EvoMagicError, ProtocolError, error_from_body
+from ..fallback import Failure, GiveUp, Plan
+from ..protocol import codec
+from ..transport import TransportSettings, failure_of
+from .lanes import LANE, lane_client
+from .pace import Concurrency
+
+FATAL_STATUSES = frozenset({401, 402})
+MAX_RETRIES = 6  # waits per row: 429s under a shared limit need more than a cell's 3
+STOP_POLL_S = 0.05
+
+Row = tuple[Hashable, Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class RowResult:
+    """One row's outcome: the answer ``text`` (None on failure) or the ``error`` (one line)."""
+
+    key: Hashable
+    text: str | None
+    usage: Usage | None = None
+    error: str | None = None
+    status: int | None = None  # the last HTTP status
+    model: str | None = None  # the model that answered
+    finish: str | None = None
+    attempts: int = 1
+    seconds: float = 0.0  # from the first send to the answer
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did. ``fatal`` is the 401 / 402 that stopped it; ``stopped`` says why the run
+    ended early ("stop", the fatal message), None when every row was answered."""
+
+    done: int
+    failed: int
+    throttled: int  # 429s received
+    retries: int
+    seconds: float
+    concurrency: int  # the limit at the end
+    lowest_concurrency: int
+    usage: Usage | None
+    stopped: str | None = None
+    fatal: EvoMagicError | None = None
+
+
+class _Fatal(Exception):
+    def __init__(self, error: EvoMagicError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Scheduler:
+    """Runs rows against ``endpoint`` (its base URLs and key) over ``protocol``."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        protocol: str = "openai",
+        concurrency: int = 32,
+        settings: TransportSettings | None = None,
+        max_retries: int = MAX_RETRIES,
+        client: httpx.AsyncClient | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.endpoint = endpoint
+        self.codec = codec(protocol)
+        self.settings = settings or TransportSettings()
+        self.max_retries = max_retries
+        self.pace = Concurrency(concurrency)
+        self._client = client
+        self._rng = rng
+        key = endpoint.require_key().reveal()
+        self._secret = key
+        # httpx.Headers: its repr masks Authorization, so no traceback's locals show the key
+        self._headers = httpx.Headers({
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **({"x-api-key": key, "anthropic-version": "2023-06-01"} if protocol == "anthropic" else {}),
+        })
+        self._preferred = 0
+        self._wake = asyncio.Event()
+        self._exhausted = False
+        self.throttled = self.retries = 0
+        self.summary: RunSummary | None = None
+        self._request_headers: httpx.Headers | None = self._headers
+
+    async def results(self, rows: Iterable[Row], stop: threading.Event | None = None) -> AsyncIterator[RowResult]:
+        """The rows' results as they complete (the run's summary is :attr:`summary` after)."""
+        queue: asyncio.Queue[RowResult | None] = asyncio.Queue()
+        task = asyncio.ensure_future(self.run(rows, on_result=queue.put_nowait, stop=stop))
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (item := await queue.get()) is not None:
+                yield item
+            self.summary = task.result()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run(
+        self,
+        rows: Iterable[Row],
+        on_result: Callable[[RowResult], Any] | None = None,
+        stop: threading.Event | None = None,
+    ) -> RunSummary:
+        """Send every row; deliver each result to ``on_result`` as it completes."""
+        start = time.monotonic()
+        feed: Iterator[Row] = iter(rows)
+        counts = {"done": 0, "failed": 0}
+        usages: list[Usage | None] = []
+        fatal: list[EvoMagicError] = []
+
+        def deliver(result: RowResult) -> None:
+            counts["done" if result.ok else "failed"] += 1
+            usages.append(result.usage)
+            if on_result is not None:
+                on_result(result)
+
+        own = self._client is None
+        client = self._client or lane_client(self.settings.connect_timeout, self.settings.read_timeout, self._headers)
+        self._request_headers = None if own else self._headers  # our own client carries them already
+        workers = [asyncio.ensure_future(self._worker(i, feed, client, deliver)) for i in range(self.pace.maximum)]
+        watcher = asyncio.ensure_future(_watch(stop))
+        stopped: str | None = None
+        try:
+            pending: set[asyncio.Future[Any]] = {*workers, watcher}
+            while any(not w.done() for w in workers):
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if watcher in finished:
+                    stopped = "stop"
+                    break
+                failure = next((f.exception() for f in finished if f.exception() is not None), None)
+                if isinstance(failure, _Fatal):
+                    fatal.append(failure.error)
+                    stopped = str(failure.error)
+                    break
+                if failure is not None:
+                    raise failure
+        finally:
+            for task in [*workers, watcher]:
+                task.cancel()
+            await asyncio.gather(*workers, watcher, return_exceptions=True)
+            if own:
+                await client.aclose()
+        return RunSummary(
+            counts["done"], counts["failed"], self.throttled, self.retries, time.monotonic() - start,
+            self.pace.current, self.pace.lowest, Usage.total(usages), stopped, fatal[0] if fatal else None,
+        )
+
+    async def _worker(
+        self, lane: int, feed: Iterator[Row], client: httpx.AsyncClient, deliver: Callable[[RowResult], None]
+    ) -> None:
+        while True:
+            while lane >= self.pace.current and not self._exhausted:  # parked until the limit grows
+                self._wake.clear()
+                await self._wake.wait()
+            row = next(feed, None)
+            if row is None:
+                self._exhausted = True
+                self._wake.set()
+                return
+            deliver(await self._row(row, lane, client))
+
+    def _payload(self, body: Mapping[str, Any]) -> bytes:
+        body = {k: v for k, v in body.items() if k != "stream_options"}
+        body["stream"] = False
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
+
+    async def _row(self, row: Row, lane: int, client: httpx.AsyncClient) -> RowResult:
+        key, body = row
+        try:
+            payload = self._payload(body)
+        except (TypeError, ValueError) as exc:
+            return RowResult(key, None, error=f"the request could not be encoded as JSON: {exc}")
+        bases = self.endpoint.base_urls
+        plan = Plan(bases, start=self._preferred, max_retries=self.max_retries, rng=self._rng)
+        base, started, attempts = plan.first, time.monotonic(), 0
+        while True:
+            attempts += 1
+            epoch = self.pace.epoch
+            try:
+                outcome = await self._attempt(client, base, payload, lane)
+            except ProtocolError as exc:  # the answer broke off: never sent again
+                return RowResult(key, None, error=str(exc), status=200, attempts=attempts,
+                                 seconds=time.monotonic() - started)
+            if not isinstance(outcome, Failure):
+                self._preferred = bases.index(base)
+                if self.pace.succeeded():
+                    self._wake.set()
+                return self._parsed(key, outcome, attempts, time.monotonic() - started)
+            status = outcome.status
+            if status in FATAL_STATUSES:
+                raise _Fatal(outcome.error)
+            if status == 429:
+                self.throttled += 1
+                self.pace.throttled(epoch)
+            step = plan.after(outcome)
+            if isinstance(step, GiveUp):
+                return RowResult(key, None, error=str(step.error), status=status, attempts=attempts,
+                                 seconds=time.monotonic() - started)
+            self.retries += step.counted
+            if step.delay > 0:
+                await asyncio.sleep(step.delay)
+            base = step.base
+
+    async def _attempt(self, client: httpx.AsyncClient, base: str, payload: bytes, lane: int) -> Failure | bytes:
+        """One POST: the answer's bytes, or how it failed before the first body byte (an error
+        once the answer started is a ProtocolError: that row fails, nothing is sent again)."""
+        url = base + self.codec.PATH
+        try:
+            request = client.build_request("POST", url, content=payload, headers=self._request_headers,
+                                           extensions={LANE: lane})
+            response = await client.send(request, stream=True)
+        except Exception as exc:
+            return failure_of(exc, base, url, self.settings)
+        try:
+            if response.status_code < 400:
+                try:
+                    return await response.aread()
+                except httpx.HTTPError as exc:
+                    raise ProtocolError(f"the answer from {base} broke off ({type(exc).__name__})") from None
+            at = datetime.now(timezone.utc)
+            try:
+                raw: bytes | str = await response.aread()
+            except httpx.HTTPError as exc:
+                raw = f"the error body was cut off ({type(exc).__name__})"
+            error = error_from_body(response.status_code, raw, response.headers, self._secret, now=at)
+            return Failure.answered(base, url, error, at)
+        finally:
+            await response.aclose()
+
+    def _parsed(self, key: Hashable, raw: bytes, attempts: int, seconds: float) -> RowResult:
+        try:
+            events = self.codec.parse_response(raw)
+        except EvoMagicError as exc:
+            return RowResult(key, None, error=str(exc), status=200, attempts=attempts, seconds=seconds)
+        text: list[str] = []
+        usage: Usage | None = None
+        model = finish = error = None
+        for event in events:
+            if isinstance(event, TextDelta):
+                if event.choice == 0:
+                    text.append(event.text)
+            elif isinstance(event, UsageReported):
+                usage = usage.merged(event.usage) if usage is not None and event.partial else event.usage
+            elif isinstance(event, Finished):
+                finish = finish or event.reason
+            elif isinstance(event, ResponseStarted):
+                model = event.model
+            elif isinstance(event, StreamFailed):
+                error = str(event.error)
+        return RowResult(key, None if error else "".join(text), usage, error, 200, model, finish, attempts, seconds)
+
+
+async def _watch(stop: threading.Event | None) -> None:
+    """Returns once ``stop`` is set (never, without one)."""
+    if stop is None:
+        await asyncio.Event().wait()
+        return
+    while not stop.is_set():
+        await asyncio.sleep(STOP_POLL_S)
