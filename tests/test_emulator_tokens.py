@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from evo_magic.batch import tokens
+from evo_magic.core import tokens
 from evo_magic.emulator import Emulator
 
 from .batch.test_tokens import EXACT, recorded_usage

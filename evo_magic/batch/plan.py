@@ -3,7 +3,7 @@
 For the rendered request bodies of a run, :func:`estimate` counts:
 
 - rows and distinct requests: identical bodies are asked once (their answer is shared);
-- prompt tokens of the distinct requests, as DeepSeek bills them (:mod:`~evo_magic.batch.tokens`:
+- prompt tokens of the distinct requests, as DeepSeek bills them (:mod:`~evo_magic.core.tokens`:
   exact with DeepSeek's vocabulary, else marked approximate);
 - predicted cache hits: DeepSeek caches whole 64-token units of a prefix shared with an
   earlier request, from token 0. The first request pays the miss price for everything; each
@@ -28,10 +28,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from ..core.tokens import Tokenizer, thinking_of, tokenizer
 from ..core.usage import Usage
 from ..display.notices import Table
 from ..ledger.pricing import Price, PriceTable, format_money, price_for
-from .tokens import Tokenizer, thinking_of, tokenizer
 
 CACHE_UNIT = 64
 DEFAULT_MAX_TOKENS = {False: 8_192, True: 65_536}  # DeepSeek's defaults (Oct 2026 docs)

@@ -13,7 +13,7 @@
 Runs uvicorn (h11, asyncio loop) in a daemon thread, on loopback only; uvicorn installs no
 signal handlers outside the main thread. ``python -m evo_magic.emulator`` runs it in the
 foreground. The emulator is self-contained: it imports nothing else of evo_magic but the
-standalone token counter :mod:`evo_magic.batch.tokens` (so it counts usage as DeepSeek does).
+standalone token counter :mod:`evo_magic.core.tokens` (so it counts usage as DeepSeek does).
 
 Modules: admission (latency, concurrency limit), app (routes), chat / messages (the two
 protocols), validate (the docs' rules), answers + sections (what the model says), encode
@@ -30,7 +30,7 @@ import threading
 import time
 from typing import Any
 
-from ..batch.tokens import INSTALL_HINT, vocabulary
+from ..core.tokens import INSTALL_HINT, vocabulary
 from .app import create_app
 from .state import FAULTS, Fault, InjectedReset, State
 

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..batch.tokens import HIDDEN_THINKING_TOKENS
+from ..core.tokens import HIDDEN_THINKING_TOKENS
 from . import encode, validate, wire
 from .answers import plan
 from .chat import answer_message, completion_of, text_of

@@ -1,12 +1,12 @@
 """The emulator's token counts and its prefix cache.
 
 Streaming: an answer goes out token by token in the approximate tokens of
-:func:`evo_magic.batch.tokens.approximate_tokens` (a token is the whitespace before it plus a
+:func:`evo_magic.core.tokens.approximate_tokens` (a token is the whitespace before it plus a
 run of 1 to 12 word characters or one other character; joined they give the text back), so
 ``"Hello, world!\\n"`` streams as ``["Hello", ",", " world", "!", "\\n"]``.
 
 Usage: counted as DeepSeek bills it — its own tokenizer and chat template, through
-:mod:`evo_magic.batch.tokens` — when that is installed (``pip install "evo_magic[batch]"``),
+:mod:`evo_magic.core.tokens` — when that is installed (``pip install "evo_magic[batch]"``),
 else with the approximate tokens (:class:`Billing`). The tokenizer is loaded once per process,
 on first use (``Emulator.start`` warms it up in the background), so start-up stays fast.
 
@@ -22,8 +22,8 @@ from collections import Counter, deque
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from typing import Any
 
-from ..batch.tokens import HIDDEN, TOOL_CALL_TOKENS, Tokenizer, tokenizer
-from ..batch.tokens import approximate_tokens as tokenize
+from ..core.tokens import HIDDEN, TOOL_CALL_TOKENS, Tokenizer, tokenizer
+from ..core.tokens import approximate_tokens as tokenize
 
 CACHE_UNIT = 64
 SEQUENCES_PER_KEY = 256

