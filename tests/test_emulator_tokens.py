@@ -13,7 +13,7 @@ import pytest
 from evo_magic.core import tokens
 from evo_magic.emulator import Emulator
 
-from .batch.test_tokens import EXACT, recorded_usage
+from .test_tokens import EXACT, recorded_usage
 from .conftest import recording
 
 pytest.importorskip("tokenizers")
