@@ -11,7 +11,7 @@ import dataclasses
 import difflib
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,89 +86,114 @@ class RequestOptions:
         return LEGACY_THINKING.get(self.model, True)
 
     def validate(self) -> RequestOptions:
-        """Return self when valid; raise OptionError naming the first problem."""
-        for name in self.extra_models:
-            check_model_name(name)
-        check_model(self.model, self.extra_models)
-        if self.protocol not in PROTOCOLS:
-            raise OptionError(
-                f"--protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}"
-            )
-        if self.protocol == "anthropic":
-            defaults = {f.name: f.default for f in dataclasses.fields(self)}
-            for name, flag in OPENAI_ONLY.items():
-                value = getattr(self, name)
-                if value != defaults[name] and value not in (None, {}):
-                    raise OptionError(
-                        f"the Anthropic protocol has no {name} ({flag}): drop it or use --protocol openai"
-                    )
-        _range("temperature", self.temperature, 0, 2)
-        _range("top_p", self.top_p, 0, 1)
-        _range("frequency_penalty", self.frequency_penalty, -2, 2)
-        _range("presence_penalty", self.presence_penalty, -2, 2)
-        if self.max_tokens is not None and not 1 <= self.max_tokens <= MAX_OUTPUT_TOKENS:
-            raise OptionError(
-                f"max_tokens must be between 1 and {MAX_OUTPUT_TOKENS:,}, not {self.max_tokens}"
-            )
-        if len(self.stop) > MAX_STOP:
-            raise OptionError(
-                f"at most {MAX_STOP} stop sequences are allowed, got {len(self.stop)}"
-            )
-        if any(not s for s in self.stop):
-            raise OptionError("stop sequences must not be empty")
-        if not 1 <= self.n <= 8:
-            raise OptionError(f"n must be between 1 and 8, not {self.n}")
-        if self.top_logprobs is not None:
-            if not 0 <= self.top_logprobs <= 20:
-                raise OptionError(f"top_logprobs must be between 0 and 20, not {self.top_logprobs}")
-            if not self.logprobs:
-                raise OptionError("top_logprobs needs logprobs to be on (--logprobs)")
-        for token, bias in (self.logit_bias or {}).items():
-            if not _TOKEN_ID.fullmatch(str(token)):  # str.isdigit() takes '²' and '１２３' too
-                raise OptionError(f"logit_bias keys are token ids (integers), not {token!r}")
-            _range(f"logit_bias[{token}]", bias, -100, 100)
-        if len(self.tools) > MAX_TOOLS:
-            raise OptionError(f"at most {MAX_TOOLS} tools are allowed, got {len(self.tools)}")
-        if self.reasoning_effort is not None:
-            if self.reasoning_effort not in EFFORTS:
-                raise OptionError(
-                    f"reasoning effort must be one of {', '.join(EFFORTS)}, not {self.reasoning_effort!r}"
-                )
-            if LEGACY_THINKING.get(self.model) is False:
-                raise OptionError(f"{self.model} never thinks, so it takes no reasoning effort; drop --effort")
-            if not self.thinking_on:
-                raise OptionError("reasoning effort needs thinking on (drop --no-think)")
-        if self.model == "deepseek-reasoner":
-            for name in REASONER_REJECTS:
-                value = getattr(self, name, None) if name != "response_format" else self.json_mode
-                if value not in (None, (), False):
-                    raise OptionError(
-                        f"deepseek-reasoner does not accept {name}; use deepseek-v4-flash"
-                    )
-            if self.thinking is False:
-                raise OptionError(
-                    "deepseek-reasoner always thinks; use deepseek-chat for --no-think"
-                )
-        if self.model == "deepseek-chat" and self.thinking is True:
-            raise OptionError(
-                "deepseek-chat never thinks; use deepseek-reasoner or deepseek-v4-flash for --think"
-            )
-        if isinstance(self.tool_choice, Mapping) and self.tools:
-            chosen = (self.tool_choice.get("function") or {}).get("name")
-            offered = [str((t.get("function") or {}).get("name")) for t in self.tools]
-            if chosen not in offered:
-                raise OptionError(f"--tool-choice {chosen!r} is not a tool offered here ({', '.join(offered)})")
-        if self.thinking_on and self.tool_choice is not None:
-            forced = (
-                self.tool_choice == "required"
-                or isinstance(self.tool_choice, Mapping)
-                or self.tool_choice == "any"
-            )
-            if forced:
-                raise OptionError(
-                    "a forced tool_choice is not allowed in thinking mode; add --no-think"
-                )
+        """Return self when valid; raise OptionError naming the first problem. The rules run
+        in the order of :data:`RULES`: names, protocol, ranges and counts, then the rules
+        that depend on the model, thinking and tools."""
+        for rule in RULES:
+            rule(self)
         return self
+
+
+def _check_names(opts: RequestOptions) -> None:
+    for name in opts.extra_models:
+        check_model_name(name)
+    check_model(opts.model, opts.extra_models)
+    if opts.protocol not in PROTOCOLS:
+        raise OptionError(f"--protocol must be one of {', '.join(PROTOCOLS)}, not {opts.protocol!r}")
+
+
+def _check_protocol_fields(opts: RequestOptions) -> None:
+    """The Anthropic protocol has no field for the Chat Completions-only options."""
+    if opts.protocol != "anthropic":
+        return
+    for name, flag in OPENAI_ONLY.items():
+        value = getattr(opts, name)
+        if value != _DEFAULTS[name] and value not in (None, {}):
+            raise OptionError(f"the Anthropic protocol has no {name} ({flag}): drop it or use --protocol openai")
+
+
+#: (field, lowest, highest) of the numeric options with a documented range
+RANGES: tuple[tuple[str, float, float], ...] = (
+    ("temperature", 0, 2),
+    ("top_p", 0, 1),
+    ("frequency_penalty", -2, 2),
+    ("presence_penalty", -2, 2),
+)
+
+
+def _check_ranges(opts: RequestOptions) -> None:
+    for name, low, high in RANGES:
+        _range(name, getattr(opts, name), low, high)
+    if opts.max_tokens is not None and not 1 <= opts.max_tokens <= MAX_OUTPUT_TOKENS:
+        raise OptionError(f"max_tokens must be between 1 and {MAX_OUTPUT_TOKENS:,}, not {opts.max_tokens}")
+
+
+def _check_counts(opts: RequestOptions) -> None:
+    if len(opts.stop) > MAX_STOP:
+        raise OptionError(f"at most {MAX_STOP} stop sequences are allowed, got {len(opts.stop)}")
+    if any(not s for s in opts.stop):
+        raise OptionError("stop sequences must not be empty")
+    if not 1 <= opts.n <= 8:
+        raise OptionError(f"n must be between 1 and 8, not {opts.n}")
+    if opts.top_logprobs is not None:
+        if not 0 <= opts.top_logprobs <= 20:
+            raise OptionError(f"top_logprobs must be between 0 and 20, not {opts.top_logprobs}")
+        if not opts.logprobs:
+            raise OptionError("top_logprobs needs logprobs to be on (--logprobs)")
+    for token, bias in (opts.logit_bias or {}).items():
+        if not _TOKEN_ID.fullmatch(str(token)):  # str.isdigit() takes '²' and '１２３' too
+            raise OptionError(f"logit_bias keys are token ids (integers), not {token!r}")
+        _range(f"logit_bias[{token}]", bias, -100, 100)
+    if len(opts.tools) > MAX_TOOLS:
+        raise OptionError(f"at most {MAX_TOOLS} tools are allowed, got {len(opts.tools)}")
+
+
+def _check_effort(opts: RequestOptions) -> None:
+    if opts.reasoning_effort is None:
+        return
+    if opts.reasoning_effort not in EFFORTS:
+        raise OptionError(f"reasoning effort must be one of {', '.join(EFFORTS)}, not {opts.reasoning_effort!r}")
+    if LEGACY_THINKING.get(opts.model) is False:
+        raise OptionError(f"{opts.model} never thinks, so it takes no reasoning effort; drop --effort")
+    if not opts.thinking_on:
+        raise OptionError("reasoning effort needs thinking on (drop --no-think)")
+
+
+def _check_legacy_models(opts: RequestOptions) -> None:
+    """deepseek-reasoner always thinks and rejects sampling and tools; deepseek-chat never thinks."""
+    if opts.model == "deepseek-reasoner":
+        for name in REASONER_REJECTS:
+            value = getattr(opts, name, None) if name != "response_format" else opts.json_mode
+            if value not in (None, (), False):
+                raise OptionError(f"deepseek-reasoner does not accept {name}; use deepseek-v4-flash")
+        if opts.thinking is False:
+            raise OptionError("deepseek-reasoner always thinks; use deepseek-chat for --no-think")
+    if opts.model == "deepseek-chat" and opts.thinking is True:
+        raise OptionError("deepseek-chat never thinks; use deepseek-reasoner or deepseek-v4-flash for --think")
+
+
+def _check_tool_choice(opts: RequestOptions) -> None:
+    if isinstance(opts.tool_choice, Mapping) and opts.tools:
+        chosen = (opts.tool_choice.get("function") or {}).get("name")
+        offered = [str((t.get("function") or {}).get("name")) for t in opts.tools]
+        if chosen not in offered:
+            raise OptionError(f"--tool-choice {chosen!r} is not a tool offered here ({', '.join(offered)})")
+    forced = opts.tool_choice in ("required", "any") or isinstance(opts.tool_choice, Mapping)
+    if opts.thinking_on and forced:
+        raise OptionError("a forced tool_choice is not allowed in thinking mode; add --no-think")
+
+
+#: The validation rules, in the order they run (the first problem found is the one reported).
+RULES: tuple[Callable[[RequestOptions], None], ...] = (
+    _check_names,
+    _check_protocol_fields,
+    _check_ranges,
+    _check_counts,
+    _check_effort,
+    _check_legacy_models,
+    _check_tool_choice,
+)
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(RequestOptions)}
 
 
 def check_model(name: str, extra_models: Sequence[str] = ()) -> None:
