@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 if TYPE_CHECKING:
     from .ledger.report import UsageRows
@@ -29,20 +29,17 @@ def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> UsageR
     oldest first: a list with ``.to_pandas()``, ``.to_csv(path)`` and ``.total_cost`` (billed
     requests only: not the bundled emulator's) that displays as the ``%deepseek usage`` view
     (see :class:`~evo_magic.ledger.report.UsageRows`)."""
-    from .ledger.accounting import current
+    from .runtime import root
 
-    rows: UsageRows = current().rows(notebook, all_notebooks=all_notebooks)
-    return rows
+    return root().accounting.rows(notebook, all_notebooks=all_notebooks)
 
 
 def session(name: str | None = None, **settings: Any) -> Session:
     """The kernel's default session, or the named one (created on first use). Its requests
     are recorded in the usage ledger (and held to the budget) with or without ``%load_ext``."""
-    from .ledger.accounting import current
-    from .sessions.registry import registry
+    from .runtime import root
 
-    current()
-    return registry().get(name, **settings)
+    return root().registry.get(name, **settings)
 
 
 def panel(session: str | None = None) -> ChatPanel:

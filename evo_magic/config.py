@@ -1,4 +1,4 @@
-"""Where requests go and with which key: environment, ``.env`` file, offline routing.
+"""Where requests go and with which key: environment, ``.env`` file; how the transport waits.
 
 The API key is read from ``EVOLINK_API_KEY`` (environment first, then a ``.env`` file in the
 working directory). It is held in a :class:`Secret`, whose repr and str never show more than
@@ -174,6 +174,17 @@ def parse_base_urls(value: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class TransportSettings:
+    """How the transport waits and retries (``%config DeepSeekMagics.connect_timeout`` …):
+    seconds to connect, seconds without data before a stream times out, retries before the
+    first body byte."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 180.0
+    max_retries: int = 3
+
+
+@dataclass(frozen=True)
 class Endpoint:
     """Where to send requests: ordered base URLs (fallback list) and the key."""
 
@@ -216,29 +227,14 @@ def check_key(value: str) -> None:
             )
 
 
-_offline: Endpoint | None = None
-
-
-def offline_endpoint() -> Endpoint | None:
-    """The emulator's endpoint while this process is routed to it, else None."""
-    return _offline
-
-
-def set_offline(endpoint: Endpoint | None) -> None:
-    """Route this process to ``endpoint`` (the bundled emulator) or back (None)."""
-    global _offline
-    _offline = endpoint
-
-
 def resolve(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Endpoint:
-    """The endpoint in force now: offline routing, else environment, else ``.env``.
+    """The endpoint the environment sets, else the ``.env`` file (the kernel's root routes to
+    the bundled emulator instead while offline: :meth:`~evo_magic.runtime.Runtime.endpoint`).
 
     A base URL read from a ``.env`` only ever receives the key of that same file: with the key
     in the environment, a ``.env`` (say, of a cloned repository) setting only
     ``EVOLINK_BASE_URL`` would send it elsewhere, so that is a :class:`ConfigError` naming the file.
     """
-    if _offline is not None:
-        return _offline
     env = os.environ if environ is None else environ
     dotenv = read_dotenv((cwd or Path.cwd()) / ".env")
     key, key_source = _setting(KEY_VAR, env, dotenv)

@@ -73,6 +73,9 @@ class EvoMagicError(Exception):
     secret or anything shaped like a key, whatever server bytes it quotes."""
 
     hint: str = ""
+    #: The partial answer of a request that failed (a :class:`~evo_magic.sessions.reply.Reply`),
+    #: set by the session when it settles the request; None for errors before any request.
+    reply: Any = None
 
     def __init__(self, *args: Any):
         super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))

@@ -22,15 +22,14 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 from httpx_sse import EventSource
 
-from . import __version__
-from .config import Endpoint, shown_url
+from ._version import __version__
+from .config import Endpoint, TransportSettings, shown_url
 from .errors import (
     ProtocolError,
     StreamTimeout,
@@ -49,13 +48,6 @@ from .fallback import (
 )
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TransportSettings:
-    connect_timeout: float = 10.0
-    read_timeout: float = 180.0
-    max_retries: int = 3
 
 
 class Transport:

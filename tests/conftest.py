@@ -24,20 +24,11 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
             monkeypatch.delenv(name)
     monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "evo_home"))
     monkeypatch.chdir(tmp_path)
-    import evo_magic.ledger.accounting as accounting
-    import evo_magic.sessions.registry as session
-    from evo_magic import config
+    from evo_magic.runtime import reset_root
 
-    config.set_offline(None)
-    previous, previous_accounting = session._registry, accounting._current
-    session._registry = accounting._current = None  # each test: its own registry, ledger, budget
+    reset_root()  # each test: its own kernel root (sessions, ledger, budget, offline routing, panels)
     yield
-    if session._registry is not None:
-        session._registry.close()
-    if accounting._current is not None and accounting._current is not previous_accounting:
-        accounting._current.close()
-    session._registry, accounting._current = previous, previous_accounting
-    config.set_offline(None)
+    reset_root()
 
 
 def recording(name: str) -> dict:
@@ -68,21 +59,22 @@ def emulator() -> Iterator[object]:
 
 def use_emulator(monkeypatch: pytest.MonkeyPatch, url: str, notebook: str, key: str = "sk-test-key-0000") -> None:
     """Point this process at an emulator with a key, as notebook ``notebook``."""
-    from evo_magic import config
+    from evo_magic.runtime import root
 
     monkeypatch.setenv("EVOLINK_API_KEY", key)
     monkeypatch.setenv("EVOLINK_BASE_URL", url)
     monkeypatch.setenv("JPY_SESSION_NAME", notebook)
-    config.set_offline(None)
+    root().offline = None
 
 
 def use_offline(monkeypatch: pytest.MonkeyPatch, emulator: object, notebook: str) -> None:
     """``%deepseek offline`` in this process, answered by ``emulator`` (no key), as notebook ``notebook``."""
     from evo_magic.notebook import offline
+    from evo_magic.runtime import root
 
     monkeypatch.setenv("JPY_SESSION_NAME", notebook)
-    monkeypatch.setattr(offline, "_emulator", emulator)  # go_offline starts none of its own
-    offline.go_offline(rate=None)  # and keeps the shared emulator unthrottled (a rate would pace it)
+    root().part(offline.Offline).adopt(emulator)  # go_offline starts none of its own
+    offline.go_offline(root(), rate=None)  # and keeps the shared emulator unthrottled (a rate would pace it)
 
 
 @pytest.fixture
@@ -93,7 +85,7 @@ def answering_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     import httpx
     from IPython.core.interactiveshell import InteractiveShell
 
-    from evo_magic.sessions.registry import registry
+    from evo_magic.runtime import root
 
     from .test_magics import sse_answer
 
@@ -108,7 +100,7 @@ def answering_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         bodies.append(json.loads(request.content))
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse_answer("ok"))
 
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(handler)}
+    root().transport_options = {"http_transport": httpx.MockTransport(handler)}
     ip.bodies = bodies  # type: ignore[attr-defined]
     yield ip
     ip.extension_manager.unload_extension("evo_magic")

@@ -128,15 +128,14 @@ def test_the_budget_ignores_emulator_answers(emulator: Any, monkeypatch: pytest.
     """Nobody is billed for an answer of the bundled emulator: it neither spends the budget nor
     is refused by it; billed requests are checked as before."""
     import evo_magic
-    import evo_magic.ledger.accounting as accounting
+    from evo_magic.runtime import root
 
     from .conftest import use_emulator, use_offline
 
     use_offline(monkeypatch, emulator, "/work/budget.ipynb")  # %deepseek offline
-    accounting._current = None
-    acc = accounting.install(None, None)
+    acc = root().accounting
     shown: list[Any] = []
-    acc._show = shown.append
+    acc.show = shown.append
     try:
         acc.budget = D("0")  # refuses every billed request
         replies = [evo_magic.session().ask(q) for q in ("What is 2+2?", "And 3+3?", "And 4+4?")]
@@ -152,4 +151,3 @@ def test_the_budget_ignores_emulator_answers(emulator: Any, monkeypatch: pytest.
         assert paid.cost is not None and acc.ledger.spend(acc.notebook) == (paid.cost, 0)
     finally:
         acc.close()
-        accounting._current = None

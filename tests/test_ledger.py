@@ -12,6 +12,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from evo_magic.ledger.store import (
     TurnRecord,
 )
 from evo_magic.ledger.totals import Totals, group_totals, totals_table
+from evo_magic.sessions.host import RequestSettled
 from evo_magic.sessions.reply import Reply, Timing
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -434,20 +436,20 @@ def test_every_request_is_started_then_settled_even_when_a_bug_breaks_it(
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import evo_magic
-    import evo_magic.ledger.accounting as accounting
-    from evo_magic.sessions.registry import registry
+    from evo_magic.runtime import root
 
     from .conftest import use_emulator
 
     use_emulator(monkeypatch, emulator.url, "/work/started.ipynb")
-    accounting._current = None
-    acc = accounting.install(None, None)
+    acc = root().accounting
     outcomes: list[list[str]] = []
-    registry().listeners.append(
-        lambda kind, s, reply: outcomes.append([r.outcome for r in acc.ledger.rows(acc.notebook)])
-        if kind in ("start", "request")
-        else None
-    )
+
+    def seen() -> None:
+        outcomes.append([r.outcome for r in acc.ledger.rows(acc.notebook)])
+
+    started = acc.start
+    monkeypatch.setattr(acc, "start", lambda session, reply: [started(session, reply), seen()][0])
+    root().listeners.append(lambda event: seen() if isinstance(event, RequestSettled) else None)
     try:
         evo_magic.session().ask("What is 2+2?")
         assert outcomes == [["started"], ["ok"]]  # one row: written before the request, then settled
@@ -464,26 +466,24 @@ def test_every_request_is_started_then_settled_even_when_a_bug_breaks_it(
         assert [r.outcome for r in rows] == ["ok", "error"] and rows[-1].usage is None
     finally:
         acc.close()
-        accounting._current = None
 
 
 def test_an_emulator_answer_is_recorded_as_such_and_billed_to_nobody(
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import evo_magic
-    import evo_magic.ledger.accounting as accounting
     from evo_magic.display.render import footer_text
     from evo_magic.ledger.pricing import billed_model, cost, format_money, load_table
     from evo_magic.ledger.records import restored_turn
-    from evo_magic.sessions.registry import registry
+    from evo_magic.runtime import root
 
     from .conftest import use_emulator, use_offline
 
     use_offline(monkeypatch, emulator, "/work/offline.ipynb")  # %deepseek offline, no key
-    accounting._current = None
-    acc = accounting.install(None, None)
+    acc = root().accounting
     started: list[LedgerRow] = []
-    registry().listeners.append(lambda kind, s, reply: started.extend(acc.ledger.rows()) if kind == "start" else None)
+    start = acc.start
+    monkeypatch.setattr(acc, "start", lambda session, reply: [start(session, reply), started.extend(acc.ledger.rows())][0])
     try:
         reply = evo_magic.session().ask("What is 2+2?")
         assert reply.offline and reply.priced and reply.cost is not None and reply.cost > 0
@@ -495,7 +495,7 @@ def test_an_emulator_answer_is_recorded_as_such_and_billed_to_nobody(
                                                    recorded.at, load_table())
         assert acc.ledger.spend(acc.notebook) == (Decimal(0), 0)
         shown = f"{format_money(reply.cost)} if billed (emulator)"
-        assert footer_text(reply.footer).endswith(f" · {shown}") and shown in reply._repr_html_()
+        assert footer_text(reply.footer).endswith(f" · {shown}") and escape(shown) in reply._repr_html_()  # "<$" off-peak
         ((kept, record),) = acc.ledger.turns(acc.notebook)
         assert footer_text(restored_turn(kept, record).reply.footer).endswith(shown)  # after a restore too
 
@@ -507,4 +507,3 @@ def test_an_emulator_answer_is_recorded_as_such_and_billed_to_nobody(
         assert acc.ledger.spend(acc.notebook) == (paid.cost, 0)
     finally:
         acc.close()
-        accounting._current = None

@@ -406,9 +406,9 @@ def test_auto_mode_follows_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
 
     for shell, expected in ((None, "none"), (ZMQInteractiveShell(), "widget"), (TerminalInteractiveShell(), "text")):
         monkeypatch.setattr(IPython, "get_ipython", lambda shell=shell: shell)
-        assert live._auto_mode() == expected
+        assert live.auto_mode() == expected
     monkeypatch.delitem(sys.modules, "IPython")
-    assert live._auto_mode() == "none"
+    assert live.auto_mode() == "none"
     assert not open_view("auto").shows_answer
 
 

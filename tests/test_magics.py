@@ -11,7 +11,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from evo_magic.sessions.registry import registry
+from evo_magic.runtime import root
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
         requests.append(request)
         return httpx.Response(500, json={"error": {"message": "no network in this test"}})
 
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(handler)}
+    root().transport_options = {"http_transport": httpx.MockTransport(handler)}
     ip.requests = requests  # type: ignore[attr-defined]
     yield ip
     ip.extension_manager.unload_extension("evo_magic")
@@ -127,10 +127,10 @@ def test_config_shows_only_last_four_key_chars(
 
 def test_percent_config_sets_defaults(shell: InteractiveShell) -> None:
     shell.run_line_magic("config", "DeepSeekMagics.model = 'deepseek-v4-pro'")
-    assert registry().defaults.model == "deepseek-v4-pro"
-    assert registry().get().options().model == "deepseek-v4-pro"
+    assert root().defaults.request.model == "deepseek-v4-pro"
+    assert root().registry.get().options().model == "deepseek-v4-pro"
     shell.run_line_magic("config", "DeepSeekMagics.thinking = False")
-    assert registry().get().options().thinking is False
+    assert root().registry.get().options().thinking is False
     from traitlets import TraitError
 
     magics = next(c for c in shell.configurables if type(c).__name__ == "DeepSeekMagics")
@@ -143,7 +143,7 @@ def test_percent_config_sets_defaults(shell: InteractiveShell) -> None:
 def test_each_model_thinks_by_its_own_default_unless_told(shell: InteractiveShell) -> None:
     from evo_magic.errors import OptionError
 
-    s = registry().get()
+    s = root().registry.get()
     assert s.options().thinking is None and s.options().thinking_on  # V4: on
     chat = s.options(model="deepseek-chat").validate()  # the documented legacy model just works
     assert chat.thinking_on is False
@@ -162,7 +162,7 @@ def test_each_model_thinks_by_its_own_default_unless_told(shell: InteractiveShel
 
 def test_reset_and_history_commands(shell: InteractiveShell) -> None:
     assert "0 turns" in repr(shell.run_line_magic("deepseek", "history"))  # the default session always exists
-    registry().get("other")
+    root().registry.get("other")
     assert "reset" in repr(shell.run_line_magic("deepseek", "reset -s other"))
     table = shell.run_line_magic("deepseek", "history -s other")
     assert "0 turns" in repr(table)
@@ -172,13 +172,13 @@ def test_reset_and_history_commands(shell: InteractiveShell) -> None:
 
 @pytest.mark.parametrize("command", ["history -s ghost", "reset -s ghost", "undo -s ghost", "pick 2 -s ghost"])
 def test_unknown_session_is_refused_not_created(shell: InteractiveShell, command: str) -> None:
-    registry().get("scratch")
+    root().registry.get("scratch")
     with pytest.raises(UsageError) as info:
         shell.run_line_magic("deepseek", command)
     message = str(info.value)
     assert "no session 'ghost'; sessions: default, scratch" in message and "\n" not in message
     assert "%deepseek restore -s ghost" in message
-    assert "ghost" not in registry().sessions
+    assert "ghost" not in root().registry.sessions
     assert "ghost" not in repr(shell.run_line_magic("deepseek", "config"))
 
 
@@ -191,7 +191,7 @@ def test_empty_session_name_is_refused_by_line_commands(shell: InteractiveShell,
 def test_restore_creates_the_session_it_names(shell: InteractiveShell) -> None:
     notice = shell.run_line_magic("deepseek", "restore -s fresh")
     assert "Nothing to restore for session 'fresh'" in repr(notice)
-    assert "fresh" in registry().sessions
+    assert "fresh" in root().registry.sessions
 
 
 def sse_answer(text: str) -> bytes:
@@ -218,7 +218,7 @@ def answering(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> list[
         return httpx.Response(200, headers={"content-type": "text/event-stream"},
                               content=sse_answer("Cause: x is a string.\n\n```python\nx = 1\nprint(x + 1)\n```\n"))
 
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(handler)}
+    root().transport_options = {"http_transport": httpx.MockTransport(handler)}
     yield bodies
     shell.requests.clear()  # type: ignore[attr-defined]
 
@@ -256,7 +256,7 @@ def test_undo_command(shell: InteractiveShell, answering: list[dict]) -> None:
     shell.run_cell_magic("deepseek", "-s u --new", "one")
     shell.run_cell_magic("deepseek", "-s u", "two")
     assert "'two'" in repr(shell.run_line_magic("deepseek", "undo -s u"))
-    assert len(registry().get("u").turns) == 1
+    assert len(root().registry.get("u").turns) == 1
 
 
 def test_offline_rate_applies_to_the_running_emulator_and_off_says_where(shell: InteractiveShell) -> None:
@@ -264,26 +264,25 @@ def test_offline_rate_applies_to_the_running_emulator_and_off_says_where(shell: 
 
     try:
         first = shell.run_line_magic("deepseek", "offline --rate 50")
-        assert "(50 tokens/s)" in first.text and offline._emulator.state.tokens_per_second == 50
+        assert "(50 tokens/s)" in first.text and root().part(offline.Offline).emulator.state.tokens_per_second == 50
         again = shell.run_line_magic("deepseek", "offline --rate 2000")  # the emulator keeps running
-        assert "(2000 tokens/s)" in again.text and offline._emulator.state.tokens_per_second == 2000
+        assert "(2000 tokens/s)" in again.text and root().part(offline.Offline).emulator.state.tokens_per_second == 2000
         with pytest.raises(UsageError, match="--rate is tokens per second"):
             shell.run_line_magic("deepseek", "offline --rate -3")
         back = shell.run_line_magic("deepseek", "offline --off")
         assert "again" in back.text and "127.0.0.1" not in back.text
     finally:
-        offline.go_online()
+        offline.go_online(root())
     assert "Already online" in shell.run_line_magic("deepseek", "offline --off").text
 
 
 def test_restore_without_a_notebook_name_says_the_ledger_name_is_shared(
     shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import evo_magic.ledger.accounting as accounting
 
     for name in ("JPY_SESSION_NAME", "EVO_MAGIC_NOTEBOOK"):
         monkeypatch.delenv(name, raising=False)
-    acc = accounting.current()
+    acc = root().accounting
     acc._notebook = None  # named again, now without a front end
     try:
         said = shell.run_line_magic("deepseek", "restore").text
@@ -300,9 +299,8 @@ def test_budget_must_be_a_positive_finite_amount(shell: InteractiveShell, amount
         shell.run_line_magic("deepseek", f"budget {amount}")
     assert "\n" not in str(info.value) and "positive amount of USD" in str(info.value)
     assert magics_of(shell).budget is None
-    from evo_magic.ledger.accounting import current
-
-    assert current().budget is None
+    from evo_magic.runtime import root
+    assert root().accounting.budget is None
 
 
 @pytest.mark.parametrize("amount", [float("nan"), float("inf"), -1.0])
@@ -372,7 +370,7 @@ def test_cell_options_are_split_like_a_shell_and_checked(
     with pytest.raises(UsageError, match=message) as info:
         shell.run_cell_magic("deepseek", line, "a prompt")
     assert "\n" not in str(info.value).strip()
-    assert set(registry().sessions) <= {"default"}
+    assert set(root().registry.sessions) <= {"default"}
 
 
 def test_quoted_cell_options_lose_their_quotes(shell: InteractiveShell, answering: list[dict]) -> None:
@@ -382,7 +380,7 @@ def test_quoted_cell_options_lose_their_quotes(shell: InteractiveShell, answerin
     assert body["logit_bias"] == {"1": 5.0}
     assert body["stop"] == ["THE END"]
     shell.run_cell_magic("deepseek", "-s 'my notes' --new", "hi")
-    assert "my notes" in registry().sessions
+    assert "my notes" in root().registry.sessions
     shell.run_cell("x = 'a'\nprint(x + 1)")
     shell.run_line_magic("deepseek", "fix --new --system 'be kind'")
     assert answering[-1]["messages"][0] == {"role": "system", "content": "be kind"}
@@ -454,7 +452,7 @@ def test_format_json_shows_the_parsed_value_once_as_indented_json(
     import json as _json
 
     monkeypatch.setenv("EVOLINK_API_KEY", "sk-magic-test-1111")
-    registry().transport_kwargs = {
+    root().transport_options = {
         "http_transport": httpx.MockTransport(
             lambda request: httpx.Response(
                 200, headers={"content-type": "text/event-stream"}, content=sse_answer('{"colours": ["red", "blue"]}')
@@ -462,7 +460,7 @@ def test_format_json_shows_the_parsed_value_once_as_indented_json(
         )
     }
     shown: list[Any] = []
-    monkeypatch.setattr("evo_magic.notebook.magics.display", lambda *a, **k: shown.append((a, k)))
+    monkeypatch.setattr("evo_magic.notebook.cell.display", lambda *a, **k: shown.append((a, k)))
     shell.run_cell_magic("deepseek", "-f json --new -o data", "List two colours as JSON")
     assert shell.user_ns["data"] == {"colours": ["red", "blue"]}
     [((bundle,), kw)] = shown  # the answer, once (it was the answer, then the same JSON again)
@@ -492,7 +490,7 @@ def test_the_offline_notice_shows_commands_as_code_never_as_backticks(shell: Int
         assert "%deepseek offline --off goes back online" in repr(notice)
         assert "<code>%deepseek offline --off</code> goes back online" in notice._repr_html_()
     finally:
-        offline._stop()
+        root().part(offline.Offline).close()
 
 
 def test_bare_budget_tells_the_limit_and_this_notebooks_spend(
@@ -500,12 +498,10 @@ def test_bare_budget_tells_the_limit_and_this_notebooks_spend(
 ) -> None:
     from decimal import Decimal
 
-    from evo_magic.ledger.accounting import current
-
     from .test_ledger import TURN2, row
 
     monkeypatch.setenv("JPY_SESSION_NAME", "budget.ipynb")
-    acc = current()
+    acc = root().accounting
     acc._notebook = None  # named from the environment of this test
     acc.ledger.record(row(notebook=acc.notebook, usage=TURN2, cost=Decimal("0.25")))
     acc.ledger.record(row(notebook=acc.notebook, usage=TURN2, cost=Decimal("9"), offline=True))  # not billed

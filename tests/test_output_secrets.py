@@ -14,12 +14,11 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import evo_magic
-import evo_magic.ledger.accounting as accounting
 from evo_magic.core.deltas import SecretMask
 from evo_magic.core.events import Event, Finished, ReasoningDelta, TextDelta, ToolCallDelta
 from evo_magic.core.snapshot import accumulate
 from evo_magic.errors import remember_secret, scrub
-from evo_magic.sessions.registry import registry
+from evo_magic.runtime import root
 
 from .streams import Turn, payloads, serve, sse
 
@@ -88,7 +87,7 @@ def test_the_key_in_the_models_output_is_masked_everywhere(shell: InteractiveShe
         raw = sse(protocol, payloads(protocol, ROUND_1 if len(bodies) == 1 else ROUND_2))
         return [raw[i : i + 7] for i in range(0, len(raw), 7)]
 
-    registry().transport_kwargs = {"http_transport": serve(answer)}
+    root().transport_options = {"http_transport": serve(answer)}
     received: list[str] = []
     shell.user_ns["echo"] = lambda s: received.append(s) or s
     shell.run_line_magic("config", f"DeepSeekMagics.live = {live!r}")
@@ -105,8 +104,8 @@ def test_the_key_in_the_models_output_is_masked_everywhere(shell: InteractiveShe
     shown = cell.stdout + "".join(json.dumps(o.data, ensure_ascii=False) for o in cell.outputs)
     assert MASKED in shown and f"Done: {MASKED}" in shown
     history = shell.run_line_magic("deepseek", "history")
-    turns = registry().get().turns
-    (stored,) = accounting.current().ledger.turns("/work/output-secrets.ipynb", "default")
+    turns = root().registry.get().turns
+    (stored,) = root().accounting.ledger.turns("/work/output-secrets.ipynb", "default")
     kept = {
         "sent back": json.dumps(bodies[1], ensure_ascii=False),  # the request the tool loop made
         "reply": repr(reply) + reply._repr_html_(),
@@ -126,7 +125,7 @@ def test_an_answer_ending_in_what_could_start_the_key_keeps_its_end(
     monkeypatch.setenv("EVOLINK_API_KEY", KEY)
     monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
     turn = Turn(text=["see e", "vlk_OUT"], reasoning=["e"], calls=[("call_1", "f", ['{"a": "evlk'])])
-    registry().transport_kwargs = {"http_transport": serve(lambda body: [sse(protocol, payloads(protocol, turn))])}
+    root().transport_options = {"http_transport": serve(lambda body: [sse(protocol, payloads(protocol, turn))])}
     reply = evo_magic.session().ask("go", protocol=protocol)
     assert (reply.text, reply.reasoning, reply.tool_calls[0].arguments) == ("see evlk_OUT", "e", '{"a": "evlk')
 

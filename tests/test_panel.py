@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from html import escape
 from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
 
 import evo_magic
-import evo_magic.ledger.accounting as accounting
 import evo_magic.panels.panel as panel_module
-from evo_magic.sessions.registry import registry
+from evo_magic.ledger.pricing import format_money
+from evo_magic.panels.hub import PanelHub
+from evo_magic.runtime import root
 
 from .conftest import use_emulator, use_offline
 from .kernel import Kernel
@@ -23,21 +25,22 @@ NOTEBOOK = "/work/panel.ipynb"
 LONG = "Write an essay of 3000 words about sampling bias"
 
 
+def _hub() -> PanelHub:
+    return root().part(PanelHub)
+
+
 def _fresh() -> None:
-    if accounting._current is not None:
-        accounting._current.close()
-    accounting._current = None
-    for p in list(panel_module._OPEN):
+    hub = _hub()
+    for p in list(hub.panels):
         p.close()
-    panel_module._PARTIALS.clear()
-    panel_module._ASKING.clear()
+    hub.partials.clear()
+    hub.asking.clear()
 
 
 @pytest.fixture
 def online(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     use_emulator(monkeypatch, emulator.url, NOTEBOOK, "sk-panel-test-4242")
     _fresh()
-    accounting.install(None, None)
     yield emulator
     _fresh()
 
@@ -84,7 +87,8 @@ def test_send_shows_the_turn_and_shares_the_session(online: Any) -> None:
     assert '<div class="evo-panel-user">What is 2+2?</div>' in block.value
     assert 'class="evo-answer evo-md"' in block.value and "<strong>4</strong>" in block.value
     assert '<details class="evo-thinking">' in block.value  # folded, as in a cell
-    assert "Last answer: deepseek-v4-flash" in p.footer.value and "This notebook: $" in p.footer.value
+    spent = escape(format_money(root().accounting.ledger.spend(NOTEBOOK).cost))  # (off-peak: "<$0.0001")
+    assert "Last answer: deepseek-v4-flash" in p.footer.value and f"This notebook: {spent}" in p.footer.value
     # the panel's question is context for the next cell, and a cell's turn shows in the panel
     s = evo_magic.session()
     assert [m.content for m in s.history if m.role == "user"] == ["What is 2+2?"]
@@ -134,7 +138,7 @@ def test_stop_keeps_the_partial_answer_marked_and_the_kernel_free(slow: Any) -> 
     block = p.transcript.children[-1]
     assert classes(block) == ("evo-panel-turn", "jp-RenderedHTMLCommon", "evo-panel-partial") and "Stopped" in block.value
     assert evo_magic.session().turns == []  # like an interrupted cell: shown, not context
-    row = accounting.current().ledger.rows(NOTEBOOK)[-1]
+    row = root().accounting.ledger.rows(NOTEBOOK)[-1]
     assert (row.origin, row.outcome) == ("panel", "interrupted")
     assert p.stop_button.disabled is True
     assert p.stop() is False  # nothing to stop any more
@@ -144,16 +148,16 @@ def test_two_panels_stay_in_step_and_close_releases(slow: Any) -> None:
     a, b = evo_magic.panel(), evo_magic.panel()
     a.send(LONG)
     until(lambda: b.rows and b.rows[-1]["status"] == "streaming")
-    until(lambda: any(not isinstance(part, str) for part in panel_module._ASKING["default"].parts))
-    live = panel_module._ASKING["default"].parts[0]
+    until(lambda: any(not isinstance(part, str) for part in _hub().asking["default"].parts))
+    live = _hub().asking["default"].parts[0]
     # the part is appended on the panel's thread just before it broadcasts; b refreshes on that
     until(lambda: live in b.transcript.children[-1].children)  # b shows the same live answer
     b.stop()  # Stop in either panel stops the session's answer
     a.wait(5)
     assert a.rows == b.rows and b.rows[-1]["status"] == "stopped"
-    n = len(registry().listeners)
+    n = len(_hub().panels)
     b.close()
-    assert len(registry().listeners) == n - 1 and b not in panel_module.open_panels()
+    assert len(_hub().panels) == n - 1 and b not in _hub().panels  # unhooked: the hub tells it nothing more
     assert b.widget.comm is None and b.transcript.comm is None  # widgets closed
     assert "closed" in repr(b)
     a.send("What is 2+2?", wait=True)
@@ -173,7 +177,7 @@ def test_pickers_sessions_and_reset(online: Any) -> None:
         "anthropic",
     )
     p.send("What is 2+2?", wait=True)
-    row = accounting.current().ledger.rows(NOTEBOOK)[-1]
+    row = root().accounting.ledger.rows(NOTEBOOK)[-1]
     assert (row.model_requested, row.protocol, row.origin) == ("deepseek-v4-pro", "anthropic", "panel")
     p.new_button.click()
     assert p.session.name == "chat" and p.rows == [] and "chat" in other.session_picker.options
@@ -193,7 +197,7 @@ def test_undo_restore_and_errors_show(online: Any) -> None:
     assert [r["prompt"] for r in p.rows] == ["first"]
     old = p.transcript.children[0]
     s.turns.clear()  # as after a kernel restart (without telling anyone)
-    accounting.current().restore(s)
+    root().accounting.restore(s)
     [block] = p.transcript.children  # the "restore" event rebuilt the transcript
     assert block is not old and ">first</div>" in block.value and old.comm is None
     online.fail_next("401")
@@ -231,7 +235,7 @@ def test_panel_magic_and_display(monkeypatch: pytest.MonkeyPatch) -> None:
         shell.run_line_magic("load_ext", "evo_magic")
         with pytest.raises(UsageError, match="needs a Jupyter front end"):  # a terminal IPython
             shell.run_line_magic("deepseek", "panel")
-        monkeypatch.setattr("evo_magic.display.live._auto_mode", lambda: "widget")
+        monkeypatch.setattr("evo_magic.display.live.auto_mode", lambda: "widget")
         p = shell.run_line_magic("deepseek", "panel -s side")
         assert isinstance(p, panel_module.ChatPanel) and p.session.name == "side"
         shown: list[Any] = []
@@ -282,20 +286,20 @@ def test_the_panel_footer_counts_no_emulator_answer_as_spend(emulator: Any, monk
 
     use_offline(monkeypatch, emulator, NOTEBOOK)  # %deepseek offline
     _fresh()
-    accounting.install(None, None)
     try:
         p = evo_magic.panel()
         p.send("What is 2+2?", wait=True)
         free = evo_magic.session().turns[-1].reply
         assert free.offline and free.cost is not None and free.cost > 0
-        would = f"{format_money(free.cost)} if billed (emulator)"
+        would = escape(f"{format_money(free.cost)} if billed (emulator)")  # "<$0.0001" off-peak
         assert f"{would} · This notebook: $0.00 (answers of the emulator are not billed)" in p.footer.value
         use_emulator(monkeypatch, emulator.url, NOTEBOOK, "sk-panel-test-4242")  # back online
         p.new_session()
         p.send("And 3+3?", wait=True)
         paid = p.session.turns[-1].reply
         assert not paid.offline and paid.cost is not None
-        assert p.footer.value.endswith(f"{format_money(paid.cost)} · This notebook: {format_money(paid.cost)}")
+        money = escape(format_money(paid.cost))
+        assert p.footer.value.endswith(f"{money} · This notebook: {money}")
         p.close()
     finally:
         _fresh()
@@ -306,22 +310,22 @@ def test_budget_warning_and_refusal_show_in_the_panel(online: Any) -> None:
 
     p = evo_magic.panel()
     p.send("What is 2+2?", wait=True)
-    spent = accounting.current().ledger.spend(NOTEBOOK).cost
-    accounting.current().budget = spent / Decimal("0.85")  # past 80 %: warn
+    spent = root().accounting.ledger.spend(NOTEBOOK).cost
+    root().accounting.budget = spent / Decimal("0.85")  # past 80 %: warn
     p.new_session()  # no history: the estimate of the next input stays tiny
     p.send("And 3+3?", wait=True)
     assert p.rows[-1]["status"] == "ok" and "budget" in p.footer.value.lower()
-    accounting.current().budget = spent / 2  # past the limit: refused, shown as a failed question
+    root().accounting.budget = spent / 2  # past the limit: refused, shown as a failed question
     p.send("And 4+4?", wait=True)
     assert p.rows[-1]["status"] == "error" and "budget" in p.transcript.children[-1].value.lower()
-    accounting.current().budget = None
+    root().accounting.budget = None
 
 
 def test_thinking_the_reader_opened_stays_open_in_the_finished_turn(slow: Any) -> None:
     p = evo_magic.panel()
     p.send(LONG)
-    until(lambda: "default" in panel_module._ASKING and panel_module._ASKING["default"].parts)
-    live = panel_module._ASKING["default"].parts[0]
+    until(lambda: "default" in _hub().asking and _hub().asking["default"].parts)
+    live = _hub().asking["default"].parts[0]
     sent: list[Any] = []
     live.send = lambda content, buffers=None: sent.append(content)
     until(lambda: any(m.get("phase") == "answer" for m in sent))  # the live view folded the thinking

@@ -13,13 +13,12 @@ from typing import Any
 
 import pytest
 
-import evo_magic.ledger.accounting as accounting
-import evo_magic.sessions.registry as registry_module
 from evo_magic.core.messages import Message
 from evo_magic.core.snapshot import ThinkingBlock, ToolCall
+from evo_magic.ledger.accounting import Accounting
 from evo_magic.ledger.records import restored_turn
 from evo_magic.ledger.store import Ledger, TurnRecord
-from evo_magic.sessions.registry import registry
+from evo_magic.runtime import reset_root, root
 
 from .conftest import use_emulator
 from .kernel import Kernel
@@ -34,15 +33,10 @@ def online(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _restart()
 
 
-def _restart() -> accounting.Accounting:
-    """What a kernel restart does to the in-memory state: new registry, new accounting."""
-    if accounting._current is not None:
-        accounting._current.close()
-    accounting._current = None
-    if registry_module._registry is not None:
-        registry_module._registry.close()
-    registry_module._registry = None
-    return accounting.install(None, None)
+def _restart() -> Accounting:
+    """What a kernel restart does to the in-memory state: a new root (sessions, accounting)."""
+    reset_root()
+    return root().accounting
 
 
 def test_message_record_round_trip() -> None:
@@ -63,7 +57,7 @@ def test_message_record_round_trip() -> None:
 
 def test_restore_rebuilds_the_exact_history_after_a_restart(online: None, emulator: Any) -> None:
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     s.ask("What is 2+2?", thinking=True, cell=1, cell_id="c1")
     s.ask("And 3*3?", thinking=True, cell=2, cell_id="c2")
     before = [m.to_openai() for m in s.history]
@@ -71,7 +65,7 @@ def test_restore_rebuilds_the_exact_history_after_a_restart(online: None, emulat
     assert [t.ledger_id for t in s.turns] == [r.id for r in acc.ledger.rows(NOTEBOOK)]
 
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     assert s.turns == []
     added, superseded = acc.restore(s)
     assert (len(added), superseded) == (2, [])
@@ -88,7 +82,7 @@ def test_restore_rebuilds_the_exact_history_after_a_restart(online: None, emulat
 
 def test_a_picked_choice_is_what_history_shows_and_restore_brings_back(online: None) -> None:
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     reply = s.ask("Name a colour", n=3, cell=1)
     assert len(set(reply.choices)) == 3
     s.pick(2)
@@ -97,14 +91,14 @@ def test_a_picked_choice_is_what_history_shows_and_restore_brings_back(online: N
     (_, record), = acc.ledger.turns(NOTEBOOK, "default")
     assert record.text == picked  # the ledger keeps the picked answer
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     acc.restore(s)
     assert s.turns[-1].answer == picked and s.history[-1].content == picked
 
 
 def test_reset_undo_and_rerun_are_remembered(online: None) -> None:
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     s.ask("first", cell_id="c1")
     s.ask("second", cell_id="c2")
     s.ask("second, reworded", cell_id="c2")  # the cell re-run replaces its turn
@@ -113,13 +107,13 @@ def test_reset_undo_and_rerun_are_remembered(online: None) -> None:
     assert [t.prompt for t in s.turns] == ["first", "second, reworded"]
 
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     acc.restore(s)
     assert [t.prompt for t in s.turns] == ["first", "second, reworded"]  # what the notebook showed
     s.reset()
 
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     assert acc.restore(s) == ([], [])  # a reset forgets for good
     dropped = acc.ledger.turns(NOTEBOOK, "default", dropped=True)
     assert len(dropped) == 4
@@ -127,29 +121,29 @@ def test_reset_undo_and_rerun_are_remembered(online: None) -> None:
 
 def test_cells_rerun_after_restart_supersede_their_stored_turn(online: None) -> None:
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     s.ask("one", cell_id="c1")
     s.ask("two", cell_id="c2")
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     s.ask("two, run again after the restart", cell_id="c2")
     added, superseded = acc.restore(s)
     assert [t.prompt for t in added] == ["one"] and [t.prompt for t in superseded] == ["two"]
     assert [t.prompt for t in s.turns] == ["one", "two, run again after the restart"]  # asked order
     acc = _restart()
-    s = registry().get()
+    s = root().registry.get()
     acc.restore(s)
     assert [t.prompt for t in s.turns] == ["one", "two, run again after the restart"]
 
 
 def test_named_sessions_restore_separately(online: None) -> None:
     acc = _restart()
-    registry().get().ask("in default")
-    registry().get("side").ask("in side")
+    root().registry.get().ask("in default")
+    root().registry.get("side").ask("in side")
     acc = _restart()
-    side = registry().get("side")
+    side = root().registry.get("side")
     acc.restore(side)
-    assert [t.prompt for t in side.turns] == ["in side"] and registry().get().turns == []
+    assert [t.prompt for t in side.turns] == ["in side"] and root().registry.get().turns == []
 
 
 def test_turns_from_schema_2_restore_as_question_and_answer(tmp_path: Path) -> None:

@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 import evo_magic
-import evo_magic.ledger.accounting as accounting
 from evo_magic import errors
 from evo_magic.config import Endpoint, Secret, parse_base_urls
+from evo_magic.ledger.accounting import Accounting
 from evo_magic.ledger.budget import BudgetExceeded
+from evo_magic.runtime import root
 from evo_magic.transport import Transport, TransportSettings
 
 from .conftest import use_emulator
@@ -93,16 +94,12 @@ def test_an_unexpected_failure_while_sending_keeps_the_key_out_of_every_frame() 
 @pytest.fixture
 def online(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     use_emulator(monkeypatch, emulator.url, "/work/secrets.ipynb", ODD_KEY)
-    if accounting._current is not None:
-        accounting._current.close()
-    accounting._current = None
-    acc = accounting.install(None, None)
+    acc = root().accounting
     yield acc
     acc.close()
-    accounting._current = None
 
 
-def test_a_prompt_holding_the_key_is_sent_and_kept_masked(online: accounting.Accounting, emulator: Any) -> None:
+def test_a_prompt_holding_the_key_is_sent_and_kept_masked(online: Accounting, emulator: Any) -> None:
     traceback_text = f"Traceback ...\nRuntimeError: auth failed with key {ODD_KEY}\nlone \ud800 surrogate"
     reply = evo_magic.session().ask(f"Explain this error:\n{traceback_text}", system=f"key {ODD_KEY}")
     assert reply.ok
@@ -116,15 +113,15 @@ def test_a_prompt_holding_the_key_is_sent_and_kept_masked(online: accounting.Acc
 
 
 def test_an_unusable_ledger_is_said_once_and_a_budget_it_cannot_check_refuses(
-    online: accounting.Accounting, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    online: Accounting, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shown: list[Any] = []
     online.close()
     (tmp_path / "afile").write_text("")
     monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "afile" / "sub"))  # under a regular file
-    online._show = shown.append
+    online.show = shown.append
     logged: list[str] = []
-    monkeypatch.setattr("evo_magic.sessions.registry.log.exception", lambda *a, **k: logged.append(str(a)))
+    monkeypatch.setattr("evo_magic.runtime.log.exception", lambda *a, **k: logged.append(str(a)))
     assert evo_magic.session().ask("What is 2+2?").ok  # the answer still comes
     assert evo_magic.session().ask("And 3+3?").ok
     assert len(shown) == 1 and "Usage is not being recorded" in shown[0].text and logged == []

@@ -9,7 +9,8 @@ import pytest
 
 import evo_magic
 from evo_magic import errors
-from evo_magic.sessions.registry import registry
+from evo_magic.runtime import root
+from evo_magic.sessions.host import TurnPicked
 from evo_magic.sessions.reply import Interrupted
 
 
@@ -91,7 +92,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     monkeypatch.setenv("EVOLINK_API_KEY", "sk-session-test-0000")
     monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
     fake = FakeApi()
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(fake)}
+    root().transport_options = {"http_transport": httpx.MockTransport(fake)}
     return fake
 
 
@@ -265,24 +266,24 @@ def test_session_settings_and_overrides(api: FakeApi) -> None:
 
 
 def test_listeners_see_turns_and_a_broken_listener_does_not_break_asking(api: FakeApi) -> None:
-    seen = []
-    registry().listeners.append(lambda kind, session, payload: seen.append(kind))
-    registry().listeners.append(lambda kind, session, payload: 1 / 0)
+    seen: list[str] = []
+    root().listeners.append(lambda event: seen.append(type(event).__name__))
+    root().listeners.append(lambda event: 1 / 0)
     evo_magic.session().ask("q")
-    assert seen == ["session", "start", "request", "turn"]
+    assert seen == ["SessionCreated", "RequestSettled", "TurnAdded", "AnswerEnded"]
 
 
 def test_find_looks_a_session_up_without_creating_it() -> None:
     seen = []
-    registry().listeners.append(lambda kind, session, payload: seen.append((kind, session.name)))
+    root().listeners.append(lambda event: seen.append((type(event).__name__, event.session.name)))
     with pytest.raises(errors.OptionError, match=r"no session 'ghost'; sessions: default$"):
-        registry().find("ghost")
-    assert registry().find() is registry().get("default")  # the default session always exists
+        root().registry.find("ghost")
+    assert root().registry.find() is root().registry.get("default")  # the default session always exists
     scratch = evo_magic.session("scratch")
-    assert registry().find("scratch") is scratch
+    assert root().registry.find("scratch") is scratch
     with pytest.raises(errors.OptionError, match="sessions: default, scratch"):
-        registry().find("ghost")
-    assert "ghost" not in registry().sessions and ("session", "ghost") not in seen
+        root().registry.find("ghost")
+    assert "ghost" not in root().registry.sessions and ("SessionCreated", "ghost") not in seen
 
 
 def test_one_client_per_session_reused(api: FakeApi) -> None:
@@ -450,10 +451,10 @@ def test_n_choices_and_pick(api: FakeApi) -> None:
     assert reply.choices == ["option #1", "option #2", "option #3"]
     assert api.bodies[0]["n"] == 3
     assert s.history[-1].content == "option #1"
-    picked: list[str] = []
-    registry().listeners.append(lambda kind, session, payload: picked.append(kind) if kind == "pick" else None)
+    picked: list[object] = []
+    root().listeners.append(lambda event: picked.append(event) if isinstance(event, TurnPicked) else None)
     s.pick(2)
-    assert s.history[-1].content == "option #3" and picked == ["pick"]  # the ledger hears of it
+    assert s.history[-1].content == "option #3" and picked == [TurnPicked(s, s.turns[-1])]  # the ledger hears of it
     assert s.turns[-1].answer == "option #3" and s.turns[-1].reply.text == "option #1"
     with pytest.raises(errors.OptionError):
         s.pick(5)
@@ -492,14 +493,14 @@ def test_session_usage_counts_every_request_of_a_tool_loop(api: FakeApi) -> None
 def test_configure_checks_at_once_and_none_goes_back_to_the_default(api: FakeApi) -> None:
     with pytest.raises(errors.OptionError, match="unknown model 'gpt-4'"):
         evo_magic.session("scratch", model="gpt-4")
-    assert "scratch" not in registry().sessions  # not created half-broken
+    assert "scratch" not in root().registry.sessions  # not created half-broken
     s = evo_magic.session("scratch", model="deepseek-chat")
     with pytest.raises(errors.OptionError, match="never thinks"):
         s.configure(thinking=True)
     assert s.settings == {"model": "deepseek-chat"}  # the bad change was rolled back
     s.configure(temperature=0.5)
     s.configure(temperature=None, model=None)  # back to the kernel defaults
-    assert s.settings == {} and s.options().model == registry().defaults.model
+    assert s.settings == {} and s.options().model == root().defaults.request.model
 
 
 def test_max_tool_rounds_below_one_is_refused_before_sending(api: FakeApi) -> None:

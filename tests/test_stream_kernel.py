@@ -48,9 +48,9 @@ def test_split_pairs_and_the_key_said_by_the_model_reach_the_notebook_whole_and_
         assert shown.ok and "'A😀B ****1b0a' 'A😀B ****1b0a' ok" in shown.text(), shown.text()
     history = kernel.execute("%deepseek history")
     stored = kernel.execute(
-        "from evo_magic.ledger.accounting import current\n"
+        "from evo_magic.runtime import root\n"
         "import json\n"
-        "turns = current().ledger.turns(current().notebook, 'default')\n"
+        "turns = root().accounting.ledger.turns(root().accounting.notebook, 'default')\n"
         "print(len(turns), json.dumps([t.__dict__ for _, t in turns], ensure_ascii=False))"
     )
     assert stored.ok, stored.error_text

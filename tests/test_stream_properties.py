@@ -24,7 +24,7 @@ from evo_magic.display.render import Footer, render_reply_html, render_reply_tex
 from evo_magic.errors import scrub
 from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
-from evo_magic.sessions.registry import registry
+from evo_magic.runtime import root
 
 from .streams import Turn, cut, payloads, serve, sse, units
 
@@ -74,7 +74,7 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
     monkeypatch.setenv("EVOLINK_API_KEY", KEY)
     monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
     fake = Wire()
-    registry().transport_kwargs = {"http_transport": serve(fake)}
+    root().transport_options = {"http_transport": serve(fake)}
     return fake
 
 

@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 
 import evo_magic
-import evo_magic.ledger.accounting as accounting
 from evo_magic import errors
 from evo_magic.core.events import Event, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
 from evo_magic.core.snapshot import TurnSnapshot, accumulate
 from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
-from evo_magic.sessions.registry import registry
+from evo_magic.runtime import root
 
 from .streams import Turn, payloads, serve, sse
 
@@ -111,7 +110,7 @@ def test_an_anthropic_error_that_is_not_null_still_ends_the_stream() -> None:
 def ledger(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("EVOLINK_API_KEY", "sk-stream-text-0000")
     monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
-    acc = accounting.install(None, None)
+    acc = root().accounting
     yield acc.ledger
     acc.close()
 
@@ -134,7 +133,7 @@ class View:
 def test_a_split_pair_reaches_the_view_history_and_ledger_whole(protocol: str, ledger: Any) -> None:
     turn = Turn(text=["A\ud83d", "\ude00B"], reasoning=["r\ud83e", "\udd14"])
     raw = sse(protocol, payloads(protocol, turn))
-    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
+    root().transport_options = {"http_transport": serve(lambda body: [raw])}
     view = View()
     reply = evo_magic.session().ask("smile", protocol=protocol, view=view)
     assert (reply.status, reply.text, reply.reasoning) == ("ok", "A😀B", "r🤔")
@@ -149,7 +148,7 @@ def test_a_split_pair_reaches_the_view_history_and_ledger_whole(protocol: str, l
 def test_a_ping_with_a_null_error_keeps_the_answer_in_history(ledger: Any) -> None:
     turn = Turn(text=["Hello"], noise=[1, 3])
     raw = sse("anthropic", payloads("anthropic", turn))
-    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
+    root().transport_options = {"http_transport": serve(lambda body: [raw])}
     reply = evo_magic.session().ask("hi", protocol="anthropic")
     assert reply.status == "ok" and reply.text == "Hello" and reply.error is None
     assert [m.role for m in evo_magic.session().history] == ["user", "assistant"]
@@ -159,7 +158,7 @@ def test_a_ping_with_a_null_error_keeps_the_answer_in_history(ledger: Any) -> No
 def test_an_interrupted_stream_keeps_clean_text(ledger: Any) -> None:
     """A stream that ends after half a pair: the partial answer ends in U+FFFD and is recorded."""
     raw = sse("openai", payloads("openai", Turn(text=["ok \ud83d"]))[:-1])  # no finish, no usage
-    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
+    root().transport_options = {"http_transport": serve(lambda body: [raw])}
     with pytest.raises(errors.TransportError) as caught:
         evo_magic.session().ask("hi")
     reply = caught.value.reply  # type: ignore[attr-defined]

@@ -15,7 +15,7 @@ from traitlets import TraitError
 
 import evo_magic
 from evo_magic import errors
-from evo_magic.sessions.registry import registry
+from evo_magic.runtime import root
 from evo_magic.sessions.tools import DEFAULT_MAX_TOOL_CALLS
 
 from .streams import Turn, payloads, serve, sse
@@ -61,7 +61,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def use(api: Api) -> Api:
-    registry().transport_kwargs = {"http_transport": serve(api)}
+    root().transport_options = {"http_transport": serve(api)}
     return api
 
 
@@ -100,7 +100,7 @@ def test_the_cap_is_set_per_call_and_kernel_wide(env: None) -> None:
     assert [r.startswith("Error: not run") for r in api.results()] == [False, False, True, True, True]
     assert reply.notes == ["The model made 5 tool calls in one round: the first 2 ran, the other 3 were not run "
                            "(max_tool_calls = 2)."]
-    registry().defaults.max_tool_calls = 4
+    root().set_default('max_tool_calls', 4)
     api.again(5)
     evo_magic.session().ask("again", tools=[ping])
     assert [r.startswith("Error: not run") for r in api.results()] == [False] * 4 + [True]
@@ -141,7 +141,7 @@ def test_the_cell_option_and_the_config_trait(shell: InteractiveShell) -> None:
     shown = "".join(json.dumps(o.data) for o in cell.outputs)
     assert shown.count("the first 3 ran, the other 3 were not run (max_tool_calls = 3)") == 2  # html + text
     shell.run_line_magic("config", "DeepSeekMagics.max_tool_calls = 5")
-    assert registry().defaults.max_tool_calls == 5
+    assert root().defaults.loop.max_tool_calls == 5
     assert ["max_tool_calls", "5 per round"] in shell.run_line_magic("deepseek", "config").rows
     api.again(6)
     shell.run_cell_magic("deepseek", "--tools ping", "again")

@@ -383,17 +383,15 @@ def test_a_corrupt_gzip_answer_ends_the_turn_cleanly(monkeypatch: pytest.MonkeyP
     """Through a session: one-line error, the partial answer kept, the ledger row settled,
     nothing added to the history."""
     import evo_magic
-    import evo_magic.ledger.accounting as accounting
-    from evo_magic.sessions.registry import registry
-
+    from evo_magic.runtime import root
     chunk = {"id": "r1", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": "Hello "}}]}
     head = b"data: " + json.dumps(chunk).encode() + b"\n\n" if stream else b'{"id": "r1", "choi'
     content_type = "text/event-stream" if stream else "application/json"
     monkeypatch.setenv("EVOLINK_API_KEY", "sk-gzip-test-0000")
     monkeypatch.setenv("EVOLINK_BASE_URL", A)
     monkeypatch.setenv("JPY_SESSION_NAME", "/work/gzip.ipynb")
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(lambda r: corrupt_gzip(200, head, content_type))}
-    acc = accounting.install(None, None)
+    root().transport_options = {"http_transport": httpx.MockTransport(lambda r: corrupt_gzip(200, head, content_type))}
+    acc = root().accounting
     try:
         session = evo_magic.session()
         with pytest.raises(errors.ProtocolError) as info:
@@ -405,4 +403,3 @@ def test_a_corrupt_gzip_answer_ends_the_turn_cleanly(monkeypatch: pytest.MonkeyP
         assert session.history == []
     finally:
         acc.close()
-        accounting._current = None

@@ -19,12 +19,12 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from evo_magic.display.notices import Notice
-from evo_magic.ledger import accounting
 from evo_magic.ledger.chart import MAX_POINTS, SpendPoint, series, sparkline, spend_chart_svg, summary
 from evo_magic.ledger.pricing import format_money
 from evo_magic.ledger.report import ALL_BY, COLUMNS, UsageRecord, UsageRows, UsageView
 from evo_magic.ledger.store import Ledger, LedgerRow
 from evo_magic.ledger.totals import group_totals
+from evo_magic.runtime import root
 
 from .test_ledger import AT, TURN1, TURN2, row, sample
 
@@ -357,7 +357,6 @@ def test_the_view_loads_no_io_library() -> None:
 def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InteractiveShell]:
     """An in-process shell whose accounting uses this test's ledger, with two notebooks."""
     monkeypatch.setenv("EVO_MAGIC_NOTEBOOK", "/work/analysis.ipynb")
-    monkeypatch.setattr(accounting, "_current", None)
     with Ledger(tmp_path / "evo_home" / "ledger.sqlite3") as ledger:  # EVO_MAGIC_HOME (conftest)
         ledger.record(row(notebook="/work/analysis.ipynb", usage=TURN1, cost=Decimal("0.0000410536"), cell=3))
         ledger.record(row(notebook="/work/analysis.ipynb", session="<script>", usage=TURN2))
@@ -366,7 +365,7 @@ def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Interacti
     ip.extension_manager.load_extension("evo_magic")
     yield ip
     ip.extension_manager.unload_extension("evo_magic")
-    accounting.current().close()
+    root().accounting.close()
 
 
 def test_usage_magic_shows_the_view(shell: InteractiveShell) -> None:

@@ -27,7 +27,7 @@ def shell(monkeypatch: pytest.MonkeyPatch, emulator: object) -> Iterator[tuple[I
     ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
     use_offline(monkeypatch, emulator, "/work/views.ipynb")
     shown: list[Any] = []
-    monkeypatch.setattr("evo_magic.notebook.magics.display", lambda *a, **k: shown.append(a[0]))
+    monkeypatch.setattr("evo_magic.notebook.cell.display", lambda *a, **k: shown.append(a[0]))
     yield ip, shown
     ip.extension_manager.unload_extension("evo_magic")
 

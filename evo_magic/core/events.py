@@ -8,7 +8,7 @@ this one union, so the session, renderers, panel and ledger never ask which prot
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 from ..errors import EvoMagicError
 from .usage import Usage
@@ -96,3 +96,9 @@ Event: TypeAlias = (
     | Finished
     | StreamFailed
 )
+
+
+def assert_never(value: NoReturn) -> NoReturn:
+    """The exhaustiveness guard of a ``match`` over an event union (``typing.assert_never``,
+    which Python 3.10 lacks): mypy reports a case left out, and at run time it raises."""
+    raise AssertionError(f"unhandled event {value!r}")

@@ -107,7 +107,7 @@ def open_view(mode: str = "auto", *, model: str | None = None, as_json: bool = F
     ``choices`` is how many were asked for (``-n``), each labelled.
     """
     if mode == "auto":
-        mode = _auto_mode()
+        mode = auto_mode()
     if mode == "widget":
         return _open_widget_view(model, as_json)
     if mode == "text":
@@ -127,7 +127,7 @@ def reply_bundle(snapshot: TurnSnapshot, footer: Footer, *, as_json: bool = Fals
     }
 
 
-def _auto_mode() -> str:
+def auto_mode() -> str:
     if "IPython" not in sys.modules:  # not imported: certainly not running inside IPython
         return "none"
     from IPython import get_ipython

@@ -1,10 +1,12 @@
-"""Wires the ledger, the price table and the budget into every request (thin IO shell).
+"""The ledger, the price table and the budget around every request (thin IO shell).
 
-A registry listener records one ledger row per request, whatever its outcome, and prices it
-(so the footer shows the cost; for the bundled emulator, what DeepSeek would charge, marked
-``offline`` and never counted as spend); a registry guard refuses a request that would start
-past the notebook's budget and warns from 80 % (not for the emulator, which bills nothing).
-The ledger is opened on first use, so ``%load_ext`` imports no sqlite3.
+:class:`Accounting` is the ledger half of the kernel's host (:class:`~evo_magic.runtime.Runtime`
+delegates to it): before a request it warns about a large prompt and applies the notebook's
+budget (:meth:`check`; not for the bundled emulator, which bills nobody); it writes a row
+``started`` before a byte is billed (:meth:`start`) and settles it with the request's price
+(:meth:`settle`, which returns the :class:`~evo_magic.sessions.host.Charge`); and it keeps what
+``%deepseek restore`` needs from the session events (:meth:`on_event`). The ledger is opened on
+first use, so ``%load_ext`` imports no sqlite3.
 """
 
 from __future__ import annotations
@@ -12,29 +14,59 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from ..core.events import assert_never
 from ..display.notices import Notice
+from ..sessions.host import (
+    AnswerEnded,
+    Charge,
+    NoticeRaised,
+    RequestSettled,
+    SessionCreated,
+    SessionEvent,
+    SessionReset,
+    TurnAdded,
+    TurnDropped,
+    TurnPicked,
+    TurnsRestored,
+)
 from .pricing import billed_model, cost, estimate_tokens, input_cost, load_table
 from .totals import STARTED
 
+if TYPE_CHECKING:
+    from ..sessions.reply import Reply, Turn
+    from ..sessions.session import Session
+    from .report import UsageRows, UsageView
+    from .store import Ledger
+
 log = logging.getLogger(__name__)
+
+Origin = Literal["cell", "panel", "api"]
 
 
 class Accounting:
-    """Per-kernel accounting: the notebook's name, its budget and the ledger."""
+    """Per-kernel accounting: the notebook's name, its budget, the price overrides and the
+    ledger. ``show`` displays a notice in the cell that runs (None: not shown); ``emit`` hands
+    a notice raised off the main thread to whoever asked there (the panel)."""
 
-    def __init__(self, user_ns: dict[str, Any] | None = None, show: Any = None):
-        self._user_ns = user_ns
-        self._show = show
+    def __init__(
+        self,
+        user_ns: Mapping[str, Any] | None = None,
+        show: Callable[[Notice], object] | None = None,
+        emit: Callable[[SessionEvent], None] | None = None,
+    ) -> None:
+        self.user_ns = user_ns
+        self.show = show
+        self._emit = emit
         self.budget: Decimal | None = None
-        self.prices: dict[str, Any] = {}
-        self._ledger: Any = None
+        self.prices: dict[str, Any] = {}  # %config DeepSeekMagics.prices: the highest price layer
+        self._ledger: Ledger | None = None
         self._notebook: str | None = None
-        self._last: dict[str, int] = {}
         self._unrecorded = False  # a ledger write failed (said once)
 
     @property
@@ -42,13 +74,13 @@ class Accounting:
         if self._notebook is None:
             from .notebook_id import notebook_name
 
-            self._notebook = notebook_name(self._user_ns)
+            self._notebook = notebook_name(self.user_ns)
         return self._notebook
 
     @property
-    def ledger(self) -> Any:
+    def ledger(self) -> Ledger:
         if self._ledger is None:
-            from .store import Ledger
+            from .store import Ledger  # sqlite3: imported with the first request
 
             self._ledger = Ledger()
         return self._ledger
@@ -58,33 +90,30 @@ class Accounting:
             self._ledger.close()
             self._ledger = None
 
-    def _notice(self, text: str, session: Any, kind: str = "warning", title: str | None = "Budget") -> None:
+    def _notice(self, text: str, session: Session, kind: str = "warning", title: str | None = "Budget") -> None:
         if threading.current_thread() is not threading.main_thread():
             # Asked from the chat panel's thread: a display would land in whichever cell ran
             # last, so the panels on the session show it in their footer instead.
-            from ..sessions.registry import registry
-
-            registry().notify("notice", session, text)
+            if self._emit is not None:
+                self._emit(NoticeRaised(session, text))
             return
-        if self._show is not None:
-            self._show(Notice(text, kind=kind, title=title if kind == "warning" else None))
+        if self.show is not None:
+            self.show(Notice(text, kind=kind, title=title if kind == "warning" else None))
 
-    # --- registry hooks -----------------------------------------------------------------
-    def guard(self, session: Any, opts: Any, body: dict[str, Any]) -> None:
+    # --- the host's hooks ---------------------------------------------------------------
+    def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
         """Before a request: large-prompt cost notice, budget warning / refusal (none for the
         bundled emulator, which bills nothing)."""
-        from ..config import offline_endpoint
         from .budget import BudgetExceeded, check, large_prompt_notice
         from .notebook_id import short_name
         from .store import LedgerError
 
-        if offline_endpoint() is not None:  # %deepseek offline: the emulator bills nobody
+        if reply.offline:
             return
         now = datetime.now(timezone.utc)
-        table = load_table(overrides=self.prices or None)
         tokens = estimate_tokens(json.dumps(body.get("messages") or body, ensure_ascii=False))
-        estimate = input_cost(tokens, opts.model, now, table)
-        big = large_prompt_notice(tokens, estimate, opts.model)
+        estimate = input_cost(tokens, reply.requested_model, now, self._table())
+        big = large_prompt_notice(tokens, estimate, reply.requested_model)
         if big:
             self._notice(big, session)
         if self.budget is None:
@@ -101,45 +130,71 @@ class Accounting:
         if verdict.state == "warn":
             self._notice(verdict.message, session, title=None)  # the message starts "Budget for …"
 
-    def on_event(self, kind: str, session: Any, reply: Any) -> None:
+    def start(self, session: Session, reply: Reply) -> int | None:
+        """A "started" row, replaced when the request settles: a kernel killed or restarted
+        mid-answer (billed, but never settled) leaves it, counted as of unknown cost."""
+        from .records import row_from_reply
+
+        row = row_from_reply(reply, notebook=self.notebook, cost=None, at=datetime.now(timezone.utc))
+        return self._write(session, lambda: self.ledger.record(replace(row, outcome=STARTED, origin=origin(reply))))
+
+    def settle(self, session: Session, reply: Reply) -> Charge:
+        """Price the settled request (what DeepSeek would charge, for the emulator too) and
+        record it in place of its started row."""
+        from .records import row_from_reply
+
+        at = datetime.now(timezone.utc) - timedelta(seconds=reply.timing.elapsed)
+        price = cost(reply.usage, billed_model(reply.requested_model, reply.snapshot.model), at, self._table())
+        row = row_from_reply(reply, notebook=self.notebook, cost=price, at=at, origin=origin(reply))
+        self._write(session, lambda: self.ledger.record(row, replace=reply.ledger_request))
+        return Charge(price, True)
+
+    def on_event(self, event: SessionEvent) -> None:
+        """Keep the ledger's turns as the conversation changes."""
+        match event:
+            case TurnAdded(session=session, turn=turn, replaced=replaced):
+                if replaced is not None and replaced.ledger_id is not None:
+                    self._write(session, lambda: self.ledger.drop_turns([replaced.ledger_id or 0]))
+                self._record_turn(session, turn)
+            case TurnPicked(session=session, turn=turn):
+                self._record_turn(session, turn)
+            case TurnDropped(session=session, turn=turn):
+                if turn.ledger_id is not None:
+                    self._write(session, lambda: self.ledger.drop_turns([turn.ledger_id or 0]))
+            case SessionReset(session=session):
+                self._write(session, lambda: self.ledger.drop_turns(notebook=self.notebook, session=session.name))
+            case SessionCreated() | RequestSettled() | AnswerEnded() | TurnsRestored() | NoticeRaised():
+                pass
+            case _:
+                assert_never(event)
+
+    def _record_turn(self, session: Session, turn: Turn) -> None:
+        from .records import turn_from_reply
+
+        if turn.ledger_id is None or turn.reply.status not in ("ok", "length"):
+            return
+        ledger_id = turn.ledger_id
+        record = turn_from_reply(turn.reply, turn.prompt, turn.messages, turn.cell_id)
+        self._write(session, lambda: self.ledger.record_turn(ledger_id, record))
+
+    def _write(self, session: Session, write: Callable[[], Any]) -> Any:
+        """Run a ledger write; a failing ledger is said once, and the answer goes on."""
         from .store import LedgerError
 
         try:
-            self._record(kind, session, reply)
-        except LedgerError as exc:  # the answer goes on; say once (not a traceback per request)
+            return write()
+        except LedgerError as exc:
             log.debug("ledger write failed", exc_info=True)
             if not self._unrecorded:
                 self._unrecorded = True
                 self._notice(f"Usage is not being recorded: {exc.one_line()}", session, title="Ledger")
+            return None
 
-    def _record(self, kind: str, session: Any, reply: Any) -> None:
-        from .records import row_from_reply, turn_from_reply
-
-        if kind == "start":
-            # A "started" row, replaced when the request settles: a kernel killed or restarted
-            # mid-answer (billed, but never settled) leaves it, counted as of unknown cost.
-            row = row_from_reply(reply, notebook=self.notebook, cost=None, at=datetime.now(timezone.utc))
-            reply.ledger_request = self.ledger.record(replace(row, outcome=STARTED, origin=_origin(reply)))
-        elif kind == "request":
-            at = datetime.now(timezone.utc) - timedelta(seconds=reply.timing.elapsed)
-            table = load_table(overrides=self.prices or None)
-            reply.priced = True
-            reply.cost = cost(reply.usage, billed_model(reply.requested_model, reply.snapshot.model), at, table)
-            row = row_from_reply(reply, notebook=self.notebook, cost=reply.cost, at=at, origin=_origin(reply))
-            self._last[session.name] = self.ledger.record(row, replace=reply.ledger_request)
-        elif kind in ("turn", "pick") and reply.status in ("ok", "length") and session.name in self._last:
-            turn = next((t for t in session.turns if t.reply is reply), None)
-            if turn is not None:
-                turn.ledger_id = self._last[session.name]
-                record = turn_from_reply(reply, turn.prompt, turn.messages, turn.cell_id)
-                self.ledger.record_turn(turn.ledger_id, record)
-        elif kind == "drop" and getattr(reply, "ledger_id", None) is not None:
-            self.ledger.drop_turns([reply.ledger_id])
-        elif kind == "reset":
-            self.ledger.drop_turns(notebook=self.notebook, session=session.name)
+    def _table(self) -> Any:
+        return load_table(overrides=self.prices or None)
 
     # --- restore ------------------------------------------------------------------------
-    def restore(self, session: Any) -> tuple[list[Any], list[Any]]:
+    def restore(self, session: Session) -> tuple[list[Turn], list[Turn]]:
         """Rebuild ``session``'s conversation from this notebook's ledger (after a kernel
         restart): the turns no reset, undo or re-run dropped, in the order they were asked.
         Returns (added, superseded); superseded turns (their cell was re-run here) are dropped."""
@@ -148,11 +203,11 @@ class Accounting:
         stored = [restored_turn(row, record) for row, record in self.ledger.turns(self.notebook, session.name)]
         added, superseded = session.restore(stored)
         if superseded:
-            self.ledger.drop_turns([t.ledger_id for t in superseded])
+            self.ledger.drop_turns([t.ledger_id for t in superseded if t.ledger_id is not None])
         return added, superseded
 
     # --- views --------------------------------------------------------------------------
-    def rows(self, notebook: str | None = None, *, all_notebooks: bool = False) -> Any:
+    def rows(self, notebook: str | None = None, *, all_notebooks: bool = False) -> UsageRows:
         """:class:`~evo_magic.ledger.report.UsageRows` of this notebook (or ``notebook``, or all)."""
         from .notebook_id import short_name
         from .report import ALL_BY, NOTEBOOK_BY, UsageRecord, UsageRows
@@ -163,41 +218,14 @@ class Accounting:
             return UsageRows(records, title="Usage of every notebook", by=ALL_BY)
         return UsageRows(records, title=f"Usage of {short_name(name)}", by=NOTEBOOK_BY)
 
-    def usage(self, all_notebooks: bool = False) -> Any:
+    def usage(self, all_notebooks: bool = False) -> UsageView:
         """The :class:`~evo_magic.ledger.report.UsageView` of ``%deepseek usage [--all]``."""
         return self.rows(all_notebooks=all_notebooks).view()
 
 
-def _origin(reply: Any) -> str:
+def origin(reply: Reply) -> Origin:
+    """Who asked: the chat panel, a cell, or Python code (no cell)."""
     return "panel" if reply.cell == "panel" else "api" if reply.cell is None else "cell"
 
 
-_current: Accounting | None = None
-
-
-def install(user_ns: dict[str, Any] | None, show: Any) -> Accounting:
-    """Create the kernel's accounting and hook it into the session registry (once)."""
-    global _current
-    from ..sessions.registry import registry
-
-    if _current is None:
-        _current = Accounting(user_ns, show)
-    if user_ns is not None:
-        _current._user_ns, _current._show = user_ns, show
-    if _current.on_event not in registry().listeners:
-        registry().listeners.append(_current.on_event)
-        registry().guards.append(_current.guard)
-    return _current
-
-
-def current() -> Accounting:
-    """The kernel's accounting, hooked into the registry in use (created without ``%load_ext``:
-    the shell's namespace names the notebook in VS Code, and notices are not displayed)."""
-    from ..sessions.registry import registry
-
-    if _current is not None and _current.on_event in registry().listeners:
-        return _current
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    return install(None if shell is None else shell.user_ns, None)
+__all__ = ["Accounting", "Origin", "origin"]

@@ -79,7 +79,8 @@ def restored_turn(row: LedgerRow, record: TurnRecord) -> Turn:
     if row.ttft is not None:
         timing.first_token = start + row.ttft
     reply = Reply(accumulate(events), row.model_requested, row.session, timing, protocol=row.protocol, cell=row.cell)
-    reply.status, reply.cost, reply.priced, reply.offline = row.outcome, row.cost, True, row.offline
+    reply.status = "length" if row.outcome == "length" else "ok"  # only answers that became turns are kept
+    reply.cost, reply.priced, reply.offline = row.cost, True, row.offline
     if record.messages is not None:
         messages = [Message.from_record(m) for m in record.messages]
     else:  # a turn recorded before schema 3: question and answer (with its reasoning)

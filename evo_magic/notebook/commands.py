@@ -14,11 +14,15 @@ from .. import config
 from ..display.notices import Notice, Table, plural
 from ..errors import ConfigError, EvoMagicError, OptionError
 from ..ledger.pricing import format_money
-from ..sessions.registry import registry
+from . import settings
 from .args import session_parser, split
 
 if TYPE_CHECKING:
+    from ..ledger.accounting import Accounting
+    from ..runtime import Runtime
+    from ..sessions.registry import Registry
     from ..sessions.session import Session
+    from .settings import Prefs
 
 LINE_COMMANDS = (
     "help",
@@ -41,11 +45,11 @@ def _short(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _existing(name: str | None) -> Session:
+def _existing(registry: Registry, name: str | None) -> Session:
     """The session ``-s NAME`` names, which must exist: reading or changing a session never
     creates one (asking in a cell, ``panel`` and ``restore`` do)."""
     try:
-        return registry().find(name)
+        return registry.find(name)
     except OptionError as exc:
         raise UsageError(
             f"{exc.one_line()} (after a kernel restart, %deepseek restore -s {shlex.quote(name or '')} "
@@ -53,14 +57,12 @@ def _existing(name: str | None) -> Session:
         ) from None
 
 
-def _budget_status(budget: float | None) -> Notice:
+def _budget_status(acc: Accounting, budget: float | None) -> Notice:
     """The limit (or none) and this notebook's billed spend, from the ledger."""
-    from ..ledger.accounting import current
     from ..ledger.budget import check
     from ..ledger.notebook_id import short_name
     from ..ledger.store import LedgerError
 
-    acc = current()
     try:
         spent = acc.ledger.spend(acc.notebook)
     except LedgerError as exc:
@@ -82,26 +84,17 @@ class LineCommands:
 
     shell: Any
     help_text: str = ""
-    # traits of DeepSeekMagics read here
-    model: str
-    extra_models: list[str]
-    protocol: str
-    thinking: bool | None
-    max_tokens: int | None
-    temperature: float | None
-    read_timeout: float
-    connect_timeout: float
-    max_retries: int
-    max_tool_calls: int
-    live: str
-    offline_rate: float
-    budget: float | None
+    runtime: Runtime
+    prefs: Prefs
+    budget: float | None  # the trait, set by %deepseek budget
 
-    def _ask(self, args: Any, prompt: str) -> Any:  # provided by DeepSeekMagics
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by CellMagic and DeepSeekMagics
 
-    def _fix_prompt(self, extra: str) -> str:  # provided by DeepSeekMagics
-        raise NotImplementedError
+        def _ask(self, args: Any, prompt: str) -> Any: ...
+
+        def _fix_prompt(self, extra: str) -> str: ...
+
+        def setting_values(self) -> dict[str, Any]: ...
 
     def _line(self, line: str) -> Any:
         words = split(line)
@@ -124,7 +117,7 @@ class LineCommands:
         return Notice(self.help_text, title="%deepseek", pre=True)
 
     def _cmd_reset(self, rest: list[str]) -> Notice:
-        session = _existing(session_parser("reset").parse_args(rest).session)
+        session = _existing(self.runtime.registry, session_parser("reset").parse_args(rest).session)
         session.reset()
         return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
 
@@ -132,14 +125,16 @@ class LineCommands:
         """Each turn compactly (a few lines, expandable in HTML; 100 columns as text)."""
         from ..display.history import HistoryView
 
-        session = _existing(session_parser("history").parse_args(rest).session)
+        session = _existing(self.runtime.registry, session_parser("history").parse_args(rest).session)
         return HistoryView(session.name, session.turns)
 
     def _cmd_config(self, rest: list[str]) -> Table:
+        """Every setting in force (the one list of :mod:`~evo_magic.notebook.settings`), then
+        where requests go; the key shows its last four characters only."""
         if rest:
             raise UsageError("%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE")
         try:
-            endpoint = config.resolve()
+            endpoint = self.runtime.endpoint()
         except ConfigError as exc:
             raise UsageError(exc.one_line()) from None
         key = f"{endpoint.key.masked} (from {endpoint.key_source})" if endpoint.key else "not set"
@@ -147,28 +142,17 @@ class LineCommands:
         if endpoint.url_source and not endpoint.offline:
             source = endpoint.url_source
             urls += f" ({source})" if source == "default" else f" (from {source})"
-        rows: list[list[Any]] = [
-            ["model", self.model],
-            ["extra_models", ", ".join(self.extra_models) or "none"],
-            ["protocol", self.protocol],
-            ["thinking", "each model's default" if self.thinking is None else "on" if self.thinking else "off"],
-            ["max_tokens", self.max_tokens if self.max_tokens is not None else "API default"],
-            ["temperature", self.temperature if self.temperature is not None else "API default"],
+        rows: list[list[Any]] = settings.shown(self.setting_values())
+        rows += [
             ["base URLs", urls],
             ["API key", "the emulator's own" if endpoint.offline else key],
             ["offline", "yes, bundled emulator" if endpoint.offline else "no"],
-            ["read_timeout", f"{self.read_timeout:g} s"],
-            ["connect_timeout", f"{self.connect_timeout:g} s"],
-            ["max_retries", self.max_retries],
-            ["max_tool_calls", f"{self.max_tool_calls} per round"],
-            ["budget", "none" if self.budget is None else format_money(Decimal(str(self.budget)))],
-            ["live view", self.live],
-            ["sessions", ", ".join(registry().sessions) or "(none yet)"],
+            ["sessions", ", ".join(self.runtime.registry.sessions) or "(none yet)"],
         ]
         return Table("evo_magic settings", ["setting", "value"], rows, note="\n".join(endpoint.notes) or None)
 
     def _cmd_undo(self, rest: list[str]) -> Notice:
-        session = _existing(session_parser("undo").parse_args(rest).session)
+        session = _existing(self.runtime.registry, session_parser("undo").parse_args(rest).session)
         try:
             turn = session.undo()
         except OptionError as exc:
@@ -177,12 +161,11 @@ class LineCommands:
 
     def _cmd_restore(self, rest: list[str]) -> Notice:
         """Rebuild the session's conversation from this notebook's ledger (after a restart)."""
-        from ..ledger.accounting import current
         from ..ledger.notebook_id import OVERRIDE_VAR, is_fallback, short_name
 
         args = session_parser("restore").parse_args(rest)
-        session = registry().get(args.session)
-        acc = current()
+        session = self.runtime.registry.get(args.session)
+        acc = self.runtime.accounting
         try:
             added, superseded = acc.restore(session)
         except EvoMagicError as exc:  # the ledger unreadable, the session busy in the panel
@@ -205,16 +188,16 @@ class LineCommands:
     def _cmd_panel(self, rest: list[str]) -> Any:
         """A chat panel on the session, beside the cells (needs a Jupyter front end)."""
         args = session_parser("panel").parse_args(rest)
-        from ..display.live import _auto_mode
+        from ..display.live import auto_mode
         from ..panels.panel import ChatPanel
 
-        if _auto_mode() != "widget":
+        if auto_mode() != "widget":
             raise UsageError(
                 "the chat panel needs a Jupyter front end (JupyterLab, Notebook 7, VS Code); "
                 "here, ask in %%deepseek cells or with evo_magic.session().ask()"
             )
         try:
-            return ChatPanel(args.session)
+            return ChatPanel(args.session, runtime=self.runtime)
         except ImportError as exc:
             raise UsageError(f"the panel needs ipywidgets and anywidget: {exc}") from None
 
@@ -229,17 +212,16 @@ class LineCommands:
     def _cmd_usage(self, rest: list[str]) -> Any:
         """This notebook's totals per session and model and its spend over time (``--all``:
         every notebook); ``--csv PATH`` writes the requests to a CSV file instead."""
-        from ..ledger.accounting import current
 
         p = MagicArgumentParser(prog="%deepseek usage", add_help=False)
         p.add_argument("--all", action="store_true")
         p.add_argument("--csv", metavar="PATH")
         args = p.parse_args(rest)
         if args.csv is None:
-            return current().usage(all_notebooks=args.all)
+            return self.runtime.accounting.usage(all_notebooks=args.all)
         if not args.csv.strip():
             raise UsageError("--csv needs a file path, like --csv usage.csv")
-        rows = current().rows(all_notebooks=args.all)
+        rows = self.runtime.accounting.rows(all_notebooks=args.all)
         try:
             path = rows.to_csv(args.csv)
         except OSError as exc:
@@ -250,7 +232,7 @@ class LineCommands:
         """``%deepseek budget 2.00`` sets this notebook's limit in USD; ``off`` removes it; bare,
         it tells the limit and this notebook's billed spend."""
         if not rest:
-            return _budget_status(self.budget)
+            return _budget_status(self.runtime.accounting, self.budget)
         if len(rest) != 1:
             raise UsageError("usage: %deepseek budget AMOUNT (USD) or %deepseek budget off")
         if rest[0].lower() in ("off", "none"):
@@ -269,7 +251,7 @@ class LineCommands:
         p = session_parser("pick")
         p.add_argument("choice", type=int)
         args = p.parse_args(rest)
-        session = _existing(args.session)
+        session = _existing(self.runtime.registry, args.session)
         try:
             session.pick(args.choice - 1)
         except OptionError as exc:
@@ -285,7 +267,8 @@ class LineCommands:
         from . import offline
 
         if args.off:
-            return offline.go_online()
+            return offline.go_online(self.runtime)
         if args.rate is not None and args.rate <= 0:
             raise UsageError("--rate is tokens per second and must be positive")
-        return offline.go_offline(rate=self.offline_rate if args.rate is None else args.rate, if_no_key=args.if_no_key)
+        rate = self.prefs.offline_rate if args.rate is None else args.rate
+        return offline.go_offline(self.runtime, rate=rate, if_no_key=args.if_no_key)

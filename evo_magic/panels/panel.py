@@ -5,8 +5,8 @@ question asked here is context for the next ``%%deepseek`` cell and the other wa
 
 * **Transcript**: one block per turn of the session (the question, then the answer rendered
   exactly as in a cell: markdown, folded thinking, tool calls, footer), rebuilt from the
-  session's turns whenever the registry reports a change ("turn", "drop", "reset",
-  "restore", "session"), from a cell, the Python API or another panel. Unchanged turns keep
+  session's turns whenever the session events report a change (an answer, a pick, an undo,
+  a reset, a restore), from a cell, the Python API or another panel. Unchanged turns keep
   their widgets, so a ``<details>`` the reader opened stays open.
 * **Streaming** runs in a background thread, so the kernel keeps running cells; the answer
   streams into the same anywidget as a cell's live view (``live.py``, coalesced to ~10
@@ -34,11 +34,10 @@ from typing import TYPE_CHECKING, Any
 from ..core.options import MODELS, PROTOCOLS
 from ..display.render import footer_text
 from ..errors import EvoMagicError
+from .hub import Change, PanelHub, answer
 from .render import (
-    STOPPED,
     Asking,
     Entry,
-    Partial,
     entries,
     rows,
     snapshot_html,
@@ -47,7 +46,7 @@ from .render import (
 from .widgets import empty_html, entry_widget, input_class, notebook_cost, user_html
 
 if TYPE_CHECKING:
-    from ..sessions.registry import Registry
+    from ..runtime import Runtime
     from ..sessions.reply import Reply
     from ..sessions.session import Session
 
@@ -55,26 +54,18 @@ log = logging.getLogger(__name__)
 BUSY = "Still answering: press Stop, or wait for the answer."
 
 
-# Shared by every panel of the kernel, per session name.
-_PARTIALS: dict[str, list[Partial]] = {}
-_ASKING: dict[str, Asking] = {}
-_OPEN: list[ChatPanel] = []
-
-
-def open_panels() -> list[ChatPanel]:
-    """The panels of this kernel that are not closed."""
-    return list(_OPEN)
-
 
 class ChatPanel:
     """The chat panel (see the module doc). ``widget`` is the ipywidgets root."""
 
-    def __init__(self, session: str | None = None, *, registry: Registry | None = None):
+    def __init__(self, session: str | None = None, *, runtime: Runtime | None = None):
         import ipywidgets as w
 
-        from ..sessions.registry import registry as kernel_registry
+        from ..runtime import root
 
-        self._registry = registry or kernel_registry()
+        self._runtime = runtime or root()
+        self._hub = self._runtime.part(PanelHub)
+        self._registry = self._runtime.registry
         self.session: Session = self._registry.get(session)
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
@@ -137,8 +128,7 @@ class ChatPanel:
             widget.observe(lambda change, name=name: self._on_setting(name, change["new"]), "value")
         self.protocol_picker.observe(lambda change: self._on_setting("protocol", change["new"]), "value")
 
-        self._registry.listeners.append(self._on_event)
-        _OPEN.append(self)
+        self._hub.panels.append(self)
         self._sync_pickers()
         self.refresh()
 
@@ -172,17 +162,16 @@ class ChatPanel:
         Returns False (and keeps the text) when empty, closed or already answering."""
         if self.closed or not text or not text.strip():
             return False
-        if self.busy or self.session.name in _ASKING:
+        if self.busy or self.session.name in self._hub.asking:
             self._note(BUSY)
             return False
         self.input.value = ""
         self._notes.clear()
-        asking = _ASKING[self.session.name] = Asking(text)
+        asking = self._hub.start(self.session, text)
         self._thread = threading.Thread(
-            target=self._answer, args=(self.session, asking), name="evo-panel", daemon=True
+            target=answer, args=(self._hub, self.session, asking), name="evo-panel", daemon=True
         )
         self.stop_button.disabled = False
-        self._broadcast("asking")
         self._thread.start()
         if wait:
             self.wait()
@@ -231,9 +220,7 @@ class ChatPanel:
             self.wait(5)
         self.closed = True
         with contextlib.suppress(ValueError):
-            self._registry.listeners.remove(self._on_event)
-        with contextlib.suppress(ValueError):
-            _OPEN.remove(self)
+            self._hub.panels.remove(self)
         self._update_snapshots()
         for _, widget in self._cache.values():
             widget.close()
@@ -245,7 +232,7 @@ class ChatPanel:
     def entries(self) -> list[Entry]:
         """What the transcript shows, in order: turns, partial answers, the question streaming."""
         name = self.session.name
-        return entries(list(self.session.turns), list(_PARTIALS.get(name, [])), _ASKING.get(name))
+        return entries(list(self.session.turns), list(self._hub.partials.get(name, [])), self._hub.asking.get(name))
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -285,7 +272,7 @@ class ChatPanel:
             for widget in stale:
                 widget.close()
             self._update_footer()
-        if self.session.name not in _ASKING:
+        if self.session.name not in self._hub.asking:
             self._update_snapshots()
 
     def _update_footer(self) -> None:
@@ -293,9 +280,9 @@ class ChatPanel:
         reply = self.last_reply or next((t.reply for t in reversed(self.session.turns)), None)
         if reply is not None:
             parts.append(f"Last answer: {escape(footer_text(reply.footer))}")
-        parts.append(escape(notebook_cost()))
+        parts.append(escape(notebook_cost(self._runtime)))
         self.footer.value = " · ".join(parts)
-        self.stop_button.disabled = self.session.name not in _ASKING
+        self.stop_button.disabled = self.session.name not in self._hub.asking
 
     def _note(self, text: str) -> None:
         """Show ``text`` in the footer until the next question."""
@@ -305,7 +292,7 @@ class ChatPanel:
 
     def snapshot_html(self) -> str:
         """The conversation as static HTML (what a saved notebook keeps in the panel's place)."""
-        return snapshot_html(self.entries(), self.session.name, len(self.session.turns), notebook_cost())
+        return snapshot_html(self.entries(), self.session.name, len(self.session.turns), notebook_cost(self._runtime))
 
     def snapshot_text(self) -> str:
         return snapshot_text(self.entries(), self.session.name)
@@ -369,69 +356,17 @@ class ChatPanel:
         finally:
             self._syncing = False
 
-    def _on_event(self, kind: str, session: Session, payload: Any) -> None:
+    def hear(self, change: Change, payload: Any = None) -> None:
+        """What the hub tells this panel (see :data:`~evo_magic.panels.hub.Change`)."""
         if self.closed:
             return
-        if kind == "session":
+        if change == "sessions":
             self._sync_pickers()
-            return
-        if session is not self.session:
-            return
-        if kind in ("turn", "partial") and BUSY in self._notes:
-            self._notes.remove(BUSY)
-        if kind == "turn" and session.name in _ASKING:
-            _ASKING.pop(session.name, None)  # the panel's question became a turn
-        if kind == "reset":
-            _PARTIALS.pop(session.name, None)
-        if kind == "notice":  # a budget warning or a large-prompt cost, for a question asked here
+        elif change == "notice":  # a budget warning or a large-prompt cost, for a question asked here
             self._note(str(payload))
-            return
-        if kind == "request":
+        elif change == "settled":
             self.last_reply = payload
-        if kind in ("turn", "pick", "drop", "reset", "restore", "partial", "asking"):
+        else:
+            if change == "answered" and BUSY in self._notes:
+                self._notes.remove(BUSY)
             self.refresh()
-
-    def _broadcast(self, kind: str) -> None:
-        self._registry.notify(kind, self.session, None)
-
-    # --- the background thread ----------------------------------------------------------
-    def _answer(self, session: Session, asking: Asking) -> None:
-        from ..display.live import WidgetView, new_live_widget
-        from ..display.notices import ToolResult
-        from ..sessions.reply import Interrupted
-
-        def view_factory() -> WidgetView:
-            live = new_live_widget(session.options().model)
-            asking.parts.append(live)
-            self._broadcast("asking")
-            return WidgetView(live, None, keep_open=True)  # closed below, once the turn's block replaced it
-
-        def on_tool(call: Any, result: str, ok: bool) -> None:
-            import ipywidgets as w
-
-            asking.parts.append(w.HTML(ToolResult(call, result, ok)._repr_html_()))
-            self._broadcast("asking")
-
-        after = session.turns[-1] if session.turns else None
-        try:
-            session.ask(asking.prompt, view_factory=view_factory, on_tool=on_tool, cell="panel")
-        except Interrupted as exc:
-            self._keep(session, Partial(after, asking.prompt, exc.reply, "stopped", STOPPED))
-        except EvoMagicError as exc:
-            reply = getattr(exc, "reply", None)
-            self._keep(session, Partial(after, asking.prompt, reply, "error", exc.one_line()))
-        except Exception as exc:  # a bug must not kill the panel silently
-            log.exception("panel: the question failed")
-            self._keep(session, Partial(after, asking.prompt, None, "error", f"{type(exc).__name__}: {exc}"))
-        finally:
-            if _ASKING.get(session.name) is asking:  # e.g. a JSON answer that never parsed
-                _ASKING.pop(session.name, None)
-                self._registry.notify("partial", session, None)
-            for part in [*asking.parts, asking.header]:
-                if part is not None:
-                    part.close()
-
-    def _keep(self, session: Session, partial: Partial) -> None:
-        _PARTIALS.setdefault(session.name, []).append(partial)
-        _ASKING.pop(session.name, None)
-        self._registry.notify("partial", session, partial)

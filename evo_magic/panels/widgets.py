@@ -3,13 +3,17 @@ live answer holder, and the notebook's running cost from the ledger."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..display.assets import asset_path, asset_text
 from ..display.render import reply_css
 from .render import Partial, entry_html, panel_css
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -40,42 +44,34 @@ def entry_widget(entry: Any) -> Any:
     return widget
 
 
-def notebook_cost() -> str:
+def notebook_cost(runtime: Runtime) -> str:
     """"This notebook: $0.0123 (2 requests of unknown cost)" from the ledger."""
-    from ..ledger.accounting import current
     from ..ledger.pricing import format_money
 
+    acc = runtime.accounting
     try:
-        acc = current()
         spend = acc.ledger.spend(acc.notebook)
     except Exception:  # the ledger is optional for the panel
         log.debug("panel: the ledger cannot be read", exc_info=True)
         return "This notebook: cost unavailable"
-    from ..config import offline_endpoint
-
     unknown = f" + {spend.unknown} of unknown cost" if spend.unknown else ""
-    offline = " (answers of the emulator are not billed)" if offline_endpoint() is not None else ""
+    offline = " (answers of the emulator are not billed)" if runtime.offline is not None else ""
     return f"This notebook: {format_money(spend.cost)}{unknown}{offline}"
 
 
-_INPUT: Any = None
-
-
+@functools.cache
 def input_class() -> Any:
     """The anywidget input class (``panels/panel.js``), defined on first use."""
-    global _INPUT
-    if _INPUT is None:
-        import anywidget
-        import traitlets
+    import anywidget
+    import traitlets
 
-        class PanelInput(anywidget.AnyWidget):
-            """A textarea where Enter sends and Shift+Enter makes a newline."""
+    class PanelInput(anywidget.AnyWidget):
+        """A textarea where Enter sends and Shift+Enter makes a newline."""
 
-            _esm = asset_path("panels/panel.js")
-            _css = reply_css() + "\n" + panel_css() + "\n" + asset_text("display/live.css")
-            value = traitlets.Unicode("").tag(sync=True)
-            placeholder = traitlets.Unicode("Ask DeepSeek… (Enter sends, Shift+Enter for a new line)").tag(sync=True)
-            disabled = traitlets.Bool(False).tag(sync=True)
+        _esm = asset_path("panels/panel.js")
+        _css = reply_css() + "\n" + panel_css() + "\n" + asset_text("display/live.css")
+        value = traitlets.Unicode("").tag(sync=True)
+        placeholder = traitlets.Unicode("Ask DeepSeek… (Enter sends, Shift+Enter for a new line)").tag(sync=True)
+        disabled = traitlets.Bool(False).tag(sync=True)
 
-        _INPUT = PanelInput
-    return _INPUT
+    return PanelInput

@@ -1,44 +1,46 @@
 """Pure protocol codecs: request bodies out, typed events in. No IO, no httpx.
 
-Each codec module offers ``PATH``, ``build_body(messages, options)``, ``StreamParser`` (with
-``feed(data) -> list[Event]`` / ``flush()``) and ``parse_response(body) -> list[Event]``.
+Each codec module (:mod:`.openai_chat`, :mod:`.anthropic_messages`) is a :class:`Codec`:
+``PATH``, ``build_body(messages, options)``, ``StreamParser`` (``feed(data) -> list[Event]`` /
+``flush()``) and ``parse_response(body) -> list[Event]``. Both produce the same typed events
+(:mod:`evo_magic.core.events`), so nothing above this package asks which protocol ran.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from types import ModuleType
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
-from ..errors import OptionError, ProtocolError
-
-#: What reading a payload of the wrong shape may raise (a list where a mapping belongs, a number
-#: too large for an int, JSON nested too deep); the parsers turn it into a ProtocolError.
-MALFORMED = (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError)
+from ..core.events import Event
+from ..core.messages import Message
+from ..core.options import PROTOCOLS, RequestOptions
+from ..errors import OptionError
 
 
-def decode_body(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
-    """A non-streamed JSON body as a mapping; leading blank lines (queue keep-alives) are fine."""
-    if isinstance(body, (bytes, str)):
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-        try:
-            data = json.loads(text.strip())
-        except MALFORMED as exc:
-            raise ProtocolError(f"the server sent a body that is not JSON: {text.strip()[:80]!r}") from exc
-    else:
-        data = body
-    if not isinstance(data, Mapping):
-        raise ProtocolError("the server sent a JSON body that is not an object")
-    return data
+class Parser(Protocol):
+    """An incremental stream parser: never blocks, never raises on partial or bad input."""
+
+    def feed(self, data: str) -> list[Event]: ...
+
+    def flush(self) -> list[Event]: ...
 
 
-def text_of(value: Any) -> str | None:
-    """A string field of an event as sent, or None when it is missing or not a string."""
-    return value if isinstance(value, str) else None
+class Codec(Protocol):
+    """One wire protocol, as a module: the request body out, typed events in."""
+
+    @property
+    def PATH(self) -> str: ...  # a module constant
+
+    @property
+    def StreamParser(self) -> Callable[[], Parser]: ...  # a class of the module
+
+    def build_body(self, messages: Iterable[Message], opts: RequestOptions) -> dict[str, Any]: ...
+
+    def parse_response(self, body: bytes | str | Mapping[str, Any]) -> list[Event]: ...
 
 
-def codec(protocol: str) -> ModuleType:
+def codec(protocol: str) -> Codec:
+    """The codec of ``protocol`` (``"openai"`` or ``"anthropic"``), imported on first use."""
     if protocol == "openai":
         from . import openai_chat
 
@@ -47,4 +49,7 @@ def codec(protocol: str) -> ModuleType:
         from . import anthropic_messages
 
         return anthropic_messages
-    raise OptionError(f"unknown protocol {protocol!r}; use openai or anthropic")
+    raise OptionError(f"unknown protocol {protocol!r}; use {' or '.join(PROTOCOLS)}")
+
+
+__all__ = ["Codec", "Parser", "codec"]

@@ -34,7 +34,7 @@ from ..core.messages import Message
 from ..core.options import LEGACY_THINKING, RequestOptions
 from ..core.usage import Usage
 from ..errors import ProtocolError, error_from_body
-from . import MALFORMED, decode_body, text_of
+from .body import MALFORMED, decode_body, text_of
 
 PATH = "/v1/chat/completions"
 

@@ -1,62 +1,32 @@
-"""The kernel's sessions and kernel-wide defaults: one default session plus named ones."""
+"""The kernel's sessions: the default one plus named ones, all on one host."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..core.options import DEFAULT_MODEL, RequestOptions
 from ..errors import OptionError
-from .tools import DEFAULT_MAX_TOOL_CALLS
-
-if TYPE_CHECKING:
-    from ..transport import TransportSettings
-    from .session import Session
-
-log = logging.getLogger(__name__)
+from .host import Host, SessionCreated
+from .session import Session
 
 DEFAULT_SESSION = "default"
-Listener = Callable[[str, "Session", Any], None]
-
-
-@dataclass
-class Defaults:
-    """Kernel-wide defaults (``%config DeepSeekMagics.*`` writes these)."""
-
-    model: str = DEFAULT_MODEL
-    protocol: str = "openai"
-    thinking: bool | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 180.0
-    max_retries: int = 3
-    max_tool_rounds: int = 8
-    max_tool_calls: int = DEFAULT_MAX_TOOL_CALLS  # tool calls run per round
-    extra_models: tuple[str, ...] = ()
 
 
 class Registry:
-    """The kernel's sessions: one default plus named ones, and kernel-wide defaults."""
+    """Sessions by name. The default session always exists; named ones are created by
+    :meth:`get` (asking, a panel, a restore) and looked up without creating by :meth:`find`."""
 
-    def __init__(self) -> None:
-        self.defaults = Defaults()
+    def __init__(self, host: Host) -> None:
+        self.host = host
         self.sessions: dict[str, Session] = {}
-        self.listeners: list[Listener] = []
-        # Guards run before every request and may refuse it by raising (e.g. the budget).
-        self.guards: list[Callable[[Session, RequestOptions, dict[str, Any]], None]] = []
-        self.transport_kwargs: dict[str, Any] = {}
 
     def get(self, name: str | None = None, **settings: Any) -> Session:
+        """The session ``name`` (default: the default session), created on first use;
+        ``settings`` configure it (:meth:`~evo_magic.sessions.session.Session.configure`)."""
         name = name or DEFAULT_SESSION
         found = self.sessions.get(name)
         if found is None:
-            from .session import Session
-
-            found = self.sessions[name] = Session(name, self, **settings)
-            self.notify("session", found, None)
+            found = self.sessions[name] = Session(name, self.host, **settings)
+            self.host.emit(SessionCreated(found))
         elif settings:
             found.configure(**settings)
         return found
@@ -71,39 +41,9 @@ class Registry:
             raise OptionError(f"no session {name!r}; sessions: {', '.join(known)}")
         return self.get(name)
 
-    def transport_settings(self) -> TransportSettings:
-        from ..transport import TransportSettings
-
-        d = self.defaults
-        return TransportSettings(d.connect_timeout, d.read_timeout, d.max_retries)
-
-    def check(self, session: Session, opts: RequestOptions, body: dict[str, Any]) -> None:
-        for guard in list(self.guards):
-            guard(session, opts, body)
-
-    def notify(self, kind: str, session: Session, payload: Any) -> None:
-        """Tell listeners (ledger, panels) about ``kind``: "session" (created), "start" (a
-        request passed the guards and is about to be sent; the Reply), "request" (every
-        request once settled, any outcome, payload the Reply), "turn" (after a successful turn,
-        the Reply), "pick" (another choice of the last turn became its answer; the Reply),
-        "drop" (an undo, or a re-run cell replaced a turn; the Turn), "reset" (every turn
-        forgotten) and "restore" (turns read back from the ledger; the list)."""
-        for listener in list(self.listeners):
-            try:
-                listener(kind, session, payload)
-            except Exception:  # a broken listener must not break the answer
-                log.exception("session listener %r failed on %s", listener, kind)
-
     def close(self) -> None:
-        for s in self.sessions.values():
-            s.close()
+        for session in self.sessions.values():
+            session.close()
 
 
-_registry: Registry | None = None
-
-
-def registry() -> Registry:
-    global _registry
-    if _registry is None:
-        _registry = Registry()
-    return _registry
+__all__ = ["DEFAULT_SESSION", "Registry"]

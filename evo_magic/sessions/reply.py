@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from ..core.events import Event, ReasoningDelta, TextDelta
 from ..core.messages import Message, answer_of
@@ -13,7 +13,22 @@ from ..core.snapshot import ToolCall, TurnSnapshot
 from ..core.usage import Usage
 from ..errors import EvoMagicError
 
-STATUS_NOTICES = {
+#: How a request ended: still ``streaming``; ``ok``; cut by ``length`` (max_tokens); stopped
+#: (``interrupted``); failed (``error``); the API's incomplete finish reasons; or the tool loop
+#: past its round limit (``tool_rounds``).
+Status: TypeAlias = Literal[
+    "streaming",
+    "ok",
+    "length",
+    "interrupted",
+    "error",
+    "content_filter",
+    "insufficient_system_resource",
+    "aborted",
+    "tool_rounds",
+]
+
+STATUS_NOTICES: dict[Status, str] = {
     "interrupted": "Interrupted — the partial answer is kept.",
     "length": "Stopped at max_tokens: the answer may be cut short.",
     "content_filter": "Stopped by the content filter: the answer is incomplete.",
@@ -73,7 +88,7 @@ class Reply:
     requested_model: str
     session: str
     timing: Timing = field(repr=False)
-    status: str = "streaming"
+    status: Status = "streaming"
     protocol: str = "openai"
     cell: Any = None
     error: EvoMagicError | None = field(default=None, repr=False)
@@ -86,7 +101,7 @@ class Reply:
     notes: list[str] = field(default_factory=list, repr=False)  # notices of the loop (the tool-call cap)
     thinking_open: bool = field(default=False, repr=False, compare=False)  # the fold the reader left it in
 
-    def finish(self, status: str, error: EvoMagicError | None) -> None:
+    def finish(self, status: Status, error: EvoMagicError | None) -> None:
         self.status = status
         self.error = error
         self.timing.end = time.monotonic()

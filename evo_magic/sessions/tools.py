@@ -18,7 +18,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..core.messages import Message
 from ..core.snapshot import ToolCall
@@ -27,6 +27,12 @@ from ..errors import OptionError, scrub
 MAX_RESULT_CHARS = 20_000
 DEFAULT_MAX_TOOL_CALLS = 32  # calls run per round; the model once made 10,000 in one round
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+#: The notebook functions a question may call, by the name the model calls them.
+Functions: TypeAlias = Mapping[str, Callable[..., Any]]
+#: One tool as Chat Completions describes it (``{"type": "function", "function": {...}}``).
+ToolSpec: TypeAlias = Mapping[str, Any]
 
 
 def _schema(tp: Any) -> dict[str, Any]:

@@ -1,0 +1,36 @@
+"""What both codecs share: reading a JSON body or event safely (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ProtocolError
+
+#: What reading a payload of the wrong shape may raise (a list where a mapping belongs, a number
+#: too large for an int, JSON nested too deep); the parsers turn it into a ProtocolError.
+MALFORMED = (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError)
+
+
+def decode_body(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
+    """A non-streamed JSON body as a mapping; leading blank lines (queue keep-alives) are fine."""
+    if isinstance(body, (bytes, str)):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        try:
+            data = json.loads(text.strip())
+        except MALFORMED as exc:
+            raise ProtocolError(f"the server sent a body that is not JSON: {text.strip()[:80]!r}") from exc
+    else:
+        data = body
+    if not isinstance(data, Mapping):
+        raise ProtocolError("the server sent a JSON body that is not an object")
+    return data
+
+
+def text_of(value: Any) -> str | None:
+    """A string field of an event as sent, or None when it is missing or not a string."""
+    return value if isinstance(value, str) else None
+
+
+__all__ = ["MALFORMED", "decode_body", "text_of"]

@@ -1,0 +1,192 @@
+"""One request of a session, from the guards to the settled reply (the session's IO step).
+
+:class:`Exchange` runs one request: the host's guards, the live view (made only once the
+guards let the request through, so a refused one leaves no "Waiting…" behind), the ledger's
+started row, the stream — parser, then the secret mask, then the snapshot — and the settling:
+status, the host's charge, the view's final render. Every request ends in :meth:`_settle`,
+whatever happened, so the ledger never keeps a row that was started and not settled while the
+kernel lives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..core.deltas import SecretMask
+from ..core.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
+from ..core.options import RequestOptions
+from ..core.snapshot import TurnSnapshot
+from ..display.render import Footer
+from ..errors import EvoMagicError, TransportError
+from ..protocol import Codec
+from .host import Host, RequestSettled
+from .reply import Interrupted, Reply, Status, Timing
+
+if TYPE_CHECKING:
+    from ..transport import Transport
+    from .session import Session
+
+log = logging.getLogger(__name__)
+
+INCOMPLETE_REASONS: tuple[Status, ...] = ("content_filter", "insufficient_system_resource", "aborted")
+_CONTENT = (TextDelta, ReasoningDelta, ToolCallDelta)  # events that count as "a token arrived"
+
+
+class View(Protocol):
+    """A live view of one answer (see :mod:`evo_magic.display.live`): ``update`` after every
+    stream event (cheap), ``finish`` once with the footer (idempotent, also after an error)."""
+
+    def update(self, snapshot: TurnSnapshot) -> None: ...
+
+    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None: ...
+
+
+#: Makes the live view of one request, given its options (a tool loop makes several).
+ViewFactory = Callable[[RequestOptions], View | None]
+
+
+class Cancel:
+    """The session's stop switch: set from another thread (the panel's Stop); closing the
+    response being read unblocks a reader waiting for the next chunk."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.response: Any = None  # the HTTP response being streamed
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+        response = self.response
+        if response is not None:
+            try:
+                response.close()
+            except Exception:  # closing from another thread may race the reader; the flag is set
+                log.debug("cancel: closing the response failed", exc_info=True)
+
+
+class Exchange:
+    """One request of ``session`` through ``transport`` with ``codec``."""
+
+    def __init__(
+        self,
+        session: Session,
+        host: Host,
+        transport: Transport,
+        codec: Codec,
+        opts: RequestOptions,
+        cancel: Cancel,
+    ) -> None:
+        self.session, self.host, self.transport = session, host, transport
+        self.codec, self.opts, self.cancel = codec, opts, cancel
+
+    def run(self, body: Mapping[str, Any], *, cell: Any, views: ViewFactory, notes: list[str]) -> Reply:
+        """Send ``body`` and return the settled reply; raise the error or
+        :class:`~evo_magic.sessions.reply.Interrupted` after settling."""
+        reply = Reply(
+            TurnSnapshot(),
+            self.opts.model,
+            self.session.name,
+            Timing(time.monotonic()),
+            protocol=self.opts.protocol,
+            cell=cell,
+            offline=self.transport.endpoint.offline,  # the bundled emulator: priced, never billed
+            notes=notes,
+        )
+        self.host.check(self.session, reply, body)
+        view = views(self.opts)
+        reply.ledger_request = self.host.start(self.session, reply)  # the row exists before a byte is billed
+        shown = bool(getattr(view, "shows_answer", False))  # the interrupt line points above
+        try:
+            self._stream(body, view, reply)
+        except KeyboardInterrupt:
+            self._settle(reply, view, "interrupted", None)
+            raise Interrupted(reply, shown=shown) from None
+        except Exception as exc:
+            if self.cancel.is_set():  # Stop closed the response under the reader
+                self._settle(reply, view, "interrupted", None)
+                raise Interrupted(reply, shown=shown) from None
+            # a bug, not an EvoMagicError, still settles: the ledger's started row must end
+            self._settle(reply, view, "error", exc if isinstance(exc, EvoMagicError) else None)
+            raise
+        error = reply.snapshot.error
+        if error is not None:
+            self._settle(reply, view, "error", error)
+            raise error
+        self._settle(reply, view, _status(reply.snapshot.finish_reason), None)
+        return reply
+
+    def _stream(self, body: Mapping[str, Any], view: View | None, reply: Reply) -> None:
+        """Parser -> secret mask -> snapshot. The parser and the mask are flushed however the
+        stream ends (an error or Ctrl-C included), so the partial answer is whole and masked."""
+        snap, timing = reply.snapshot, reply.timing
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        mask = SecretMask()  # the key the model may repeat, masked as prompts are
+        parser = self.codec.StreamParser() if self.opts.stream else None
+
+        def take(events: list[Event]) -> None:
+            for event in events:
+                snap.apply(event)
+                if timing.first_text is None and isinstance(event, _CONTENT):
+                    timing.mark(event)
+
+        try:
+            with self.transport.post(self.codec.PATH, dict(body)) as response:
+                self.cancel.response = response
+                if parser is None:
+                    take(mask.feed(self.codec.parse_response(response.read())))
+                else:
+                    for data in self.transport.iter_sse_data(response):
+                        if self.cancel.is_set():
+                            raise KeyboardInterrupt
+                        take(mask.feed(parser.feed(data)))
+                        if view is not None:
+                            view.update(snap)
+        finally:
+            self.cancel.response = None
+            if parser is not None:
+                take(mask.feed(parser.flush()))
+            take(mask.flush())
+        if self.cancel.is_set():
+            raise KeyboardInterrupt
+        if snap.error is None and not snap.complete:
+            raise TransportError(
+                "the stream ended before the answer was complete; the partial answer is kept", retryable=False
+            )
+
+    def _settle(self, reply: Reply, view: View | None, status: Status, error: EvoMagicError | None) -> None:
+        """Status, the host's charge (the ledger's row), the event, then the view's final render."""
+        reply.finish(status, error)
+        if error is not None:
+            error.reply = reply
+        reply.cost, reply.priced = self.host.settle(self.session, reply)
+        self.host.emit(RequestSettled(self.session, reply))
+        if view is not None:
+            footer = reply.footer
+            if status == "interrupted":  # the Interrupted line under the answer says so, once
+                footer = dataclasses.replace(footer, banner=False)
+            view.finish(reply.snapshot, footer)
+            reply.thinking_open = bool(getattr(view, "thinking_open", False))  # as the reader left it
+
+
+def _status(reason: str | None) -> Status:
+    """The status of a completed answer from its finish reason."""
+    if reason == "length":
+        return "length"
+    for incomplete in INCOMPLETE_REASONS:
+        if reason == incomplete:
+            return incomplete
+    return "ok"
+
+
+__all__ = ["INCOMPLETE_REASONS", "Cancel", "Exchange", "View", "ViewFactory"]
