@@ -27,7 +27,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _KEY_SHAPES = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}|\bsk-[A-Za-z0-9._\-]{8,}")
 _SECRETS: set[str] = set()  # every key this process has read (see remember_secret)
@@ -74,7 +77,7 @@ class EvoMagicError(Exception):
 
     hint: str = ""
 
-    def __init__(self, *args: Any):
+    def __init__(self, *args: object):
         super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
     def __str__(self) -> str:
@@ -156,6 +159,17 @@ class ApiError(EvoMagicError):
         return redact(f"HTTP {self.status}: {self.message}" if self.status else self.message)
 
 
+class ApiErrorFields(TypedDict, total=False):
+    """The keyword arguments of :class:`ApiError` (a subclass passes them on)."""
+
+    status: int | None
+    type: str | None
+    code: str | None
+    param: str | None
+    request_id: str | None
+    retry_after: float | None
+
+
 class BadRequestError(ApiError):
     status = 400
 
@@ -163,7 +177,7 @@ class BadRequestError(ApiError):
 class ContextLengthError(BadRequestError):
     """The prompt is longer than the model's context window."""
 
-    def __init__(self, message: str, **kw: Any):
+    def __init__(self, message: str, **kw: Unpack[ApiErrorFields]):
         super().__init__(message, **kw)
         nums = [int(n) for n in re.findall(r"(\d+) tokens", message)]
         self.max_tokens: int | None = nums[0] if nums else None
@@ -274,7 +288,7 @@ def error_from_body(
     response came (for a Retry-After date when the response has no Date header).
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
-    data: Any = body
+    data: object = body
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
@@ -316,5 +330,5 @@ def error_from_body(
     )
 
 
-def _str_or_none(value: Any) -> str | None:
+def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)

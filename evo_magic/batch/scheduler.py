@@ -148,7 +148,7 @@ class Scheduler:
     async def run(
         self,
         rows: Iterable[Row],
-        on_result: Callable[[RowResult], Any] | None = None,
+        on_result: Callable[[RowResult], object] | None = None,
         stop: threading.Event | None = None,
     ) -> RunSummary:
         """Send every row; deliver each result to ``on_result`` as it completes."""

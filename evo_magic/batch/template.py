@@ -61,7 +61,7 @@ class Placeholder:
     spec: str = ""
     written: str = ""  # as it appears in the template
 
-    def format(self, value: Any) -> str:
+    def format(self, value: object) -> str:
         if not self.spec:
             return value if isinstance(value, str) else str(value)
         try:
@@ -80,17 +80,17 @@ class RowTemplate:
     source: str
     parts: tuple[str | Placeholder, ...]
     columns: tuple[str, ...]
-    _pieces: tuple[Callable[[Mapping[str, Any]], str], ...] = field(repr=False, compare=False, default=())
+    _pieces: tuple[Callable[[Mapping[str, object]], str], ...] = field(repr=False, compare=False, default=())
 
     @property
     def placeholders(self) -> tuple[Placeholder, ...]:
         return tuple(p for p in self.parts if isinstance(p, Placeholder))
 
-    def render(self, row: Mapping[str, Any]) -> str:
+    def render(self, row: Mapping[str, object]) -> str:
         """The template filled with ``row``'s values (what a single prompt would read)."""
         return "".join([piece(row) for piece in self._pieces])
 
-    def values(self, row: Mapping[str, Any]) -> dict[str, str]:
+    def values(self, row: Mapping[str, object]) -> dict[str, str]:
         """Each column's formatted value (the first placeholder's spec of that column wins)."""
         out: dict[str, str] = {}
         for p in self.placeholders:
@@ -112,13 +112,15 @@ class RowTemplate:
             text = f"{text}\n\n{where}"
         return f"{text}\n\n{extra}" if extra else text
 
-    def block(self, row: Mapping[str, Any]) -> str:
+    def block(self, row: Mapping[str, object]) -> str:
         """The row's own part: its one value, or a JSON object of its values."""
         if len(self.columns) == 1:
             return next(iter(self.values(row).values()))
         return json.dumps(self.values(row), ensure_ascii=False)
 
-    def messages(self, row: Mapping[str, Any], *, system: str | None = None, extra: str | None = None) -> list[Message]:
+    def messages(
+        self, row: Mapping[str, object], *, system: str | None = None, extra: str | None = None
+    ) -> list[Message]:
         """The messages of ``row``'s request: ``system`` (a session's system prompt), then the
         instruction, then the row's block (see the module docstring)."""
         head = [Message.system(system)] if system else []
@@ -183,7 +185,7 @@ def compile_template(template: str, columns: Sequence[str]) -> RowTemplate:
     return RowTemplate(template, kept, used, tuple(_piece(p) for p in kept))
 
 
-def _piece(part: str | Placeholder) -> Callable[[Mapping[str, Any]], str]:
+def _piece(part: str | Placeholder) -> Callable[[Mapping[str, object]], str]:
     if isinstance(part, str):
         return lambda row: part
     column, fmt = part.column, part.format
