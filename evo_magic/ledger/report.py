@@ -27,7 +27,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
-from ..core.status import Origin, Outcome
+from ..core.status import Origin, Outcome, status_label
 from ..display.money import format_money, if_billed
 from ..display.notices import NO_MATH, plural
 from .chart import SpendPoint, series, sparkline, spend_chart_svg, summary
@@ -218,7 +218,7 @@ class UsageView:
             parts.append(r.notebook)
         parts += [r.session, r.model] + ([] if r.cell is None else [f"cell {r.cell}"])
         if r.outcome == STARTED:
-            parts.append("started, not settled (still answering, or its kernel stopped mid-answer)")
+            parts.append(status_label(STARTED))
         elif r.outcome != "ok":
             parts.append(r.outcome if r.error is None else f"{r.outcome} ({r.error})")
         billable = r.cost is not None or cost_unknown(r)  # else it failed before any token: not billed

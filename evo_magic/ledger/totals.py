@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Final, Protocol
 
 from ..core.status import Outcome
 from ..display.money import format_money, if_billed
@@ -25,7 +25,7 @@ from .pricing import as_utc
 GROUPS = ("notebook", "session", "model", "model_requested", "protocol", "outcome", "origin", "day")
 # The outcome of a request that was sent but never settled (its kernel died or was restarted
 # mid-answer): billed, tokens unknown. While a request streams, its row says so too.
-STARTED = "started"
+STARTED: Final = "started"
 TOKENS = ("prompt_tokens", "cache_hit_tokens", "cache_miss_tokens", "completion_tokens", "reasoning_tokens")
 
 

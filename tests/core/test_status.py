@@ -42,3 +42,16 @@ def test_a_name_outside_the_table_reads_as_itself() -> None:
 def test_the_banner_of_an_answer_without_a_notice_is_the_table_label(status: str) -> None:
     footer = Footer("m", None, 1.0, None, None, status=status)
     assert status_text(footer) == STATUS_WORDS[status].label
+
+
+def test_a_request_never_settled_reads_as_the_table_says_in_the_usage_view() -> None:
+    from datetime import datetime, timezone
+
+    from evo_magic.ledger.report import UsageRecord, UsageView
+
+    record = UsageRecord(
+        datetime(2026, 11, 1, tzinfo=timezone.utc), "nb", "default", "cell", 3, "deepseek-v4-flash", None,
+        "openai", None, None, None, None, None, None, None, None, "started", None,
+    )
+    label = UsageView([record])._point(record).label
+    assert label.endswith(" · " + STATUS_WORDS["started"].label) and "cell 3" in label
