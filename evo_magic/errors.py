@@ -288,38 +288,15 @@ def error_from_body(
     response came (for a Retry-After date when the response has no Date header).
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
-    data: object = body
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str):
-        try:
-            data = json.loads(body.strip() or "null")
-        except ValueError:
-            data = None
-    err: Mapping[str, Any] = {}
-    if isinstance(data, Mapping):
-        inner = data.get("error")
-        if isinstance(inner, Mapping):
-            err = inner
-        elif isinstance(inner, str):
-            err = {"message": inner}
-        elif "message" in data:
-            err = data
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    err = _error_fields(text)
     message = err.get("message")
     if not isinstance(message, str) or not message.strip():
-        text = body.strip() if isinstance(body, str) else ""
-        message = text[:300] if text else f"the server answered HTTP {status} with no message"
+        shown = text.strip() if isinstance(text, str) else ""
+        message = shown[:300] if shown else f"the server answered HTTP {status} with no message"
     message = redact(message, secret)
-    request_id = headers.get("x-request-id") or headers.get("x-oneapi-request-id")
-    request_id = request_id or headers.get("x-ds-trace-id")
-    kind: type[ApiError]
-    if status == 400 and "maximum context length" in message:
-        kind = ContextLengthError
-    elif status >= 500:
-        kind = ServerError
-    else:
-        kind = _BY_STATUS.get(status, ApiError)
-    return kind(
+    request_id = headers.get("x-request-id") or headers.get("x-oneapi-request-id") or headers.get("x-ds-trace-id")
+    return _error_class(status, message)(
         message,
         status=status,
         type=_str_or_none(err.get("type")),
@@ -328,6 +305,33 @@ def error_from_body(
         request_id=request_id,
         retry_after=parse_retry_after(headers.get("retry-after"), headers.get("date"), now),
     )
+
+
+def _error_fields(body: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The vendor error object of a body: ``error`` of either shape, a bare ``{"message"}``, or
+    ``{}`` (not JSON, or no error in it)."""
+    data: object = body
+    if isinstance(body, str):
+        try:
+            data = json.loads(body.strip() or "null")
+        except ValueError:
+            return {}
+    if not isinstance(data, Mapping):
+        return {}
+    inner = data.get("error")
+    if isinstance(inner, Mapping):
+        return inner
+    if isinstance(inner, str):
+        return {"message": inner}
+    return data if "message" in data else {}
+
+
+def _error_class(status: int, message: str) -> type[ApiError]:
+    if status == 400 and "maximum context length" in message:
+        return ContextLengthError
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, ApiError)
 
 
 def _str_or_none(value: object) -> str | None:

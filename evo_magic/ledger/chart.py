@@ -146,11 +146,6 @@ def spend_chart_svg(
         f'<circle cx="{x(st.at):.1f}" cy="{y(st.total):.1f}" r="2.5"><title>{_xml(_tooltip(st))}</title></circle>'
         for st in s.steps
     )
-    times = [f'<text x="{x0}" y="{HEIGHT - 8}" text-anchor="start">{_time(start)}</text>']
-    if span:
-        times.append(f'<text x="{x1}" y="{HEIGHT - 8}" text-anchor="end">{_time(end, start)} UTC</text>')
-    else:
-        times = [f'<text x="{(x0 + x1) / 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{_time(start)} UTC</text>']
     label = _xml(summary(s, subject))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="evo-spend-chart" role="img" aria-label="{label}" '
@@ -163,10 +158,21 @@ def spend_chart_svg(
         '<g style="fill:currentColor;fill-opacity:.75">'
         f'<text x="{x0 - 6}" y="{y1 + 4}" text-anchor="end">{_xml(format_money(top))}</text>'
         f'<text x="{x0 - 6}" y="{y0 + 4}" text-anchor="end">{_xml(format_money(Decimal(0)))}</text>'
-        f"{''.join(times)}</g>"
+        f"{_time_labels(start, end)}</g>"
         f'<path d="{line}V{y0:.1f}Z" style="fill:{_ACCENT};fill-opacity:.12;stroke:none"/>'
         f'<path d="{line}" style="fill:none;stroke:{_ACCENT};stroke-width:1.5"/>'
         f'<g style="fill:{_ACCENT}">{dots}</g></svg>'
+    )
+
+
+def _time_labels(start: datetime, end: datetime) -> str:
+    """The x axis: the first time at the left and the last at the right, or the one time in the middle."""
+    x0, x1, y = _LEFT, WIDTH - _RIGHT, HEIGHT - 8
+    if not (end - start).total_seconds():
+        return f'<text x="{(x0 + x1) / 2:.1f}" y="{y}" text-anchor="middle">{_time(start)} UTC</text>'
+    return (
+        f'<text x="{x0}" y="{y}" text-anchor="start">{_time(start)}</text>'
+        f'<text x="{x1}" y="{y}" text-anchor="end">{_time(end, start)} UTC</text>'
     )
 
 
