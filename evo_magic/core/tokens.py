@@ -108,7 +108,7 @@ def _call(function: Mapping[str, Any]) -> str:
     return f"{CALL_BEGIN}{function.get('name')}{CALL_SEP}{function.get('arguments')}{CALL_END}"
 
 
-def _text(content: Any) -> str:
+def _text(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from html import escape
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from ..core.snapshot import ToolCall
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 #: the classic Notebook ``tex2jax_ignore``; every top-level element of every output carries both.
 NO_MATH = "tex2jax_ignore mathjax_ignore"
 
-_COLORS = {"info": "#2563eb", "warning": "#b45309", "error": "#b91c1c", "offline": "#7c3aed"}
+Kind: TypeAlias = Literal["info", "warning", "error", "offline"]
+_COLORS: dict[Kind, str] = {"info": "#2563eb", "warning": "#b45309", "error": "#b91c1c", "offline": "#7c3aed"}
 
 
 def plural(n: int, word: str) -> str:
@@ -39,7 +40,7 @@ class Notice:
     def __init__(
         self,
         text: str,
-        kind: str = "info",
+        kind: Kind = "info",
         title: str | None = None,
         *,
         code: Sequence[str] = (),
