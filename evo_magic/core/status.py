@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, cast
 
-__all__ = ["ORIGINS", "STATUS_WORDS", "Origin", "Outcome", "ReplyStatus", "Status", "StatusWords", "status_label"]
+__all__ = ["STATUS_WORDS", "Origin", "Outcome", "ReplyStatus", "Status", "StatusWords", "status_label"]
 
 Status: TypeAlias = Literal[
     "ok",
@@ -30,8 +30,7 @@ Status: TypeAlias = Literal[
 ]
 ReplyStatus: TypeAlias = Status | Literal["streaming"]  # a reply's status until it settles
 Outcome: TypeAlias = Status | Literal["started"]  # a ledger row's: "started" until the request settles
-Origin: TypeAlias = Literal["cell", "panel", "api"]
-ORIGINS: tuple[Origin, ...] = ("cell", "panel", "api")
+Origin: TypeAlias = Literal["cell", "panel", "api"]  # a %%deepseek cell, the chat panel, the Python API
 
 
 @dataclass(frozen=True)
