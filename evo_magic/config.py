@@ -121,7 +121,7 @@ def parse_dotenv(data: bytes, where: str) -> DotEnv:
             values[binding.key] = binding.value
     notes: tuple[str, ...] = ()
     if skipped:  # line numbers only: a line may hold a secret
-        lines = f"line{'s' if len(skipped) > 1 else ''} {', '.join(skipped)}"
+        lines = ", ".join(f"line {number}" for number in skipped)
         notes = (f"{where}: {lines} skipped, not KEY=value",)
     return DotEnv(where, values, notes)
 

@@ -27,7 +27,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 _KEY_SHAPES = re.compile(r"(Bearer\s+)[A-Za-z0-9._\-]{8,}|\bsk-[A-Za-z0-9._\-]{8,}")
 _SECRETS: set[str] = set()  # every key this process has read (see remember_secret)
@@ -77,7 +80,7 @@ class EvoMagicError(Exception):
     #: set by the session when it settles the request; None for errors before any request.
     reply: Any = None
 
-    def __init__(self, *args: Any):
+    def __init__(self, *args: object):
         super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
     def __str__(self) -> str:
@@ -159,6 +162,17 @@ class ApiError(EvoMagicError):
         return redact(f"HTTP {self.status}: {self.message}" if self.status else self.message)
 
 
+class ApiErrorFields(TypedDict, total=False):
+    """The keyword arguments of :class:`ApiError` (a subclass passes them on)."""
+
+    status: int | None
+    type: str | None
+    code: str | None
+    param: str | None
+    request_id: str | None
+    retry_after: float | None
+
+
 class BadRequestError(ApiError):
     status = 400
 
@@ -166,7 +180,7 @@ class BadRequestError(ApiError):
 class ContextLengthError(BadRequestError):
     """The prompt is longer than the model's context window."""
 
-    def __init__(self, message: str, **kw: Any):
+    def __init__(self, message: str, **kw: Unpack[ApiErrorFields]):
         super().__init__(message, **kw)
         nums = [int(n) for n in re.findall(r"(\d+) tokens", message)]
         self.max_tokens: int | None = nums[0] if nums else None
@@ -277,38 +291,15 @@ def error_from_body(
     response came (for a Retry-After date when the response has no Date header).
     """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
-    data: Any = body
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str):
-        try:
-            data = json.loads(body.strip() or "null")
-        except ValueError:
-            data = None
-    err: Mapping[str, Any] = {}
-    if isinstance(data, Mapping):
-        inner = data.get("error")
-        if isinstance(inner, Mapping):
-            err = inner
-        elif isinstance(inner, str):
-            err = {"message": inner}
-        elif "message" in data:
-            err = data
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    err = _error_fields(text)
     message = err.get("message")
     if not isinstance(message, str) or not message.strip():
-        text = body.strip() if isinstance(body, str) else ""
-        message = text[:300] if text else f"the server answered HTTP {status} with no message"
+        shown = text.strip() if isinstance(text, str) else ""
+        message = shown[:300] if shown else f"the server answered HTTP {status} with no message"
     message = redact(message, secret)
-    request_id = headers.get("x-request-id") or headers.get("x-oneapi-request-id")
-    request_id = request_id or headers.get("x-ds-trace-id")
-    kind: type[ApiError]
-    if status == 400 and "maximum context length" in message:
-        kind = ContextLengthError
-    elif status >= 500:
-        kind = ServerError
-    else:
-        kind = _BY_STATUS.get(status, ApiError)
-    return kind(
+    request_id = headers.get("x-request-id") or headers.get("x-oneapi-request-id") or headers.get("x-ds-trace-id")
+    return _error_class(status, message)(
         message,
         status=status,
         type=_str_or_none(err.get("type")),
@@ -319,5 +310,32 @@ def error_from_body(
     )
 
 
-def _str_or_none(value: Any) -> str | None:
+def _error_fields(body: str | Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The vendor error object of a body: ``error`` of either shape, a bare ``{"message"}``, or
+    ``{}`` (not JSON, or no error in it)."""
+    data: object = body
+    if isinstance(body, str):
+        try:
+            data = json.loads(body.strip() or "null")
+        except ValueError:
+            return {}
+    if not isinstance(data, Mapping):
+        return {}
+    inner = data.get("error")
+    if isinstance(inner, Mapping):
+        return inner
+    if isinstance(inner, str):
+        return {"message": inner}
+    return data if "message" in data else {}
+
+
+def _error_class(status: int, message: str) -> type[ApiError]:
+    if status == 400 and "maximum context length" in message:
+        return ContextLengthError
+    if status >= 500:
+        return ServerError
+    return _BY_STATUS.get(status, ApiError)
+
+
+def _str_or_none(value: object) -> str | None:
     return None if value is None else str(value)

@@ -46,7 +46,7 @@ def backoff_delay(attempt: int, retry_after: float | None, rng: Callable[[], flo
     one (capped), else full-jitter exponential backoff capped at BACKOFF_CAP_S."""
     if retry_after is not None:
         return min(retry_after, RETRY_AFTER_CAP_S)
-    return rng() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1))
+    return rng() * min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** (attempt - 1))
 
 
 @dataclass(frozen=True)

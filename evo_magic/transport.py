@@ -214,7 +214,7 @@ def failure_of(exc: Exception, base: str, url: str, settings: TransportSettings)
     return Failure(base, shown_path, "final", error, "could not be sent")
 
 
-def _json_or_text(data: str) -> Any:
+def _json_or_text(data: str) -> object:
     try:
         value = json.loads(data)
     except ValueError:

@@ -140,6 +140,14 @@ def test_a_huge_or_odd_dotenv_is_ignored_with_a_note(tmp_path: Path) -> None:
     assert "line 2" in note and str(dotenv) in note
 
 
+def test_every_line_that_is_not_key_value_is_named_in_one_note() -> None:
+    one = config.parse_dotenv(b"A=1\nnot a binding\n", "/x/.env")
+    two = config.parse_dotenv(b"not one\nA=1\nnor this\n", "/x/.env")
+    assert one.notes == ("/x/.env: line 2 skipped, not KEY=value",)
+    assert two.notes == ("/x/.env: line 1, line 3 skipped, not KEY=value",)
+    assert one.values == two.values == {"A": "1"}
+
+
 def test_no_dotenv_no_note(tmp_path: Path) -> None:
     assert config.resolve().notes == ()
 

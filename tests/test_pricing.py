@@ -10,6 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evo_magic.core.usage import Usage
 from evo_magic.errors import ConfigError
@@ -26,6 +28,10 @@ from evo_magic.ledger.pricing import (
 )
 
 from .conftest import RECORDED
+
+AWARE = st.datetimes(
+    min_value=datetime(1971, 1, 1), max_value=datetime(2999, 1, 1), timezones=st.timezones()
+)
 
 
 def utc(text: str) -> datetime:
@@ -374,3 +380,18 @@ def test_input_cost_estimate_uses_the_miss_price() -> None:
 )
 def test_format_money(amount: Decimal | None, text: str) -> None:
     assert format_money(amount) == text
+
+
+@given(at=st.one_of(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2999, 1, 1)), AWARE))
+def test_as_utc_is_the_same_instant_in_utc_and_naive_means_utc(at: datetime) -> None:
+    utc = pricing.as_utc(at)
+    assert utc.tzinfo is timezone.utc
+    assert utc == (at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at)
+
+
+def test_money_reads_the_same_from_the_display_layer() -> None:
+    from evo_magic.display import money
+
+    assert pricing.format_money is money.format_money and pricing.if_billed is money.if_billed
+    assert money.format_money(Decimal("0.00123")) == "$0.0012" and money.format_money(None) == "unknown"
+    assert money.if_billed("$0.0001") == "$0.0001 if billed (emulator)"

@@ -10,6 +10,8 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from evo_magic.core.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta
 from evo_magic.core.snapshot import TurnSnapshot, accumulate
@@ -397,3 +399,26 @@ def test_common_prefix() -> None:
         b = "".join(rng.choice("ab") for _ in range(rng.randint(0, 12)))
         expected = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
         assert common_prefix(a, b) == expected
+
+
+# --- one control-character filter (display/notices.printable) --------------------------------
+
+CONTROLS = [chr(c) for c in (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))]
+
+
+@given(st.text(st.sampled_from([*CONTROLS, "a", "é", "\n", "\t", " ", "😀"]), max_size=40))
+def test_printable_shows_or_drops_every_control_character_and_nothing_else(text: str) -> None:
+    from evo_magic.display.notices import printable
+
+    shown, dropped = printable(text), printable(text, drop=True)
+    assert not any(c in shown or c in dropped for c in CONTROLS)
+    assert dropped == "".join(c for c in text if c not in CONTROLS)
+    assert shown == "".join(f"\\x{ord(c):02x}" if c in CONTROLS else c for c in text)
+
+
+def test_the_text_form_of_an_answer_drops_what_a_table_shows_escaped() -> None:
+    from evo_magic.display.notices import Table
+
+    snap = accumulate([TextDelta("a\x1b[2Jb\x9b")])
+    assert render_reply_text(snap, Footer("m", None, 1.0, None, None)).startswith("a[2Jb\n")
+    assert repr(Table("t\x1b", ["h"], [["c\x07"]])).splitlines()[0] == "t\\x1b"

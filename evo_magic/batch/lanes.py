@@ -12,7 +12,7 @@ cost is constant, ~1 ms a request. A request names its lane in ``request.extensi
 from __future__ import annotations
 
 import ssl
-from typing import Any
+from collections.abc import Mapping
 
 import httpx
 
@@ -53,7 +53,9 @@ class LaneTransport(httpx.AsyncBaseTransport):
             await lane.aclose()
 
 
-def lane_client(connect_timeout: float, read_timeout: float, headers: Any = None) -> httpx.AsyncClient:
+def lane_client(
+    connect_timeout: float, read_timeout: float, headers: Mapping[str, str] | None = None
+) -> httpx.AsyncClient:
     """The run's one client: lanes, the timeouts, no redirects."""
     return httpx.AsyncClient(
         transport=LaneTransport(connect_timeout),

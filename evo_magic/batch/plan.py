@@ -30,8 +30,9 @@ from typing import Any
 
 from ..core.tokens import Tokenizer, thinking_of, tokenizer
 from ..core.usage import Usage
+from ..display.money import format_money
 from ..display.notices import Table
-from ..ledger.pricing import Price, PriceTable, format_money, price_for
+from ..ledger.pricing import Price, PriceTable, price_for
 
 CACHE_UNIT = 64
 DEFAULT_MAX_TOKENS = {False: 8_192, True: 65_536}  # DeepSeek's defaults (Oct 2026 docs)

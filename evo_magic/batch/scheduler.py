@@ -148,7 +148,7 @@ class Scheduler:
     async def run(
         self,
         rows: Iterable[Row],
-        on_result: Callable[[RowResult], Any] | None = None,
+        on_result: Callable[[RowResult], object] | None = None,
         stop: threading.Event | None = None,
     ) -> RunSummary:
         """Send every row; deliver each result to ``on_result`` as it completes."""
@@ -171,7 +171,7 @@ class Scheduler:
         watcher = asyncio.ensure_future(_watch(stop))
         stopped: str | None = None
         try:
-            pending: set[asyncio.Future[Any]] = {*workers, watcher}
+            pending: set[asyncio.Future[None]] = {*workers, watcher}
             while any(not w.done() for w in workers):
                 finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
                 if watcher in finished:

@@ -21,9 +21,14 @@ import dataclasses
 import json
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError as SchemaViolation
+    from pydantic import BaseModel, TypeAdapter
+    from pydantic_core import ErrorDetails
 
 from ..errors import OptionError
 
@@ -31,6 +36,8 @@ MAX_PROBLEMS = 3  # validation problems quoted in a message
 MAX_PROBLEM_CHARS = 160
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(.*)\n\s*```\s*$", re.S | re.I)
 _INSTALL = 'pip install "evo_magic[batch]"'
+
+Kind: TypeAlias = Literal["pydantic", "dataclass", "typeddict", "json"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,8 @@ class Checked:
 class Schema:
     """A schema in every form the run needs (see the module docstring)."""
 
-    kind: str  # "pydantic", "dataclass", "typeddict" or "json"
-    source: Any
+    kind: Kind
+    source: type | Mapping[str, Any]  # what was given
     json_schema: Mapping[str, Any]
     columns: tuple[str, ...]
     _check: Callable[[str], Checked] = field(repr=False, compare=False)
@@ -62,7 +69,7 @@ class Schema:
         fenced = _FENCE.match(text)
         return self._check(fenced.group(1) if fenced else text)
 
-    def fields(self, value: Any) -> dict[str, Any]:
+    def fields(self, value: object) -> dict[str, Any]:
         """The output columns' values of a validated object."""
         if isinstance(value, Mapping):
             return {c: value.get(c) for c in self.columns}
@@ -90,24 +97,24 @@ def retry_message(error: str) -> str:
     )
 
 
-def schema_of(source: Any) -> Schema:
+def schema_of(source: object) -> Schema:
     """A :class:`Schema` for a pydantic model, dataclass, TypedDict or JSON Schema dict;
     OptionError (one line) for anything else or a missing optional dependency."""
     if isinstance(source, Mapping):
         return _json_schema(dict(source))
     if isinstance(source, type) and _is_pydantic_model(source):
-        model: Any = source
+        model = cast("type[BaseModel]", source)
         return _build("pydantic", source, model.model_json_schema(), lambda text: model.model_validate_json(text))
     if isinstance(source, type) and (dataclasses.is_dataclass(source) or _is_typeddict(source)):
-        adapter = _pydantic("TypeAdapter")(_portable(source))
-        kind = "dataclass" if dataclasses.is_dataclass(source) else "typeddict"
+        adapter = _type_adapter()(_portable(source))
+        kind: Kind = "dataclass" if dataclasses.is_dataclass(source) else "typeddict"
         return _build(kind, source, adapter.json_schema(), adapter.validate_json)
     raise OptionError(
         f"schema must be a pydantic model, a dataclass, a TypedDict or a JSON Schema dict, not {_name(source)}"
     )
 
 
-def _portable(cls: type) -> Any:
+def _portable(cls: type) -> type:
     """``cls``, or, for a ``typing.TypedDict`` before Python 3.12 (which pydantic refuses), the
     same fields as a ``typing_extensions.TypedDict``."""
     if sys.version_info >= (3, 12) or not _is_typeddict(cls) or type(cls).__module__ != "typing":
@@ -119,10 +126,11 @@ def _portable(cls: type) -> Any:
     hints = typing.get_type_hints(cls)
     required = getattr(cls, "__required_keys__", frozenset(hints))
     fields = {k: v if k in required else typing_extensions.NotRequired[v] for k, v in hints.items()}
-    return typing_extensions.TypedDict(cls.__name__, fields)  # type: ignore[operator]
+    typed_dict = cast(Callable[[str, dict[str, Any]], type], typing_extensions.TypedDict)  # the functional form
+    return typed_dict(cls.__name__, fields)
 
 
-def _name(source: Any) -> str:
+def _name(source: object) -> str:
     return source.__name__ if isinstance(source, type) else type(source).__name__
 
 
@@ -134,15 +142,15 @@ def _is_typeddict(cls: type) -> bool:
     return isinstance(cls, type) and issubclass(cls, dict) and hasattr(cls, "__required_keys__")
 
 
-def _pydantic(name: str) -> Any:
+def _type_adapter() -> type[TypeAdapter[Any]]:
     try:
-        import pydantic
+        from pydantic import TypeAdapter
     except ImportError:
         raise OptionError(f"a dataclass or TypedDict schema is validated with pydantic: {_INSTALL}") from None
-    return getattr(pydantic, name)
+    return TypeAdapter
 
 
-def _build(kind: str, source: Any, schema: Mapping[str, Any], parse: Callable[[str], Any]) -> Schema:
+def _build(kind: Kind, source: type, schema: Mapping[str, Any], parse: Callable[[str], Any]) -> Schema:
     columns = _columns(schema, _name(source))
     from pydantic import ValidationError
 
@@ -155,7 +163,7 @@ def _build(kind: str, source: Any, schema: Mapping[str, Any], parse: Callable[[s
     return Schema(kind, source, schema, columns, check)
 
 
-def _pydantic_problem(error: Mapping[str, Any]) -> str:
+def _pydantic_problem(error: ErrorDetails) -> str:
     where = ".".join(str(p) for p in error.get("loc") or ())
     if error.get("type") == "json_invalid":
         return f"not valid JSON ({error.get('ctx', {}).get('error', error.get('msg'))})"
@@ -188,12 +196,12 @@ def _json_schema(schema: dict[str, Any]) -> Schema:
     return Schema("json", schema, schema, columns, check)
 
 
-def _jsonschema_problem(error: Any) -> str:
+def _jsonschema_problem(error: SchemaViolation) -> str:
     where = ".".join(str(p) for p in error.absolute_path)
     return f"{where}: {error.message}" if where else str(error.message)
 
 
-def _problems(problems: Any) -> str:
+def _problems(problems: Iterable[str]) -> str:
     found = [" ".join(str(p).split())[:MAX_PROBLEM_CHARS] for p in problems]
     shown = "; ".join(found[:MAX_PROBLEMS])
     more = f" (and {len(found) - MAX_PROBLEMS} more)" if len(found) > MAX_PROBLEMS else ""
@@ -207,9 +215,9 @@ def _columns(schema: Mapping[str, Any], what: str) -> tuple[str, ...]:
     return tuple(str(name) for name in props)
 
 
-def _resolve(prop: Any, defs: Mapping[str, Any]) -> Mapping[str, Any]:
+def _resolve(prop: object, defs: Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(prop, Mapping) and isinstance(prop.get("$ref"), str):
-        return defs.get(prop["$ref"].rsplit("/", 1)[-1], {})
+        prop = defs.get(prop["$ref"].rsplit("/", 1)[-1])
     return prop if isinstance(prop, Mapping) else {}
 
 
@@ -217,7 +225,7 @@ def _variants(prop: Mapping[str, Any]) -> list[Any]:
     return list(prop.get("anyOf") or prop.get("oneOf") or ())
 
 
-def _type(prop: Any, defs: Mapping[str, Any], depth: int = 0) -> str:
+def _type(prop: object, defs: Mapping[str, Any], depth: int = 0) -> str:
     """A short type text: ``string``, ``one of "a", "b"``, ``list of number``, ``object {x: ...}``."""
     prop = _resolve(prop, defs)
     if "enum" in prop:
@@ -239,7 +247,7 @@ def _type(prop: Any, defs: Mapping[str, Any], depth: int = 0) -> str:
     return f"{kind} ({fmt})" if fmt else str(kind)
 
 
-def _example(prop: Any, defs: Mapping[str, Any], depth: int = 0) -> Any:
+def _example(prop: object, defs: Mapping[str, Any], depth: int = 0) -> object:
     prop = _resolve(prop, defs)
     if prop.get("examples"):
         return prop["examples"][0]

@@ -61,7 +61,7 @@ class Placeholder:
     spec: str = ""
     written: str = ""  # as it appears in the template
 
-    def format(self, value: Any) -> str:
+    def format(self, value: object) -> str:
         if not self.spec:
             return value if isinstance(value, str) else str(value)
         try:
@@ -80,17 +80,17 @@ class RowTemplate:
     source: str
     parts: tuple[str | Placeholder, ...]
     columns: tuple[str, ...]
-    _pieces: tuple[Callable[[Mapping[str, Any]], str], ...] = field(repr=False, compare=False, default=())
+    _pieces: tuple[Callable[[Mapping[str, object]], str], ...] = field(repr=False, compare=False, default=())
 
     @property
     def placeholders(self) -> tuple[Placeholder, ...]:
         return tuple(p for p in self.parts if isinstance(p, Placeholder))
 
-    def render(self, row: Mapping[str, Any]) -> str:
+    def render(self, row: Mapping[str, object]) -> str:
         """The template filled with ``row``'s values (what a single prompt would read)."""
         return "".join([piece(row) for piece in self._pieces])
 
-    def values(self, row: Mapping[str, Any]) -> dict[str, str]:
+    def values(self, row: Mapping[str, object]) -> dict[str, str]:
         """Each column's formatted value (the first placeholder's spec of that column wins)."""
         out: dict[str, str] = {}
         for p in self.placeholders:
@@ -112,13 +112,15 @@ class RowTemplate:
             text = f"{text}\n\n{where}"
         return f"{text}\n\n{extra}" if extra else text
 
-    def block(self, row: Mapping[str, Any]) -> str:
+    def block(self, row: Mapping[str, object]) -> str:
         """The row's own part: its one value, or a JSON object of its values."""
         if len(self.columns) == 1:
             return next(iter(self.values(row).values()))
         return json.dumps(self.values(row), ensure_ascii=False)
 
-    def messages(self, row: Mapping[str, Any], *, system: str | None = None, extra: str | None = None) -> list[Message]:
+    def messages(
+        self, row: Mapping[str, object], *, system: str | None = None, extra: str | None = None
+    ) -> list[Message]:
         """The messages of ``row``'s request: ``system`` (a session's system prompt), then the
         instruction, then the row's block (see the module docstring)."""
         head = [Message.system(system)] if system else []
@@ -183,7 +185,7 @@ def compile_template(template: str, columns: Sequence[str]) -> RowTemplate:
     return RowTemplate(template, kept, used, tuple(_piece(p) for p in kept))
 
 
-def _piece(part: str | Placeholder) -> Callable[[Mapping[str, Any]], str]:
+def _piece(part: str | Placeholder) -> Callable[[Mapping[str, object]], str]:
     if isinstance(part, str):
         return lambda row: part
     column, fmt = part.column, part.format
@@ -213,8 +215,8 @@ def split_cell(
     """Split a ``--map`` cell into notebook interpolation (done here, once) and the row template
     (see the module docstring for the rule); raises OptionError (one line) on an ambiguous or
     unknown name and :class:`~evo_magic.context.InterpolationError` on a failing expression."""
-    known = set(columns)
     fences = _fences(text)
+    budget = DEFAULT_VALUE_TOKENS if value_tokens is None else value_tokens
     out: list[str] = []
     notebook: list[str] = []
     row: list[str] = []
@@ -231,30 +233,14 @@ def split_cell(
             i += 1
             continue
         m = _PLACEHOLDER.match(text, i)
-        if m is not None:
-            column = _column_of(m)
-            explicit = m.group("name") is None
-            if column in known or explicit:
-                if not explicit and column in namespace:
-                    raise OptionError(
-                        f"{m.group()} names both a column and a notebook variable: write {{row.{column}}} for the "
-                        "column, or rename the variable"
-                    )
-                if column not in known:
-                    raise unknown_column(column, list(columns), m.group())
-                out.append(m.group())
-                row.append(column)
-                i = m.end()
-                continue
-            if not fenced and column not in namespace:
-                raise OptionError(
-                    f"{m.group()}: {column!r} is neither a notebook variable nor a column "
-                    f"{_listing(column, list(columns))}"
-                )
+        if m is not None and (column := _row_column(m, columns, namespace, fenced)) is not None:
+            out.append(m.group())
+            row.append(column)
+            i = m.end()
+            continue
         end = -1 if fenced else _closing(text, i)
         expr = text[i + 1 : end].strip() if end > 0 else ""
         if end > 0 and expr and (_is_expression(expr) or m is not None):
-            budget = DEFAULT_VALUE_TOKENS if value_tokens is None else value_tokens
             out.append(_escape(interpolate(text[i : end + 1], namespace, value_tokens=budget)))
             notebook.append(expr)
             i = end + 1
@@ -262,3 +248,24 @@ def split_cell(
         out.append("{{")
         i += 1
     return CellTemplate("".join(out), tuple(notebook), tuple(dict.fromkeys(row)))
+
+
+def _row_column(m: re.Match[str], columns: Sequence[str], namespace: Mapping[str, Any], fenced: bool) -> str | None:
+    """The column the placeholder ``m`` of a ``--map`` cell names, or None when it is the
+    notebook's to interpolate; OptionError (one line) when it names both or neither."""
+    column = _column_of(m)
+    explicit = m.group("name") is None  # {row.x} and {row["x"]} are always row placeholders
+    if column in columns or explicit:
+        if not explicit and column in namespace:
+            raise OptionError(
+                f"{m.group()} names both a column and a notebook variable: write {{row.{column}}} for the "
+                "column, or rename the variable"
+            )
+        if column not in columns:
+            raise unknown_column(column, list(columns), m.group())
+        return column
+    if not fenced and column not in namespace:
+        raise OptionError(
+            f"{m.group()}: {column!r} is neither a notebook variable nor a column {_listing(column, list(columns))}"
+        )
+    return None

@@ -21,13 +21,19 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar, cast
 
 from ..errors import remembered_secrets, scrub
 from .events import Event, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_Key = tuple[Any, ...]
+#: The stream field a delta adds text to: ("text", choice), ("reasoning", choice, block) or
+#: ("arguments", choice, tool call index).
+_Key: TypeAlias = tuple[Literal["text"], int] | tuple[Literal["reasoning", "arguments"], int, int]
 
 
 _TEXT_OF = {TextDelta: "text", ReasoningDelta: "text", ToolCallDelta: "arguments"}  # the field's text
@@ -112,7 +118,12 @@ def _clean_names(event: Event) -> Event:
     """``event`` with the ids, names and signature the server sent as clean text."""
     names = _NAMES.get(type(event), ())
     dirty = {n: clean(v) for n in names if isinstance(v := getattr(event, n), str) and not v.isascii()}
-    return replace(cast(Any, event), **dirty) if dirty else event
+    return _replaced(event, dirty) if dirty else event
+
+
+def _replaced(event: D, changes: dict[str, str]) -> D:
+    """``event`` with ``changes`` (field names of whichever event it is)."""
+    return replace(event, **changes)
 
 
 class SurrogateJoin(DeltaFilter):

@@ -8,7 +8,7 @@ this one union, so the session, renderers, panel and ledger never ask which prot
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeAlias
+from typing import NoReturn, TypeAlias
 
 from ..errors import EvoMagicError
 from .usage import Usage
@@ -53,9 +53,9 @@ class ToolCallDelta:
 
 @dataclass(frozen=True)
 class LogprobsDelta:
-    """Token log-probabilities for answer tokens (list of vendor entries)."""
+    """Token log-probabilities for answer tokens (the vendor's entries, as sent: untrusted)."""
 
-    content: tuple[Any, ...]
+    content: tuple[object, ...]
     choice: int = 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, TypeAlias, TypedDict
 
 from ..errors import EvoMagicError
 from .events import (
@@ -27,6 +27,18 @@ from .events import (
 )
 from .usage import Usage
 
+#: Where the answer of choice 0 is: nothing yet, thinking, or answering (text or a tool call).
+Phase: TypeAlias = Literal["waiting", "thinking", "answer"]
+
+
+class ToolCallRecord(TypedDict):
+    """:meth:`ToolCall.to_dict`: a tool call as JSON (kept in the history and the ledger)."""
+
+    index: int
+    id: str
+    name: str
+    arguments: str
+
 
 @dataclass
 class ToolCall:
@@ -37,11 +49,11 @@ class ToolCall:
     name: str = ""
     arguments: str = ""
 
-    def parsed_arguments(self) -> Any:
+    def parsed_arguments(self) -> object:
         """The arguments as JSON; raises ValueError when the model sent invalid JSON."""
         return json.loads(self.arguments) if self.arguments.strip() else {}
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ToolCallRecord:
         return {"index": self.index, "id": self.id, "name": self.name, "arguments": self.arguments}
 
 
@@ -85,7 +97,7 @@ class ChoiceSnapshot:
     _text: _Parts = field(default_factory=_Parts, repr=False)
     _blocks: dict[int, tuple[_Parts, list[str | None]]] = field(default_factory=dict, repr=False)
     tool_calls: dict[int, ToolCall] = field(default_factory=dict)
-    logprobs: list[Any] = field(default_factory=list)
+    logprobs: list[object] = field(default_factory=list)
     finish_reason: str | None = None
     stop_sequence: str | None = None
 
@@ -191,7 +203,7 @@ class TurnSnapshot:
         return self.choice(0).finish_reason
 
     @property
-    def phase(self) -> str:
+    def phase(self) -> Phase:
         """"waiting", "thinking" or "answer" for choice 0, in O(1) (no string joins)."""
         ch = self.choices.get(0)
         if ch is None:

@@ -108,7 +108,7 @@ def _call(function: Mapping[str, Any]) -> str:
     return f"{CALL_BEGIN}{function.get('name')}{CALL_SEP}{function.get('arguments')}{CALL_END}"
 
 
-def _text(content: Any) -> str:
+def _text(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -118,12 +118,13 @@ def _text(content: Any) -> str:
 
 def thinking_of(body: Mapping[str, Any]) -> bool:
     """As the server decides: deepseek-reasoner always, deepseek-chat never, V4 by default."""
-    model = body.get("model")
+    model: object = body.get("model")
     if model in ("deepseek-reasoner", "deepseek-chat"):
         return model == "deepseek-reasoner"
     thinking = body.get("thinking")  # both protocols spell it {"type": "enabled" | "disabled"}
     off = isinstance(thinking, Mapping) and thinking.get("type") == "disabled"
-    return not off and body.get("reasoning_effort") != "none"
+    effort: object = body.get("reasoning_effort")
+    return not off and effort != "none"
 
 
 class Tokenizer:

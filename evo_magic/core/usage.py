@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-def _int(value: Any) -> int | None:
+def _int(value: object) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):

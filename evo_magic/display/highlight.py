@@ -14,7 +14,11 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pygments.lexer import Lexer
+    from pygments.token import _TokenType
 
 __all__ = ["MAX_CHARS", "PREFIX", "STYLED", "STYLES", "highlight", "highlight_css"]
 
@@ -68,7 +72,7 @@ STYLED = frozenset(name for names in STYLES for name in names)
 
 
 @cache
-def _class_of(ttype: Any) -> str | None:
+def _class_of(ttype: _TokenType | None) -> str | None:
     """The styled class of a Pygments token type: its own short name, else its nearest
     ancestor's (``Keyword.Foo`` reads as ``k``); None for tokens shown plain."""
     from pygments.token import STANDARD_TYPES
@@ -82,7 +86,7 @@ def _class_of(ttype: Any) -> str | None:
 
 
 @lru_cache(maxsize=64)  # names come from model output: bounded
-def _lexer(language: str) -> Any:
+def _lexer(language: str) -> Lexer | None:
     from pygments.lexers import get_lexer_by_name
     from pygments.util import ClassNotFound
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from html import escape, unescape
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
 from .markdown import render_markdown
 from .notices import NO_MATH, clip, columns, plural
 from .render import reply_css
 
-__all__ = ["WIDTH", "HistoryView"]
+if TYPE_CHECKING:
+    from ..core.usage import Usage
+
+__all__ = ["WIDTH", "HistoryView", "ShownReply", "ShownTurn"]
 
 WIDTH = 100  # terminal columns of the text form
 PREVIEW = 400  # characters of a preview in HTML (the line is cut by CSS)
@@ -41,10 +44,35 @@ def _preview(text: str, width: int) -> str:
     return clip(text, width - columns(size)) + size
 
 
+class ShownReply(Protocol):
+    """What the history shows of a turn's answer (a :class:`~evo_magic.sessions.reply.Reply`)."""
+
+    @property
+    def model(self) -> str: ...
+    @property
+    def usage(self) -> Usage | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+class ShownTurn(Protocol):
+    """What the history shows of a turn (a :class:`~evo_magic.sessions.reply.Turn`): ``cell`` is
+    its execution count (``In[n]``), a label, or None."""
+
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def cell(self) -> object: ...
+    @property
+    def reply(self) -> ShownReply: ...
+
+
 class HistoryView:
     """The turns of one session (:class:`~evo_magic.sessions.reply.Turn`), as HTML and as text."""
 
-    def __init__(self, session: str, turns: Sequence[Any]):
+    def __init__(self, session: str, turns: Sequence[ShownTurn]):
         self.session = session
         self.turns = list(turns)
 
@@ -52,7 +80,7 @@ class HistoryView:
         return f"Session {self.session!r}: {plural(len(self.turns), 'turn')}"
 
     @staticmethod
-    def meta(number: int, turn: Any) -> str:
+    def meta(number: int, turn: ShownTurn) -> str:
         """``#2 · In[5] · deepseek-v4-flash · 2,400 in / 900 out``."""
         parts = [f"#{number}"]
         if turn.cell is not None and turn.cell != "":

@@ -34,10 +34,10 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO, TypeAlias, TypedDict
 
 from .assets import asset_path, asset_text
-from .markdown import MarkdownStream
+from .markdown import DeltaMessage, MarkdownStream
 from .render import (
     Footer,
     choice_heading,
@@ -50,7 +50,9 @@ from .render import (
 )
 
 if TYPE_CHECKING:
-    from ..core.snapshot import TurnSnapshot
+    import anywidget
+
+    from ..core.snapshot import Phase, TurnSnapshot
 
 __all__ = ["MIN_INTERVAL", "NullView", "TextView", "View", "WidgetView", "open_view", "reply_bundle"]
 
@@ -59,7 +61,19 @@ logger = logging.getLogger(__name__)
 MIN_INTERVAL = 0.1  # seconds between widget messages (~10 per second)
 TEXT_INTERVAL = 0.05  # seconds between stdout flushes (~20 per second)
 RENDER_SHARE = 3  # wait at least this many times the last render's cost before the next one
-MODES = ("auto", "widget", "text", "none")
+ViewMode: TypeAlias = Literal["auto", "widget", "text", "none"]
+MODES: tuple[ViewMode, ...] = ("auto", "widget", "text", "none")
+Stream: TypeAlias = Literal["think", "answer"]
+
+
+class LiveOp(DeltaMessage):  # a markdown delta of the thinking or the answer
+    s: Stream
+
+
+class LiveMessage(TypedDict, total=False):  # to display/live.js: see the module docstring
+    phase: Phase
+    t: float  # seconds thought, when the answer starts
+    ops: list[LiveOp]
 LINGER = 8  # finished cell answers whose widget stays open to hear the reader's fold choice
 _LINGERING: list[WidgetView] = []
 
@@ -87,7 +101,7 @@ class View(Protocol):
 class Sender(Protocol):
     """The part of an anywidget a :class:`WidgetView` uses (tests pass a fake)."""
 
-    def send(self, content: dict[str, Any]) -> None: ...
+    def send(self, content: LiveMessage) -> None: ...
 
     def close(self) -> None: ...
 
@@ -98,7 +112,7 @@ class Handle(Protocol):
     def update(self, obj: Any, **kwargs: Any) -> None: ...
 
 
-def open_view(mode: str = "auto", *, model: str | None = None, as_json: bool = False, choices: int = 1) -> View:
+def open_view(mode: ViewMode = "auto", *, model: str | None = None, as_json: bool = False, choices: int = 1) -> View:
     """A live view for one answer.
 
     ``mode`` is ``"widget"``, ``"text"``, ``"none"`` or ``"auto"``: widget in an IPython kernel,
@@ -127,7 +141,7 @@ def reply_bundle(snapshot: TurnSnapshot, footer: Footer, *, as_json: bool = Fals
     }
 
 
-def auto_mode() -> str:
+def auto_mode() -> Literal["widget", "text", "none"]:
     if "IPython" not in sys.modules:  # not imported: certainly not running inside IPython
         return "none"
     from IPython import get_ipython
@@ -144,9 +158,9 @@ class _Phases:
     text (or reasoning) checked here is empty until the phase changes."""
 
     def __init__(self) -> None:
-        self.current = "waiting"
+        self.current: Phase = "waiting"
 
-    def observe(self, snapshot: TurnSnapshot) -> str | None:
+    def observe(self, snapshot: TurnSnapshot) -> Phase | None:
         """The new phase when it changed, else None."""
         if self.current == "answer":
             return None
@@ -198,7 +212,7 @@ class WidgetView:
         self._clock = clock
         self._interval = interval
         self._phases = _Phases()
-        self._streams = {"think": MarkdownStream(), "answer": MarkdownStream()}
+        self._streams: dict[Stream, MarkdownStream] = {"think": MarkdownStream(), "answer": MarkdownStream()}
         self._next = -math.inf  # clock time of the next allowed message
         self._thinking_since: float | None = None
         self._done = False
@@ -260,7 +274,7 @@ class WidgetView:
         )
         self._handle.update(bundle, raw=True)
 
-    def _on_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+    def _on_msg(self, _widget: object, content: object, _buffers: object) -> None:
         if not isinstance(content, dict) or content.get("type") != "fold" or "open" not in content:
             return
         self._reader = bool(content["open"])
@@ -276,8 +290,8 @@ class WidgetView:
         except Exception:  # the kernel may be shutting down
             logger.debug("live view: closing the widget failed", exc_info=True)
 
-    def _flush(self, snapshot: TurnSnapshot, now: float, phase: str | None) -> None:
-        msg: dict[str, Any] = {}
+    def _flush(self, snapshot: TurnSnapshot, now: float, phase: Phase | None) -> None:
+        msg: LiveMessage = {}
         if phase is not None:
             msg["phase"] = phase
             if phase == "thinking":
@@ -285,9 +299,10 @@ class WidgetView:
             elif self._thinking_since is not None:
                 msg["t"] = round(now - self._thinking_since, 1)
         if self._phases.current != "waiting":
-            ops = []
+            ops: list[LiveOp] = []
             answer = snapshot.text + tool_calls_markdown(snapshot)
-            for name, source in (("think", snapshot.reasoning), ("answer", answer)):
+            sources: tuple[tuple[Stream, str], ...] = (("think", snapshot.reasoning), ("answer", answer))
+            for name, source in sources:
                 delta = self._streams[name].update(source)
                 if delta.changed:
                     ops.append({"s": name, **delta.to_message()})
@@ -306,7 +321,7 @@ def tool_calls_markdown(snapshot: TurnSnapshot) -> str:
 
 
 @functools.cache
-def _widget_class() -> type[Any]:
+def _widget_class() -> type[anywidget.AnyWidget]:
     """The anywidget class, defined on first use (anywidget and ipywidgets load here)."""
     import anywidget
     import traitlets
@@ -328,7 +343,7 @@ def _widget_class() -> type[Any]:
     return LiveAnswer
 
 
-def new_live_widget(model: str | None) -> Any:
+def new_live_widget(model: str | None) -> anywidget.AnyWidget:
     """A fresh live-answer anywidget (not displayed) labelled with ``model``."""
     import uuid
 

@@ -14,7 +14,6 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
 from .notices import NO_MATH, clip, plural
 
@@ -35,7 +34,7 @@ class TokenProb:
     alternatives: tuple[tuple[str, float], ...]
 
     @classmethod
-    def of(cls, entry: Any) -> TokenProb | None:
+    def of(cls, entry: object) -> TokenProb | None:
         if not isinstance(entry, dict):
             return None
         alts = tuple(
@@ -55,7 +54,7 @@ class TokenProb:
         return f"{self.token!r} {_percent(self.p)}" + (f" (alternatives: {alts})" if alts else "")
 
 
-def _p(logprob: Any) -> float | None:
+def _p(logprob: object) -> float | None:
     if isinstance(logprob, (int, float)) and not isinstance(logprob, bool) and logprob > FLOOR:
         return math.exp(min(logprob, 0.0))
     return None
@@ -68,7 +67,7 @@ def _percent(p: float | None) -> str:
 class LogprobsView:
     """The log-probabilities of an answer's tokens (the API's ``logprobs.content`` entries)."""
 
-    def __init__(self, entries: Sequence[Any], limit: int = LIMIT):
+    def __init__(self, entries: Sequence[object], limit: int = LIMIT):
         self.tokens = [t for t in (TokenProb.of(e) for e in entries) if t is not None]
         self.limit = limit
 

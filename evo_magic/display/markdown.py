@@ -18,8 +18,9 @@ finished top-level blocks is sent once, and the unfinished last block is sent as
 ``keep`` (UTF-16 code units of the previous tail HTML that stay) + ``append`` (the new rest).
 markdown-it-py is imported on first use, so importing this module costs nothing.
 
-:func:`close_markdown` closes the inline markup an answer cut short (Stop, Ctrl-C, an error)
-left open, so its final render shows ``**In`` as bold "In", not as two asterisks.
+:func:`close_markdown` (:mod:`~evo_magic.display.closing`) closes the inline markup an answer
+cut short (Stop, Ctrl-C, an error) left open, so its final render shows ``**In`` as bold "In",
+not as two asterisks.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ import html
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeAlias, TypedDict
 from urllib.parse import unquote
 
+from .closing import LINE_BREAK, close_markdown
 from .highlight import highlight
 
 if TYPE_CHECKING:
@@ -40,10 +42,11 @@ if TYPE_CHECKING:
     from markdown_it.renderer import RendererHTML
     from markdown_it.rules_block import StateBlock
     from markdown_it.token import Token
-    from markdown_it.utils import OptionsDict
+    from markdown_it.utils import EnvType, OptionsDict
 
 __all__ = [
     "Delta",
+    "DeltaMessage",
     "MarkdownStream",
     "close_markdown",
     "common_prefix",
@@ -52,15 +55,13 @@ __all__ = [
     "utf16_len",
 ]
 
+#: Link reference definitions as markdown-it keeps them: label -> {"href": ..., "title": ...}.
+References: TypeAlias = dict[str, dict[str, str]]
+
 SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
 LINK_REL = "noopener noreferrer nofollow"
 _SCHEME = re.compile(r"([a-z][a-z0-9+.\-]*):")
 _INVISIBLE = re.compile(r"[\x00-\x20\x7f-\x9f]+")
-_LINE_BREAK = re.compile(r"\r\n?|\n")  # the line breaks markdown-it's normalize step knows
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_BLOCK_START = re.compile(r" {0,3}(?:[-+*]\s|\d{1,9}[.)]\s|#{1,6}\s|>|\|)")  # list item, heading, quote, table row
-_MARKS = "*_~"
-_DANGLING = re.compile(r"(?<!\S)[*_~`]+\Z")
 
 #: A list opens two levels (list, item) before its content is parsed, a quote one: from this
 #: many levels under markdown-it's ``maxNesting`` on, the rest of a container is shown as written.
@@ -80,7 +81,7 @@ def is_safe_link(url: str) -> bool:
     return scheme is None or scheme.group(1) in SAFE_SCHEMES
 
 
-def _link_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+def _link_open(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     token = tokens[idx]
     token.attrSet("rel", LINK_REL)
     token.attrSet("target", "_blank")
@@ -100,7 +101,7 @@ def _plain(tokens: Sequence[Token]) -> str:
     return "".join(out)
 
 
-def _image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+def _image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     token = tokens[idx]
     alt = html.escape(_plain(token.children or [])) or "image"
     src = str(token.attrGet("src") or "")
@@ -112,7 +113,7 @@ def _image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: Optio
     return f"{link}[image: {alt}]</a>"
 
 
-def _fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+def _fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     """A fenced code block, highlighted by Pygments when its language is known (unless the
     ``env`` says ``highlight=False``: the open tail of a streamed answer)."""
     from markdown_it.common.utils import unescapeAll
@@ -144,7 +145,7 @@ def _too_deep(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     return True
 
 
-def _render_deep(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+def _render_deep(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
     return f'<pre class="evo-deep" title="{DEEP_TITLE}">{html.escape(tokens[idx].content, quote=False)}</pre>\n'
 
 
@@ -196,7 +197,7 @@ def _md() -> MarkdownIt:
     return md
 
 
-def render_markdown(text: str, references: dict[str, Any] | None = None, *, highlight: bool = True) -> str:
+def render_markdown(text: str, references: References | None = None, *, highlight: bool = True) -> str:
     """Safe HTML for markdown ``text``; code blocks in a known language are highlighted
     (:mod:`evo_magic.display.highlight`) unless ``highlight`` is False.
 
@@ -204,8 +205,9 @@ def render_markdown(text: str, references: dict[str, Any] | None = None, *, high
     known before parsing and receive the definitions ``text`` adds; :class:`MarkdownStream`
     uses it to carry definitions from one committed part to the next.
     """
-    env: dict[str, Any] = {"references": references if references is not None else {}, "highlight": highlight}
-    return _md().render(text, env)
+    env: EnvType = {"references": references if references is not None else {}, "highlight": highlight}
+    rendered: str = _md().render(text, env)
+    return rendered
 
 
 def utf16_len(text: str) -> int:
@@ -232,6 +234,18 @@ def common_prefix(a: str, b: str) -> int:
     return lo
 
 
+class _Tail(TypedDict):
+    k: int  # keep: UTF-16 units of the tail HTML that stay
+    a: str  # append: HTML after them
+
+
+class DeltaMessage(_Tail, total=False):
+    """:meth:`Delta.to_message`: ``k`` and ``a`` always, ``m`` and ``c`` when not empty."""
+
+    m: int  # moved: UTF-16 units of the tail that became a committed block
+    c: list[str]  # committed: HTML of new committed blocks
+
+
 @dataclass(frozen=True)
 class Delta:
     """One step of an incremental render. The front end applies it in this order:
@@ -248,9 +262,9 @@ class Delta:
     append: str = ""
     changed: bool = True
 
-    def to_message(self) -> dict[str, Any]:
+    def to_message(self) -> DeltaMessage:
         """The compact JSON form sent to the browser: ``{"m", "c", "k", "a"}``, defaults left out."""
-        msg: dict[str, Any] = {"k": self.keep, "a": self.append}
+        msg: DeltaMessage = {"k": self.keep, "a": self.append}
         if self.moved:
             msg["m"] = self.moved
         if self.committed:
@@ -280,7 +294,7 @@ class MarkdownStream:
         self._seen = 0  # characters of source taken so far
         self._committed = 0  # characters of source committed
         self._checked = 0  # source offset of complete lines already checked for commits
-        self._references: dict[str, Any] = {}  # definitions in committed text
+        self._references: References = {}  # definitions in committed text
         self._tail_html = ""  # the tail HTML the front end holds
         self._tail_units = 0  # utf16_len(self._tail_html)
 
@@ -329,7 +343,7 @@ class MarkdownStream:
         text = source[self._committed : complete]
         tokens: list[Token] = []
         md = _md()
-        md.block.parse(_LINE_BREAK.sub("\n", text).replace("\0", "\ufffd"), md, {"references": {}}, tokens)
+        md.block.parse(LINE_BREAK.sub("\n", text).replace("\0", "\ufffd"), md, {"references": {}}, tokens)
         starts = [t.map[0] for t in tokens if t.level == 0 and t.nesting >= 0 and t.map]
         if len(starts) < 2:
             return self._committed
@@ -338,101 +352,7 @@ class MarkdownStream:
 
 def _line_offset(text: str, line: int) -> int:
     """Character offset in ``text`` where (0-based) ``line`` starts."""
-    for number, brk in enumerate(_LINE_BREAK.finditer(text), 1):
+    for number, brk in enumerate(LINE_BREAK.finditer(text), 1):
         if number == line:
             return brk.end()
     raise ValueError(f"no line {line}")  # pragma: no cover - the parser saw that line
-
-
-def close_markdown(text: str) -> str:
-    """``text`` (an answer cut short) with the inline markup its last block left open closed:
-    ``**In`` → ``**In**``, an unfinished code span closed, a marker with nothing after it
-    dropped, a half-written closing fence line dropped. Only markers are added or removed, and
-    only at the end; text with nothing open comes back unchanged."""
-    lines = _LINE_BREAK.split(text)
-    fence, fence_line = None, 0
-    for number, line in enumerate(lines):
-        found = _FENCE.fullmatch(line)
-        if fence is None:
-            if found and not (found.group(1)[0] == "`" and "`" in found.group(2)):
-                fence, fence_line = found.group(1), number
-        elif found and found.group(1).startswith(fence) and not found.group(2).strip():
-            fence = None  # a closing fence: the same character, at least as long, nothing after
-    if fence is not None:  # an open fence shows as code to the end; drop a half-written closing one
-        last = lines[-1].strip(" ")
-        if len(lines) - 1 > fence_line and last and set(last) == {fence[0]}:
-            return text[: len(text) - len(lines[-1])].rstrip("\r\n")
-        return text
-    start = offset = 0  # where the last block begins: inline markup never spans blocks
-    for line in text.split("\n"):
-        if offset and (not line.strip() or _BLOCK_START.match(line)):
-            start = offset
-        offset += len(line) + 1
-    trimmed = text.rstrip()
-    dangling = _DANGLING.search(trimmed, start)  # markers with nothing after them yet: dropped
-    if dangling is not None:
-        trimmed = trimmed[: dangling.start()].rstrip()
-    open_ = _open_marks(trimmed, start)
-    while open_ and not trimmed[open_[-1][1] + len(open_[-1][0]) :].strip():
-        trimmed = trimmed[: open_.pop()[1]].rstrip()
-    if not open_:
-        return text if trimmed == text.rstrip() else trimmed
-    return trimmed + "".join(mark for mark, _ in reversed(open_))
-
-
-def _flanking(text: str, i: int, j: int) -> tuple[bool, bool]:
-    """CommonMark's left- and right-flanking tests for the delimiter run ``text[i:j]``."""
-    before = text[i - 1] if i > 0 else " "
-    after = text[j] if j < len(text) else " "
-    left = not after.isspace() and (not _punctuation(after) or before.isspace() or _punctuation(before))
-    right = not before.isspace() and (not _punctuation(before) or after.isspace() or _punctuation(after))
-    return left, right
-
-
-def _punctuation(char: str) -> bool:
-    return not char.isalnum() and not char.isspace()
-
-
-def _open_marks(text: str, start: int) -> list[tuple[str, int]]:
-    """The inline markers (and their offsets) still open at the end of ``text[start:]``."""
-    stack: list[tuple[str, int]] = []
-    i, n = start, len(text)
-    while i < n:
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char not in _MARKS and char != "`":
-            i += 1
-            continue
-        j = i
-        while j < n and text[j] == char:
-            j += 1
-        run = text[i:j]
-        if char == "`":
-            closer = re.compile(rf"(?<!`){run}(?!`)").search(text, j)
-            if closer is None:  # an open code span: nothing after it is markup
-                stack.append((run, i))
-                return stack
-            i = closer.end()
-            continue
-        left, right = _flanking(text, i, j)
-        before = text[i - 1] if i > start else " "
-        if char == "~" and len(run) != 2 and j < n:  # (at the end: half of a closing "~~")
-            i = j
-            continue
-        if right and any(mark[0] == char for mark, _ in stack):
-            length = len(run)
-            while length and stack and any(mark[0] == char for mark, _ in stack):
-                while stack[-1][0][0] != char:
-                    stack.pop()  # an inner marker this closer skips stays literal
-                mark, at = stack.pop()
-                if len(mark) > length:
-                    stack.append((mark[: len(mark) - length], at))
-                    length = 0
-                else:
-                    length -= len(mark)
-        elif left and not before.isalnum():
-            stack.append((run, i))
-        i = j
-    return stack

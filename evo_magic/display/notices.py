@@ -10,14 +10,18 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+if TYPE_CHECKING:
+    from ..core.snapshot import ToolCall
 
 #: Classes that keep math typesetting off an output: MathJax would typeset the text between two
 #: "$" (prices, shell variables) as a formula. JupyterLab and Notebook 7 skip ``mathjax_ignore``,
 #: the classic Notebook ``tex2jax_ignore``; every top-level element of every output carries both.
 NO_MATH = "tex2jax_ignore mathjax_ignore"
 
-_COLORS = {"info": "#2563eb", "warning": "#b45309", "error": "#b91c1c", "offline": "#7c3aed"}
+Kind: TypeAlias = Literal["info", "warning", "error", "offline"]
+_COLORS: dict[Kind, str] = {"info": "#2563eb", "warning": "#b45309", "error": "#b91c1c", "offline": "#7c3aed"}
 
 
 def plural(n: int, word: str) -> str:
@@ -36,7 +40,7 @@ class Notice:
     def __init__(
         self,
         text: str,
-        kind: str = "info",
+        kind: Kind = "info",
         title: str | None = None,
         *,
         code: Sequence[str] = (),
@@ -79,7 +83,7 @@ class Table:
         self,
         title: str,
         headers: Sequence[str],
-        rows: Sequence[Sequence[Any]],
+        rows: Sequence[Sequence[object]],
         note: str | None = None,
     ):
         self.title = title
@@ -88,7 +92,7 @@ class Table:
         self.note = note
 
     def __repr__(self) -> str:
-        rows = [[_clip(c, 60) for c in row] for row in self.rows]
+        rows = [[clip(c, 60) for c in row] for row in self.rows]
         widths = [len(h) for h in self.headers]
         for row in rows:
             for i, cell in enumerate(row):
@@ -97,10 +101,10 @@ class Table:
         def line(cells: Sequence[str]) -> str:
             return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
 
-        out = [_printable(self.title), line(self.headers), line(["-" * w for w in widths])]
+        out = [printable(self.title), line(self.headers), line(["-" * w for w in widths])]
         out += [line(r) for r in rows] or ["(empty)"]
         if self.note:
-            out.append(_printable(self.note))
+            out.append(printable(self.note))
         return "\n".join(out)
 
     def _repr_html_(self) -> str:
@@ -137,8 +141,8 @@ def _column(ch: str) -> int:
 
 def clip(text: str, width: int) -> str:
     """One line of at most ``width`` terminal columns (see :func:`columns`), whitespace
-    collapsed, control characters escaped, cut with "…" when longer."""
-    text = _printable(" ".join(text.split()))
+    collapsed, control characters escaped (:func:`printable`), cut with "…" when longer."""
+    text = printable(" ".join(text.split()))
     if columns(text) <= width:
         return text
     used = 0
@@ -149,28 +153,30 @@ def clip(text: str, width: int) -> str:
     return text  # pragma: no cover - the loop returns: the text is wider than width
 
 
-_clip = clip
+#: Characters a terminal or an ANSI-aware text/plain renderer would act on: C0 and C1 controls
+#: (ESC, CR, BEL, CSI, ...) other than newline and tab.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _printable(text: str) -> str:
-    """``text`` with C0 and C1 control characters other than newline and tab written as
-    ``\\x1b``: a terminal shows them instead of obeying them (an ESC in a model's answer
-    must not recolour or rewrite the output)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+def printable(text: str, *, drop: bool = False) -> str:
+    """``text`` safe to write to a terminal: each :data:`CONTROL` character written as
+    ``\\x1b``, so that it is shown instead of obeyed (an ESC in a model's answer must not
+    recolour or rewrite the output), or, with ``drop``, removed (an answer's own text form,
+    where the escapes would only be noise)."""
+    if drop:
+        return CONTROL.sub("", text)
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class ToolResult:
     """One tool call the kernel ran: name, arguments and result (or error), collapsible."""
 
-    def __init__(self, call: Any, result: str, ok: bool):
+    def __init__(self, call: ToolCall, result: str, ok: bool):
         self.call, self.result, self.ok = call, result, ok
 
     def __repr__(self) -> str:
         mark = "ok" if self.ok else "failed"
-        return f"tool {self.call.name}({_clip(self.call.arguments, 200)}) {mark}: {_clip(self.result, 300)}"
+        return f"tool {self.call.name}({clip(self.call.arguments, 200)}) {mark}: {clip(self.result, 300)}"
 
     def _repr_html_(self) -> str:
         mark = "✓" if self.ok else "✗"
@@ -178,7 +184,7 @@ class ToolResult:
         return (
             f"<details class='evo-tool {NO_MATH}'><summary><code>{escape(self.call.name)}</code> "
             f"<span style='color:{color}'>{mark}</span> <span style='opacity:.7'>"
-            f"{escape(_clip(self.call.arguments, 120))}</span></summary>"
+            f"{escape(clip(self.call.arguments, 120))}</span></summary>"
             f"<div>arguments</div><pre>{escape(self.call.arguments)}</pre>"
             f"<div>{'result' if self.ok else 'error'}</div><pre>{escape(self.result)}</pre></details>"
         )

@@ -13,24 +13,24 @@ when the answer is incomplete, and the :class:`Footer`. :func:`render_reply_text
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 from typing import TYPE_CHECKING
 
-from ..ledger.pricing import format_money, if_billed
+from ..core.status import Status, status_label
+from .closing import close_markdown
 from .highlight import highlight_css
-from .markdown import close_markdown, render_markdown
-from .notices import NO_MATH
+from .markdown import render_markdown
+from .money import format_money, if_billed
+from .notices import NO_MATH, printable
 
 if TYPE_CHECKING:
     from ..core.snapshot import ChoiceSnapshot, ToolCall, TurnSnapshot
     from ..core.usage import Usage
 
 __all__ = [
-    "STATUS_LABELS",
     "Footer",
     "choice_heading",
     "choice_label",
@@ -46,19 +46,6 @@ __all__ = [
     "thinking_label",
 ]
 
-STATUS_LABELS: dict[str, str] = {
-    "interrupted": "Interrupted — partial answer kept",
-    "stopped": "Stopped — partial answer kept",
-    "length": "Stopped: max_tokens reached",
-    "content_filter": "Stopped by the content filter",
-    "insufficient_system_resource": ("The server ran out of resources (insufficient_system_resource) — partial answer"),
-    "error": "The request failed",
-}
-
-#: Characters a terminal or an ANSI-aware text/plain renderer would act on (ESC, CR, C1, ...).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 @dataclass(frozen=True)
 class Footer:
     """What the line under an answer says.
@@ -66,9 +53,9 @@ class Footer:
     ``elapsed`` is the whole request in seconds, ``ttft`` the time to the first token,
     ``thinking_seconds`` the time spent thinking. ``cost`` is ``None`` when the price is
     unknown (never shown as $0); ``offline`` marks an answer of the bundled emulator, whose
-    cost is only what DeepSeek would charge and reads so. ``status`` is ``"ok"``, ``"interrupted"``, ``"length"``,
-    ``"content_filter"``, ``"insufficient_system_resource"``, ``"error"`` or ``"stopped"``
-    (other strings are shown as they are); ``message`` is a one-line notice for the banner;
+    cost is only what DeepSeek would charge and reads so. ``status`` is how the answer ended
+    (:data:`~evo_magic.core.status.Status`; the banner says its label from
+    :data:`~evo_magic.core.status.STATUS_WORDS`); ``message`` is a one-line notice for the banner;
     ``banner`` False leaves the status unsaid (an interrupted cell: its traceback line says it).
     """
 
@@ -80,15 +67,15 @@ class Footer:
     cost: Decimal | None = None
     priced: bool = False  # the ledger tried to price it: a None cost then reads "unknown"
     offline: bool = False  # the bundled emulator answered: the cost reads "$… if billed (emulator)"
-    status: str = "ok"
+    status: Status = "ok"
     message: str | None = None
     banner: bool = True
 
 
 def sanitize_text(text: str) -> str:
-    """``text`` without control characters (keeps newlines and tabs): model output must not
-    move a terminal's cursor or restyle it."""
-    return _CONTROL.sub("", text)
+    """``text`` without control characters (:func:`~evo_magic.display.notices.printable` with
+    ``drop``): model output must not move a terminal's cursor or restyle it."""
+    return printable(text, drop=True)
 
 
 def _seconds(value: float) -> str:
@@ -140,7 +127,7 @@ def status_text(footer: Footer) -> str | None:
         return None
     if footer.status == "ok":
         return footer.message
-    label = STATUS_LABELS.get(footer.status, footer.status.replace("_", " "))
+    label = status_label(footer.status)
     if footer.message and footer.status == "error":
         return f"{label}: {footer.message}"
     return footer.message or label
@@ -275,7 +262,7 @@ def render_reply_text(
     if status:
         blocks.append(f"[{status}]")
     blocks.append(footer_text(footer))
-    return sanitize_text("\n\n".join(blocks))
+    return printable("\n\n".join(blocks), drop=True)
 
 
 _CSS = """

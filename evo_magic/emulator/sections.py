@@ -38,7 +38,7 @@ VERBS = ["check", "measure", "document", "simplify", "profile", "validate", "com
 def keyword(rng: random.Random, question: str) -> str:
     """A word of the question (4+ letters) that the answer keeps coming back to."""
     words = [w for w in re.findall(r"[A-Za-z]{4,}", question) if w.lower() not in _INSTRUCTIONS] or ["data"]
-    return rng.choice(words).lower()
+    return str(rng.choice(words)).lower()
 
 
 def _identifier(key: str) -> str:

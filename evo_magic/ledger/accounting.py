@@ -18,10 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..core.events import assert_never
-from ..display.notices import Notice
+from ..core.status import Origin
+from ..display.notices import Kind, Notice
 from ..sessions.host import (
     AnswerEnded,
     Charge,
@@ -45,8 +46,7 @@ if TYPE_CHECKING:
     from .store import Ledger
 
 log = logging.getLogger(__name__)
-
-Origin = Literal["cell", "panel", "api"]
+T = TypeVar("T")
 
 
 class Accounting:
@@ -90,7 +90,7 @@ class Accounting:
             self._ledger.close()
             self._ledger = None
 
-    def _notice(self, text: str, session: Session, kind: str = "warning", title: str | None = "Budget") -> None:
+    def _notice(self, text: str, session: Session, kind: Kind = "warning", title: str | None = "Budget") -> None:
         if threading.current_thread() is not threading.main_thread():
             # Asked from the chat panel's thread: a display would land in whichever cell ran
             # last, so the panels on the session show it in their footer instead.
@@ -177,7 +177,7 @@ class Accounting:
         record = turn_from_reply(turn.reply, turn.prompt, turn.messages, turn.cell_id)
         self._write(session, lambda: self.ledger.record_turn(ledger_id, record))
 
-    def _write(self, session: Session, write: Callable[[], Any]) -> Any:
+    def _write(self, session: Session, write: Callable[[], T]) -> T | None:
         """Run a ledger write; a failing ledger is said once, and the answer goes on."""
         from .store import LedgerError
 
@@ -228,4 +228,4 @@ def origin(reply: Reply) -> Origin:
     return "panel" if reply.cell == "panel" else "api" if reply.cell is None else "cell"
 
 
-__all__ = ["Accounting", "Origin", "origin"]
+__all__ = ["Accounting", "origin"]

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Literal, TypeAlias
 
+from ..display.money import format_money
+from ..display.notices import plural
 from ..errors import EvoMagicError, OptionError
-from .pricing import format_money
 
 WARN_AT = Decimal("0.8")
+State: TypeAlias = Literal["ok", "warn", "refuse"]
 LARGE_PROMPT_TOKENS = 100_000  # show the estimated input cost of prompts above this
 
 
@@ -38,7 +40,7 @@ class BudgetVerdict:
     """The outcome of :func:`check`: ``state`` is ``"ok"``, ``"warn"`` or ``"refuse"``;
     ``message`` is one line naming the spend and the limit."""
 
-    state: str
+    state: State
     spend: Decimal
     limit: Decimal | None
     estimate: Decimal | None
@@ -63,9 +65,7 @@ def check(
     unpriced: int = 0,
 ) -> BudgetVerdict:
     """Decide whether a request may start (see the module docstring for the rule)."""
-    left_out = (
-        f" Not counted: {unpriced:,} request{'s' if unpriced != 1 else ''} with unknown price." if unpriced else ""
-    )
+    left_out = f" Not counted: {plural(unpriced, 'request')} with unknown price." if unpriced else ""
     if limit is None:
         return BudgetVerdict("ok", spend, None, estimate, f"No budget for {notebook}: {format_money(spend)} spent.")
     projected = spend + (estimate or 0)
@@ -79,7 +79,7 @@ def check(
             f"{notebook} past its budget: {status}.{left_out}"
         )
         return BudgetVerdict("refuse", spend, limit, estimate, message)
-    state = "warn" if projected >= WARN_AT * limit else "ok"
+    state: State = "warn" if projected >= WARN_AT * limit else "ok"
     with_this = ""
     if state == "warn" and spend < WARN_AT * limit:  # this request's input brings it to 80 %
         reaches = int(projected * 100 / limit)  # floored, as _percent
@@ -93,7 +93,7 @@ def _percent(spend: Decimal, limit: Decimal) -> str:
     return f" ({int(spend * 100 / limit)} %)"  # floored: 79.9 % never reads as 80 %
 
 
-def parse_limit(value: Any) -> Decimal | None:
+def parse_limit(value: object) -> Decimal | None:
     """A budget from ``%config`` or an option: ``2``, ``2.5``, ``"2.50"``, ``"$2"``, or
     None / ``""`` / ``"none"`` for no budget. Raises :class:`OptionError` otherwise."""
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "none", "off")):

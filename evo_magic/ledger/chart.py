@@ -19,8 +19,9 @@ from datetime import datetime
 from decimal import Decimal
 from html import escape
 
+from ..display.money import format_money
 from ..display.notices import plural
-from .pricing import _utc, format_money
+from .pricing import as_utc
 
 WIDTH, HEIGHT = 560, 140
 MAX_POINTS = 200
@@ -80,18 +81,18 @@ class Series:
 def series(points: Iterable[SpendPoint | tuple[datetime, Decimal | None]], max_points: int = MAX_POINTS) -> Series:
     """Sort ``points`` by time and accumulate the known costs; past ``max_points`` priced
     requests, sum them into ``max_points`` equal intervals (empty ones are dropped)."""
-    pts = sorted((_point(p) for p in points), key=lambda p: _utc(p.at))
+    pts = sorted((_point(p) for p in points), key=lambda p: as_utc(p.at))
     priced = [p for p in pts if p.cost is not None]
     if not pts:
         return Series((), None, None, 0, 0, False)
-    start, end = _utc(pts[0].at), _utc(pts[-1].at)
+    start, end = as_utc(pts[0].at), as_utc(pts[-1].at)
     groups: list[list[SpendPoint]] = [[p] for p in priced]
     bucketed = len(priced) > max_points
     if bucketed:
         span = end - start
         buckets: dict[int, list[SpendPoint]] = {}
         for p in priced:
-            index = min((_utc(p.at) - start) * max_points // span, max_points - 1) if span else 0
+            index = min((as_utc(p.at) - start) * max_points // span, max_points - 1) if span else 0
             buckets.setdefault(index, []).append(p)
         groups = [buckets[i] for i in sorted(buckets)]
     steps, total = [], Decimal(0)
@@ -99,7 +100,7 @@ def series(points: Iterable[SpendPoint | tuple[datetime, Decimal | None]], max_p
         cost = sum((p.cost or Decimal(0) for p in group), Decimal(0))
         total += cost
         label = group[0].label if len(group) == 1 else f"{_time(group[0].at)} to {_time(group[-1].at, group[0].at)} UTC"
-        steps.append(Step(_utc(group[-1].at), cost, total, len(group), label))
+        steps.append(Step(as_utc(group[-1].at), cost, total, len(group), label))
     return Series(tuple(steps), start, end, len(pts), len(pts) - len(priced), bucketed)
 
 
@@ -145,11 +146,6 @@ def spend_chart_svg(
         f'<circle cx="{x(st.at):.1f}" cy="{y(st.total):.1f}" r="2.5"><title>{_xml(_tooltip(st))}</title></circle>'
         for st in s.steps
     )
-    times = [f'<text x="{x0}" y="{HEIGHT - 8}" text-anchor="start">{_time(start)}</text>']
-    if span:
-        times.append(f'<text x="{x1}" y="{HEIGHT - 8}" text-anchor="end">{_time(end, start)} UTC</text>')
-    else:
-        times = [f'<text x="{(x0 + x1) / 2:.1f}" y="{HEIGHT - 8}" text-anchor="middle">{_time(start)} UTC</text>']
     label = _xml(summary(s, subject))
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="evo-spend-chart" role="img" aria-label="{label}" '
@@ -162,10 +158,21 @@ def spend_chart_svg(
         '<g style="fill:currentColor;fill-opacity:.75">'
         f'<text x="{x0 - 6}" y="{y1 + 4}" text-anchor="end">{_xml(format_money(top))}</text>'
         f'<text x="{x0 - 6}" y="{y0 + 4}" text-anchor="end">{_xml(format_money(Decimal(0)))}</text>'
-        f"{''.join(times)}</g>"
+        f"{_time_labels(start, end)}</g>"
         f'<path d="{line}V{y0:.1f}Z" style="fill:{_ACCENT};fill-opacity:.12;stroke:none"/>'
         f'<path d="{line}" style="fill:none;stroke:{_ACCENT};stroke-width:1.5"/>'
         f'<g style="fill:{_ACCENT}">{dots}</g></svg>'
+    )
+
+
+def _time_labels(start: datetime, end: datetime) -> str:
+    """The x axis: the first time at the left and the last at the right, or the one time in the middle."""
+    x0, x1, y = _LEFT, WIDTH - _RIGHT, HEIGHT - 8
+    if not (end - start).total_seconds():
+        return f'<text x="{(x0 + x1) / 2:.1f}" y="{y}" text-anchor="middle">{_time(start)} UTC</text>'
+    return (
+        f'<text x="{x0}" y="{y}" text-anchor="start">{_time(start)}</text>'
+        f'<text x="{x1}" y="{y}" text-anchor="end">{_time(end, start)} UTC</text>'
     )
 
 
@@ -205,8 +212,8 @@ def _point(p: SpendPoint | Sequence[object]) -> SpendPoint:
 
 def _time(at: datetime, since: datetime | None = None) -> str:
     """``2026-06-10 09:04`` (UTC); only ``09:30`` when ``since`` is the same day."""
-    at = _utc(at)
-    same_day = since is not None and _utc(since).date() == at.date()
+    at = as_utc(at)
+    same_day = since is not None and as_utc(since).date() == at.date()
     return at.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
 
 OVERRIDE_VAR = "EVO_MAGIC_NOTEBOOK"
 VSCODE_NAME = "__vsc_ipynb_file__"
@@ -31,7 +30,7 @@ FALLBACK = "untitled (cwd: {cwd})"
 
 
 def notebook_name(
-    user_ns: Mapping[str, Any] | None = None,
+    user_ns: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: str | None = None,
 ) -> str:

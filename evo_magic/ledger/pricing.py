@@ -35,12 +35,15 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Literal, NamedTuple, TypeAlias
 
 from ..core.usage import Usage
+from ..display.money import format_money as format_money  # where the ledger's callers found it
+from ..display.money import if_billed as if_billed
 from ..errors import ConfigError
 
-PERIODS = ("all", "peak", "off_peak")
+Period: TypeAlias = Literal["all", "peak", "off_peak"]
+PERIODS: tuple[Period, ...] = ("all", "peak", "off_peak")
 MILLION = Decimal(1_000_000)
 USER_FILE = "prices.json"
 HOME_VAR = "EVO_MAGIC_HOME"
@@ -63,7 +66,7 @@ class Price:
 
     model: str
     effective_from: datetime
-    period: str
+    period: Period
     cache_hit: Decimal
     cache_miss: Decimal
     output: Decimal
@@ -87,7 +90,7 @@ class Price:
 class _Entry(NamedTuple):
     model: str
     effective_from: datetime
-    period: str
+    period: Period
     layer: int
     price: Price | None  # None: no known price from effective_from on
 
@@ -131,16 +134,16 @@ class PriceTable:
         )
         self.off_peak_dates = frozenset(d for lay in self._layers for d in lay.off_peak_dates)
 
-    def with_layer(self, data: Any, layer: int, origin: str) -> PriceTable:
+    def with_layer(self, data: object, layer: int, origin: str) -> PriceTable:
         """A new table with ``data`` (table or ``{model: prices}`` form) added as ``layer``."""
         return PriceTable((*self._layers, parse_layer(data, layer, origin)))
 
     def models(self) -> list[str]:
         return sorted(self._by_model)
 
-    def period_at(self, at: datetime) -> str:
+    def period_at(self, at: datetime) -> Literal["peak", "off_peak"]:
         """``"peak"`` or ``"off_peak"`` at ``at`` by the schedule in force (peak without one)."""
-        at = _utc(at)
+        at = as_utc(at)
         schedule = next((s for s in reversed(self.schedules) if s.effective_from <= at), None)
         if schedule is None:
             return "peak"
@@ -150,7 +153,7 @@ class PriceTable:
 
     def price_for(self, model: str, at: datetime) -> Price | None:
         """The price of ``model`` in force at ``at`` (naive means UTC), or None when unknown."""
-        at = _utc(at)
+        at = as_utc(at)
         live = [e for e in self._by_model.get(_model_key(model), ()) if e.effective_from <= at]
         if not live:
             return None
@@ -161,7 +164,7 @@ class PriceTable:
         return chosen.price if chosen is not None else None
 
 
-def parse_layer(data: Any, layer: int, origin: str) -> _Layer:
+def parse_layer(data: object, layer: int, origin: str) -> _Layer:
     """Validate one layer of price data; raises :class:`ConfigError` naming ``origin``.
 
     Accepted forms: the shipped form ``{"prices": [...], "peak_schedules": [...],
@@ -174,7 +177,7 @@ def parse_layer(data: Any, layer: int, origin: str) -> _Layer:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{origin}: price data must be a JSON object or list, not {type(data).__name__}")
     if not ({"prices", "peak_schedules", "off_peak_dates"} & set(data)):
-        entries: list[Any] = []
+        entries: list[object] = []
         for model, value in data.items():
             for item in value if isinstance(value, list) else [value]:
                 entries.append({**item, "model": model} if isinstance(item, Mapping) else item)
@@ -199,7 +202,7 @@ def parse_layer(data: Any, layer: int, origin: str) -> _Layer:
     return _Layer(entries_out, schedules, days)
 
 
-def _entry(item: Any, layer: int, where: str, default_from: datetime | None) -> _Entry:
+def _entry(item: object, layer: int, where: str, default_from: datetime | None) -> _Entry:
     if not isinstance(item, Mapping):
         raise ConfigError(f"{where}: must be an object with model, cache_hit, cache_miss and output")
     model = item.get("model")
@@ -220,7 +223,7 @@ def _entry(item: Any, layer: int, where: str, default_from: datetime | None) -> 
     return _Entry(_model_key(model), effective, period, layer, price)
 
 
-def _schedule(item: Any, layer: int, where: str) -> PeakSchedule:
+def _schedule(item: object, layer: int, where: str) -> PeakSchedule:
     if not isinstance(item, Mapping) or "effective_from" not in item:
         raise ConfigError(f"{where}: needs effective_from, weekdays and peak_utc")
     try:
@@ -239,15 +242,15 @@ def _clock(text: str) -> int:
     return value
 
 
-def _instant(value: Any, where: str) -> datetime:
+def _instant(value: object, where: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
     except ValueError:
         raise ConfigError(f"{where}: effective_from {value!r} is not an ISO date-time") from None
-    return _utc(parsed)
+    return as_utc(parsed)
 
 
-def _usd(value: Any, where: str) -> Decimal | None:
+def _usd(value: object, where: str) -> Decimal | None:
     if value is None:
         return None
     if isinstance(value, bool):
@@ -261,7 +264,9 @@ def _usd(value: Any, where: str) -> Decimal | None:
     return amount
 
 
-def _utc(at: datetime) -> datetime:
+def as_utc(at: datetime) -> datetime:
+    """``at`` as an aware UTC datetime: the same instant, a naive one taken as UTC (the
+    ledger's, the price table's and the charts' rule)."""
     return at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
 
 
@@ -285,7 +290,7 @@ def _user_layer(path: str, mtime_ns: int, size: int) -> _Layer:
     return parse_layer(data, 1, path)
 
 
-def load_table(home: Path | None = None, overrides: Any = None) -> PriceTable:
+def load_table(home: Path | None = None, overrides: object = None) -> PriceTable:
     """Shipped prices, then ``prices.json`` in ``home`` (default :func:`home_dir`), then
     ``overrides`` (the ``%config`` dict). The user file is re-read only when it changes."""
     table = shipped_table()
@@ -333,26 +338,3 @@ def estimate_tokens(text: str) -> int:
     ascii_chars = len(text) if text.isascii() else len(text.encode("ascii", "ignore"))
     other = len(text) - ascii_chars
     return math.ceil((3 * ascii_chars + 6 * other) / 10)
-
-
-def format_money(amount: Decimal | None) -> str:
-    """``"unknown"`` for None; ``$0.00``; ``<$0.0001``; ``$0.0012`` / ``$0.45`` below a
-    dollar (up to 4 decimals, at least 2); ``$1,234.56`` from a dollar on."""
-    if amount is None:
-        return "unknown"
-    sign, amount = ("-", -amount) if amount < 0 else ("", amount)
-    if amount == 0:
-        return "$0.00"
-    if amount < Decimal("0.0001"):
-        return f"{sign}<$0.0001"
-    if amount >= 1:
-        return f"{sign}${amount:,.2f}"
-    whole, _, fraction = f"{amount:.4f}".partition(".")
-    return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
-
-
-def if_billed(money: str) -> str:
-    """How the cost of a request the bundled emulator answered reads: ``$0.0001 if billed
-    (emulator)``, what DeepSeek would charge for it; nobody is billed. ``money`` is a
-    :func:`format_money` text (``unknown`` stays unknown)."""
-    return f"{money} if billed (emulator)"

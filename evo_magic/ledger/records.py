@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..core.messages import answer_of
+from ..core.status import Origin
 from .store import LedgerRow, TurnRecord
 
 if TYPE_CHECKING:
@@ -19,9 +20,10 @@ if TYPE_CHECKING:
 
 
 def row_from_reply(
-    reply: Reply, *, notebook: str, cost: Decimal | None, at: datetime, origin: str = "cell"
+    reply: Reply, *, notebook: str, cost: Decimal | None, at: datetime, origin: Origin = "cell"
 ) -> LedgerRow:
-    """The ledger row of a settled :class:`~evo_magic.sessions.reply.Reply` (any outcome)."""
+    """The ledger row of a :class:`~evo_magic.sessions.reply.Reply`: settled (any outcome), or
+    ``started`` while it still streams."""
     cell = reply.cell if isinstance(reply.cell, int) and not isinstance(reply.cell, bool) else None
     return LedgerRow(
         notebook=notebook,
@@ -31,7 +33,7 @@ def row_from_reply(
         protocol=reply.protocol,
         usage=reply.usage,
         cost=cost,
-        outcome=reply.status,
+        outcome="started" if reply.status == "streaming" else reply.status,
         at=at,
         origin=origin,
         cell=cell,

@@ -25,12 +25,19 @@ from datetime import datetime
 from decimal import Decimal
 from html import escape
 from pathlib import Path
-from typing import Any, SupportsIndex, overload
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
+from ..core.status import Origin, Outcome, status_label
+from ..display.money import format_money, if_billed
 from ..display.notices import NO_MATH, plural
 from .chart import SpendPoint, series, sparkline, spend_chart_svg, summary
-from .pricing import _utc, format_money, if_billed
+from .pricing import as_utc
 from .totals import STARTED, Totals, cost_unknown, group_totals, totals_table
+
+if TYPE_CHECKING:
+    from pandas import DataFrame
+
+    from .store import LedgerRow
 
 __all__ = ["UsageRecord", "UsageRows", "UsageView", "spend_chart_svg"]
 
@@ -55,7 +62,7 @@ class UsageRecord:
     time: datetime
     notebook: str
     session: str
-    origin: str
+    origin: Origin
     cell: int | None
     model_requested: str
     model_answered: str | None
@@ -68,7 +75,7 @@ class UsageRecord:
     cost: Decimal | None
     ttft: float | None
     elapsed: float | None
-    outcome: str
+    outcome: Outcome
     error: str | None
     response_id: str | None = None
     offline: bool = False
@@ -79,7 +86,7 @@ class UsageRecord:
         return self.model_answered if self.model_answered is not None else self.model_requested
 
     @classmethod
-    def from_ledger(cls, row: Any) -> UsageRecord:
+    def from_ledger(cls, row: LedgerRow) -> UsageRecord:
         """The record of a :class:`~evo_magic.ledger.store.LedgerRow` (read by attribute)."""
         usage = row.usage
         tokens = {
@@ -90,7 +97,7 @@ class UsageRecord:
             "reasoning_tokens": None if usage is None else usage.reasoning_tokens,
         }
         return cls(
-            time=_utc(row.at),
+            time=as_utc(row.at),
             notebook=row.notebook,
             session=row.session,
             origin=row.origin,
@@ -170,7 +177,7 @@ class UsageRows(list[UsageRecord]):
             writer.writerows([_csv_cell(v) for v in astuple(record)] for record in self)
         return target
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> DataFrame:
         """A :class:`pandas.DataFrame`, one row per request, columns as :data:`COLUMNS`.
 
         ``time`` is tz-aware UTC (datetime64); ``cell`` and the token columns are nullable
@@ -206,12 +213,12 @@ class UsageView:
         self.series = series(self._point(r) for r in self.records)
 
     def _point(self, r: UsageRecord) -> SpendPoint:
-        parts = [f"{_utc(r.time):%Y-%m-%d %H:%M:%S} UTC"]
+        parts = [f"{as_utc(r.time):%Y-%m-%d %H:%M:%S} UTC"]
         if "notebook" in self.by:
             parts.append(r.notebook)
         parts += [r.session, r.model] + ([] if r.cell is None else [f"cell {r.cell}"])
         if r.outcome == STARTED:
-            parts.append("started, not settled (still answering, or its kernel stopped mid-answer)")
+            parts.append(status_label(STARTED))
         elif r.outcome != "ok":
             parts.append(r.outcome if r.error is None else f"{r.outcome} ({r.error})")
         billable = r.cost is not None or cost_unknown(r)  # else it failed before any token: not billed
@@ -284,11 +291,11 @@ def _exact(cost: Decimal) -> str | None:
     return f"${cost:,f}"
 
 
-def _csv_cell(value: Any) -> str:
+def _csv_cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
         return f"{value:f}"
     if isinstance(value, datetime):
-        return _utc(value).isoformat()
+        return as_utc(value).isoformat()
     return str(value)

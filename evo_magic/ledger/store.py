@@ -12,9 +12,8 @@ standard library's :mod:`sqlite3`:
   uncommitted one is rolled back when the file is next opened. Each request is written as
   ``started`` before it is sent and replaced when it settles, so one a kernel died in the
   middle of stays visible: billed by the API, its tokens unknown.
-* **Schema** changes are an ordered list, :data:`MIGRATIONS`; ``schema_version`` records how
-  many ran, and each runs once, in one transaction. Only append to the list, and only with
-  changes older code can live with (new tables, new columns that are nullable or have a default).
+* **Schema** changes are an ordered list, :data:`~evo_magic.ledger.tables.MIGRATIONS`;
+  ``schema_version`` records how many ran, and each runs once, in one transaction.
 
 Usage reported by the API is the source of truth: a request without usage (interrupted
 before the final chunk, failed) is stored with NULL tokens and NULL cost, never zeros, and
@@ -42,14 +41,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
+from ..core.snapshot import ToolCallRecord
+from ..core.status import Origin, Outcome
 from ..core.usage import Usage
 from ..errors import EvoMagicError
-from .pricing import home_dir
+from .pricing import as_utc, home_dir
 from .private import private_database, private_dir
+from .tables import COLUMNS, MIGRATIONS, PRAGMAS, UNKNOWN_COST
 from .totals import STARTED as STARTED
-from .totals import TOKENS as _TOKENS
+from .totals import TOKENS
 
 log = logging.getLogger(__name__)
 
@@ -58,44 +60,8 @@ BUSY_TIMEOUT = 5.0  # seconds a statement waits for another process's lock
 RETRIES = 6  # attempts of one read or write when the file stays locked
 RETRY_BACKOFF = 0.05  # seconds before the 2nd attempt, doubling
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (  # 1: one row per request
-        """CREATE TABLE requests (
-            id INTEGER PRIMARY KEY, at TEXT NOT NULL, notebook TEXT NOT NULL, session TEXT NOT NULL,
-            origin TEXT NOT NULL, cell INTEGER, model_requested TEXT NOT NULL, model_answered TEXT,
-            protocol TEXT NOT NULL, prompt_tokens INTEGER, cache_hit_tokens INTEGER, cache_miss_tokens INTEGER,
-            completion_tokens INTEGER, reasoning_tokens INTEGER, cost TEXT, ttft REAL, elapsed REAL,
-            outcome TEXT NOT NULL, error TEXT, response_id TEXT
-        )""",
-        "CREATE INDEX requests_by_notebook ON requests (notebook, at)",
-    ),
-    (  # 2: what a session restore needs, per successful request
-        """CREATE TABLE turns (
-            request_id INTEGER PRIMARY KEY REFERENCES requests (id) ON DELETE CASCADE,
-            prompt TEXT NOT NULL,
-            text TEXT NOT NULL,
-            reasoning TEXT NOT NULL,
-            tool_calls TEXT NOT NULL          -- JSON list of {id, name, arguments}
-        )""",
-    ),
-    (  # 3: the exact history a turn added (reasoning to echo included), its cell, and whether
-        # a reset, an undo or a re-run of its cell has since dropped it from the conversation
-        "ALTER TABLE turns ADD COLUMN messages TEXT",  # JSON list of Message.to_record()
-        "ALTER TABLE turns ADD COLUMN cell_id TEXT",
-        "ALTER TABLE turns ADD COLUMN dropped INTEGER NOT NULL DEFAULT 0",
-    ),
-    (  # 4: answered by the bundled emulator (`%deepseek offline`): priced as DeepSeek would, never billed
-        "ALTER TABLE requests ADD COLUMN offline INTEGER NOT NULL DEFAULT 0",
-    ),
-)
-
-# "Cost unknown" excludes requests that failed before any token: the API bills none of those
-# (the same rule as totals.cost_unknown, which group_totals applies to rows in memory).
-_UNKNOWN_COST = "cost IS NULL AND (prompt_tokens IS NOT NULL OR outcome != 'error' OR ttft IS NOT NULL)"
-_COLUMNS: tuple[str, ...] = ("at", "notebook", "session", "origin", "cell", "model_requested", "model_answered")
-_COLUMNS += ("protocol", *_TOKENS, "cost", "ttft", "elapsed", "outcome", "error", "response_id", "offline")
-_PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON")
 T = TypeVar("T")
+SqlValue: TypeAlias = str | int | float | None  # what a row's column holds
 
 
 class LedgerError(EvoMagicError):
@@ -123,13 +89,13 @@ class LedgerRow:
     notebook: str
     session: str
     model_requested: str
-    outcome: str = "ok"
+    outcome: Outcome = "ok"
     usage: Usage | None = None
     cost: Decimal | None = None
     model_answered: str | None = None
     protocol: str = "openai"
     at: datetime = field(default_factory=_now)
-    origin: str = "cell"
+    origin: Origin = "cell"
     cell: int | None = None
     ttft: float | None = None
     elapsed: float | None = None
@@ -143,10 +109,10 @@ class LedgerRow:
         """The model that answered, else the one requested."""
         return self.model_answered or self.model_requested
 
-    def _db_values(self) -> dict[str, Any]:
-        values = {name: getattr(self, name, None) for name in _COLUMNS}  # token columns: None
+    def _db_values(self) -> dict[str, SqlValue]:
+        values = {name: getattr(self, name, None) for name in COLUMNS}  # token columns: None
         if self.usage is not None:
-            values.update({name: getattr(self.usage, name) for name in _TOKENS})
+            values.update({name: getattr(self.usage, name) for name in TOKENS})
         values["at"] = _iso(self.at)
         values["cost"] = None if self.cost is None else str(self.cost)
         values["offline"] = int(self.offline)
@@ -156,8 +122,8 @@ class LedgerRow:
     def _from_db(cls, row: sqlite3.Row) -> LedgerRow:
         usage = None
         if row["prompt_tokens"] is not None:
-            usage = Usage(**{name: row[name] if name == "reasoning_tokens" else row[name] or 0 for name in _TOKENS})
-        values = {name: row[name] for name in _COLUMNS if name not in _TOKENS}
+            usage = Usage(**{name: row[name] if name == "reasoning_tokens" else row[name] or 0 for name in TOKENS})
+        values = {name: row[name] for name in COLUMNS if name not in TOKENS}
         values["at"] = datetime.fromisoformat(row["at"])
         values["cost"] = None if row["cost"] is None else Decimal(row["cost"])
         values["offline"] = bool(row["offline"])
@@ -171,7 +137,7 @@ class TurnRecord:
     prompt: str
     text: str
     reasoning: str = ""
-    tool_calls: tuple[dict[str, Any], ...] = ()
+    tool_calls: tuple[ToolCallRecord, ...] = ()
     messages: tuple[dict[str, Any], ...] | None = None  # Message.to_record() of what the turn added
     cell_id: str | None = None
 
@@ -207,7 +173,7 @@ class Ledger:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            for pragma in _PRAGMAS:
+            for pragma in PRAGMAS:
                 conn.execute(f"PRAGMA {pragma}")
             self._migrate(conn)
             private_database(self.path)  # the -wal and -shm files WAL mode made
@@ -256,7 +222,7 @@ class Ledger:
 
         return self._retry(run)
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def _query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[sqlite3.Row]:
         return self._retry(lambda: self._open().execute(sql, params).fetchall())
 
     def close(self) -> None:
@@ -268,15 +234,15 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- writing -----------------------------------------------------------------------
     def record(self, row: LedgerRow, turn: TurnRecord | None = None, *, replace: int | None = None) -> int:
         """Append one request (and, for a successful one, its turn); returns the row id.
         ``replace``: the id of the request's ``started`` row, which this row then becomes."""
-        sql = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join(':' + c for c in _COLUMNS)})"
-        update = f"UPDATE requests SET {', '.join(f'{c} = :{c}' for c in _COLUMNS)} WHERE id = :id"
+        sql = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
+        update = f"UPDATE requests SET {', '.join(f'{c} = :{c}' for c in COLUMNS)} WHERE id = :id"
         values = row._db_values()
 
         def insert(conn: sqlite3.Connection) -> int:
@@ -314,7 +280,7 @@ class Ledger:
     def drop_turns(self, ids: Iterable[int] = (), *, notebook: str | None = None, session: str | None = None) -> int:
         """Mark turns as no longer in the conversation: the given request ids, or (with
         ``notebook`` and ``session``) every turn of that session. Returns how many changed."""
-        params: list[Any] = list(ids)
+        params: list[SqlValue] = list(ids)
         if params:
             marks = ", ".join("?" * len(params))
             sql = f"UPDATE turns SET dropped = 1 WHERE dropped = 0 AND request_id IN ({marks})"
@@ -337,7 +303,7 @@ class Ledger:
         if since is not None:
             where += " AND at >= ?"
             params.append(_iso(since))
-        sql = f"SELECT group_concat(cost, ' '), SUM({_UNKNOWN_COST}) FROM requests{where}"
+        sql = f"SELECT group_concat(cost, ' '), SUM({UNKNOWN_COST}) FROM requests{where}"
         costs, unknown = self._query(sql, params)[0]
         return Spend(_decimal_sum(costs), int(unknown or 0))
 
@@ -349,8 +315,7 @@ class Ledger:
 
 def _iso(at: datetime) -> str:
     """UTC ISO 8601 with microseconds (naive means UTC), so text order is time order."""
-    at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
-    return at.isoformat(timespec="microseconds")
+    return as_utc(at).isoformat(timespec="microseconds")
 
 
 def _decimal_sum(joined: str | None) -> Decimal:
@@ -381,7 +346,7 @@ def _insert_turn(conn: sqlite3.Connection, request_id: int, turn: TurnRecord) ->
     )
 
 
-def _where(**equal: str | None) -> tuple[str, list[Any]]:
+def _where(**equal: str | None) -> tuple[str, list[SqlValue]]:
     pairs = [(k, v) for k, v in equal.items() if v is not None]
     if not pairs:
         return " WHERE 1", []

@@ -13,17 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Final, Protocol
 
+from ..core.status import Outcome
+from ..display.money import format_money, if_billed
 from ..display.notices import Table
-from .pricing import format_money, if_billed
+from .pricing import as_utc
 
 GROUPS = ("notebook", "session", "model", "model_requested", "protocol", "outcome", "origin", "day")
 # The outcome of a request that was sent but never settled (its kernel died or was restarted
 # mid-answer): billed, tokens unknown. While a request streams, its row says so too.
-STARTED = "started"
+STARTED: Final = "started"
 TOKENS = ("prompt_tokens", "cache_hit_tokens", "cache_miss_tokens", "completion_tokens", "reasoning_tokens")
 
 
@@ -38,7 +40,7 @@ class Request(Protocol):
     @property
     def model_answered(self) -> str | None: ...
     @property
-    def outcome(self) -> str: ...
+    def outcome(self) -> Outcome: ...
     @property
     def prompt_tokens(self) -> int | None: ...
     @property
@@ -114,8 +116,7 @@ def group_key(request: Request, column: str) -> str:
         model = request.model_answered if request.model_answered is not None else request.model_requested
         return f"{model} (emulator)" if request.offline else model
     if column == "day":
-        at = request.time
-        return (at.astimezone(timezone.utc) if at.tzinfo else at).date().isoformat()
+        return as_utc(request.time).date().isoformat()
     if column not in GROUPS:
         raise ValueError(f"cannot group by {column}; choose from {', '.join(GROUPS)}")
     return str(getattr(request, column))
@@ -131,7 +132,7 @@ def group_totals(requests: Iterable[Request], by: Sequence[str] = ("session", "m
 
 
 def _sum(key: tuple[str, ...], members: list[Request]) -> Totals:
-    tokens: dict[str, Any] = {name: sum(getattr(r, name) or 0 for r in members) for name in TOKENS}
+    tokens: dict[str, int] = {name: sum(getattr(r, name) or 0 for r in members) for name in TOKENS}
     cost, priced, unknown = _costs([r for r in members if not r.offline])
     emulator = [r for r in members if r.offline]
     emulator_cost, emulator_priced, emulator_unknown = _costs(emulator)

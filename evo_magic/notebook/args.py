@@ -23,7 +23,12 @@ def ask_approval(call: Any) -> bool:
     try:
         answer = input(f"Run {call.name}({call.arguments})? [y/N] ")
     except (StdinNotImplementedError, EOFError):  # a front end that cannot ask (nbclient, papermill)
-        print(f"Not run: {call.name} needs approval (--approve) and this front end cannot ask for it.")
+        from IPython.display import display
+
+        from ..display.notices import Notice
+
+        text = f"Not run: {call.name} needs approval (--approve) and this front end cannot ask for it."
+        display(Notice(text, kind="warning"))
         return False
     return answer.strip().lower() in ("y", "yes")
 

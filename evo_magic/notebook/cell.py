@@ -28,6 +28,7 @@ from . import args as magic_args
 
 if TYPE_CHECKING:
     from ..core.options import RequestOptions
+    from ..display.live import ViewMode
     from ..runtime import Runtime
     from ..sessions.request import View, ViewFactory
     from .settings import Prefs
@@ -122,7 +123,7 @@ class CellMagic:
 
     def _views(self, args: Any, as_json: bool) -> ViewFactory | None:
         """A live view per request (a tool loop makes several), as ``live`` says."""
-        mode = "text" if args.format == "text" and self.prefs.live != "none" else self.prefs.live
+        mode: ViewMode = "text" if args.format == "text" and self.prefs.live != "none" else self.prefs.live
         if mode == "none":
             return None
 

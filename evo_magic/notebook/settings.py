@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitType, Unicode
 
 from ..core.options import DEFAULT_MODEL, PROTOCOLS, RequestOptions
+from ..display.live import MODES, ViewMode
 from ..errors import OptionError
 from ..ledger.pricing import format_money, parse_layer
 from ..sessions.host import DEFAULT_MAX_TOOL_ROUNDS
@@ -31,14 +32,13 @@ Scope = Literal["request", "transport", "loop", "budget", "prices", "notebook"]
 #: A setting's rule: ``rule(name, value, current)`` raises OptionError when ``value`` is no
 #: valid ``name`` (``current``: the values in force, for a rule that looks at another setting).
 Rule = Callable[[str, Any, Mapping[str, Any]], None]
-LIVE_MODES = ("auto", "widget", "text", "none")
 
 
 @dataclass(frozen=True)
 class Prefs:
     """The magic's own preferences (scope ``notebook``)."""
 
-    live: str = "auto"
+    live: ViewMode = "auto"
     value_tokens: int = 1000
     offline_rate: float = 60.0
 
@@ -129,7 +129,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("prices", "prices", lambda h: Dict(help=h),
             "Prices above the shipped table and EVO_MAGIC_HOME/prices.json (the prices.json format).",
             _prices_rule, lambda v: ", ".join(sorted(v.get("models", v))) or "none"),
-    Setting("live", "notebook", lambda h: Enum(list(LIVE_MODES), "auto", help=h), "Live view of answers."),
+    Setting("live", "notebook", lambda h: Enum(list(MODES), "auto", help=h), "Live view of answers."),
     Setting("value_tokens", "notebook", lambda h: Int(1000, help=h),
             "Token budget per interpolated {value} in a prompt.", _at_least(MIN_VALUE_TOKENS)),
     Setting("offline_rate", "notebook", lambda h: Float(60.0, help=h),
@@ -172,4 +172,4 @@ def shown(current: Mapping[str, Any]) -> list[list[str]]:
     return [[s.name, s.show(current[s.name])] for s in SETTINGS]
 
 
-__all__ = ["BY_NAME", "LIVE_MODES", "SETTINGS", "Prefs", "Setting", "apply", "check", "shown", "traits"]
+__all__ = ["BY_NAME", "SETTINGS", "Prefs", "Setting", "apply", "check", "shown", "traits"]

@@ -5,39 +5,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal, TypeAlias
+from typing import Any
 
 from ..core.events import Event, ReasoningDelta, TextDelta
 from ..core.messages import Message, answer_of
 from ..core.snapshot import ToolCall, TurnSnapshot
+from ..core.status import STATUS_WORDS, ReplyStatus, Status
 from ..core.usage import Usage
 from ..errors import EvoMagicError
-
-#: How a request ended: still ``streaming``; ``ok``; cut by ``length`` (max_tokens); stopped
-#: (``interrupted``); failed (``error``); the API's incomplete finish reasons; or the tool loop
-#: past its round limit (``tool_rounds``).
-Status: TypeAlias = Literal[
-    "streaming",
-    "ok",
-    "length",
-    "interrupted",
-    "error",
-    "content_filter",
-    "insufficient_system_resource",
-    "aborted",
-    "tool_rounds",
-]
-
-STATUS_NOTICES: dict[Status, str] = {
-    "interrupted": "Interrupted — the partial answer is kept.",
-    "length": "Stopped at max_tokens: the answer may be cut short.",
-    "content_filter": "Stopped by the content filter: the answer is incomplete.",
-    "insufficient_system_resource": (
-        "The server ran out of inference resources (insufficient_system_resource): the answer is incomplete; try again."
-    ),
-    "aborted": "The server aborted the answer: it is incomplete.",
-    "tool_rounds": "Stopped: the model kept calling tools past the round limit (max_tool_rounds).",
-}
 
 
 @dataclass
@@ -88,7 +63,7 @@ class Reply:
     requested_model: str
     session: str
     timing: Timing = field(repr=False)
-    status: Status = "streaming"
+    status: ReplyStatus = "streaming"
     protocol: str = "openai"
     cell: Any = None
     error: EvoMagicError | None = field(default=None, repr=False)
@@ -155,7 +130,7 @@ class Reply:
         if self.status == "error" and self.error is not None:
             status = self.error.one_line()
         else:
-            status = STATUS_NOTICES.get(self.status)
+            status = None if self.status == "streaming" else STATUS_WORDS[self.status].notice
         return " ".join(n for n in (status, *self.notes) if n) or None
 
     @property

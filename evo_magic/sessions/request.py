@@ -21,11 +21,12 @@ from ..core.deltas import SecretMask
 from ..core.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
 from ..core.options import RequestOptions
 from ..core.snapshot import TurnSnapshot
+from ..core.status import Status
 from ..display.render import Footer
 from ..errors import EvoMagicError, TransportError
 from ..protocol import Codec
 from .host import Host, RequestSettled
-from .reply import Interrupted, Reply, Status, Timing
+from .reply import Interrupted, Reply, Timing
 
 if TYPE_CHECKING:
     from ..transport import Transport
