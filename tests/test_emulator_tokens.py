@@ -13,8 +13,8 @@ import pytest
 from evo_magic.core import tokens
 from evo_magic.emulator import Emulator
 
-from .test_tokens import EXACT, recorded_usage
 from .conftest import recording
+from .test_tokens import EXACT, recorded_usage
 
 pytest.importorskip("tokenizers")
 
