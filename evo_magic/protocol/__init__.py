@@ -7,10 +7,11 @@ Each codec module offers ``PATH``, ``build_body(messages, options)``, ``StreamPa
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
+from ..core.messages import Message
 from ..errors import OptionError, ProtocolError
 
 #: What reading a payload of the wrong shape may raise (a list where a mapping belongs, a number
@@ -31,6 +32,15 @@ def decode_body(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(data, Mapping):
         raise ProtocolError("the server sent a JSON body that is not an object")
     return data
+
+
+def prefix_last(messages: Iterable[Message]) -> list[Message]:
+    """``messages`` as a list, checked: a prefix message (the answer's start, for the model to
+    continue) can only be the last one."""
+    out = list(messages)
+    if any(m.prefix for m in out[:-1]):
+        raise OptionError("a prefix message (the start of the answer to continue) must be the last message")
+    return out
 
 
 def text_of(value: Any) -> str | None:

@@ -34,14 +34,15 @@ from ..core.messages import Message
 from ..core.options import LEGACY_THINKING, RequestOptions
 from ..core.usage import Usage
 from ..errors import ProtocolError, error_from_body
-from . import MALFORMED, decode_body, text_of
+from . import MALFORMED, decode_body, prefix_last, text_of
 
 PATH = "/v1/chat/completions"
 
 
 def build_body(messages: Iterable[Message], opts: RequestOptions) -> dict[str, Any]:
-    """The request body. Keys appear in a fixed order; unset options are left out."""
-    body: dict[str, Any] = {"model": opts.model, "messages": [m.to_openai() for m in messages]}
+    """The request body. Keys appear in a fixed order; unset options are left out. A prefix
+    message (last) carries ``"prefix": true``: DeepSeek's chat prefix completion."""
+    body: dict[str, Any] = {"model": opts.model, "messages": [m.to_openai() for m in prefix_last(messages)]}
     if opts.model not in LEGACY_THINKING or opts.thinking is not None:
         body["thinking"] = {"type": "enabled" if opts.thinking_on else "disabled"}
     if opts.reasoning_effort is not None and opts.thinking_on:
