@@ -66,6 +66,16 @@ class Billing:
             seen -= 1
         return billed, billed[:seen]
 
+    def fim_prompt(self, prompt: str, suffix: str) -> list[Any]:
+        """The billed prompt of a FIM request: the prompt and the suffix between DeepSeek's FIM
+        markers (``<｜fim▁begin｜>`` prompt ``<｜fim▁hole｜>`` suffix ``<｜fim▁end｜>``, after the
+        begin-of-sentence token when counted exactly; not recorded, so an assumption)."""
+        counter = self.counter
+        if counter is None:
+            return ["<|fim_begin|>", *tokenize(prompt), "<|fim_hole|>", *tokenize(suffix), "<|fim_end|>"]
+        ids, tail = counter.encode_many([prompt, suffix])
+        return ["<bos>", "<fim_begin>", *ids, "<fim_hole>", *tail, "<fim_end>"]
+
     def history(self, billed: Sequence[Any], answer: Mapping[str, Any], approximate: list[str]) -> list[Any]:
         """The token sequence that a follow-up echoing ``answer`` (an assistant message) starts
         with, given the ``billed`` prompt: what the cache remembers of a prompt and its answer."""
