@@ -7,8 +7,9 @@ per choice (answers.plan, continued after a prefix) cut to max_tokens / stop (en
 usage with prefix-cache hits → a JSON body or an SSE stream (encode.openai_*), paced by wire.
 
 After a prefix continuation, what the emulator remembers (echo rule, cache) is the whole
-answer a client keeps: the prefix joined with the continuation. The prompt is billed with the
-prefix as an assistant turn (DeepSeek's billing of a prefix is not recorded).
+answer a client keeps: the prefix joined with the continuation. The prompt is billed as the
+history's, open for the assistant, then the prefix's reasoning (thinking on) and text
+(DeepSeek's billing of a prefix is not recorded).
 """
 
 from __future__ import annotations
@@ -137,6 +138,12 @@ def _remember(
     state.cache.remember(key, *sequences)
 
 
+def prefixed(state: State, billed: list[Any], prefix: Prefix, thinking: bool) -> list[Any]:
+    """The billed prompt of a prefix continuation (the prefix's reasoning counts only when
+    the request thinks: otherwise the model does not read it)."""
+    return state.billing.prefixed(billed, prefix.reasoning if thinking else None, prefix.content)
+
+
 def joined(r: encode.Rendered, prefix: Prefix | None) -> encode.Rendered:
     """The whole answer a client keeps after a prefix continuation: the prefix, then ``r``."""
     if prefix is None:
@@ -159,7 +166,8 @@ async def _handle(state: State, request: Request, beta: bool) -> Response:
         return wire.error(400, validate.ECHO_RULE)
     hidden = HIDDEN_THINKING_TOKENS if thinking else 0
     pairs, prompt = conversation(history)
-    full_prompt, cacheable = state.billing.prompt(body, conversation(body["messages"])[1], hidden)
+    billed, cacheable = state.billing.prompt({**body, "messages": history}, prompt, hidden)
+    full_prompt = billed if prefix is None else prefixed(state, billed, prefix, thinking)
     max_tokens = body.get("max_tokens")
     fault, early = wire.before_body(state, len(full_prompt), max_tokens, anthropic=False)
     if early is not None:
@@ -185,7 +193,6 @@ async def _handle(state: State, request: Request, beta: bool) -> Response:
         choices.append(r)
     hit = state.cache.hit(key, full_prompt)
     usage = usage_of(len(full_prompt), hit, [completion_of(state.billing, r, max_tokens) for r in choices], thinking)
-    billed = full_prompt if prefix is None else state.billing.prompt({**body, "messages": history}, prompt, hidden)[0]
     _remember(state, key, billed, prompt, cacheable, [joined(r, prefix) for r in choices])
 
     model = validate.MODELS[body["model"]]

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from ..core.tokens import HIDDEN_THINKING_TOKENS
 from . import encode, validate, wire
 from .answers import plan
-from .chat import answer_message, completion_of, joined, text_of
+from .chat import answer_message, completion_of, joined, prefixed, text_of
 from .continuation import anthropic_prefix, continued
 from .state import State
 from .tokens import tokenize
@@ -70,7 +70,8 @@ async def _handle(state: State, request: Request) -> Response:
     history = {**body, "messages": body["messages"][:-1]} if prefix is not None else body
     pairs, prompt = conversation(history)
     hidden = HIDDEN_THINKING_TOKENS if thinking else 0
-    full_prompt, cacheable = state.billing.prompt(body, conversation(body)[1], hidden)
+    billed, cacheable = state.billing.prompt(history, prompt, hidden)
+    full_prompt = billed if prefix is None else prefixed(state, billed, prefix, thinking)
     fault, early = wire.before_body(state, len(full_prompt), body["max_tokens"], anthropic=True)
     if early is not None:
         return early
@@ -90,7 +91,7 @@ async def _handle(state: State, request: Request) -> Response:
         r.finish_reason = fault.finish
     hit = state.cache.hit(key, full_prompt)
     whole = joined(r, prefix)
-    answered = state.billing.history(full_prompt, answer_message(whole), [*prompt, "<|assistant|>", *whole.content])
+    answered = state.billing.history(billed, answer_message(whole), [*prompt, "<|assistant|>", *whole.content])
     state.cache.remember(key, cacheable, answered)
     usage = {
         "input_tokens": len(full_prompt) - hit,

@@ -66,6 +66,15 @@ class Billing:
             seen -= 1
         return billed, billed[:seen]
 
+    def prefixed(self, billed: Sequence[Any], reasoning: str | None, content: str) -> list[Any]:
+        """The billed prompt of a prefix continuation: ``billed`` (the history's prompt, open
+        for the assistant) followed by the prefix's reasoning and text, the turn the model
+        goes on writing (DeepSeek's billing of a prefix is not recorded: an assumption)."""
+        counter = self.counter
+        texts = [reasoning or "", content]
+        ids = [tokenize(t) for t in texts] if counter is None else counter.encode_many(texts)
+        return [*billed, *ids[0], *ids[1]]
+
     def fim_prompt(self, prompt: str, suffix: str) -> list[Any]:
         """The billed prompt of a FIM request: the prompt and the suffix between DeepSeek's FIM
         markers (``<｜fim▁begin｜>`` prompt ``<｜fim▁hole｜>`` suffix ``<｜fim▁end｜>``, after the
@@ -97,6 +106,8 @@ class Billing:
         total = sum(counts) + TOOL_CALL_TOKENS * len(calls)
         if max_tokens is not None and (cut or total > max_tokens):
             total = max_tokens
+            if cut and not content and not calls:  # cut in the reasoning: all of it was reasoning
+                thought = total
         return total, min(thought, total)
 
 

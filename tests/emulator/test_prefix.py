@@ -266,3 +266,37 @@ def test_anthropic_final_turn_with_tool_use_is_a_400(client, emu) -> None:
     r = messages_api(client, emu, messages=[QUICK_SORT, turn])
     assert r.status_code == 400 and r.json()["type"] == "error"
     assert re.search(r"tool_use", r.json()["error"]["message"])
+
+
+# --- billing --------------------------------------------------------------------------------
+
+
+def test_the_prefix_is_billed_as_the_open_assistant_turn(client, emu) -> None:
+    """The prompt of a prefix request is the history's, then the prefix's reasoning and text
+    (the assistant turn the model goes on writing), not a finished turn."""
+    from evo_magic.emulator.tokens import count
+
+    question = [{"role": "user", "content": "Explain window functions"}]
+    plain = beta(client, emu, messages=question).json()["usage"]["prompt_tokens"]
+    reasoning, text = "The user asks about window functions, partitions and frames.", "Window functions"
+    prefix = {"role": "assistant", "content": text, "reasoning_content": reasoning, "prefix": True}
+    prefixed = beta(client, emu, messages=[*question, prefix]).json()["usage"]["prompt_tokens"]
+    assert prefixed == plain + count(reasoning) + count(text)
+    off = {"thinking": {"type": "disabled"}}  # without thinking, reasoning_content is not read
+    plain_off = beta(client, emu, messages=question, **off).json()["usage"]["prompt_tokens"]
+    assert beta(client, emu, messages=[*question, prefix], **off).json()["usage"]["prompt_tokens"] == plain_off + count(
+        text
+    )
+
+
+def test_an_empty_answer_cut_at_max_tokens_is_all_reasoning_in_exact_counts() -> None:
+    """Counted with DeepSeek's tokenizer, an answer that is empty because max_tokens ran out
+    in the reasoning reports every completion token as a reasoning token, as DeepSeek does."""
+    pytest.importorskip("tokenizers")
+    from evo_magic.emulator.tokens import Billing
+
+    billing = Billing(exact=True)
+    thought = "Let me think about window functions and their frames. " * 2  # ~20 tokens, cut at 30
+    assert billing.completion(thought, "", [], (30, 30), 30, True) == (30, 30)
+    total, reasoning = billing.completion(thought[:60], "Done.", [], (20, 14), 20, True)
+    assert total == 20 and reasoning < 20  # with answer text, the reasoning is its own count
