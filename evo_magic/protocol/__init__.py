@@ -1,7 +1,9 @@
 """Pure protocol codecs: request bodies out, typed events in. No IO, no httpx.
 
-Each codec module offers ``PATH``, ``build_body(messages, options)``, ``StreamParser`` (with
-``feed(data) -> list[Event]`` / ``flush()``) and ``parse_response(body) -> list[Event]``.
+Each chat codec module offers ``PATH``, ``build_body(messages, options)``, ``StreamParser``
+(with ``feed(data) -> list[Event]`` / ``flush()``) and ``parse_response(body) -> list[Event]``;
+:mod:`~evo_magic.protocol.fim` (fill in the middle) offers the same with
+``build_body(prompt, suffix, options)``.
 """
 
 from __future__ import annotations
