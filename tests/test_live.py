@@ -370,7 +370,7 @@ def test_text_view_styles_only_a_terminal() -> None:
     view.finish(snap, footer(snap, status="length"))
     text = out.getvalue()
     assert "\x1b[2;3mThinking…\x1b[0m" in text and "\x1b[2mhm\x1b[0m" in text
-    assert "\x1b[33m[Stopped: max_tokens reached]\x1b[0m" in text
+    assert "\x1b[33m[cut at max_tokens — %deepseek continue, or raise --max-tokens]\x1b[0m" in text
 
 
 def test_text_view_shows_tool_calls_and_errors() -> None:

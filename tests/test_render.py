@@ -218,7 +218,7 @@ def test_footer_html_is_escaped_and_tells_first_token_time() -> None:
     [
         ("interrupted", None, "Interrupted — partial answer kept", "warn"),
         ("stopped", None, "Stopped — partial answer kept", "warn"),
-        ("length", None, "Stopped: max_tokens reached", "warn"),
+        ("length", None, "cut at max_tokens — %deepseek continue, or raise --max-tokens", "warn"),
         ("content_filter", None, "Stopped by the content filter", "warn"),
         ("insufficient_system_resource", None, "insufficient_system_resource", "warn"),
         ("error", "HTTP 500: boom", "The request failed: HTTP 500: boom", "error"),

@@ -8,7 +8,7 @@ and extends the previous request: the API's prefix cache keeps hitting.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .snapshot import ThinkingBlock, ToolCall, TurnSnapshot
@@ -17,7 +17,11 @@ from .snapshot import ThinkingBlock, ToolCall, TurnSnapshot
 @dataclass(frozen=True)
 class Message:
     """One message. ``reasoning`` is None when the model sent no thinking at all (thinking
-    off) and a string, possibly empty, when it did; it is echoed back verbatim."""
+    off) and a string, possibly empty, when it did; it is echoed back verbatim.
+
+    ``prefix`` marks an assistant message that the model is to continue (prefix continuation):
+    it must be the last message of a request; the answer is what comes after its text (and,
+    in thinking mode, after its reasoning)."""
 
     role: str  # "system" | "user" | "assistant" | "tool"
     content: str | None = None
@@ -27,6 +31,7 @@ class Message:
     tool_call_id: str | None = None
     name: str | None = None
     meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    prefix: bool = False
 
     @classmethod
     def system(cls, text: str) -> Message:
@@ -35,6 +40,21 @@ class Message:
     @classmethod
     def user(cls, text: str, **meta: Any) -> Message:
         return cls("user", text, meta=dict(meta))
+
+    @classmethod
+    def assistant_prefix(cls, text: str, reasoning: str | None = None, **meta: Any) -> Message:
+        """The start of the assistant's answer, for the model to continue (``--prefix``);
+        ``reasoning`` is the start of its thinking (thinking mode)."""
+        return cls("assistant", text, reasoning=reasoning, meta=dict(meta), prefix=True)
+
+    def as_prefix(self) -> Message:
+        """This assistant answer as a prefix to continue (an answer cut at max_tokens): its
+        text, reasoning and signed thinking blocks as they are."""
+        if self.role != "assistant":
+            raise ValueError(f"only an assistant message can be continued, not a {self.role} message")
+        if self.tool_calls:
+            raise ValueError("an answer that made tool calls cannot be continued")
+        return replace(self, prefix=True, content=self.content or "", meta=dict(self.meta))
 
     @classmethod
     def tool_result(cls, call_id: str, content: str, name: str | None = None) -> Message:
@@ -74,6 +94,8 @@ class Message:
             out["tool_call_id"] = self.tool_call_id
         if self.name is not None:
             out["name"] = self.name
+        if self.prefix:
+            out["prefix"] = True
         meta = {k: v for k, v in self.meta.items() if isinstance(v, (str, int, float, bool)) or v is None}
         if meta:
             out["meta"] = meta
@@ -95,6 +117,7 @@ class Message:
             tool_call_id=record.get("tool_call_id"),
             name=record.get("name"),
             meta=dict(record.get("meta") or {}),
+            prefix=record.get("prefix") is True,
         )
 
     def to_openai(self) -> dict[str, Any]:
@@ -114,6 +137,8 @@ class Message:
                 ]
         elif self.role == "tool":
             out["tool_call_id"] = self.tool_call_id
+        if self.prefix:
+            out["prefix"] = True
         if out["content"] is None and self.role != "assistant":
             out["content"] = ""
         return out

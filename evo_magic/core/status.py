@@ -44,7 +44,8 @@ class StatusWords:
 STATUS_WORDS: dict[Outcome, StatusWords] = {
     "ok": StatusWords("ok"),
     "length": StatusWords(
-        "Stopped: max_tokens reached", "Stopped at max_tokens: the answer may be cut short."
+        "cut at max_tokens — %deepseek continue, or raise --max-tokens",
+        "Stopped at max_tokens: the answer may be cut short.",
     ),
     "interrupted": StatusWords("Interrupted — partial answer kept", "Interrupted — the partial answer is kept."),
     "stopped": StatusWords("Stopped — partial answer kept"),

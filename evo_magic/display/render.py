@@ -34,6 +34,7 @@ __all__ = [
     "Footer",
     "choice_heading",
     "choice_label",
+    "cut_short",
     "footer_html",
     "footer_text",
     "json_answer",
@@ -46,6 +47,10 @@ __all__ = [
     "thinking_label",
 ]
 
+_CONTINUE = "%deepseek continue"  # what rescues an answer cut at max_tokens, and the option to raise
+_MAX_TOKENS_FLAG = "--max-tokens"
+
+
 @dataclass(frozen=True)
 class Footer:
     """What the line under an answer says.
@@ -57,6 +62,8 @@ class Footer:
     (:data:`~evo_magic.core.status.Status`; the banner says its label from
     :data:`~evo_magic.core.status.STATUS_WORDS`); ``message`` is a one-line notice for the banner;
     ``banner`` False leaves the status unsaid (an interrupted cell: its traceback line says it).
+    ``max_tokens`` is the limit the request set (None: not known), which the banner of an
+    answer cut at it (``"length"``) names; see :func:`cut_short`.
     """
 
     model: str | None
@@ -70,6 +77,7 @@ class Footer:
     status: Status = "ok"
     message: str | None = None
     banner: bool = True
+    max_tokens: int | None = None
 
 
 def sanitize_text(text: str) -> str:
@@ -121,24 +129,56 @@ def footer_html(footer: Footer) -> str:
     return f'<div class="evo-footer"{attr}>{escape(footer_text(footer))}</div>'
 
 
-def status_text(footer: Footer) -> str | None:
-    """The banner line for an incomplete answer, or None when the status is ``"ok"``."""
+def cut_short(
+    usage: Usage | None, max_tokens: int | None, *, answered: bool | None = None, html: bool = False
+) -> str:
+    """One line on an answer cut at max_tokens (``finish_reason: "length"``): how many tokens,
+    how many of them went to thinking, and what to do, e.g. ``cut at 4,096 tokens: 3,900 went
+    to thinking — %deepseek continue, or raise --max-tokens``, or for an empty answer ``no
+    answer: all 4,096 tokens went to thinking — …``.
+
+    The limit is ``max_tokens``, else the usage's completion tokens, else unnamed. ``answered``
+    says whether any answer text came (None: decided by the usage, no answer when every
+    completion token was a reasoning token). ``html`` marks the command and the option as code.
+    """
+    limit = max_tokens or (usage.completion_tokens if usage is not None else None) or None
+    thought = usage.reasoning_tokens if usage is not None else None
+    if answered is None:
+        answered = not (usage is not None and thought is not None and 0 < usage.completion_tokens <= thought)
+    cut = f"cut at {limit:,} tokens" if limit else "cut at max_tokens"
+    if not answered and thought and limit and thought >= limit:
+        said = f"no answer: all {limit:,} tokens went to thinking"
+    else:
+        said = ("" if answered else "no answer: ") + cut
+        if thought:
+            said += f"{':' if answered else ','} {thought:,} went to thinking"
+    command, flag = (f"<code>{w}</code>" if html else w for w in (_CONTINUE, _MAX_TOKENS_FLAG))
+    return f"{said} — {command}, or raise {flag}"
+
+
+def status_text(footer: Footer, *, answered: bool | None = None, html: bool = False) -> str | None:
+    """The banner line for an incomplete answer, or None when the status is ``"ok"``. An
+    answer cut at max_tokens says so in words (:func:`cut_short`; ``answered``: whether it has
+    any text) unless the footer brings its own message; ``html`` gives escaped HTML."""
     if not footer.banner:
         return None
+    if footer.status == "length" and not footer.message:
+        return cut_short(footer.usage, footer.max_tokens, answered=answered, html=html)
     if footer.status == "ok":
-        return footer.message
-    label = status_label(footer.status)
-    if footer.message and footer.status == "error":
-        return f"{label}: {footer.message}"
-    return footer.message or label
+        text = footer.message
+    elif footer.message and footer.status == "error":
+        text = f"{status_label('error')}: {footer.message}"
+    else:
+        text = footer.message or status_label(footer.status)
+    return escape(text) if html and text is not None else text
 
 
-def _banner_html(footer: Footer) -> str:
-    text = status_text(footer)
+def _banner_html(footer: Footer, answered: bool | None = None) -> str:
+    text = status_text(footer, answered=answered, html=True)
     if text is None:
         return ""
     kind = "error" if footer.status == "error" else "info" if footer.status == "ok" else "warn"
-    return f'<div class="evo-banner {kind}" role="status">{escape(text)}</div>'
+    return f'<div class="evo-banner {kind}" role="status">{text}</div>'
 
 
 def _tool_calls_html(calls: list[ToolCall]) -> str:
@@ -228,7 +268,8 @@ def render_reply_html(
             label = choice_label(index, len(indexes), html=True)
             body = f'<section class="evo-choice"><div class="evo-choice-label">{label}</div>{body}</section>'
         parts.append(body)
-    parts += [_banner_html(footer), footer_html(footer)]
+    answered = any(snapshot.choice(i).text for i in indexes)
+    parts += [_banner_html(footer, answered), footer_html(footer)]
     body = "".join(parts)
     css = _CSS + ("\n" + highlight_css() if 'evo-hl">' in body else "")  # code colours only where needed
     return f'<div class="evo-reply {NO_MATH}"{key}><style>{css}</style>{body}</div>'
@@ -258,7 +299,7 @@ def render_reply_text(
             blocks.append(pretty if pretty is not None else choice.text.strip("\n"))
         for call in choice.ordered_tool_calls():
             blocks.append(f"Tool call: {call.name or '?'}({call.arguments})")
-    status = status_text(footer)
+    status = status_text(footer, answered=any(snapshot.choice(i).text for i in indexes))
     if status:
         blocks.append(f"[{status}]")
     blocks.append(footer_text(footer))

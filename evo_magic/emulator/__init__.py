@@ -9,16 +9,25 @@
         emu.requests                                # the JSON bodies received, in order
         emu.accepted_connections                    # TCP connections accepted so far
         emu.fail_next("429")                        # inject a failure into the next request
+        emu.routes                                  # {path: kind}: what each path serves
+        emu.close_route("/beta/completions")        # that path answers 404 from now on
+        emu.open_route("/v1/chat/completions", "beta_chat")  # prefix continuation there too
 
 Runs uvicorn (h11, asyncio loop) in a daemon thread, on loopback only; uvicorn installs no
 signal handlers outside the main thread. ``python -m evo_magic.emulator`` runs it in the
 foreground. The emulator is self-contained: it imports nothing else of evo_magic but the
 standalone token counter :mod:`evo_magic.core.tokens` (so it counts usage as DeepSeek does).
 
-Modules: admission (latency, concurrency limit), app (routes), chat / messages (the two
-protocols), validate (the docs' rules), answers + sections (what the model says), encode
-(wire bodies), tokens (usage counts, prefix cache), state (memory between requests), wire
-(errors, auth, pacing).
+Routes (``state.ROUTES``): ``/v1/chat/completions`` and ``/chat/completions`` (chat),
+``/v1/messages`` (Anthropic), and DeepSeek's beta base: ``/beta/chat/completions`` (chat with
+prefix continuation, ``prefix: true``; the other chat routes answer it with DeepSeek's 400)
+and ``/beta/completions`` (FIM). EvoLink documents no route for either beta feature, so the
+emulator follows DeepSeek's and lets tests move or remove routes.
+
+Modules: admission (latency, concurrency limit), app (routes), chat / messages / completions
+(the protocols and FIM), validate (the docs' rules), answers + sections (what the model says),
+continuation (prefix continuation), fill (FIM's middle), encode (wire bodies), tokens (usage
+counts, prefix cache), state (memory between requests), wire (errors, auth, pacing).
 """
 
 from __future__ import annotations
@@ -32,9 +41,9 @@ from typing import Any
 
 from ..core.tokens import INSTALL_HINT, vocabulary
 from .app import create_app
-from .state import FAULTS, Fault, InjectedReset, State
+from .state import FAULTS, ROUTE_KINDS, ROUTES, Fault, InjectedReset, State
 
-__all__ = ["FAULTS", "Emulator", "Fault"]
+__all__ = ["FAULTS", "ROUTES", "ROUTE_KINDS", "Emulator", "Fault"]
 
 log = logging.getLogger(__name__)
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -125,6 +134,24 @@ class Emulator:
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}; one of {', '.join(FAULTS)}")
         self.state.faults.append(Fault(kind, **params))
+
+    @property
+    def routes(self) -> dict[str, str]:
+        """What each path serves (a kind of ROUTE_KINDS); any other path answers 404."""
+        return self.state.routes
+
+    def open_route(self, path: str, kind: str) -> None:
+        """Serve ``kind`` ("chat", "beta_chat" with prefix continuation, "messages", "fim") at
+        ``path`` from the next request on."""
+        if kind not in ROUTE_KINDS:
+            raise ValueError(f"unknown route kind {kind!r}; one of {', '.join(ROUTE_KINDS)}")
+        if not path.startswith("/"):
+            raise ValueError(f"a route path must start with /, not {path!r}")
+        self.state.routes[path] = kind
+
+    def close_route(self, path: str) -> None:
+        """Answer 404 at ``path`` from the next request on (as a gateway without it would)."""
+        self.state.routes.pop(path, None)
 
     def start(self) -> Emulator:
         """Bind, serve in a daemon thread, and return once connections are accepted."""

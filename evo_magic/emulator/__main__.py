@@ -1,5 +1,5 @@
 """``python -m evo_magic.emulator [--host 127.0.0.1] [--port N] [--tokens-per-second R] [--key KEY]
-[--latency S] [--max-concurrency N] [--approximate-tokens]``
+[--latency S] [--max-concurrency N] [--approximate-tokens] [--route PATH=KIND] [--no-route PATH]``
 
 Serves the EvoLink emulator on loopback until interrupted. The first line on stdout is
 ``evo_magic emulator listening on http://127.0.0.1:PORT`` (a free port unless --port is given).
@@ -26,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--approximate-tokens", action="store_true", help="count usage approximately, not with DeepSeek's tokenizer"
     )
+    p.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="PATH=KIND",
+        help="serve KIND (chat, beta_chat, messages, fim) at PATH",
+    )
+    p.add_argument("--no-route", action="append", default=[], metavar="PATH", help="answer 404 at PATH (repeatable)")
     args = p.parse_args(argv)
     keys = set(args.key) if args.key else None
     try:
@@ -39,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
             max_concurrency=args.max_concurrency,
             exact_tokens=False if args.approximate_tokens else None,
         )
+        for path in args.no_route:
+            emu.close_route(path)
+        for route in args.route:
+            path, _, kind = route.partition("=")
+            emu.open_route(path, kind)
         emu.start()
     except (ValueError, OSError) as exc:
         p.error(str(exc))

@@ -1,15 +1,22 @@
 """``POST /v1/chat/completions``: the OpenAI Chat Completions protocol as DeepSeek V4 serves it.
 
-Flow: auth and body (wire.read) → validation (validate.check_chat) → the reasoning echo rule
-→ canonical prompt tokens → context length → an injected fault, if any → one Plan per choice
-(answers.plan) cut to max_tokens / stop (encode.cut) → usage with prefix-cache hits → a JSON
-body or an SSE stream (encode.openai_*), paced by wire.
+Flow: auth and body (wire.read) → validation (validate.check_chat) → on the beta route, a
+prefix message (continuation; elsewhere DeepSeek's 400) → the reasoning echo rule on the
+history → canonical prompt tokens → context length → an injected fault, if any → one Plan
+per choice (answers.plan, continued after a prefix) cut to max_tokens / stop (encode.cut) →
+usage with prefix-cache hits → a JSON body or an SSE stream (encode.openai_*), paced by wire.
+
+After a prefix continuation, what the emulator remembers (echo rule, cache) is the whole
+answer a client keeps: the prefix joined with the continuation. The prompt is billed as the
+history's, open for the assistant, then the prefix's reasoning (thinking on) and text
+(DeepSeek's billing of a prefix is not recorded).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +25,7 @@ from starlette.responses import Response
 from ..core.tokens import HIDDEN_THINKING_TOKENS
 from . import encode, validate, wire
 from .answers import plan
+from .continuation import Prefix, continued, openai_prefix
 from .state import State, answer_hash
 from .tokens import Billing, tokenize
 
@@ -130,24 +138,38 @@ def _remember(
     state.cache.remember(key, *sequences)
 
 
-def _error_event() -> bytes:
-    return encode.sse({"error": {"message": "upstream overloaded mid-stream", "type": "server_error", "code": 503}})
+def prefixed(state: State, billed: list[Any], prefix: Prefix, thinking: bool) -> list[Any]:
+    """The billed prompt of a prefix continuation (the prefix's reasoning counts only when
+    the request thinks: otherwise the model does not read it)."""
+    return state.billing.prefixed(billed, prefix.reasoning if thinking else None, prefix.content)
 
 
-async def _handle(state: State, request: Request) -> Response:
+def joined(r: encode.Rendered, prefix: Prefix | None) -> encode.Rendered:
+    """The whole answer a client keeps after a prefix continuation: the prefix, then ``r``."""
+    if prefix is None:
+        return r
+    reasoning = None if r.reasoning is None else [prefix.reasoning or "", *r.reasoning]
+    return replace(r, content=[prefix.content, *r.content], reasoning=reasoning)
+
+
+async def _handle(state: State, request: Request, beta: bool) -> Response:
     got = await wire.read_valid(request, state, validate.check_chat, anthropic=False)
     if isinstance(got, Response):
         return got
     key, body = got
+    prefix = openai_prefix(body["messages"])
+    if prefix is not None and not beta:
+        return wire.error(400, validate.BETA_ONLY)
+    history = body["messages"][:-1] if prefix is not None else body["messages"]
     thinking = validate.thinking_on(body)
-    if echo_rule_broken(body["messages"], key, state, thinking):
+    if echo_rule_broken(history, key, state, thinking):
         return wire.error(400, validate.ECHO_RULE)
-    pairs, prompt = conversation(body["messages"])
-    full_prompt, cacheable = state.billing.prompt(body, prompt, HIDDEN_THINKING_TOKENS if thinking else 0)
+    hidden = HIDDEN_THINKING_TOKENS if thinking else 0
+    pairs, prompt = conversation(history)
+    billed, cacheable = state.billing.prompt({**body, "messages": history}, prompt, hidden)
+    full_prompt = billed if prefix is None else prefixed(state, billed, prefix, thinking)
     max_tokens = body.get("max_tokens")
-    fault, early = None, wire.too_long(len(full_prompt), max_tokens, anthropic=False)
-    if early is None:
-        fault, early = wire.take_fault(state, anthropic=False)
+    fault, early = wire.before_body(state, len(full_prompt), max_tokens, anthropic=False)
     if early is not None:
         return early
 
@@ -164,14 +186,14 @@ async def _handle(state: State, request: Request) -> Response:
             choice=i,
             tool_choice=body.get("tool_choice"),
         )
-        r = encode.cut(p, max_tokens, stops)
+        r = encode.cut(p if prefix is None else continued(p, prefix, thinking=thinking), max_tokens, stops)
         r.logprobs, r.top_logprobs = bool(body.get("logprobs")), body.get("top_logprobs") or 0
         if fault is not None and fault.finish:
             r.finish_reason = fault.finish
         choices.append(r)
     hit = state.cache.hit(key, full_prompt)
     usage = usage_of(len(full_prompt), hit, [completion_of(state.billing, r, max_tokens) for r in choices], thinking)
-    _remember(state, key, full_prompt, prompt, cacheable, choices)
+    _remember(state, key, billed, prompt, cacheable, [joined(r, prefix) for r in choices])
 
     model = validate.MODELS[body["model"]]
     rid = wire.new_id()
@@ -182,18 +204,14 @@ async def _handle(state: State, request: Request) -> Response:
     include = bool((body.get("stream_options") or {}).get("include_usage"))
     chunks = encode.openai_chunks(rid, model, choices, usage, include)
     chunks = wire.said(chunks, fault, ("reasoning_content", "content"))
-    frames: Iterator[bytes] = (encode.sse(c) for c in chunks)
-    if fault is not None and fault.kind == "error_event":
-        frames = wire.cut_with(frames, fault.after, _error_event())
-    else:
-        frames = wire.then(frames, b"data: [DONE]\n\n")
-    return wire.stream_response(wire.paced(frames, state, fault), rid, fault)
+    return wire.openai_stream((encode.sse(c) for c in chunks), rid, state, fault)
 
 
-def endpoint(state: State) -> Callable[[Request], Awaitable[Response]]:
-    """The Starlette endpoint of this protocol, bound to ``state``."""
+def endpoint(state: State, *, beta: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of this protocol, bound to ``state``; ``beta``: DeepSeek's beta
+    base, where chat prefix completion is on."""
 
     async def chat_completions(request: Request) -> Response:
-        return await _handle(state, request)
+        return await _handle(state, request, beta)
 
     return chat_completions

@@ -26,6 +26,7 @@ class Rendered:
     finish_reason: str
     logprobs: bool = False
     top_logprobs: int = 0
+    stop_sequence: str | None = None  # the stop sequence that ended the answer, if one did
 
     @property
     def completion_tokens(self) -> int:
@@ -42,10 +43,11 @@ def cut(plan: Plan, max_tokens: int | None, stop: list[str]) -> Rendered:
     (finish "length"; the answer is empty when reasoning used everything)."""
     content = plan.content
     reason = plan.finish_reason
+    matched = None
     for seq in stop:
         at = content.find(seq) if seq else -1
         if at >= 0:
-            content, reason = content[:at], "stop"
+            content, reason, matched = content[:at], "stop", seq
     reasoning = tokenize(plan.reasoning) if plan.reasoning is not None else None
     tokens = tokenize(content)
     calls = plan.tool_calls if reason == "tool_calls" else []
@@ -57,7 +59,7 @@ def cut(plan: Plan, max_tokens: int | None, stop: list[str]) -> Rendered:
             return Rendered(reasoning, tokens[:room], [], "length")
         if len(tokens) + _call_tokens(calls) > room:
             return Rendered(reasoning, tokens, [], "length")
-    return Rendered(reasoning, tokens, calls, reason)
+    return Rendered(reasoning, tokens, calls, reason, stop_sequence=matched)
 
 
 def _logprob(token: str, top: int) -> dict[str, Any]:
@@ -166,6 +168,13 @@ def openai_body(rid: str, model: str, choices: list[Rendered], usage: dict[str, 
 ANTHROPIC_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 
 
+def _anthropic_stop(r: Rendered) -> dict[str, Any]:
+    """``stop_reason`` and ``stop_sequence``: "stop_sequence" and the sequence when one matched."""
+    if r.stop_sequence is not None and r.finish_reason == "stop":
+        return {"stop_reason": "stop_sequence", "stop_sequence": r.stop_sequence}
+    return {"stop_reason": ANTHROPIC_STOP.get(r.finish_reason, r.finish_reason), "stop_sequence": None}
+
+
 def anthropic_events(rid: str, model: str, r: Rendered, usage: dict[str, Any]) -> Iterator[dict[str, Any]]:
     start_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")}
     yield {
@@ -229,7 +238,7 @@ def anthropic_events(rid: str, model: str, r: Rendered, usage: dict[str, Any]) -
         index += 1
     yield {
         "type": "message_delta",
-        "delta": {"stop_reason": ANTHROPIC_STOP.get(r.finish_reason, r.finish_reason), "stop_sequence": None},
+        "delta": _anthropic_stop(r),
         "usage": {"output_tokens": usage["output_tokens"]},
     }
     yield {"type": "message_stop"}
@@ -256,9 +265,64 @@ def anthropic_body(rid: str, model: str, r: Rendered, usage: dict[str, Any]) -> 
         "role": "assistant",
         "model": model,
         "content": content,
-        "stop_reason": ANTHROPIC_STOP.get(r.finish_reason, r.finish_reason),
-        "stop_sequence": None,
+        **_anthropic_stop(r),
         "usage": {**usage, "service_tier": "standard"},
+    }
+
+
+# --- FIM completion (text_completion) -------------------------------------------------------
+
+
+def completion_logprobs(tokens: list[str], top: int, offset: int) -> dict[str, Any]:
+    """Completion-style logprobs of ``tokens`` (the first at character ``offset``), ``top``
+    alternatives each: ``text_offset``, ``token_logprobs``, ``tokens``, ``top_logprobs`` maps."""
+    entries = [_logprob(t, top) for t in tokens]
+    offsets = [offset + sum(len(t) for t in tokens[:i]) for i in range(len(tokens))]
+    return {
+        "text_offset": offsets,
+        "token_logprobs": [e["logprob"] for e in entries],
+        "tokens": list(tokens),
+        "top_logprobs": [{a["token"]: a["logprob"] for a in e["top_logprobs"]} for e in entries],
+    }
+
+
+def fim_chunks(
+    rid: str,
+    model: str,
+    r: Rendered,
+    usage: dict[str, Any],
+    include_usage: bool,
+    echo: str,
+    top: int | None,
+    offset: int,
+) -> Iterator[dict[str, Any]]:
+    """A FIM stream as DeepSeek streams chat: one text token per chunk (after the echoed
+    prompt, if asked), then an empty text with the finish reason and the usage."""
+    base = {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model}
+    base["system_fingerprint"] = FINGERPRINT
+    at = offset  # logprobs come without echo (the docs refuse both), so offsets count the answer
+    for tok in [*tokenize(echo), *r.content]:
+        logprobs = completion_logprobs([tok], top, at) if top is not None else None
+        at += len(tok)
+        chunk = {**base, "choices": [{"text": tok, "index": 0, "logprobs": logprobs, "finish_reason": None}]}
+        yield {**chunk, "usage": None} if include_usage else chunk
+    last = {"text": "", "index": 0, "logprobs": None, "finish_reason": r.finish_reason}
+    yield {**base, "choices": [last], "usage": usage}
+
+
+def fim_body(
+    rid: str, model: str, r: Rendered, usage: dict[str, Any], echo: str, top: int | None, offset: int
+) -> dict[str, Any]:
+    logprobs = completion_logprobs(r.content, top, offset) if top is not None else None
+    choice = {"text": echo + "".join(r.content), "index": 0, "logprobs": logprobs, "finish_reason": r.finish_reason}
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [choice],
+        "usage": usage,
+        "system_fingerprint": FINGERPRINT,
     }
 
 

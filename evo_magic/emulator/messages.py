@@ -3,6 +3,12 @@
 Top-level ``system``, required ``max_tokens``, thinking as a content block with a signature,
 tool_use / tool_result blocks; an unknown model is served by deepseek-v4-flash. Usage counts
 cache reads like the OpenAI side (64-token prefix units).
+
+A final assistant turn (a prefill) is continued, on this route (there is no beta route or
+``prefix`` field on this protocol): its text blocks start the answer, its thinking blocks the
+thinking; only the continuation comes back, in a thinking block only while the thinking goes
+on (:mod:`~evo_magic.emulator.continuation`). A final turn with tool_use blocks is a 400.
+A stop sequence ends the answer with ``stop_reason: "stop_sequence"`` and the sequence.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from starlette.responses import Response
 from ..core.tokens import HIDDEN_THINKING_TOKENS
 from . import encode, validate, wire
 from .answers import plan
-from .chat import answer_message, completion_of, text_of
+from .chat import answer_message, completion_of, joined, prefixed, text_of
+from .continuation import anthropic_prefix, continued
 from .state import State
 from .tokens import tokenize
 
@@ -59,11 +66,13 @@ async def _handle(state: State, request: Request) -> Response:
     key, body = got
     model = body.get("model") if body.get("model") in validate.MODELS else "deepseek-v4-flash"
     thinking = validate.thinking_on({**body, "model": model})
-    pairs, prompt = conversation(body)
-    full_prompt, cacheable = state.billing.prompt(body, prompt, HIDDEN_THINKING_TOKENS if thinking else 0)
-    fault, early = None, wire.too_long(len(full_prompt), body["max_tokens"], anthropic=True)
-    if early is None:
-        fault, early = wire.take_fault(state, anthropic=True)
+    prefix = anthropic_prefix(body["messages"])
+    history = {**body, "messages": body["messages"][:-1]} if prefix is not None else body
+    pairs, prompt = conversation(history)
+    hidden = HIDDEN_THINKING_TOKENS if thinking else 0
+    billed, cacheable = state.billing.prompt(history, prompt, hidden)
+    full_prompt = billed if prefix is None else prefixed(state, billed, prefix, thinking)
+    fault, early = wire.before_body(state, len(full_prompt), body["max_tokens"], anthropic=True)
     if early is not None:
         return early
 
@@ -74,11 +83,15 @@ async def _handle(state: State, request: Request) -> Response:
     p = plan(
         pairs, thinking=thinking, tools=tools, call_prefix="toolu", tool_choice=_tool_choice(body.get("tool_choice"))
     )
+    if prefix is not None:
+        p = continued(p, prefix, thinking=thinking)
+        p.reasoning = p.reasoning or None  # the thinking is over: no new thinking block
     r = encode.cut(p, body["max_tokens"], list(body.get("stop_sequences") or ()))
     if fault is not None and fault.finish:
         r.finish_reason = fault.finish
     hit = state.cache.hit(key, full_prompt)
-    answered = state.billing.history(full_prompt, answer_message(r), [*prompt, "<|assistant|>", *r.content])
+    whole = joined(r, prefix)
+    answered = state.billing.history(billed, answer_message(whole), [*prompt, "<|assistant|>", *whole.content])
     state.cache.remember(key, cacheable, answered)
     usage = {
         "input_tokens": len(full_prompt) - hit,

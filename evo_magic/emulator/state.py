@@ -28,6 +28,17 @@ FAULTS = (
     "gzip",
     "say",
 )
+# What each path serves (Emulator.open_route / close_route change it; any other path is a 404):
+# EvoLink's documented routes, DeepSeek's own chat path, and DeepSeek's beta base
+# (https://api.deepseek.com/beta): chat with prefix continuation, and FIM completion.
+ROUTES = {
+    "/v1/chat/completions": "chat",
+    "/chat/completions": "chat",
+    "/v1/messages": "messages",
+    "/beta/chat/completions": "beta_chat",
+    "/beta/completions": "fim",
+}
+ROUTE_KINDS = ("chat", "beta_chat", "messages", "fim")
 MAX_REQUESTS = 10_000  # received bodies kept for tests; the oldest half goes beyond this
 ANSWERS_PER_KEY = 1024  # reasoning remembered per API key for the echo rule
 
@@ -105,6 +116,7 @@ class State:
     faults: deque[Fault] = field(default_factory=deque)
     cache: PrefixCache = field(default_factory=PrefixCache)
     reasoning: ReasoningMemory = field(default_factory=ReasoningMemory)
+    routes: dict[str, str] = field(default_factory=lambda: dict(ROUTES))  # path -> one of ROUTE_KINDS
 
     def __post_init__(self) -> None:
         self.billing = Billing(self.exact_tokens)

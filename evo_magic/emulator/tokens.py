@@ -66,6 +66,25 @@ class Billing:
             seen -= 1
         return billed, billed[:seen]
 
+    def prefixed(self, billed: Sequence[Any], reasoning: str | None, content: str) -> list[Any]:
+        """The billed prompt of a prefix continuation: ``billed`` (the history's prompt, open
+        for the assistant) followed by the prefix's reasoning and text, the turn the model
+        goes on writing (DeepSeek's billing of a prefix is not recorded: an assumption)."""
+        counter = self.counter
+        texts = [reasoning or "", content]
+        ids = [tokenize(t) for t in texts] if counter is None else counter.encode_many(texts)
+        return [*billed, *ids[0], *ids[1]]
+
+    def fim_prompt(self, prompt: str, suffix: str) -> list[Any]:
+        """The billed prompt of a FIM request: the prompt and the suffix between DeepSeek's FIM
+        markers (``<｜fim▁begin｜>`` prompt ``<｜fim▁hole｜>`` suffix ``<｜fim▁end｜>``, after the
+        begin-of-sentence token when counted exactly; not recorded, so an assumption)."""
+        counter = self.counter
+        if counter is None:
+            return ["<|fim_begin|>", *tokenize(prompt), "<|fim_hole|>", *tokenize(suffix), "<|fim_end|>"]
+        ids, tail = counter.encode_many([prompt, suffix])
+        return ["<bos>", "<fim_begin>", *ids, "<fim_hole>", *tail, "<fim_end>"]
+
     def history(self, billed: Sequence[Any], answer: Mapping[str, Any], approximate: list[str]) -> list[Any]:
         """The token sequence that a follow-up echoing ``answer`` (an assistant message) starts
         with, given the ``billed`` prompt: what the cache remembers of a prompt and its answer."""
@@ -87,6 +106,8 @@ class Billing:
         total = sum(counts) + TOOL_CALL_TOKENS * len(calls)
         if max_tokens is not None and (cut or total > max_tokens):
             total = max_tokens
+            if cut and not content and not calls:  # cut in the reasoning: all of it was reasoning
+                thought = total
         return total, min(thought, total)
 
 

@@ -30,6 +30,8 @@ MAX_TOKENS = 384_000
 MAX_TOOLS = 128
 MAX_STOP = 16
 ECHO_RULE = "The reasoning_content in the thinking mode must be passed back to the API."
+# DeepSeek's answer to prefix: true off its beta base (as a gateway relays it, e.g. new-api#999)
+BETA_ONLY = 'prefix is only available when using beta api (set base_url="https://api.deepseek.com/beta")'
 DESERIALIZE = "Failed to deserialize the JSON body into the target type: "
 
 
@@ -118,22 +120,52 @@ FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def check_types(body: Any, fields: Mapping[str, tuple[Callable[[Any], bool], str]] = FIELDS) -> str | None:
-    """The body is an object with a string ``model``, an array ``messages`` and optional
-    fields of the right JSON types (null counts as absent)."""
+CHAT_REQUIRED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model": (_string, "a string"),
+    "messages": (_array, "a sequence"),
+}
+
+
+def check_types(
+    body: Any,
+    fields: Mapping[str, tuple[Callable[[Any], bool], str]] = FIELDS,
+    required: Mapping[str, tuple[Callable[[Any], bool], str]] = CHAT_REQUIRED,
+    struct: str = "ChatCompletionRequest",
+) -> str | None:
+    """The body is an object with the ``required`` fields (by default a string ``model`` and
+    an array ``messages``) and optional ``fields`` of the right JSON types (null counts as
+    absent)."""
     if not isinstance(body, Mapping):
-        return f"{DESERIALIZE}invalid type: {_kind(body)}, expected struct ChatCompletionRequest"
-    for name in ("model", "messages"):
+        return f"{DESERIALIZE}invalid type: {_kind(body)}, expected struct {struct}"
+    for name in required:
         if name not in body:
             return f"{DESERIALIZE}missing field `{name}`"
-    if not isinstance(body["model"], str):
-        return f"{DESERIALIZE}model: invalid type: {_kind(body['model'])}, expected a string"
-    if not isinstance(body["messages"], list):
-        return f"{DESERIALIZE}messages: invalid type: {_kind(body['messages'])}, expected a sequence"
+    for name, (accepts, expected) in required.items():
+        if not accepts(body[name]):
+            return f"{DESERIALIZE}{name}: invalid type: {_kind(body[name])}, expected {expected}"
     for name, (accepts, expected) in fields.items():
         value = body.get(name)
         if value is not None and not accepts(value):
             return f"{DESERIALIZE}{name}: invalid type: {_kind(value)}, expected {expected}"
+    return None
+
+
+def _in_range(body: Mapping[str, Any], name: str, low: float, high: float) -> str | None:
+    value = body.get(name)
+    if value is not None and not low <= value <= high:
+        return f"Invalid {name} value, the valid range of {name} is [{low}, {high}]"
+    return None
+
+
+def check_ranges(body: Mapping[str, Any], max_tokens: int) -> str | None:
+    """Sampling ranges, ``max_tokens`` in [1, ``max_tokens``], and a known ``thinking.type``."""
+    for name, (low, high) in [*RANGES.items(), ("max_tokens", (1, max_tokens))]:
+        problem = _in_range(body, name, low, high)
+        if problem:
+            return problem
+    thinking = body.get("thinking")
+    if thinking is not None and thinking.get("type") not in ("enabled", "disabled"):
+        return f"Invalid thinking.type: {thinking.get('type')!r}, expected enabled or disabled"
     return None
 
 
@@ -145,16 +177,9 @@ def check_common(body: Mapping[str, Any]) -> str | None:
         return "Model Not Exist"
     if not body["messages"]:
         return "Invalid messages: the messages array must not be empty"
-    for name, (low, high) in RANGES.items():
-        value = body.get(name)
-        if value is not None and not low <= value <= high:
-            return f"Invalid {name} value, the valid range of {name} is [{low}, {high}]"
-    mt = body.get("max_tokens")
-    if mt is not None and not 1 <= mt <= MAX_TOKENS:
-        return f"Invalid max_tokens value, the valid range of max_tokens is [1, {MAX_TOKENS}]"
-    thinking = body.get("thinking")
-    if thinking is not None and thinking.get("type") not in ("enabled", "disabled"):
-        return f"Invalid thinking.type: {thinking.get('type')!r}, expected enabled or disabled"
+    problem = check_ranges(body, MAX_TOKENS)
+    if problem:
+        return problem
     if len(body.get("tools") or ()) > MAX_TOOLS:
         return f"Invalid tools: at most {MAX_TOOLS} tools are supported"
     if model == "deepseek-reasoner":
@@ -176,6 +201,9 @@ def check_message(i: int, m: Any) -> str | None:
         expected = ", ".join(f"`{r}`" for r in ROLES)
         return f"{where}.role: unknown variant `{role}`, expected one of {expected}"
     content = m.get("content")
+    prefix = m.get("prefix")
+    if prefix is not None and not isinstance(prefix, bool):
+        return f"{where}.prefix: invalid type: {_kind(prefix)}, expected a boolean"
     if role == "assistant":
         if content is None and not m.get("tool_calls") and "reasoning_content" not in m and not m.get("prefix"):
             return f"{where}: missing field `content`"
@@ -197,6 +225,28 @@ def check_message(i: int, m: Any) -> str | None:
     return None
 
 
+def check_prefix(messages: list[Any]) -> str | None:
+    """``prefix: true`` (chat prefix completion) only on the last message, an assistant one."""
+    last = len(messages) - 1
+    for i, m in enumerate(messages):
+        if m.get("prefix") is True and (i != last or m["role"] != "assistant"):
+            return (
+                f"Invalid messages[{i}]: prefix is only allowed on the last message, "
+                "and that message must be an assistant message"
+            )
+    return None
+
+
+def check_stop_and_stream(body: Mapping[str, Any]) -> str | None:
+    """At most 16 stop sequences; stream_options only with stream = true."""
+    stop = body.get("stop")
+    if isinstance(stop, list) and len(stop) > MAX_STOP:
+        return f"Invalid stop: at most {MAX_STOP} stop sequences are supported"
+    if body.get("stream_options") is not None and not body.get("stream"):
+        return "stream_options should be set along with stream = true"
+    return None
+
+
 def check_chat(body: Any) -> str | None:
     """Every OpenAI Chat Completions rule the docs state (the echo rule aside: it needs the
     emulator's memory, see chat.py)."""
@@ -207,9 +257,12 @@ def check_chat(body: Any) -> str | None:
         problem = check_message(i, m)
         if problem:
             return problem
-    stop = body.get("stop")
-    if isinstance(stop, list) and len(stop) > MAX_STOP:
-        return f"Invalid stop: at most {MAX_STOP} stop sequences are supported"
+    problem = check_prefix(body["messages"])
+    if problem:
+        return problem
+    problem = check_stop_and_stream(body)
+    if problem:
+        return problem
     n = body.get("n")
     if n is not None and not 1 <= n <= 8:
         return "Invalid n value, the valid range of n is [1, 8]"
@@ -222,8 +275,6 @@ def check_chat(body: Any) -> str | None:
     for token, bias in (body.get("logit_bias") or {}).items():
         if not _number(bias) or not -100 <= bias <= 100:
             return f"Invalid logit_bias value for token {token}, the valid range is [-100, 100]"
-    if body.get("stream_options") is not None and not body.get("stream"):
-        return "stream_options should be set along with stream = true"
     rf = body.get("response_format")
     if rf is not None and rf.get("type") not in ("text", "json_object"):
         return f"Invalid response_format.type: {rf.get('type')!r}, expected text or json_object"
@@ -269,4 +320,46 @@ def check_messages_api(body: Any) -> str | None:
     choice = body.get("tool_choice")
     if choice is not None and choice.get("type") not in ("auto", "any", "tool", "none"):
         return "tool_choice.type must be auto, any, tool or none"
+    last, n = body["messages"][-1], len(body["messages"]) - 1
+    blocks = last["content"] if isinstance(last["content"], list) else []
+    if last["role"] == "assistant" and any(isinstance(b, Mapping) and b.get("type") == "tool_use" for b in blocks):
+        return (
+            f"messages.{n}: a final assistant turn is continued (a prefill) and cannot hold tool_use blocks; "
+            "send their tool_result blocks in a user turn"
+        )
     return None
+
+
+# FIM completion (DeepSeek's beta /completions): prompt (+ suffix) instead of messages.
+FIM_MAX_TOKENS = 4_096  # "The max tokens of FIM completion is 4K"
+FIM_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    **{k: FIELDS[k] for k in ("temperature", "top_p", "frequency_penalty", "presence_penalty", "max_tokens")},
+    **{k: FIELDS[k] for k in ("stream", "stream_options", "stop", "thinking")},
+    "suffix": (_string, "a string"),
+    "echo": (_boolean, "a boolean"),
+    "logprobs": (_integer, "u32"),
+}
+FIM_REQUIRED = {"model": CHAT_REQUIRED["model"], "prompt": (_string, "a string")}
+NOT_THINKING = "FIM completion is only available in non-thinking mode"
+
+
+def check_fim(body: Any) -> str | None:
+    """Every FIM rule the docs state: prompt required, max_tokens up to 4K, logprobs up to 20,
+    echo with neither suffix nor logprobs, and no thinking (nor a model that always thinks)."""
+    problem = check_types(body, FIM_FIELDS, FIM_REQUIRED, "CompletionRequest")
+    if problem:
+        return problem
+    if body["model"] not in MODELS:
+        return "Model Not Exist"
+    problem = check_ranges(body, FIM_MAX_TOKENS) or _in_range(body, "logprobs", 0, 20)
+    if problem:
+        return problem
+    if body["model"] == "deepseek-reasoner":
+        return f"{NOT_THINKING}: deepseek-reasoner always thinks"
+    if (body.get("thinking") or {}).get("type") == "enabled":
+        return f"{NOT_THINKING}: set thinking.type to disabled, or leave thinking out"
+    if body.get("echo") and body.get("suffix") is not None:
+        return "Invalid echo: echo cannot be used together with suffix"
+    if body.get("echo") and body.get("logprobs") is not None:
+        return "Invalid echo: echo cannot be used together with logprobs"
+    return check_stop_and_stream(body)

@@ -108,6 +108,15 @@ def too_long(prompt: int, max_tokens: int | None, *, anthropic: bool) -> Respons
     return context_length_error(prompt, max_tokens or 0, anthropic=anthropic)
 
 
+def before_body(
+    state: State, prompt: int, max_tokens: int | None, *, anthropic: bool
+) -> tuple[Fault | None, Response | None]:
+    """What strikes before the body: the context-length 400, else the next queued fault (with
+    its response when it strikes before the body)."""
+    early = too_long(prompt, max_tokens, anthropic=anthropic)
+    return (None, early) if early is not None else take_fault(state, anthropic=anthropic)
+
+
 def take_fault(state: State, *, anthropic: bool) -> tuple[Fault | None, Response | None]:
     """The next queued fault, and its response if it strikes before the body."""
     fault = state.next_fault()
@@ -160,6 +169,12 @@ def _units(text: str) -> list[str]:
     """``text`` as UTF-16 code units (an astral character becomes its two surrogates)."""
     data = text.encode("utf-16-le")
     return [chr(int.from_bytes(data[i : i + 2], "little")) for i in range(0, len(data), 2)]
+
+
+def error_event() -> bytes:
+    """The in-band error an "error_event" fault sends on the OpenAI protocol (gateway style)."""
+    body = {"error": {"message": "upstream overloaded mid-stream", "type": "server_error", "code": 503}}
+    return b"data: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
 
 
 def then(frames: Iterable[bytes], last: bytes) -> Iterator[bytes]:
@@ -239,6 +254,16 @@ async def _paced(frames: Iterable[bytes], state: State, fault: Fault | None = No
             batch = []
     if batch:
         yield b"".join(batch)
+
+
+def openai_stream(frames: Iterator[bytes], request_id: str, state: State, fault: Fault | None) -> StreamingResponse:
+    """An OpenAI-protocol SSE stream (chat or FIM), paced: ``data: [DONE]`` at the end, or the
+    in-band error of an "error_event" fault instead of the rest."""
+    if fault is not None and fault.kind == "error_event":
+        frames = cut_with(frames, fault.after, error_event())
+    else:
+        frames = then(frames, b"data: [DONE]\n\n")
+    return stream_response(paced(frames, state, fault), request_id, fault)
 
 
 def stream_response(frames: AsyncIterator[bytes], request_id: str, fault: Fault | None = None) -> StreamingResponse:

@@ -4,6 +4,8 @@ Each codec module (:mod:`.openai_chat`, :mod:`.anthropic_messages`) is a :class:
 ``PATH``, ``build_body(messages, options)``, ``StreamParser`` (``feed(data) -> list[Event]`` /
 ``flush()``) and ``parse_response(body) -> list[Event]``. Both produce the same typed events
 (:mod:`evo_magic.core.events`), so nothing above this package asks which protocol ran.
+The fill-in-the-middle codec (:mod:`.fim`) has the same parts, with
+``build_body(prompt, suffix, options)``.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from ..core.messages import Message
 from ..core.options import RequestOptions
 from ..core.usage import Usage
 from ..errors import ProtocolError, error_from_body
-from .body import MALFORMED, decode_body, text_of
+from .body import MALFORMED, decode_body, prefix_last, text_of
 
 PATH = "/v1/messages"
 DEFAULT_MAX_TOKENS = 32_000
@@ -81,7 +81,11 @@ def _assistant_blocks(m: Message) -> list[dict[str, Any]]:
 
 
 def to_anthropic(messages: Iterable[Message]) -> tuple[str | None, list[dict[str, Any]]]:
-    """Split neutral messages into the top-level system text and alternating turns."""
+    """Split neutral messages into the top-level system text and alternating turns. A prefix
+    message (last) is the final assistant turn, which the model continues (there is no
+    ``prefix`` field on this protocol); a lone text block there is sent as a string, as the
+    prefill examples do."""
+    messages = prefix_last(messages)
     systems: list[str] = []
     out: list[dict[str, Any]] = []
 
@@ -111,10 +115,14 @@ def to_anthropic(messages: Iterable[Message]) -> tuple[str | None, list[dict[str
                 ],
             )
         elif m.role == "assistant":
-            push("assistant", _assistant_blocks(m))
-    for turn in out:  # a lone text block is sent as a plain string, as clients usually do
+            blocks = _assistant_blocks(m)
+            if blocks or not m.prefix:  # an empty prefix continues nothing: the turn is left out
+                push("assistant", blocks)
+    prefilled = bool(messages) and messages[-1].prefix
+    for i, turn in enumerate(out):  # a lone text block is sent as a plain string, as clients usually do
         blocks = turn["content"]
-        if len(blocks) == 1 and blocks[0]["type"] == "text" and turn["role"] == "user":
+        lone = len(blocks) == 1 and blocks[0]["type"] == "text"
+        if lone and (turn["role"] == "user" or (prefilled and i == len(out) - 1)):
             turn["content"] = blocks[0]["text"]
     return ("\n\n".join(systems) if systems else None), out
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..errors import ProtocolError
+from ..core.messages import Message
+from ..errors import OptionError, ProtocolError
 
 #: What reading a payload of the wrong shape may raise (a list where a mapping belongs, a number
 #: too large for an int, JSON nested too deep); the parsers turn it into a ProtocolError.
@@ -33,4 +34,13 @@ def text_of(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-__all__ = ["MALFORMED", "decode_body", "text_of"]
+def prefix_last(messages: Iterable[Message]) -> list[Message]:
+    """``messages`` as a list, checked: a prefix message (the answer's start, for the model to
+    continue) can only be the last one."""
+    out = list(messages)
+    if any(m.prefix for m in out[:-1]):
+        raise OptionError("a prefix message (the start of the answer to continue) must be the last message")
+    return out
+
+
+__all__ = ["MALFORMED", "decode_body", "prefix_last", "text_of"]

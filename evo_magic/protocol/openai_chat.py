@@ -15,8 +15,8 @@ tool calls accumulate by ``index``; everything after ``[DONE]`` is ignored; an i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeAlias
 
 from ..core.deltas import SurrogateJoin
 from ..core.events import (
@@ -34,14 +34,15 @@ from ..core.messages import Message
 from ..core.options import LEGACY_THINKING, RequestOptions
 from ..core.usage import Usage
 from ..errors import ProtocolError, error_from_body
-from .body import MALFORMED, decode_body, text_of
+from .body import MALFORMED, decode_body, prefix_last, text_of
 
 PATH = "/v1/chat/completions"
 
 
 def build_body(messages: Iterable[Message], opts: RequestOptions) -> dict[str, Any]:
-    """The request body. Keys appear in a fixed order; unset options are left out."""
-    body: dict[str, Any] = {"model": opts.model, "messages": [m.to_openai() for m in messages]}
+    """The request body. Keys appear in a fixed order; unset options are left out. A prefix
+    message (last) carries ``"prefix": true``: DeepSeek's chat prefix completion."""
+    body: dict[str, Any] = {"model": opts.model, "messages": [m.to_openai() for m in prefix_last(messages)]}
     if opts.model not in LEGACY_THINKING or opts.thinking is not None:
         body["thinking"] = {"type": "enabled" if opts.thinking_on else "disabled"}
     if opts.reasoning_effort is not None and opts.thinking_on:
@@ -77,8 +78,33 @@ def build_body(messages: Iterable[Message], opts: RequestOptions) -> dict[str, A
     return body
 
 
-def chunk_events(chunk: Mapping[str, Any]) -> list[Event]:
-    """Events of one decoded chunk (without the ResponseStarted bookkeeping).
+#: Appends the events of one choice of a chunk (its index given) to a list.
+ChoiceEvents: TypeAlias = Callable[[dict[str, Any], int, list[Event]], None]
+
+
+def _delta_events(choice: dict[str, Any], idx: int, events: list[Event]) -> None:
+    """A chat choice: its ``delta`` (or ``message``) and its logprobs."""
+    delta = choice.get("delta")
+    if delta is None:  # non-streamed shape inside a stream: tolerate
+        delta = choice.get("message")
+    if type(delta) is dict:
+        reasoning = delta.get("reasoning_content")
+        if type(reasoning) is str:
+            events.append(ReasoningDelta(reasoning, choice=idx))
+        content = delta.get("content")
+        if type(content) is str and content:
+            events.append(TextDelta(content, idx))
+        calls = delta.get("tool_calls")
+        if calls:
+            events.extend(_tool_call_events(calls, idx))
+    logprobs = choice.get("logprobs")
+    if type(logprobs) is dict and logprobs.get("content"):
+        events.append(LogprobsDelta(tuple(logprobs["content"]), idx))
+
+
+def chunk_events(chunk: Mapping[str, Any], choice_events: ChoiceEvents = _delta_events) -> list[Event]:
+    """Events of one decoded chunk (without the ResponseStarted bookkeeping): an in-band
+    error, each choice (``choice_events`` reads its body), finish reasons and usage.
 
     Hot path (one call per streamed token): JSON gives plain dicts, so type checks use
     ``dict`` / ``str`` directly rather than the slower ABC checks.
@@ -94,22 +120,7 @@ def chunk_events(chunk: Mapping[str, Any]) -> list[Event]:
         idx = choice.get("index") or 0
         if type(idx) is not int:
             raise TypeError(f"choice index {idx!r}")  # a malformed chunk (feed says so)
-        delta = choice.get("delta")
-        if delta is None:  # non-streamed shape inside a stream: tolerate
-            delta = choice.get("message")
-        if type(delta) is dict:
-            reasoning = delta.get("reasoning_content")
-            if type(reasoning) is str:
-                events.append(ReasoningDelta(reasoning, choice=idx))
-            content = delta.get("content")
-            if type(content) is str and content:
-                events.append(TextDelta(content, idx))
-            calls = delta.get("tool_calls")
-            if calls:
-                events.extend(_tool_call_events(calls, idx))
-        logprobs = choice.get("logprobs")
-        if type(logprobs) is dict and logprobs.get("content"):
-            events.append(LogprobsDelta(tuple(logprobs["content"]), idx))
+        choice_events(choice, idx, events)
         reason = choice.get("finish_reason")
         if reason:
             events.append(Finished(str(reason), idx))
@@ -154,9 +165,11 @@ class StreamParser:
     Never raises on input: a payload that is not JSON (or not shaped as a chunk) becomes a
     StreamFailed event carrying a ProtocolError, and anything after ``[DONE]`` is ignored.
     Surrogate pairs split across chunks are joined (:class:`~evo_magic.core.deltas.SurrogateJoin`).
+    ``choice_events`` reads the body of a choice (the FIM codec's choices carry ``text``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, choice_events: ChoiceEvents = _delta_events) -> None:
+        self._choice_events = choice_events
         self.done = False
         self._started = False
         self._join = SurrogateJoin()
@@ -182,7 +195,7 @@ class StreamParser:
             self._started = True
             events.append(_started(chunk))
         try:
-            events.extend(chunk_events(chunk))
+            events.extend(chunk_events(chunk, self._choice_events))
         except MALFORMED:
             return [StreamFailed(ProtocolError(f"unexpected event from the server: {text[:80]!r}"))]
         return self._join.feed(events)
@@ -197,11 +210,17 @@ def _started(data: Mapping[str, Any]) -> ResponseStarted:
 
 def parse_response(body: bytes | str | Mapping[str, Any]) -> list[Event]:
     """Events equivalent to a non-streamed response body (leading blank lines tolerated)."""
+    return parse_body(body, _delta_events, "a chat completion")
+
+
+def parse_body(body: bytes | str | Mapping[str, Any], choice_events: ChoiceEvents, shape: str) -> list[Event]:
+    """Events of a non-streamed body whose choices ``choice_events`` reads (``shape`` names it
+    in the error for a body that is not one)."""
     data = decode_body(body)
     events: list[Event] = [_started(data)]
     try:
-        events.extend(chunk_events(data))
+        events.extend(chunk_events(data, choice_events))
     except MALFORMED:
-        raise ProtocolError("the server sent a body that is not shaped as a chat completion") from None
+        raise ProtocolError(f"the server sent a body that is not shaped as {shape}") from None
     join = SurrogateJoin()
     return join.feed(events) + join.flush()

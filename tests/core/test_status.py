@@ -35,7 +35,7 @@ def test_origins() -> None:
 
 def test_a_name_outside_the_table_reads_as_itself() -> None:
     assert status_label("end_turn_maybe") == "end turn maybe"
-    assert status_label("length") == "Stopped: max_tokens reached"
+    assert status_label("length") == "cut at max_tokens — %deepseek continue, or raise --max-tokens"
 
 
 @pytest.mark.parametrize("status", sorted(names(Status) - {"ok"}))
