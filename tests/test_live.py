@@ -31,6 +31,9 @@ from .conftest import FIXTURES
 CHARS_PER_SECOND = 1000  # a fast model: 1,000 characters a second in deltas of 1-8
 
 
+LINGERING = live.Lingering()  # the kernel root's holder of finished widgets, for these tests
+
+
 class FakeWidget:
     def __init__(self, fail: bool = False) -> None:
         self.sent: list[str] = []
@@ -114,7 +117,7 @@ def footer(snap: TurnSnapshot, **kw: Any) -> Footer:
 
 def run(scale: int) -> tuple[FakeWidget, FakeHandle, float, str, str]:
     widget, handle, clock = FakeWidget(), FakeHandle(), Clock()
-    view = WidgetView(widget, handle, clock=clock)
+    view = WidgetView(widget, handle, clock=clock, lingering=LINGERING)
     start = clock.now
     reasoning, text = reasoning_text(scale), answer_text(scale)
     snap = feed(view, clock, reasoning, text)
@@ -175,7 +178,7 @@ def test_thinking_section_is_never_resent(runs: dict) -> None:
 
 def test_phases_are_announced_with_their_first_characters() -> None:
     widget, clock = FakeWidget(), Clock()
-    view = WidgetView(widget, FakeHandle(), clock=clock)
+    view = WidgetView(widget, FakeHandle(), clock=clock, lingering=LINGERING)
     snap = TurnSnapshot()
     view.update(snap)
     assert widget.sent == []  # waiting: the browser ticks the timer itself
@@ -195,7 +198,7 @@ def test_phases_are_announced_with_their_first_characters() -> None:
 
 def test_tool_calls_alone_start_the_answer_phase() -> None:
     widget = FakeWidget()
-    view = WidgetView(widget, FakeHandle(), clock=Clock())
+    view = WidgetView(widget, FakeHandle(), clock=Clock(), lingering=LINGERING)
     view.update(TurnSnapshot().apply(ToolCallDelta(0, "c1", "weather", "{")))
     (msg,) = widget.messages
     assert msg["phase"] == "answer"
@@ -213,7 +216,7 @@ def test_throttled_updates_do_not_join_the_text() -> None:
             return super().text
 
     widget, clock = FakeWidget(), Clock()
-    view = WidgetView(widget, FakeHandle(), clock=clock)
+    view = WidgetView(widget, FakeHandle(), clock=clock, lingering=LINGERING)
     snap = Counting()
     for i in range(5000):
         snap.apply(TextDelta(f"w{i} "))
@@ -225,7 +228,7 @@ def test_throttled_updates_do_not_join_the_text() -> None:
 def test_finish_shows_the_static_render_once_and_releases_the_widget(runs: dict) -> None:
     widget, handle, *_ = runs[1]
     assert widget.closed <= 1 and len(handle.updates) == 1  # open a while for the reader's fold choice
-    live.release_lingering()
+    LINGERING.release()
     assert widget.closed == 1
     bundle, kwargs = handle.updates[0]
     assert kwargs == {"raw": True} and set(bundle) == {"text/html", "text/plain"}
@@ -235,7 +238,7 @@ def test_finish_shows_the_static_render_once_and_releases_the_widget(runs: dict)
 
 def test_keep_open_leaves_closing_the_widget_to_its_owner() -> None:
     widget = FakeWidget()
-    view = WidgetView(widget, None, clock=Clock(), keep_open=True)  # the chat panel's way
+    view = WidgetView(widget, None, clock=Clock(), lingering=LINGERING, keep_open=True)  # the chat panel's way
     snap = TurnSnapshot().apply(TextDelta("done"))
     view.finish(snap, footer(snap))
     assert widget.closed == 0 and widget.sent  # the last flush went out; the widget stays
@@ -243,7 +246,7 @@ def test_keep_open_leaves_closing_the_widget_to_its_owner() -> None:
 
 def test_finish_is_idempotent_and_later_updates_are_ignored() -> None:
     widget, handle = FakeWidget(), FakeHandle()
-    view = WidgetView(widget, handle, clock=Clock())
+    view = WidgetView(widget, handle, clock=Clock(), lingering=LINGERING)
     snap = TurnSnapshot().apply(TextDelta("partial"))
     done = footer(snap, status="interrupted")
     view.finish(snap, done)
@@ -251,14 +254,14 @@ def test_finish_is_idempotent_and_later_updates_are_ignored() -> None:
     view.finish(snap, done)
     view.update(snap.apply(TextDelta(" more")))
     assert len(handle.updates) == 1 and len(widget.sent) == sent
-    live.release_lingering()
+    LINGERING.release()
     assert widget.closed == 1
     assert "Interrupted — partial answer kept" in handle.updates[0][0]["text/html"]
 
 
 def test_finish_after_an_interrupt_mid_stream() -> None:
     widget, handle, clock = FakeWidget(), FakeHandle(), Clock()
-    view = WidgetView(widget, handle, clock=clock)
+    view = WidgetView(widget, handle, clock=clock, lingering=LINGERING)
     snap = TurnSnapshot()
     with pytest.raises(KeyboardInterrupt):
         for i in range(100):
@@ -275,7 +278,7 @@ def test_finish_after_an_interrupt_mid_stream() -> None:
 
 def test_finish_still_replaces_and_closes_when_the_comm_is_broken() -> None:
     widget, handle = FakeWidget(fail=True), FakeHandle()
-    view = WidgetView(widget, handle, clock=Clock())
+    view = WidgetView(widget, handle, clock=Clock(), lingering=LINGERING)
     snap = TurnSnapshot().apply(TextDelta("text"))
     view.finish(snap, footer(snap, status="error", message="HTTP 500: boom"))
     assert widget.closed == 1 and "HTTP 500: boom" in handle.updates[0][0]["text/html"]
@@ -287,7 +290,7 @@ def test_widget_closes_even_when_the_display_update_fails() -> None:
             raise OSError("iopub gone")
 
     widget = FakeWidget()
-    view = WidgetView(widget, BrokenHandle(), clock=Clock())
+    view = WidgetView(widget, BrokenHandle(), clock=Clock(), lingering=LINGERING)
     with pytest.raises(OSError, match="iopub"):
         view.finish(TurnSnapshot(), Footer(None, None, 0.1, None, None))
     assert widget.closed == 1
@@ -423,7 +426,7 @@ def test_widget_mode_displays_an_anywidget_with_a_text_fallback(monkeypatch: pyt
         return handle
 
     monkeypatch.setattr(IPython.display, "display", display)
-    view = open_view("widget", model="deepseek-v4-flash")
+    view = open_view("widget", model="deepseek-v4-flash", lingering=LINGERING)
     ((widget, kwargs),) = shown
     assert kwargs == {"display_id": True}
     data, _ = widget._repr_mimebundle_()
@@ -435,7 +438,7 @@ def test_widget_mode_displays_an_anywidget_with_a_text_fallback(monkeypatch: pyt
     view.update(snap)
     view.finish(snap, Footer("m", None, 1.0, None, None))
     assert handle.updates and widget.comm is not None  # open to hear the reader's fold choice
-    live.release_lingering()
+    LINGERING.release()
     assert widget.comm is None  # closed: the comm is released
 
 

@@ -26,6 +26,9 @@ OPEN = '<details class="evo-thinking" open>'
 FOLDED = '<details class="evo-thinking">'
 
 
+LINGERING = live.Lingering()  # the kernel root's holder of finished widgets, for these tests
+
+
 class Widget(FakeWidget):
     """A fake anywidget that also takes messages from the browser."""
 
@@ -44,9 +47,9 @@ class Widget(FakeWidget):
 
 @pytest.fixture(autouse=True)
 def no_lingering() -> Any:
-    live.release_lingering()
+    LINGERING.release()
     yield
-    live.release_lingering()
+    LINGERING.release()
 
 
 def thinking(text: str = "") -> TurnSnapshot:
@@ -60,7 +63,7 @@ def html_of(handle: FakeHandle, i: int = -1) -> str:
 
 def test_the_readers_choice_shapes_the_final_answer() -> None:
     widget, handle = Widget(), FakeHandle()
-    view = WidgetView(widget, handle, clock=Clock())
+    view = WidgetView(widget, handle, clock=Clock(), lingering=LINGERING)
     snap = thinking("The answer")
     view.update(snap)
     widget.from_browser({"type": "fold", "open": True})  # the reader opened it while it streamed
@@ -72,7 +75,7 @@ def test_the_readers_choice_shapes_the_final_answer() -> None:
 def test_untouched_the_fold_is_what_the_live_view_showed() -> None:
     for snap, expected in ((thinking("The answer"), FOLDED), (thinking(), OPEN)):
         handle = FakeHandle()
-        view = WidgetView(Widget(), handle, clock=Clock())
+        view = WidgetView(Widget(), handle, clock=Clock(), lingering=LINGERING)
         view.update(snap)
         view.finish(snap, footer(snap, status="interrupted"))
         assert expected in html_of(handle)  # folded once the answer started; open while still thinking
@@ -80,7 +83,7 @@ def test_untouched_the_fold_is_what_the_live_view_showed() -> None:
 
 def test_other_messages_from_the_browser_change_nothing() -> None:
     widget, handle = Widget(), FakeHandle()
-    view = WidgetView(widget, handle, clock=Clock())
+    view = WidgetView(widget, handle, clock=Clock(), lingering=LINGERING)
     for content in ({"type": "other", "open": True}, "fold", None, {"open": True}):
         widget.from_browser(content)
     snap = thinking("x")
@@ -90,7 +93,7 @@ def test_other_messages_from_the_browser_change_nothing() -> None:
 
 def test_a_choice_heard_after_the_cell_renders_the_answer_again() -> None:
     widget, handle = Widget(), FakeHandle()
-    view = WidgetView(widget, handle, clock=Clock())
+    view = WidgetView(widget, handle, clock=Clock(), lingering=LINGERING)
     snap = thinking("The answer")
     view.finish(snap, footer(snap))
     assert FOLDED in html_of(handle) and widget.closed == 0  # kept open to hear the reader's choice
@@ -103,21 +106,21 @@ def test_a_choice_heard_after_the_cell_renders_the_answer_again() -> None:
 
 def test_lingering_widgets_are_released_after_later_answers() -> None:
     first = Widget()
-    WidgetView(first, FakeHandle(), clock=Clock()).finish(thinking("a"), footer(thinking("a")))
+    WidgetView(first, FakeHandle(), clock=Clock(), lingering=LINGERING).finish(thinking("a"), footer(thinking("a")))
     for _ in range(live.LINGER - 1):
-        WidgetView(Widget(), FakeHandle(), clock=Clock()).finish(thinking("b"), footer(thinking("b")))
+        WidgetView(Widget(), FakeHandle(), clock=Clock(), lingering=LINGERING).finish(thinking("b"), footer(thinking("b")))
     assert first.closed == 0
-    WidgetView(Widget(), FakeHandle(), clock=Clock()).finish(thinking("c"), footer(thinking("c")))
+    WidgetView(Widget(), FakeHandle(), clock=Clock(), lingering=LINGERING).finish(thinking("c"), footer(thinking("c")))
     assert first.closed == 1  # the oldest goes once LINGER later answers wait
 
 
 def test_a_view_without_display_or_with_a_broken_comm_is_released_at_once() -> None:
     keep = Widget()
-    WidgetView(keep, None, clock=Clock(), keep_open=True).finish(thinking("a"), footer(thinking("a")))
-    assert keep.closed == 0 and live.release_lingering() == 0  # the panel closes its own
+    WidgetView(keep, None, clock=Clock(), lingering=LINGERING, keep_open=True).finish(thinking("a"), footer(thinking("a")))
+    assert keep.closed == 0 and LINGERING.release() == 0  # the panel closes its own
     broken = Widget()
     broken.fail = True
-    WidgetView(broken, FakeHandle(), clock=Clock()).finish(thinking("a"), footer(thinking("a")))
+    WidgetView(broken, FakeHandle(), clock=Clock(), lingering=LINGERING).finish(thinking("a"), footer(thinking("a")))
     assert broken.closed == 1
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "evo_magic"
 
-# Left for the redesign (the lead): the interpolation scanner of notebook/context.py belongs below
+# Left for the redesign (the lead): the interpolation scanner of core/context.py belongs below
 # batch/, with public names; the live view's mode choice becomes public for `%deepseek config`.
 KNOWN = {
-    ("batch/template.py", "notebook.context._closing"),
-    ("batch/template.py", "notebook.context._fences"),
-    ("batch/template.py", "notebook.context._is_expression"),
+    ("batch/template.py", "notebook.context.closing_brace"),
+    ("batch/template.py", "notebook.context.fences"),
+    ("batch/template.py", "notebook.context.is_expression"),
     ("notebook/commands.py", "display.live._auto_mode"),
 }
 

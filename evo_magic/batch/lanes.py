@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from .. import __version__
+from .._version import __version__
 
 LANE = "lane"  # the request extension that names the lane
 

@@ -41,9 +41,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.context import DEFAULT_VALUE_TOKENS, closing_brace, fence_spans, interpolate, is_expression
 from ..core.messages import Message
 from ..errors import OptionError
-from ..notebook.context import DEFAULT_VALUE_TOKENS, _closing, _fences, _is_expression, interpolate
 
 _PLACEHOLDER = re.compile(
     r"\{(?:row\.(?P<attr>[A-Za-z_]\w*)|row\[(?P<q>[\"'])(?P<key>[^\"'\n]*)(?P=q)\]|(?P<name>[A-Za-z_]\w*))"
@@ -215,7 +215,7 @@ def split_cell(
     """Split a ``--map`` cell into notebook interpolation (done here, once) and the row template
     (see the module docstring for the rule); raises OptionError (one line) on an ambiguous or
     unknown name and :class:`~evo_magic.context.InterpolationError` on a failing expression."""
-    fences = _fences(text)
+    fences = fence_spans(text)
     budget = DEFAULT_VALUE_TOKENS if value_tokens is None else value_tokens
     out: list[str] = []
     notebook: list[str] = []
@@ -238,9 +238,9 @@ def split_cell(
             row.append(column)
             i = m.end()
             continue
-        end = -1 if fenced else _closing(text, i)
+        end = -1 if fenced else closing_brace(text, i)
         expr = text[i + 1 : end].strip() if end > 0 else ""
-        if end > 0 and expr and (_is_expression(expr) or m is not None):
+        if end > 0 and expr and (is_expression(expr) or m is not None):
             out.append(_escape(interpolate(text[i : end + 1], namespace, value_tokens=budget)))
             notebook.append(expr)
             i = end + 1

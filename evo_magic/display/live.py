@@ -11,10 +11,11 @@ error or an interrupt):
   way, and the waiting and thinking timers tick in the browser. ``finish`` replaces the widget
   by the final static HTML (what a saved notebook keeps), its thinking open or folded as the
   reader left it: the browser reports each click on its summary (``{"type": "fold", "open"}``).
-  A cell's kernel hears that only once the cell is done, so the widget stays open for it (until
-  ``LINGER`` later answers finished) and the final HTML is rendered again when it arrives.
-* :class:`TextView` (terminal IPython): the new characters go to ``sys.stdout``, the thinking
-  dimmed when stdout is a terminal, then the status and footer lines.
+  A cell's kernel hears that only once the cell is done, so the widget stays open for it
+  (:class:`Lingering`: until ``LINGER`` later answers finished) and the final HTML is rendered
+  again when it arrives.
+* :class:`~evo_magic.display.terminal.TextView` (terminal IPython): the new characters go to
+  ``sys.stdout``, the thinking dimmed when stdout is a terminal, then the status and footer lines.
 * :class:`NullView`: shows nothing (Python API callers display the reply themselves).
 
 Message protocol (kernel → browser; the browser only sends the reader's fold), one message per
@@ -34,32 +35,28 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TextIO, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict
 
 from .assets import asset_path, asset_text
 from .markdown import DeltaMessage, MarkdownStream
 from .render import (
     Footer,
-    choice_heading,
-    footer_text,
     render_reply_html,
     render_reply_text,
     reply_css,
-    sanitize_text,
-    status_text,
 )
+from .terminal import Phases, TextView
 
 if TYPE_CHECKING:
     import anywidget
 
     from ..core.snapshot import Phase, TurnSnapshot
 
-__all__ = ["MIN_INTERVAL", "NullView", "TextView", "View", "WidgetView", "open_view", "reply_bundle"]
+__all__ = ["LINGER", "MIN_INTERVAL", "Lingering", "NullView", "TextView", "WidgetView", "open_view", "reply_bundle"]
 
 logger = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.1  # seconds between widget messages (~10 per second)
-TEXT_INTERVAL = 0.05  # seconds between stdout flushes (~20 per second)
 RENDER_SHARE = 3  # wait at least this many times the last render's cost before the next one
 ViewMode: TypeAlias = Literal["auto", "widget", "text", "none"]
 MODES: tuple[ViewMode, ...] = ("auto", "widget", "text", "none")
@@ -75,27 +72,30 @@ class LiveMessage(TypedDict, total=False):  # to display/live.js: see the module
     t: float  # seconds thought, when the answer starts
     ops: list[LiveOp]
 LINGER = 8  # finished cell answers whose widget stays open to hear the reader's fold choice
-_LINGERING: list[WidgetView] = []
 
 
-def release_lingering() -> int:
-    """Close the widgets of finished answers still open for the reader's fold choice."""
-    released = len(_LINGERING)
-    while _LINGERING:
-        _LINGERING.pop(0)._close()
-    return released
+class Lingering:
+    """The widgets of finished cell answers kept open to hear the reader's fold choice: at most
+    ``limit``; the oldest is closed when one more comes (one per kernel, kept by its root)."""
 
+    def __init__(self, limit: int = LINGER) -> None:
+        self.limit = limit
+        self.views: list[WidgetView] = []
 
-class View(Protocol):
-    """What the session drives while an answer streams."""
+    def add(self, view: WidgetView) -> None:
+        self.views.append(view)
+        while len(self.views) > self.limit:
+            self.views.pop(0)._close()
 
-    shows_answer: bool  # False when the caller must display the reply itself
+    def release(self) -> int:
+        """Close them all; how many there were."""
+        released = len(self.views)
+        while self.views:
+            self.views.pop(0)._close()
+        return released
 
-    def update(self, snapshot: TurnSnapshot) -> None:
-        """Called after every stream event; cheap, coalesces on its own."""
-
-    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
-        """Show the final state; idempotent and safe after an exception or interrupt."""
+    def close(self) -> None:
+        self.release()
 
 
 class Sender(Protocol):
@@ -112,18 +112,26 @@ class Handle(Protocol):
     def update(self, obj: Any, **kwargs: Any) -> None: ...
 
 
-def open_view(mode: ViewMode = "auto", *, model: str | None = None, as_json: bool = False, choices: int = 1) -> View:
+def open_view(
+    mode: ViewMode = "auto",
+    *,
+    model: str | None = None,
+    as_json: bool = False,
+    choices: int = 1,
+    lingering: Lingering | None = None,
+) -> WidgetView | TextView | NullView:
     """A live view for one answer.
 
     ``mode`` is ``"widget"``, ``"text"``, ``"none"`` or ``"auto"``: widget in an IPython kernel,
     text in a terminal IPython, none outside IPython. ``model`` names the model in the
     waiting indicator; ``as_json`` ends on the answer as indented JSON (``-f json``);
-    ``choices`` is how many were asked for (``-n``), each labelled.
+    ``choices`` is how many were asked for (``-n``), each labelled; ``lingering`` keeps a
+    finished widget open to hear the reader's fold choice.
     """
     if mode == "auto":
         mode = auto_mode()
     if mode == "widget":
-        return _open_widget_view(model, as_json)
+        return _open_widget_view(model, as_json, lingering)
     if mode == "text":
         return TextView(choices=choices)
     if mode == "none":
@@ -151,26 +159,6 @@ def auto_mode() -> Literal["widget", "text", "none"]:
         return "none"
     kinds = {cls.__name__ for cls in type(shell).__mro__}
     return "widget" if "ZMQInteractiveShell" in kinds else "text"
-
-
-class _Phases:
-    """waiting → thinking → answer, read cheaply: the snapshot joins its text lazily, and the
-    text (or reasoning) checked here is empty until the phase changes."""
-
-    def __init__(self) -> None:
-        self.current: Phase = "waiting"
-
-    def observe(self, snapshot: TurnSnapshot) -> Phase | None:
-        """The new phase when it changed, else None."""
-        if self.current == "answer":
-            return None
-        if snapshot.text or snapshot.tool_calls:
-            self.current = "answer"
-        elif self.current == "waiting" and snapshot.reasoning:
-            self.current = "thinking"
-        else:
-            return None
-        return self.current
 
 
 class NullView:
@@ -204,14 +192,16 @@ class WidgetView:
         interval: float = MIN_INTERVAL,
         keep_open: bool = False,
         as_json: bool = False,
+        lingering: Lingering | None = None,
     ) -> None:
         self._widget = widget
+        self._lingering = lingering  # where a finished answer waits for the reader's fold (None: closed at once)
         self._as_json = as_json
         self._keep_open = keep_open  # the owner closes the widget (the panel, after its static render)
         self._handle = handle
         self._clock = clock
         self._interval = interval
-        self._phases = _Phases()
+        self._phases = Phases()
         self._streams: dict[Stream, MarkdownStream] = {"think": MarkdownStream(), "answer": MarkdownStream()}
         self._next = -math.inf  # clock time of the next allowed message
         self._thinking_since: float | None = None
@@ -258,10 +248,8 @@ class WidgetView:
             linger = False
             raise
         finally:
-            if linger and not self._keep_open:
-                _LINGERING.append(self)
-                while len(_LINGERING) > LINGER:
-                    _LINGERING.pop(0)._close()
+            if linger and not self._keep_open and self._lingering is not None:
+                self._lingering.add(self)
             elif not self._keep_open:  # (kept open: the owner closes it, the panel after its render)
                 self._close()
 
@@ -350,101 +338,9 @@ def new_live_widget(model: str | None) -> anywidget.AnyWidget:
     return _widget_class()(key=uuid.uuid4().hex, model_label=model or "")
 
 
-def _open_widget_view(model: str | None, as_json: bool = False) -> WidgetView:
+def _open_widget_view(model: str | None, as_json: bool, lingering: Lingering | None) -> WidgetView:
     from IPython.display import display
 
     widget = new_live_widget(model)
     handle = display(widget, display_id=True)
-    return WidgetView(widget, handle, as_json=as_json)
-
-
-class TextView:
-    """Terminal IPython: new characters to ``out`` (stdout) as they arrive, then the footer.
-
-    The thinking is dimmed and status lines coloured only when ``out`` is a terminal. Control
-    characters in model output are dropped. ``out`` is flushed at most every ``interval``.
-    With ``choices`` > 1, the first choice streams under its label and the others follow,
-    labelled alike, before the one footer.
-    """
-
-    shows_answer = True
-
-    def __init__(
-        self,
-        out: TextIO | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        interval: float = TEXT_INTERVAL,
-        color: bool | None = None,
-        choices: int = 1,
-    ) -> None:
-        self._out = out if out is not None else sys.stdout
-        self._choices = choices
-        self._labelled = choices <= 1
-        self._clock = clock
-        self._interval = interval
-        if color is None:
-            isatty = getattr(self._out, "isatty", None)
-            color = bool(isatty()) if callable(isatty) else False
-        self._color = color
-        self._phases = _Phases()
-        self._reasoning = 0  # characters written
-        self._text = 0
-        self._next = -math.inf
-        self._done = False
-
-    def update(self, snapshot: TurnSnapshot) -> None:
-        """Write the new characters (at most every ``interval``; a phase change at once)."""
-        if self._done:
-            return
-        phase = self._phases.observe(snapshot)
-        now = self._clock()
-        if phase is None and now < self._next:
-            return
-        self._next = now + self._interval
-        if self._write_new(snapshot):
-            self._out.flush()
-
-    def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
-        """Write the rest, tool calls, the status line and the footer line."""
-        if self._done:
-            return
-        self._done = True
-        self._write_new(snapshot)
-        for call in snapshot.tool_calls:
-            self._out.write(sanitize_text(f"\n[tool call] {call.name or '?'}({call.arguments})"))
-        total = max(self._choices, len(snapshot.choices))
-        for index in sorted(i for i in snapshot.choices if i):  # the other choices, labelled like the first
-            self._out.write(f"\n\n{self._style(choice_heading(index, total), '1')}\n")
-            self._out.write(sanitize_text(snapshot.choice(index).text.strip("\n")))
-        status = status_text(footer)
-        if status:
-            code = "31" if footer.status == "error" else "33"
-            self._out.write("\n" + self._style(sanitize_text(f"[{status}]"), code))
-        self._out.write("\n" + self._style(footer_text(footer), "2") + "\n")
-        self._out.flush()
-
-    def _style(self, text: str, code: str) -> str:
-        return f"\x1b[{code}m{text}\x1b[0m" if self._color and text else text
-
-    def _write_new(self, snapshot: TurnSnapshot) -> bool:
-        wrote = False
-        if not self._labelled and (snapshot.reasoning or snapshot.text):
-            self._labelled = True
-            self._out.write(self._style(choice_heading(0, self._choices), "1") + "\n")
-        if self._text == 0:  # the thinking is shown until the answer starts
-            reasoning = snapshot.reasoning
-            if len(reasoning) > self._reasoning:
-                if self._reasoning == 0:
-                    self._out.write(self._style("Thinking…", "2;3") + "\n")
-                self._out.write(self._style(sanitize_text(reasoning[self._reasoning :]), "2"))
-                self._reasoning = len(reasoning)
-                wrote = True
-        text = snapshot.text
-        if len(text) > self._text:
-            if self._text == 0 and self._reasoning:
-                self._out.write("\n\n")
-            self._out.write(sanitize_text(text[self._text :]))
-            self._text = len(text)
-            wrote = True
-        return wrote
+    return WidgetView(widget, handle, as_json=as_json, lingering=lingering)

@@ -274,47 +274,20 @@ def plan(
         return _reasoning(_rng(seed, "reasoning"), question, length, note) if thinking else None
 
     if last_role == "tool":
-        results = [t for r, t in reversed(conversation) if r == "tool"][:8]
-        content = (
-            "**Based on the tool results:**\n\n"
-            + "\n".join(f"- `{r[:200]}`" for r in reversed(results))
-            + f"\n\nSo the answer to “{question[:100]}” follows from these values."
-        )
-        return Plan(content, think("The tools answered; I can now use their results in the answer."))
-
+        note = "The tools answered; I can now use their results in the answer."
+        return Plan(_from_tool_results(conversation, question), think(note))
     chosen = choose_tools(tools, question, tool_choice) if last_role == "user" else []
     if chosen:
-        words = [w for w in re.findall(r"[A-Za-z][\w-]*", question)[1:] if w[0].isupper()]
-        words = words or [w for w in re.findall(r"[A-Za-z][\w-]*", question) if len(w) > 2] or ["example"]
-        numbers = re.findall(r"-?\d+(?:\.\d+)?", question)
-        calls = [
-            {
-                "id": _call_id(call_prefix, seed, i),
-                "name": f["name"],
-                "arguments": json.dumps(
-                    tool_arguments(f.get("parameters") or f.get("input_schema"), [*words], [*numbers], rng)
-                ),
-            }
-            for i, f in enumerate(chosen)
-        ]
+        calls = _tool_calls(chosen, question, call_prefix, seed, rng)
         names = ", ".join(c["name"] for c in calls)
         return Plan(
             f"I'll call {names} to find out.",
             think(f"I need data I do not have, so I should call {names} first."),
             calls,
         )
-
     if json_mode or _JSON_ASK.search(question):
-        body = {
-            "question": question[:200],
-            "answer": f"{rng.choice(sections.VERBS).capitalize()} the {rng.choice(sections.TOPICS)} first.",
-            "keywords": re.findall(r"[A-Za-z]{4,}", question)[:5],
-            "score": rng.randint(1, 100),
-            "ok": True,
-        }
-        return Plan(
-            json.dumps(body, ensure_ascii=False), think("The answer must be one valid JSON object, nothing around it.")
-        )
+        note = "The answer must be one valid JSON object, nothing around it."
+        return Plan(json.dumps(_json_answer(question, rng), ensure_ascii=False), think(note))
 
     size = requested_size(question)
     calc = arithmetic(question) if size is None else None
@@ -325,3 +298,43 @@ def plan(
 
     content = _markdown(rng, question, size)
     return Plan(content, think(length=len(content) // 4 if size else 300))
+
+
+def _from_tool_results(conversation: Sequence[tuple[str, str]], question: str) -> str:
+    """An answer that quotes the tool results the conversation ends with."""
+    results = [t for r, t in reversed(conversation) if r == "tool"][:8]
+    return (
+        "**Based on the tool results:**\n\n"
+        + "\n".join(f"- `{r[:200]}`" for r in reversed(results))
+        + f"\n\nSo the answer to “{question[:100]}” follows from these values."
+    )
+
+
+def _tool_calls(
+    chosen: Sequence[Mapping[str, Any]], question: str, call_prefix: str, seed: str, rng: random.Random
+) -> list[dict[str, Any]]:
+    """One call per chosen tool, its arguments made from the question's words and numbers."""
+    words = [w for w in re.findall(r"[A-Za-z][\w-]*", question)[1:] if w[0].isupper()]
+    words = words or [w for w in re.findall(r"[A-Za-z][\w-]*", question) if len(w) > 2] or ["example"]
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", question)
+    return [
+        {
+            "id": _call_id(call_prefix, seed, i),
+            "name": f["name"],
+            "arguments": json.dumps(
+                tool_arguments(f.get("parameters") or f.get("input_schema"), [*words], [*numbers], rng)
+            ),
+        }
+        for i, f in enumerate(chosen)
+    ]
+
+
+def _json_answer(question: str, rng: random.Random) -> dict[str, Any]:
+    """A JSON object about the question (JSON mode, or a question asking for JSON)."""
+    return {
+        "question": question[:200],
+        "answer": f"{rng.choice(sections.VERBS).capitalize()} the {rng.choice(sections.TOPICS)} first.",
+        "keywords": re.findall(r"[A-Za-z]{4,}", question)[:5],
+        "score": rng.randint(1, 100),
+        "ok": True,
+    }

@@ -176,71 +176,29 @@ def _anthropic_stop(r: Rendered) -> dict[str, Any]:
 
 
 def anthropic_events(rid: str, model: str, r: Rendered, usage: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The Messages stream of an answer: message_start, a ping, one block per part (thinking
+    sealed by its signature, text, each tool call), message_delta with the stop and usage."""
     start_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")}
-    yield {
-        "type": "message_start",
-        "message": {
-            "id": rid,
-            "type": "message",
-            "role": "assistant",
-            "model": model,
-            "content": [],
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {**start_usage, "output_tokens": 1},
-        },
-    }
+    message: dict[str, Any] = {"id": rid, "type": "message", "role": "assistant", "model": model, "content": [],
+               "stop_reason": None, "stop_sequence": None, "usage": {**start_usage, "output_tokens": 1}}  # fmt: skip
+    yield {"type": "message_start", "message": message}
     yield {"type": "ping"}
-    index = 0
+    blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
     if r.reasoning is not None:
-        yield {
-            "type": "content_block_start",
-            "index": index,
-            "content_block": {"type": "thinking", "thinking": ""},
-        }
-        for tok in r.reasoning:
-            yield {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": "thinking_delta", "thinking": tok},
-            }
-        yield {
-            "type": "content_block_delta",
-            "index": index,
-            "delta": {"type": "signature_delta", "signature": rid},
-        }
-        yield {"type": "content_block_stop", "index": index}
-        index += 1
+        deltas = [{"type": "thinking_delta", "thinking": tok} for tok in r.reasoning]
+        blocks.append(({"type": "thinking", "thinking": ""}, [*deltas, {"type": "signature_delta", "signature": rid}]))
     if r.content:
-        yield {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
-        for tok in r.content:
-            yield {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": "text_delta", "text": tok},
-            }
-        yield {"type": "content_block_stop", "index": index}
-        index += 1
+        blocks.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": tok} for tok in r.content]))
     for call in r.tool_calls:
-        yield {
-            "type": "content_block_start",
-            "index": index,
-            "content_block": {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}},
-        }
         args = call["arguments"]
-        for j in range(0, len(args), 4):
-            yield {
-                "type": "content_block_delta",
-                "index": index,
-                "delta": {"type": "input_json_delta", "partial_json": args[j : j + 4]},
-            }
+        deltas = [{"type": "input_json_delta", "partial_json": args[j : j + 4]} for j in range(0, len(args), 4)]
+        blocks.append(({"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}, deltas))
+    for index, (block, deltas) in enumerate(blocks):
+        yield {"type": "content_block_start", "index": index, "content_block": block}
+        for delta in deltas:
+            yield {"type": "content_block_delta", "index": index, "delta": delta}
         yield {"type": "content_block_stop", "index": index}
-        index += 1
-    yield {
-        "type": "message_delta",
-        "delta": _anthropic_stop(r),
-        "usage": {"output_tokens": usage["output_tokens"]},
-    }
+    yield {"type": "message_delta", "delta": _anthropic_stop(r), "usage": {"output_tokens": usage["output_tokens"]}}
     yield {"type": "message_stop"}
 
 

@@ -28,7 +28,7 @@ from . import args as magic_args
 
 if TYPE_CHECKING:
     from ..core.options import RequestOptions
-    from ..display.live import ViewMode
+    from ..display.live import Lingering, ViewMode
     from ..runtime import Runtime
     from ..sessions.request import View, ViewFactory
     from .settings import Prefs
@@ -130,12 +130,13 @@ class CellMagic:
         def views(opts: RequestOptions) -> View:
             from ..display.live import open_view
 
-            return open_view(mode, model=opts.model, as_json=as_json, choices=opts.n)
+            lingering = self.runtime.part(_lingering)
+            return open_view(mode, model=opts.model, as_json=as_json, choices=opts.n, lingering=lingering)
 
         return views
 
     def _interpolate(self, prompt: str) -> str:
-        from .context import interpolate
+        from ..core.context import interpolate
 
         extra = {"Err": self._last_error.describe()} if self._last_error is not None else {}
         missing = {"Err": "there is no error yet to refer to; {Err} is the last exception a cell raised"}
@@ -179,7 +180,7 @@ class CellMagic:
 
             display(LogprobsView(logprobs))
         if fmt == "code" or fix:
-            from .context import code_blocks
+            from ..core.context import code_blocks
 
             code = code_blocks(reply.text, first_only=fix)
             if code and self.shell is not None:
@@ -225,6 +226,13 @@ class CellMagic:
     def _store(self, name: str | None, value: Any) -> None:
         if name and value is not None:
             self._user_ns[name] = value
+
+
+def _lingering(runtime: Runtime) -> Lingering:
+    """The kernel's finished cell answers kept open to hear the reader's fold choice."""
+    from ..display.live import Lingering
+
+    return Lingering()
 
 
 __all__ = ["CellMagic", "LastError"]

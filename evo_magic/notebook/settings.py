@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from traitlets import Bool, Dict, Enum, Float, Int, List, TraitType, Unicode
 
+from ..core.context import MIN_VALUE_TOKENS
 from ..core.options import DEFAULT_MODEL, PROTOCOLS, RequestOptions
 from ..display.live import MODES, ViewMode
 from ..errors import OptionError
 from ..ledger.pricing import format_money, parse_layer
 from ..sessions.host import DEFAULT_MAX_TOOL_ROUNDS
 from ..sessions.tools import DEFAULT_MAX_TOOL_CALLS
-from .context import MIN_VALUE_TOKENS
 
 if TYPE_CHECKING:
     from ..runtime import Runtime

@@ -59,8 +59,6 @@ class ChatPanel:
     """The chat panel (see the module doc). ``widget`` is the ipywidgets root."""
 
     def __init__(self, session: str | None = None, *, runtime: Runtime | None = None):
-        import ipywidgets as w
-
         from ..runtime import root
 
         self._runtime = runtime or root()
@@ -76,6 +74,15 @@ class ChatPanel:
         self.last_reply: Reply | None = None
         self._notes: list[str] = []  # budget warnings, "still answering", …: until the next question
         self._submitting = False  # Send was clicked: the first front end to answer sends its text
+        self._build()
+        self._wire()
+        self._hub.panels.append(self)
+        self._sync_pickers()
+        self.refresh()
+
+    def _build(self) -> None:
+        """The widgets: the bar of pickers, the scrolling transcript, the input, Send / Stop, the footer."""
+        import ipywidgets as w
 
         def picker(cls: Any, css: str, **kw: Any) -> Any:
             widget = cls(layout=w.Layout(width="auto"), **kw)
@@ -100,16 +107,8 @@ class ChatPanel:
         self.stop_button = picker(w.Button, "evo-panel-stop", description="Stop", disabled=True)
         self.footer = w.HTML()
         self.footer.add_class("evo-panel-footer")
-        bar = w.HBox(
-            [
-                self.session_picker,
-                self.new_button,
-                self.reset_button,
-                self.model_picker,
-                self.thinking_box,
-                self.protocol_picker,
-            ]
-        )
+        pickers = [self.session_picker, self.new_button, self.reset_button]
+        bar = w.HBox([*pickers, self.model_picker, self.thinking_box, self.protocol_picker])
         bar.add_class("evo-panel-bar")
         actions = w.HBox([self.send_button, self.stop_button])
         actions.add_class("evo-panel-actions")
@@ -118,6 +117,8 @@ class ChatPanel:
         self._own = [self.widget, bar, scroll, self.transcript, actions, self.input, self.footer]
         self._own += [*bar.children, self.send_button, self.stop_button]
 
+    def _wire(self) -> None:
+        """What each widget does."""
         self.send_button.on_click(self._on_send_click)
         self.stop_button.on_click(lambda _: self.stop())
         self.new_button.on_click(lambda _: self.new_session())
@@ -127,10 +128,6 @@ class ChatPanel:
         for name, widget in (("model", self.model_picker), ("thinking", self.thinking_box)):
             widget.observe(lambda change, name=name: self._on_setting(name, change["new"]), "value")
         self.protocol_picker.observe(lambda change: self._on_setting("protocol", change["new"]), "value")
-
-        self._hub.panels.append(self)
-        self._sync_pickers()
-        self.refresh()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "streaming" if self.busy else "idle"

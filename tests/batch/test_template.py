@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evo_magic.batch.template import compile_template, split_cell
+from evo_magic.core.context import InterpolationError
 from evo_magic.errors import OptionError
-from evo_magic.notebook.context import InterpolationError
 
 COLUMNS = ["text", "price", "unit price", "when"]
 ROW = {"text": "Great value", "price": 3.14159, "unit price": 2, "when": "2026-01-02"}

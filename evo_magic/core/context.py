@@ -31,7 +31,7 @@ class InterpolationError(OptionError):
     """A ``{expression}`` in the prompt could not be evaluated."""
 
 
-def _fences(text: str) -> list[tuple[int, int]]:
+def fence_spans(text: str) -> list[tuple[int, int]]:
     spans, pos, start = [], 0, None
     for line in text.splitlines(keepends=True):
         if line.lstrip().startswith("```"):
@@ -46,7 +46,7 @@ def _fences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _closing(text: str, i: int) -> int:
+def closing_brace(text: str, i: int) -> int:
     """Index of the ``}`` closing the ``{`` at ``i`` (brackets and quotes respected), or -1."""
     depth, quote, j = 0, "", i + 1
     while j < len(text):
@@ -84,7 +84,7 @@ def interpolate(
     missing = missing or {}
     scope = dict(namespace)
     scope.update(extra or {})
-    fences = _fences(text)
+    fences = fence_spans(text)
     out: list[str] = []
     i = 0
     while i < len(text):
@@ -99,9 +99,9 @@ def interpolate(
             i += 2
             continue
         if c == "{":
-            end = _closing(text, i)
+            end = closing_brace(text, i)
             expr = text[i + 1 : end].strip() if end > 0 else ""
-            if end > 0 and expr and _is_expression(expr):
+            if end > 0 and expr and is_expression(expr):
                 out.append(describe(_evaluate(expr, scope, missing), value_tokens))
                 i = end + 1
                 continue
@@ -127,7 +127,7 @@ def _is_reference(expr: str) -> bool:
     return bool(expr.strip()) and not isinstance(tree.body, ast.Constant)
 
 
-def _is_expression(expr: str) -> bool:
+def is_expression(expr: str) -> bool:
     try:
         ast.parse(expr, mode="eval")
     except SyntaxError:
