@@ -93,6 +93,13 @@ def _unset(default_text: str) -> Callable[[Any], str]:
     return lambda value: default_text if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def _shown_prices(value: Mapping[str, Any]) -> str:
+    if not value:
+        return "none"
+    entries = value.get("prices")
+    return f"{len(entries)} entries" if isinstance(entries, list) else ", ".join(sorted(value))
+
+
 def _seconds(value: Any) -> str:
     return f"{value:g} s"
 
@@ -128,7 +135,7 @@ SETTINGS: tuple[Setting, ...] = (
             lambda v: "none" if v is None else format_money(Decimal(str(v)))),
     Setting("prices", "prices", lambda h: Dict(help=h),
             "Prices above the shipped table and EVO_MAGIC_HOME/prices.json (the prices.json format).",
-            _prices_rule, lambda v: ", ".join(sorted(v.get("models", v))) or "none"),
+            _prices_rule, lambda v: _shown_prices(v)),
     Setting("live", "notebook", lambda h: Enum(list(MODES), "auto", help=h), "Live view of answers."),
     Setting("value_tokens", "notebook", lambda h: Int(1000, help=h),
             "Token budget per interpolated {value} in a prompt.", _at_least(MIN_VALUE_TOKENS)),
