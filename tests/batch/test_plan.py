@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo_magic.core import tokens
 from evo_magic.batch.plan import estimate, shared_prefix
 from evo_magic.batch.template import compile_template
+from evo_magic.core import tokens
 from evo_magic.core.options import RequestOptions
 from evo_magic.ledger.pricing import shipped_table
 from evo_magic.protocol import openai_chat

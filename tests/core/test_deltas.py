@@ -5,28 +5,18 @@ joins up (a lone half becomes U+FFFD, nothing raises), and an Anthropic event ca
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-import evo_magic
-import evo_magic.ledger.accounting as accounting
-from evo_magic import errors
-from evo_magic.core.events import Event, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
+from evo_magic.core.deltas import SecretMask
+from evo_magic.core.events import Event, Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
 from evo_magic.core.snapshot import TurnSnapshot, accumulate
+from evo_magic.errors import remember_secret, scrub
 from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
-from evo_magic.sessions.registry import registry
 
-from .streams import Turn, payloads, serve, sse
-
-SPLIT = Turn(
-    text=["A\ud83d", "\ude00B"],
-    reasoning=["think \ud83e", "\udd14 done"],
-    calls=[("call_1", "echo", ['{"s": "x\ud83d', '\ude00y"}'])],
-)
-LONE = Turn(text=["\ude00 lone low, lone high at the end \ud83d"], reasoning=["r\ud83d"],
-            calls=[("call_1", "echo", ['{"s": "\ud83d'])])
+from ..keys import MASKED, OUTPUT_KEY
+from ..streams import LONE, SPLIT, Turn, payloads
 
 
 def parse(protocol: str, turn: Turn) -> TurnSnapshot:
@@ -87,86 +77,6 @@ def test_fragments_without_surrogates_pass_unchanged() -> None:
     assert parser.flush() == []
 
 
-@pytest.mark.parametrize("noise", [{"type": "ping", "error": None}, {"type": "future_event", "error": None},
-                                   {"type": "content_block_stop", "index": 0, "error": None}])
-def test_an_anthropic_event_with_a_null_error_is_no_error(noise: dict[str, Any]) -> None:
-    items = payloads("anthropic", Turn(text=["Hello ", "there"], reasoning=["hm"]))
-    for at in (1, 4, len(items) - 1):
-        items.insert(at, noise)
-    parser = am.StreamParser()
-    snap = accumulate(e for item in items for e in parser.feed(json.dumps(item)))
-    assert snap.error is None and snap.complete and snap.text == "Hello there"
-
-
-def test_an_anthropic_error_that_is_not_null_still_ends_the_stream() -> None:
-    parser = am.StreamParser()
-    (failed,) = parser.feed(json.dumps({"type": "ping", "error": {"type": "overloaded_error", "message": "busy"}}))
-    assert isinstance(failed.error, errors.ServerError) and "busy" in str(failed.error)  # type: ignore[union-attr]
-    (failed,) = parser.feed(json.dumps({"type": "error", "error": None}))  # an error event, even without detail
-    assert isinstance(failed.error, errors.ApiError)  # type: ignore[union-attr]
-
-
-# --- through the session: view, -o, history and ledger all get the text -------------------------
-@pytest.fixture
-def ledger(monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setenv("EVOLINK_API_KEY", "sk-stream-text-0000")
-    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
-    acc = accounting.install(None, None)
-    yield acc.ledger
-    acc.close()
-
-
-class View:
-    """A live view that, like the real ones, must be able to send every text as UTF-8."""
-
-    def __init__(self) -> None:
-        self.finished: Any = None
-
-    def update(self, snap: TurnSnapshot) -> None:
-        (snap.text + snap.reasoning + "".join(c.arguments for c in snap.tool_calls)).encode("utf-8")
-
-    def finish(self, snap: TurnSnapshot, footer: Any) -> None:
-        self.update(snap)
-        self.finished = footer
-
-
-@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
-def test_a_split_pair_reaches_the_view_history_and_ledger_whole(protocol: str, ledger: Any) -> None:
-    turn = Turn(text=["A\ud83d", "\ude00B"], reasoning=["r\ud83e", "\udd14"])
-    raw = sse(protocol, payloads(protocol, turn))
-    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
-    view = View()
-    reply = evo_magic.session().ask("smile", protocol=protocol, view=view)
-    assert (reply.status, reply.text, reply.reasoning) == ("ok", "A😀B", "r🤔")
-    assert view.finished.status == "ok"
-    assert evo_magic.session().history[-1].content == "A😀B"
-    (row,) = ledger.rows()
-    assert row.outcome == "ok" and row.usage is not None and row.usage.prompt_tokens == 11
-    ((_, record),) = ledger.turns(row.notebook, "default")
-    assert (record.text, record.reasoning) == ("A😀B", "r🤔")
-
-
-def test_a_ping_with_a_null_error_keeps_the_answer_in_history(ledger: Any) -> None:
-    turn = Turn(text=["Hello"], noise=[1, 3])
-    raw = sse("anthropic", payloads("anthropic", turn))
-    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
-    reply = evo_magic.session().ask("hi", protocol="anthropic")
-    assert reply.status == "ok" and reply.text == "Hello" and reply.error is None
-    assert [m.role for m in evo_magic.session().history] == ["user", "assistant"]
-    assert [r.outcome for r in ledger.rows()] == ["ok"]
-
-
-def test_an_interrupted_stream_keeps_clean_text(ledger: Any) -> None:
-    """A stream that ends after half a pair: the partial answer ends in U+FFFD and is recorded."""
-    raw = sse("openai", payloads("openai", Turn(text=["ok \ud83d"]))[:-1])  # no finish, no usage
-    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
-    with pytest.raises(errors.TransportError) as caught:
-        evo_magic.session().ask("hi")
-    reply = caught.value.reply  # type: ignore[attr-defined]
-    assert reply.text == "ok \ufffd" and reply.status == "error"
-    assert [r.outcome for r in ledger.rows()] == ["error"]
-
-
 def test_an_unexpected_payload_type_never_raises_out_of_the_parsers() -> None:
     for parser in (oc.StreamParser(), am.StreamParser()):
         for data in ("[]", "3", '"x"', "null", "{}", '{"choices": [3, null, {"delta": 5}]}',
@@ -185,3 +95,36 @@ def test_an_error_quoting_a_lone_surrogate_is_shown_as_clean_text(protocol: str)
     assert err.one_line().endswith("upstream said \ufffd")
     for shown in (str(err), err.one_line(), *err._render_traceback_()):
         shown.encode("utf-8")
+
+
+
+
+def masked_text(pieces: list[str]) -> str:
+    mask = SecretMask()
+    events: list[Event] = [TextDelta(p) for p in pieces]
+    return accumulate([*mask.feed(events), *mask.flush()]).text
+
+
+def test_the_key_split_anywhere_across_deltas_is_masked() -> None:
+    remember_secret(OUTPUT_KEY)
+    text = f"a {OUTPUT_KEY} b {OUTPUT_KEY}{OUTPUT_KEY} {OUTPUT_KEY[:-1]} c"
+    want = scrub(text)
+    assert OUTPUT_KEY not in want and want.count(MASKED) == 3
+    for i in range(len(text) + 1):
+        assert masked_text([text[:i], text[i:]]) == want, i
+        for j in range(i, min(len(text), i + 30) + 1):
+            assert masked_text([text[:i], text[i:j], text[j:]]) == want, (i, j)
+    assert masked_text(list(text)) == want  # one character per delta
+
+
+def test_only_a_tail_that_could_start_the_key_is_held_back() -> None:
+    remember_secret(OUTPUT_KEY)
+    mask = SecretMask()
+    assert mask.feed([TextDelta("plain text, nothing held")]) == [TextDelta("plain text, nothing held")]
+    assert mask.feed([TextDelta("the key is evlk_OUT")]) == [TextDelta("the key is ")]
+    assert mask.feed([TextDelta("SIDER said")]) == [TextDelta("evlk_OUTSIDER said")]  # not the key after all
+    held = mask.feed([TextDelta("x evl"), ReasoningDelta("evlk_", block=1), ToolCallDelta(0, "c", "f", "{evlk")])
+    assert held == [TextDelta("x "), ReasoningDelta("", block=1), ToolCallDelta(0, "c", "f", "{")]
+    assert mask.feed([Finished("stop")]) == [Finished("stop")]
+    assert mask.flush() == [TextDelta("evl"), ReasoningDelta("evlk_", block=1), ToolCallDelta(0, arguments="evlk")]
+    assert mask.flush() == []

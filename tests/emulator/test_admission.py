@@ -9,9 +9,8 @@ import httpx
 import pytest
 
 from evo_magic.emulator import Emulator
-from evo_magic.emulator.__main__ import main
 
-from .conftest import run_async
+from ..conftest import run_async
 
 BODY = {"model": "deepseek-v4-flash", "thinking": {"type": "disabled"}, "max_tokens": 20,
         "messages": [{"role": "user", "content": "Say hi"}]}
@@ -90,10 +89,3 @@ def test_exact_tokens_without_the_vocabulary_is_refused_at_once(monkeypatch: pyt
         Emulator(exact_tokens=True)
 
 
-def test_command_line_takes_latency_and_limit(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main(["--latency", "-2"])
-    assert "latency" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["--max-concurrency", "0"])
-    assert "max_concurrency" in capsys.readouterr().err

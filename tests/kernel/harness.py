@@ -12,6 +12,8 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
+from .. import markers
+
 
 @dataclass
 class Execution:
@@ -61,6 +63,7 @@ class Execution:
 
 class Kernel:
     def __init__(self, env: dict[str, str] | None = None, cwd: str | None = None):
+        markers.require("kernel", "starts a real kernel")
         self.km = KernelManager(kernel_name="python3")
         self.km.kernel_spec  # noqa: B018 - resolve early
         kernel_env = {k: v for k, v in os.environ.items() if not k.startswith("EVOLINK_")}

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .kernel import Kernel
+from .harness import Kernel
 
 pytestmark = pytest.mark.kernel
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from .kernel import Kernel
+from .harness import Kernel
 
 pytestmark = pytest.mark.kernel
 

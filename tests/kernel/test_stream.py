@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from .kernel import Kernel
+from .harness import Kernel
 
 pytestmark = pytest.mark.kernel
 

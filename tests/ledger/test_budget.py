@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -124,32 +123,3 @@ def test_large_prompt_notice() -> None:
     )
 
 
-def test_the_budget_ignores_emulator_answers(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nobody is billed for an answer of the bundled emulator: it neither spends the budget nor
-    is refused by it; billed requests are checked as before."""
-    import evo_magic
-    import evo_magic.ledger.accounting as accounting
-
-    from .conftest import use_emulator, use_offline
-
-    use_offline(monkeypatch, emulator, "/work/budget.ipynb")  # %deepseek offline
-    accounting._current = None
-    acc = accounting.install(None, None)
-    shown: list[Any] = []
-    acc._show = shown.append
-    try:
-        acc.budget = D("0")  # refuses every billed request
-        replies = [evo_magic.session().ask(q) for q in ("What is 2+2?", "And 3+3?", "And 4+4?")]
-        would = sum((r.cost or D(0) for r in replies), D(0))
-        assert all(r.offline for r in replies) and would > D("0.0001")
-        assert acc.ledger.spend(acc.notebook) == (D(0), 0) and shown == []  # no warning either
-
-        use_emulator(monkeypatch, emulator.url, "/work/budget.ipynb")  # back online
-        with pytest.raises(BudgetExceeded, match=r"\$0\.00 of \$0\.00 spent"):
-            evo_magic.session("billed").ask("What is 2+2?")
-        acc.budget = D("0.0001")  # less than the emulator's answers would have cost
-        paid = evo_magic.session("billed").ask("What is 2+2?")  # spend is $0.00, so it may start
-        assert paid.cost is not None and acc.ledger.spend(acc.notebook) == (paid.cost, 0)
-    finally:
-        acc.close()
-        accounting._current = None

@@ -25,7 +25,7 @@ from evo_magic.ledger.pricing import (
     shipped_table,
 )
 
-from .conftest import RECORDED
+from ..conftest import RECORDED
 
 
 def utc(text: str) -> datetime:

@@ -6,8 +6,9 @@ is a fresh registry and accounting over the same ledger file. Kernel level: two 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
+from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +16,20 @@ import pytest
 
 import evo_magic.ledger.accounting as accounting
 import evo_magic.sessions.registry as registry_module
-from evo_magic.core.messages import Message
-from evo_magic.core.snapshot import ThinkingBlock, ToolCall
-from evo_magic.ledger.records import restored_turn
-from evo_magic.ledger.store import Ledger, TurnRecord
+from evo_magic.core.events import Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta, UsageReported
+from evo_magic.core.snapshot import TurnSnapshot
+from evo_magic.errors import RateLimitError
+from evo_magic.ledger.records import restored_turn, row_from_reply, turn_from_reply
+from evo_magic.ledger.store import (
+    Ledger,
+    LedgerRow,
+    TurnRecord,
+)
 from evo_magic.sessions.registry import registry
+from evo_magic.sessions.reply import Reply, Timing
 
-from .conftest import use_emulator
-from .kernel import Kernel
+from ..conftest import use_emulator
+from .helpers import AT, TURN1
 
 NOTEBOOK = "/work/restore.ipynb"
 
@@ -43,22 +50,6 @@ def _restart() -> accounting.Accounting:
         registry_module._registry.close()
     registry_module._registry = None
     return accounting.install(None, None)
-
-
-def test_message_record_round_trip() -> None:
-    m = Message(
-        "assistant",
-        "answer",
-        reasoning="",
-        thinking=(ThinkingBlock("hmm", "sig=="),),
-        tool_calls=(ToolCall(0, "call_1", "f", '{"x": 1}'),),
-        meta={"cell": 3, "response_id": "r1", "obj": object()},
-    )
-    back = Message.from_record(json.loads(json.dumps(m.to_record())))
-    assert back == m and back.meta == {"cell": 3, "response_id": "r1"}
-    assert back.to_openai() == m.to_openai() and back.reasoning == ""  # empty reasoning stays echoed
-    tool = Message.tool_result("call_1", "42", "f")
-    assert Message.from_record(tool.to_record()) == tool
 
 
 def test_restore_rebuilds_the_exact_history_after_a_restart(online: None, emulator: Any) -> None:
@@ -167,59 +158,44 @@ def test_turns_from_schema_2_restore_as_question_and_answer(tmp_path: Path) -> N
     assert (turn.cell, turn.ledger_id, turn.reply.text, turn.reply.reasoning) == (4, rid, "a.", "because")
 
 
-def test_ledger_migrates_schema_2_to_3(tmp_path: Path) -> None:
-    import sqlite3
-
-    from evo_magic.ledger import store as ledger_module
-
-    path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-    for statements in ledger_module.MIGRATIONS[:2]:
-        for statement in statements:
-            conn.execute(statement)
-    conn.execute("INSERT INTO schema_version VALUES (2)")
-    conn.execute(
-        "INSERT INTO requests (at, notebook, session, origin, model_requested, protocol, outcome) "
-        "VALUES ('2026-11-01T10:00:00+00:00', 'nb', 'default', 'cell', 'deepseek-chat', 'openai', 'ok')"
+def test_rows_from_a_reply() -> None:
+    snap = TurnSnapshot()
+    for event in (
+        ResponseStarted("r-9", "deepseek-v4-flash"),
+        ReasoningDelta("thinking"),
+        TextDelta("Hello"),
+        ToolCallDelta(0, "call_0", "f", '{"x": 1}'),
+        UsageReported(TURN1),
+        Finished("stop"),
+    ):
+        snap.apply(event)
+    reply = Reply(snap, "deepseek-chat", "default", Timing(10.0, first_token=10.5, end=12.0), "ok", "openai", cell=7)
+    made = row_from_reply(reply, notebook="n.ipynb", cost=Decimal("0.0000410536"), at=AT)
+    assert made == LedgerRow(
+        notebook="n.ipynb",
+        session="default",
+        model_requested="deepseek-chat",
+        model_answered="deepseek-v4-flash",
+        usage=TURN1,
+        cost=Decimal("0.0000410536"),
+        at=AT,
+        cell=7,
+        ttft=0.5,
+        elapsed=2.0,
+        response_id="r-9",
     )
-    conn.execute("INSERT INTO turns VALUES (1, 'q', 'a', '', '[]')")
-    conn.commit()
-    conn.close()
-    with Ledger(path) as ledger:
-        [(row, record)] = ledger.turns("nb")
-        assert (record.prompt, record.messages, record.cell_id) == ("q", None, None)
-        assert ledger.drop_turns([row.id or 0]) == 1 and ledger.turns("nb") == []
-
-
-def test_restore_command_in_real_kernels(emulator: Any, tmp_path: Path) -> None:
-    env = {
-        "EVOLINK_API_KEY": "sk-restore-kernel-5555",
-        "EVOLINK_BASE_URL": emulator.url,
-        "EVO_MAGIC_HOME": str(tmp_path / "home"),
-        "JPY_SESSION_NAME": NOTEBOOK,
-    }
-    k = Kernel(env)
-    try:
-        assert k.execute("%load_ext evo_magic").ok
-        assert k.execute("%%deepseek --protocol anthropic --think\nWhat is 6*7?").ok
-        assert k.execute("%%deepseek\nName a prime above 40.").ok
-        before = k.execute("import evo_magic\nprint(repr([m.to_record() for m in evo_magic.session().history]))").text()
-    finally:
-        k.close()
-    k = Kernel(env)
-    try:
-        assert k.execute("%load_ext evo_magic").ok
-        out = k.execute("%deepseek restore")
-        assert out.ok and "Restored 2 turns" in out.text(), out.text()
-        after = k.execute("import evo_magic\nprint(repr([m.to_record() for m in evo_magic.session().history]))").text()
-        assert after == before and "signature" in after  # Anthropic thinking signatures survive
-        history = k.execute("%deepseek history").text()
-        assert "6*7" in history and "prime" in history
-        again = k.execute("%deepseek restore")
-        assert "Nothing to restore" in again.text()
-        bad = k.execute("%deepseek restore --sesion x")
-        assert not bad.ok and len(bad.error_text.strip().splitlines()) == 1
-        assert "sk-restore" not in out.text() + history
-    finally:
-        k.close()
+    reply.offline = True  # answered by the bundled emulator
+    assert row_from_reply(reply, notebook="n.ipynb", cost=Decimal("0.0000410536"), at=AT) == replace(made, offline=True)
+    assert turn_from_reply(reply, "Hi") == TurnRecord(
+        "Hi", "Hello", "thinking", ({"index": 0, "id": "call_0", "name": "f", "arguments": '{"x": 1}'},)
+    )
+    failed = Reply(TurnSnapshot(), "deepseek-v4-pro", "s", Timing(0.0, end=0.1), "error", cell="In[3]")
+    failed.error = RateLimitError("slow down")
+    made = row_from_reply(failed, notebook="n", cost=None, at=AT, origin="panel")
+    assert (made.usage, made.error, made.cell, made.model_answered, made.origin) == (
+        None,
+        "RateLimitError",
+        None,
+        None,
+        "panel",
+    )

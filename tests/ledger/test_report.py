@@ -8,27 +8,20 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
-from evo_magic.display.notices import Notice
-from evo_magic.ledger import accounting
-from evo_magic.ledger.chart import MAX_POINTS, SpendPoint, series, sparkline, spend_chart_svg, summary
-from evo_magic.ledger.pricing import format_money
+from evo_magic.ledger.chart import series, sparkline, spend_chart_svg, summary
 from evo_magic.ledger.report import ALL_BY, COLUMNS, UsageRecord, UsageRows, UsageView
-from evo_magic.ledger.store import Ledger, LedgerRow
-from evo_magic.ledger.totals import group_totals
+from evo_magic.ledger.store import Ledger
 
-from .test_ledger import AT, TURN1, TURN2, row, sample
-
-SVG = "{http://www.w3.org/2000/svg}"
+from ..display.helpers import assert_skipped_by_mathjax
+from .helpers import AT, SVG, circles, sample, spread
 
 
 def records(tmp_path: Path, notebook: str | None = "analysis.ipynb") -> list[UsageRecord]:
@@ -38,36 +31,8 @@ def records(tmp_path: Path, notebook: str | None = "analysis.ipynb") -> list[Usa
         return [UsageRecord.from_ledger(r) for r in ledger.rows(notebook)]
 
 
-def spread(n: int, cost: Decimal | None = Decimal("0.0001"), label: str = "") -> list[SpendPoint]:
-    return [SpendPoint(AT + timedelta(minutes=7 * i), cost, label) for i in range(n)]
-
-
-def circles(svg: str) -> list[ET.Element]:
-    return ET.fromstring(svg).findall(f".//{SVG}circle")
-
-
 def no_html(text: str) -> bool:
     return re.search(r"</?[a-z]", text) is None
-
-
-# --- totals --------------------------------------------------------------------------------
-def test_totals_group_by_any_column(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite3") as ledger:
-        sample(ledger)
-        ledger.record(row(at=AT + timedelta(days=1), usage=TURN2, cost=Decimal("1E-7")))  # another day, tiny cost
-        recs = [UsageRecord.from_ledger(r) for r in ledger.rows()]
-    by_day = {t.key: (t.requests, t.cost) for t in group_totals(recs, ("day",))}
-    # 0.0000410536 + 0.00014462 + 0.0000307888 + 0.3388 + 0.00014462 on the first day
-    assert by_day == {("2026-06-10",): (8, Decimal("0.3390164624") + Decimal("0.00014462")),
-                      ("2026-06-11",): (1, Decimal("1E-7"))}
-    by_origin = {t.key: t.requests for t in group_totals(recs, ("origin", "protocol", "model_requested"))}
-    assert by_origin[("panel", "openai", "deepseek-v4-pro")] == 1 and sum(by_origin.values()) == 9
-    by_notebook = group_totals(recs, ALL_BY)
-    assert [t.key[0] for t in by_notebook] == ["analysis.ipynb"] * 3 + ["other.ipynb"]
-    assert sum((t.cost for t in by_notebook), Decimal(0)) == sum((r.cost or 0 for r in recs), Decimal(0))
-    (one,) = group_totals(recs, ())
-    assert (one.requests, one.priced, one.unknown_cost, one.no_usage) == (9, 6, 2, 2)
-    assert group_totals([], ()) == []
 
 
 def test_records_keep_what_the_ledger_has(tmp_path: Path) -> None:
@@ -78,85 +43,6 @@ def test_records_keep_what_the_ledger_has(tmp_path: Path) -> None:
     assert first.cost == Decimal("0.0000410536") and first.cell == 3
     assert interrupted.outcome == "interrupted" and interrupted.cost is None
     assert (interrupted.prompt_tokens, interrupted.completion_tokens, interrupted.ttft) == (None, None, 0.8)
-
-
-# --- the spend chart ---------------------------------------------------------------------------
-def test_chart_is_well_formed_accessible_svg_with_a_dot_per_priced_request() -> None:
-    points = spread(14)
-    points[3] = replace(points[3], cost=None)
-    svg = spend_chart_svg(points)
-    root = ET.fromstring(svg)
-    assert root.tag == f"{SVG}svg" and root.get("role") == "img"
-    assert (root.get("width"), root.get("height")) == ("560", "140")
-    label = root.get("aria-label")
-    assert label == root.findtext(f"{SVG}title")
-    assert label == (
-        "Spend over time: $0.0013 in 14 requests from 2026-06-10 09:04 to 10:35 UTC; 1 with unknown cost, not plotted"
-    )
-    assert len(circles(svg)) == 13
-    texts = [t.text for t in root.iter(f"{SVG}text")]
-    assert texts == ["$0.0013", "$0.00", "2026-06-10 09:04", "10:35 UTC"]
-    assert "currentColor" in svg and "var(--jp-brand-color1" in svg  # follows light and dark themes
-    assert spend_chart_svg(points) == svg  # deterministic
-
-
-def test_chart_dots_climb_to_the_top_at_the_last_request() -> None:
-    svg = spend_chart_svg(spread(5))
-    dots = [(float(c.get("cx") or 0), float(c.get("cy") or 0)) for c in circles(svg)]
-    assert dots == sorted(dots, key=lambda d: d[0])  # left to right in time
-    assert [y for _, y in dots] == sorted((y for _, y in dots), reverse=True)  # spend only grows (y is down)
-    assert dots[-1] == (546.0, 12.0)  # the last request, at the total
-
-
-def test_chart_escapes_untrusted_names() -> None:
-    svg = spend_chart_svg(spread(3, label="<script>alert(1)</script> & \x01"), subject='<script>"nb"')
-    assert "<script" not in svg
-    root = ET.fromstring(svg)  # still well-formed: the control character is dropped
-    assert root.get("aria-label", "").startswith('Spend over time of <script>"nb": ')
-    tooltip = root.findtext(f".//{SVG}circle/{SVG}title") or ""
-    assert tooltip.startswith("<script>alert(1)</script> & : $0.0001")
-
-
-def test_no_rows_no_chart() -> None:
-    assert spend_chart_svg([]) == "" and sparkline([]) == ""
-    assert summary(series([])) == "Spend over time: no requests yet"
-
-
-def test_one_row_is_one_dot_in_the_middle() -> None:
-    svg = spend_chart_svg([(AT, Decimal("0.5"))])
-    (dot,) = circles(svg)
-    assert (dot.get("cx"), dot.get("cy")) == ("305.0", "12.0")
-    assert ET.fromstring(svg).get("aria-label") == "Spend over time: $0.50 in 1 request at 2026-06-10 09:04 UTC"
-    assert sparkline([(AT, Decimal("0.5"))]) == "█ 2026-06-10 09:04 UTC"
-
-
-def test_unknown_costs_are_counted_never_plotted_as_zero() -> None:
-    points = spread(3, cost=None)
-    assert spend_chart_svg(points) == "" and sparkline(points) == ""
-    assert summary(series(points)) == (
-        "Spend over time: no known cost in 3 requests from 2026-06-10 09:04 to 09:18 UTC; "
-        "3 with unknown cost, not plotted"
-    )
-
-
-def test_thousands_of_requests_are_summed_into_intervals() -> None:
-    points = [SpendPoint(AT + timedelta(seconds=13 * i), Decimal("0.00001"), "default") for i in range(5000)]
-    points.append(SpendPoint(AT + timedelta(hours=1), None))
-    svg = spend_chart_svg(points)
-    assert len(circles(svg)) == MAX_POINTS and len(svg) < 40_000
-    label = ET.fromstring(svg).get("aria-label", "")
-    assert label.startswith("Spend over time: $0.05 in 5,001 requests from 2026-06-10 09:04 to 2026-06-11 03:07 UTC")
-    assert label.endswith("; 1 with unknown cost, not plotted (summed into 200 intervals)")
-    s = series(points)
-    assert sum(step.requests for step in s.steps) == 5000 and s.total == Decimal("0.05000")
-    assert "25 requests" in (ET.fromstring(svg).findtext(f".//{SVG}circle/{SVG}title") or "")
-    bursts = [SpendPoint(AT + timedelta(days=d, seconds=i), Decimal("0.001")) for d in (0, 3) for i in range(300)]
-    assert len(circles(spend_chart_svg(bursts))) == 2  # empty intervals draw nothing
-
-
-def test_sparkline_shows_spend_per_interval() -> None:
-    points = [(AT, Decimal("0.01")), (AT + timedelta(minutes=30), Decimal("0.04")), (AT + timedelta(hours=1), None)]
-    assert sparkline(points, width=4) == "2026-06-10 09:04 ▃▁█▁ 10:04 UTC"
 
 
 # --- the view --------------------------------------------------------------------------------
@@ -352,62 +238,24 @@ def test_the_view_loads_no_io_library() -> None:
     assert out.stdout == "[]\n"
 
 
-# --- through the magic ---------------------------------------------------------------------
-@pytest.fixture
-def shell(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InteractiveShell]:
-    """An in-process shell whose accounting uses this test's ledger, with two notebooks."""
-    monkeypatch.setenv("EVO_MAGIC_NOTEBOOK", "/work/analysis.ipynb")
-    monkeypatch.setattr(accounting, "_current", None)
-    with Ledger(tmp_path / "evo_home" / "ledger.sqlite3") as ledger:  # EVO_MAGIC_HOME (conftest)
-        ledger.record(row(notebook="/work/analysis.ipynb", usage=TURN1, cost=Decimal("0.0000410536"), cell=3))
-        ledger.record(row(notebook="/work/analysis.ipynb", session="<script>", usage=TURN2))
-        ledger.record(LedgerRow("other.ipynb", "default", "deepseek-v4-flash", usage=TURN2, cost=Decimal("0.00014462")))
-    ip = InteractiveShell.instance()
-    ip.extension_manager.load_extension("evo_magic")
-    yield ip
-    ip.extension_manager.unload_extension("evo_magic")
-    accounting.current().close()
+MATH_AT = datetime(2026, 6, 10, 9, 0, tzinfo=timezone.utc)
 
 
-def test_usage_magic_shows_the_view(shell: InteractiveShell) -> None:
-    view = shell.run_line_magic("deepseek", "usage")
-    assert isinstance(view, UsageView) and len(view.records) == 2
-    text = repr(view)
-    assert text.startswith("Usage of analysis.ipynb\n") and "other.ipynb" not in text
-    assert "&lt;script&gt;" in view._repr_html_() and "<svg" in view._repr_html_()
-    every = shell.run_line_magic("deepseek", "usage --all")
-    assert every.by == ALL_BY and len(every.records) == 3 and "other.ipynb" in repr(every)
-    import evo_magic
-
-    rows = evo_magic.usage()
-    assert isinstance(rows, UsageRows) and [r.cost for r in rows] == [Decimal("0.0000410536"), None]
-    assert len(evo_magic.usage(all_notebooks=True)) == 3 and len(evo_magic.usage("other.ipynb")) == 1
+def dollars_record(cost: str, offline: bool = False, minutes: int = 0) -> UsageRecord:
+    return UsageRecord(
+        time=MATH_AT + timedelta(minutes=minutes), notebook="n.ipynb", session="default", origin="cell", cell=1,
+        model_requested="deepseek-v4-flash", model_answered="deepseek-v4-flash", protocol="openai",
+        prompt_tokens=10, cache_hit_tokens=0, cache_miss_tokens=10, completion_tokens=5, reasoning_tokens=0,
+        cost=Decimal(cost), ttft=0.1, elapsed=1.0, outcome="ok", error=None, offline=offline,
+    )  # fmt: skip
 
 
-def test_usage_magic_writes_csv(shell: InteractiveShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HOME", str(tmp_path))
-    notice = shell.run_line_magic("deepseek", "usage --csv ~/mine.csv")
-    assert isinstance(notice, Notice) and repr(notice) == f"Wrote 2 rows to {tmp_path / 'mine.csv'}"
-    assert len((tmp_path / "mine.csv").read_text(encoding="utf-8").splitlines()) == 3
-    assert repr(shell.run_line_magic("deepseek", "usage --csv here.csv")) == f"Wrote 2 rows to {Path.cwd() / 'here.csv'}"
-    notice = shell.run_line_magic("deepseek", f"usage --all --csv '{tmp_path / 'all of them.csv'}'")
-    assert repr(notice) == f"Wrote 3 rows to {tmp_path / 'all of them.csv'}"
-    with (tmp_path / "all of them.csv").open(newline="", encoding="utf-8") as f:
-        assert [r["cost"] for r in csv.DictReader(f)] == ["0.0000410536", "", "0.00014462"]
+MATH_OUTPUTS: dict[str, Callable[[], str]] = {
+    "usage chart": lambda: UsageRows([dollars_record("0.0012"), dollars_record("0.0004", minutes=5)])._repr_html_(),
+    "usage, emulator only": lambda: UsageRows([dollars_record("0.0012", offline=True)])._repr_html_(),
+}
 
 
-@pytest.mark.parametrize("where", ["missing/dir/u.csv", "."])
-def test_usage_magic_bad_csv_path_is_a_one_line_usage_error(
-    shell: InteractiveShell, tmp_path: Path, where: str
-) -> None:
-    with pytest.raises(UsageError) as info:
-        shell.run_line_magic("deepseek", f"usage --csv {tmp_path / where}")
-    message = str(info.value)
-    assert message.startswith(f"cannot write {tmp_path / where}: ") and "\n" not in message
-
-
-def test_chart_money_labels_use_format_money() -> None:
-    svg = spend_chart_svg([(AT, Decimal("1234.5")), (AT + timedelta(days=2), Decimal("0.00001"))])
-    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
-    assert texts[:2] == [format_money(Decimal("1234.50001")), "$0.00"] == ["$1,234.50", "$0.00"]
-    assert texts[2:] == ["2026-06-10 09:04", "2026-06-12 09:04 UTC"]
+@pytest.mark.parametrize("name", list(MATH_OUTPUTS))
+def test_every_html_output_is_skipped_by_mathjax(name: str) -> None:
+    assert_skipped_by_mathjax(name, MATH_OUTPUTS[name]())

@@ -9,67 +9,23 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from evo_magic.core.events import Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta, UsageReported
-from evo_magic.core.snapshot import TurnSnapshot
-from evo_magic.core.usage import Usage
-from evo_magic.errors import RateLimitError
 from evo_magic.ledger import store as ledger_module
-from evo_magic.ledger.records import row_from_reply, turn_from_reply
-from evo_magic.ledger.report import UsageRecord
 from evo_magic.ledger.store import (
     MIGRATIONS,
     Ledger,
     LedgerError,
-    LedgerRow,
     TurnRecord,
 )
-from evo_magic.ledger.totals import Totals, group_totals, totals_table
-from evo_magic.sessions.reply import Reply, Timing
+
+from .helpers import AT, TURN1, TURN2, row, sample, totals
 
 ROOT = Path(__file__).resolve().parents[1]
-AT = datetime(2026, 6, 10, 9, 4, 13, tzinfo=timezone.utc)
-# Usage of the recorded V4 tool loop (tests/fixtures/recorded/v4_thinking_tool_loop_*), costs at
-# v4-flash 0.0028 / 0.14 / 0.28 worked out in test_pricing.
-TURN1 = Usage(563, 512, 51, 116, 60)  # 0.0000410536
-TURN2 = Usage(875, 0, 875, 79, 26)  # 0.00014462
-TURN3 = Usage(976, 896, 80, 61, 25)  # 0.0000307888
-BIG = Usage(300_000, 200_000, 100_000, 50_000, 20_000)  # v4-pro peak: 0.3388
-
-
-def row(**kw: object) -> LedgerRow:
-    base: dict[str, object] = {
-        "notebook": "analysis.ipynb",
-        "session": "default",
-        "model_requested": "deepseek-v4-flash",
-        "model_answered": "deepseek-v4-flash",
-        "at": AT,
-    }
-    return LedgerRow(**{**base, **kw})  # type: ignore[arg-type]
-
-
-def totals(ledger: Ledger, notebook: str | None = None, by: tuple[str, ...] = ("session", "model")) -> list[Totals]:
-    """What the usage view sums: the ledger's rows, grouped in Python."""
-    return group_totals([UsageRecord.from_ledger(r) for r in ledger.rows(notebook)], by)
-
-
-def sample(ledger: Ledger) -> None:
-    ledger.record(row(model_requested="deepseek-chat", usage=TURN1, cost=Decimal("0.0000410536"), cell=3))
-    ledger.record(row(usage=TURN2, cost=Decimal("0.00014462"), cell=3))
-    ledger.record(row(usage=TURN3, cost=Decimal("0.0000307888"), cell=3))
-    ledger.record(row(outcome="interrupted", cell=4, ttft=0.8, elapsed=3.0))  # no usage reported
-    pro = {"session": "review", "model_requested": "deepseek-v4-pro", "model_answered": "deepseek-v4-pro"}
-    ledger.record(row(**pro, usage=BIG, cost=Decimal("0.3388"), origin="panel"))
-    ledger.record(row(**pro, outcome="error", error="RateLimitError"))  # failed before any token
-    ledger.record(row(session="review", model_requested="mystery", model_answered=None, usage=TURN1))
-    ledger.record(row(notebook="other.ipynb", usage=TURN2, cost=Decimal("0.00014462")))
 
 
 def test_round_trip_keeps_every_field_exactly(tmp_path: Path) -> None:
@@ -122,28 +78,6 @@ def test_a_started_row_becomes_the_settled_request(tmp_path: Path) -> None:
         assert ledger.record(row(cell=5, **paid), replace=999) not in (started, other)  # gone: appended
         (t,) = totals(ledger, by=())
         assert (t.requests, t.no_usage, t.unknown_cost, t.priced) == (3, 1, 1, 2)
-
-
-def test_totals_by_session_and_model(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.sqlite3") as ledger:
-        sample(ledger)
-        sums = totals(ledger, "analysis.ipynb")
-    flash = sums[0]
-    assert flash.key == ("default", "deepseek-v4-flash")  # deepseek-chat answered by v4-flash
-    # 0.0000410536 + 0.00014462 + 0.0000307888 = 0.0002164624, exactly
-    assert flash.cost == Decimal("0.0002164624")
-    assert (flash.requests, flash.no_usage, flash.unknown_cost) == (4, 1, 1)
-    assert (flash.prompt_tokens, flash.cache_hit_tokens, flash.completion_tokens) == (2414, 1408, 256)
-    assert flash.reasoning_tokens == 111
-    text = repr(totals_table(sums, title="Usage of analysis.ipynb"))
-    assert text == (
-        "Usage of analysis.ipynb\n"
-        "session  model              requests             input tokens          output tokens              cost\n"
-        "-------  -----------------  -------------------  --------------------  -------------------------  -------------------\n"
-        "default  deepseek-v4-flash  4 (1 without usage)  2,414 (58% cached)    256 (111 reasoning)        $0.0002 + 1 unknown\n"
-        "review   deepseek-v4-pro    2 (1 without usage)  300,000 (67% cached)  50,000 (20,000 reasoning)  $0.3388\n"
-        "review   mystery            1                    563 (91% cached)      116 (60 reasoning)         unknown"
-    )
 
 
 def test_spend_counts_known_costs_and_reports_unknown(tmp_path: Path) -> None:
@@ -286,49 +220,6 @@ def test_turns_for_a_later_session_restore(tmp_path: Path) -> None:
         assert [t.prompt for _, t in ledger.turns("analysis.ipynb", session="other")] == ["Summarise"]
 
 
-def test_rows_from_a_reply() -> None:
-    snap = TurnSnapshot()
-    for event in (
-        ResponseStarted("r-9", "deepseek-v4-flash"),
-        ReasoningDelta("thinking"),
-        TextDelta("Hello"),
-        ToolCallDelta(0, "call_0", "f", '{"x": 1}'),
-        UsageReported(TURN1),
-        Finished("stop"),
-    ):
-        snap.apply(event)
-    reply = Reply(snap, "deepseek-chat", "default", Timing(10.0, first_token=10.5, end=12.0), "ok", "openai", cell=7)
-    made = row_from_reply(reply, notebook="n.ipynb", cost=Decimal("0.0000410536"), at=AT)
-    assert made == LedgerRow(
-        notebook="n.ipynb",
-        session="default",
-        model_requested="deepseek-chat",
-        model_answered="deepseek-v4-flash",
-        usage=TURN1,
-        cost=Decimal("0.0000410536"),
-        at=AT,
-        cell=7,
-        ttft=0.5,
-        elapsed=2.0,
-        response_id="r-9",
-    )
-    reply.offline = True  # answered by the bundled emulator
-    assert row_from_reply(reply, notebook="n.ipynb", cost=Decimal("0.0000410536"), at=AT) == replace(made, offline=True)
-    assert turn_from_reply(reply, "Hi") == TurnRecord(
-        "Hi", "Hello", "thinking", ({"index": 0, "id": "call_0", "name": "f", "arguments": '{"x": 1}'},)
-    )
-    failed = Reply(TurnSnapshot(), "deepseek-v4-pro", "s", Timing(0.0, end=0.1), "error", cell="In[3]")
-    failed.error = RateLimitError("slow down")
-    made = row_from_reply(failed, notebook="n", cost=None, at=AT, origin="panel")
-    assert (made.usage, made.error, made.cell, made.model_answered, made.origin) == (
-        None,
-        "RateLimitError",
-        None,
-        None,
-        "panel",
-    )
-
-
 # --- several processes ---------------------------------------------------------------------
 
 WRITER = """
@@ -430,81 +321,26 @@ def test_an_unusable_path_is_a_ledger_error(tmp_path: Path) -> None:
         Ledger(tmp_path / "file" / "l.sqlite3")
 
 
-def test_every_request_is_started_then_settled_even_when_a_bug_breaks_it(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import evo_magic
-    import evo_magic.ledger.accounting as accounting
-    from evo_magic.sessions.registry import registry
+def test_ledger_migrates_schema_2_to_3(tmp_path: Path) -> None:
+    import sqlite3
 
-    from .conftest import use_emulator
+    from evo_magic.ledger import store as ledger_module
 
-    use_emulator(monkeypatch, emulator.url, "/work/started.ipynb")
-    accounting._current = None
-    acc = accounting.install(None, None)
-    outcomes: list[list[str]] = []
-    registry().listeners.append(
-        lambda kind, s, reply: outcomes.append([r.outcome for r in acc.ledger.rows(acc.notebook)])
-        if kind in ("start", "request")
-        else None
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for statements in ledger_module.MIGRATIONS[:2]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute("INSERT INTO schema_version VALUES (2)")
+    conn.execute(
+        "INSERT INTO requests (at, notebook, session, origin, model_requested, protocol, outcome) "
+        "VALUES ('2026-11-01T10:00:00+00:00', 'nb', 'default', 'cell', 'deepseek-chat', 'openai', 'ok')"
     )
-    try:
-        evo_magic.session().ask("What is 2+2?")
-        assert outcomes == [["started"], ["ok"]]  # one row: written before the request, then settled
-
-        class Broken:
-            def update(self, snap: Any) -> None:
-                raise RuntimeError("a bug in a view")
-
-            def finish(self, snap: Any, footer: Any) -> None: ...
-
-        with pytest.raises(RuntimeError, match="a bug in a view"):
-            evo_magic.session().ask("What is 2+2?", view=Broken())
-        rows = acc.ledger.rows(acc.notebook)
-        assert [r.outcome for r in rows] == ["ok", "error"] and rows[-1].usage is None
-    finally:
-        acc.close()
-        accounting._current = None
-
-
-def test_an_emulator_answer_is_recorded_as_such_and_billed_to_nobody(
-    emulator: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import evo_magic
-    import evo_magic.ledger.accounting as accounting
-    from evo_magic.display.render import footer_text
-    from evo_magic.ledger.pricing import billed_model, cost, format_money, load_table
-    from evo_magic.ledger.records import restored_turn
-    from evo_magic.sessions.registry import registry
-
-    from .conftest import use_emulator, use_offline
-
-    use_offline(monkeypatch, emulator, "/work/offline.ipynb")  # %deepseek offline, no key
-    accounting._current = None
-    acc = accounting.install(None, None)
-    started: list[LedgerRow] = []
-    registry().listeners.append(lambda kind, s, reply: started.extend(acc.ledger.rows()) if kind == "start" else None)
-    try:
-        reply = evo_magic.session().ask("What is 2+2?")
-        assert reply.offline and reply.priced and reply.cost is not None and reply.cost > 0
-        assert [r.offline for r in started] == [True]  # from the started row on
-        (recorded,) = acc.ledger.rows(acc.notebook)
-        assert recorded.offline and recorded.usage == reply.usage and recorded.outcome == "ok"
-        # priced exactly as DeepSeek would bill it, for the footer and the view
-        assert recorded.cost == reply.cost == cost(reply.usage, billed_model(reply.requested_model, reply.model),
-                                                   recorded.at, load_table())
-        assert acc.ledger.spend(acc.notebook) == (Decimal(0), 0)
-        shown = f"{format_money(reply.cost)} if billed (emulator)"
-        assert footer_text(reply.footer).endswith(f" · {shown}") and shown in reply._repr_html_()
-        ((kept, record),) = acc.ledger.turns(acc.notebook)
-        assert footer_text(restored_turn(kept, record).reply.footer).endswith(shown)  # after a restore too
-
-        use_emulator(monkeypatch, emulator.url, "/work/offline.ipynb")  # back online: billed again
-        paid = evo_magic.session("billed").ask("And 3+3?")  # (the emulator keeps reasoning per key)
-        assert not paid.offline and paid.cost is not None
-        assert footer_text(paid.footer).endswith(f" · {format_money(paid.cost)}")
-        assert [r.offline for r in acc.ledger.rows(acc.notebook)] == [True, False]
-        assert acc.ledger.spend(acc.notebook) == (paid.cost, 0)
-    finally:
-        acc.close()
-        accounting._current = None
+    conn.execute("INSERT INTO turns VALUES (1, 'q', 'a', '', '[]')")
+    conn.commit()
+    conn.close()
+    with Ledger(path) as ledger:
+        [(row, record)] = ledger.turns("nb")
+        assert (record.prompt, record.messages, record.cell_id) == ("q", None, None)
+        assert ledger.drop_turns([row.id or 0]) == 1 and ledger.turns("nb") == []

@@ -40,12 +40,6 @@ def test_braces_and_dollars_in_options_are_sent_literally(shell: InteractiveShel
     assert not hasattr(builtins, "EVO_PWNED")
 
 
-def test_line_commands_take_braces_literally(shell: InteractiveShell) -> None:
-    result = shell.run_cell("%deepseek budget {__import__('builtins').__setattr__('EVO_PWNED',1)or(2)}")
-    assert isinstance(result.error_in_exec, UsageError) and "budget is an amount" in str(result.error_in_exec)
-    assert not hasattr(builtins, "EVO_PWNED")
-
-
 # Characters that end a line of a cell (str.splitlines): a value holding one is not on the
 # option line, so the property leaves them out. Surrogates cannot come from a front end.
 LINE_ENDS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
@@ -108,19 +102,22 @@ def test_logit_bias_token_ids_are_ascii_digits_only(shell: InteractiveShell, spe
     assert shell.bodies == []  # type: ignore[attr-defined]
 
 
-@settings(max_examples=200, deadline=None)
-@given(token=st.text(max_size=8), bias=st.integers(-100, 100))
-@example(token="²", bias=1)
-@example(token="١٢٣", bias=1)
-def test_property_a_logit_bias_key_is_accepted_only_as_ascii_digits(token: str, bias: int) -> None:
-    import re
+def test_approval_without_a_front_end_that_can_ask_declines_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from IPython.core.error import StdinNotImplementedError
 
-    from evo_magic.core.options import RequestOptions
-    from evo_magic.errors import OptionError
+    from evo_magic.core.snapshot import ToolCall
+    from evo_magic.notebook.args import ask_approval
 
-    opts = RequestOptions(thinking=False, logit_bias={token: bias})
-    if re.fullmatch(r"[0-9]+", token):
-        assert opts.validate() is opts
-    else:
-        with pytest.raises(OptionError, match="token ids"):
-            opts.validate()
+    def no_stdin(prompt: str = "") -> str:
+        raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")
+
+    call = ToolCall(0, "call_0", "weather", '{"city": "Paris"}')
+    monkeypatch.setattr("builtins.input", no_stdin)
+    assert ask_approval(call) is False
+    assert capsys.readouterr().out == (
+        "Not run: weather needs approval (--approve) and this front end cannot ask for it.\n"
+    )
+    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
+    assert ask_approval(call) is True

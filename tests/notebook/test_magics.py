@@ -2,34 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+from traitlets import TraitError
 
+import evo_magic
+import evo_magic.ledger.accounting as accounting
+from evo_magic.errors import OptionError
 from evo_magic.sessions.registry import registry
+from evo_magic.sessions.tools import DEFAULT_MAX_TOOL_CALLS
 
-
-@pytest.fixture
-def shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
-    ip = InteractiveShell.instance()
-    ip.extension_manager.load_extension("evo_magic")
-    ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
-    requests: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        requests.append(request)
-        return httpx.Response(500, json={"error": {"message": "no network in this test"}})
-
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(handler)}
-    ip.requests = requests  # type: ignore[attr-defined]
-    yield ip
-    ip.extension_manager.unload_extension("evo_magic")
-    assert requests == [], "misuse must not reach the network"
+from ..keys import ENV_KEY, MASKED, OUTPUT_KEY
+from ..sessions.helpers import Api, use
+from ..streams import Turn, payloads, serve, sse, sse_answer
+from .helpers import magics_of
 
 
 @pytest.mark.parametrize(
@@ -97,34 +93,6 @@ def test_no_key_says_how_to_set_one_or_go_offline(shell: InteractiveShell) -> No
     assert "EVOLINK_API_KEY" in str(info.value) and "%deepseek offline" in str(info.value)
 
 
-def test_unknown_line_command_suggests(shell: InteractiveShell) -> None:
-    with pytest.raises(UsageError, match="did you mean 'history'"):
-        shell.run_line_magic("deepseek", "histroy")
-
-
-def test_help_and_question_mark_show_the_reference(shell: InteractiveShell) -> None:
-    notice = shell.run_line_magic("deepseek", "help")
-    for word in (
-        "--no-think",
-        "--max-tokens",
-        "offline",
-        "history",
-        "%config DeepSeekMagics.model",
-    ):
-        assert word in repr(notice)
-    doc = shell.find_cell_magic("deepseek").__doc__
-    assert "--system TEXT" in doc
-
-
-def test_config_shows_only_last_four_key_chars(
-    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("EVOLINK_API_KEY", "sk-supersecret-value-7777")
-    table = shell.run_line_magic("deepseek", "config")
-    text, html = repr(table), table._repr_html_()
-    assert "7777" in text and "supersecret" not in text and "supersecret" not in html
-
-
 def test_percent_config_sets_defaults(shell: InteractiveShell) -> None:
     shell.run_line_magic("config", "DeepSeekMagics.model = 'deepseek-v4-pro'")
     assert registry().defaults.model == "deepseek-v4-pro"
@@ -141,7 +109,6 @@ def test_percent_config_sets_defaults(shell: InteractiveShell) -> None:
 
 
 def test_each_model_thinks_by_its_own_default_unless_told(shell: InteractiveShell) -> None:
-    from evo_magic.errors import OptionError
 
     s = registry().get()
     assert s.options().thinking is None and s.options().thinking_on  # V4: on
@@ -160,69 +127,6 @@ def test_each_model_thinks_by_its_own_default_unless_told(shell: InteractiveShel
         shell.run_line_magic("config", "DeepSeekMagics.thinking = None")
 
 
-def test_reset_and_history_commands(shell: InteractiveShell) -> None:
-    assert "0 turns" in repr(shell.run_line_magic("deepseek", "history"))  # the default session always exists
-    registry().get("other")
-    assert "reset" in repr(shell.run_line_magic("deepseek", "reset -s other"))
-    table = shell.run_line_magic("deepseek", "history -s other")
-    assert "0 turns" in repr(table)
-    with pytest.raises(UsageError):
-        shell.run_line_magic("deepseek", "history --nope")
-
-
-@pytest.mark.parametrize("command", ["history -s ghost", "reset -s ghost", "undo -s ghost", "pick 2 -s ghost"])
-def test_unknown_session_is_refused_not_created(shell: InteractiveShell, command: str) -> None:
-    registry().get("scratch")
-    with pytest.raises(UsageError) as info:
-        shell.run_line_magic("deepseek", command)
-    message = str(info.value)
-    assert "no session 'ghost'; sessions: default, scratch" in message and "\n" not in message
-    assert "%deepseek restore -s ghost" in message
-    assert "ghost" not in registry().sessions
-    assert "ghost" not in repr(shell.run_line_magic("deepseek", "config"))
-
-
-@pytest.mark.parametrize("command", ["history -s ''", "reset -s ' '"])
-def test_empty_session_name_is_refused_by_line_commands(shell: InteractiveShell, command: str) -> None:
-    with pytest.raises(UsageError, match="a session name cannot be empty"):
-        shell.run_line_magic("deepseek", command)
-
-
-def test_restore_creates_the_session_it_names(shell: InteractiveShell) -> None:
-    notice = shell.run_line_magic("deepseek", "restore -s fresh")
-    assert "Nothing to restore for session 'fresh'" in repr(notice)
-    assert "fresh" in registry().sessions
-
-
-def sse_answer(text: str) -> bytes:
-    import json as _json
-
-    chunks = [
-        {"id": "a", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": text}}]},
-        {"id": "a", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
-         "usage": {"prompt_tokens": 9, "completion_tokens": 3}},
-    ]
-    return b"".join(b"data: " + _json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
-
-
-@pytest.fixture
-def answering(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> list[dict]:
-    import json as _json
-
-    monkeypatch.setenv("EVOLINK_API_KEY", "sk-magic-test-1111")
-    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
-    bodies: list[dict] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        bodies.append(_json.loads(request.content))
-        return httpx.Response(200, headers={"content-type": "text/event-stream"},
-                              content=sse_answer("Cause: x is a string.\n\n```python\nx = 1\nprint(x + 1)\n```\n"))
-
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(handler)}
-    yield bodies
-    shell.requests.clear()  # type: ignore[attr-defined]
-
-
 def test_interpolation_of_values_in_prompt(shell: InteractiveShell, answering: list[dict]) -> None:
     shell.user_ns["rows"] = list(range(3))
     shell.run_cell_magic("deepseek", "--new", "Sum {rows} and {len(rows)} {{not this}}")
@@ -233,76 +137,10 @@ def test_interpolation_of_values_in_prompt(shell: InteractiveShell, answering: l
         shell.run_cell_magic("deepseek", "", "what is {nope}")
 
 
-def test_fix_sends_error_and_code_and_puts_corrected_cell_below(shell: InteractiveShell, answering: list[dict]) -> None:
-    with pytest.raises(UsageError, match="no error to fix"):
-        shell.run_line_magic("deepseek", "fix")
-    shell.run_cell("x = 'a'\nprint(x + 1)")
-    shell.run_line_magic("deepseek", "fix")
-    sent = answering[-1]["messages"][-1]["content"]
-    assert "print(x + 1)" in sent and "TypeError" in sent and "Traceback" in sent
-    assert "interactiveshell.py" not in sent and "run_code" not in sent  # the notebook's frames only
-    assert shell.rl_next_input == "x = 1\nprint(x + 1)"  # type: ignore[attr-defined]
-    shell.run_cell_magic("deepseek", "--new", "Explain {Err}")
-    assert "TypeError" in answering[-1]["messages"][-1]["content"]
-
-
 def test_format_code_puts_code_in_next_cell(shell: InteractiveShell, answering: list[dict]) -> None:
     shell.rl_next_input = None  # type: ignore[attr-defined]
     shell.run_cell_magic("deepseek", "-f code --new", "write code")
     assert shell.rl_next_input == "x = 1\nprint(x + 1)"  # type: ignore[attr-defined]
-
-
-def test_undo_command(shell: InteractiveShell, answering: list[dict]) -> None:
-    shell.run_cell_magic("deepseek", "-s u --new", "one")
-    shell.run_cell_magic("deepseek", "-s u", "two")
-    assert "'two'" in repr(shell.run_line_magic("deepseek", "undo -s u"))
-    assert len(registry().get("u").turns) == 1
-
-
-def test_offline_rate_applies_to_the_running_emulator_and_off_says_where(shell: InteractiveShell) -> None:
-    from evo_magic.notebook import offline
-
-    try:
-        first = shell.run_line_magic("deepseek", "offline --rate 50")
-        assert "(50 tokens/s)" in first.text and offline._emulator.state.tokens_per_second == 50
-        again = shell.run_line_magic("deepseek", "offline --rate 2000")  # the emulator keeps running
-        assert "(2000 tokens/s)" in again.text and offline._emulator.state.tokens_per_second == 2000
-        with pytest.raises(UsageError, match="--rate is tokens per second"):
-            shell.run_line_magic("deepseek", "offline --rate -3")
-        back = shell.run_line_magic("deepseek", "offline --off")
-        assert "again" in back.text and "127.0.0.1" not in back.text
-    finally:
-        offline.go_online()
-    assert "Already online" in shell.run_line_magic("deepseek", "offline --off").text
-
-
-def test_restore_without_a_notebook_name_says_the_ledger_name_is_shared(
-    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import evo_magic.ledger.accounting as accounting
-
-    for name in ("JPY_SESSION_NAME", "EVO_MAGIC_NOTEBOOK"):
-        monkeypatch.delenv(name, raising=False)
-    acc = accounting.current()
-    acc._notebook = None  # named again, now without a front end
-    try:
-        said = shell.run_line_magic("deepseek", "restore").text
-        assert "untitled (cwd:" in said and "set EVO_MAGIC_NOTEBOOK to tell them apart" in said
-    finally:
-        acc._notebook = None
-def magics_of(shell: InteractiveShell) -> Any:
-    return next(c for c in shell.configurables if type(c).__name__ == "DeepSeekMagics")
-
-
-@pytest.mark.parametrize("amount", ["nan", "inf", "-inf", "$nan", "-1", "0"])
-def test_budget_must_be_a_positive_finite_amount(shell: InteractiveShell, amount: str) -> None:
-    with pytest.raises(UsageError) as info:
-        shell.run_line_magic("deepseek", f"budget {amount}")
-    assert "\n" not in str(info.value) and "positive amount of USD" in str(info.value)
-    assert magics_of(shell).budget is None
-    from evo_magic.ledger.accounting import current
-
-    assert current().budget is None
 
 
 @pytest.mark.parametrize("amount", [float("nan"), float("inf"), -1.0])
@@ -388,22 +226,6 @@ def test_quoted_cell_options_lose_their_quotes(shell: InteractiveShell, answerin
     assert answering[-1]["messages"][0] == {"role": "system", "content": "be kind"}
 
 
-def test_history_text_escapes_control_characters(shell: InteractiveShell, answering: list[dict]) -> None:
-    shell.run_cell_magic("deepseek", "--new --no-interpolate", "\x1b[2J\x1b]0;owned\x07 wipe\rthe\x9b1A screen\tnow")
-    table = shell.run_line_magic("deepseek", "history")
-    text = repr(table)
-    assert not any((ord(c) < 32 and c != "\n") or 0x7F <= ord(c) <= 0x9F for c in text)
-    assert "\\x1b[2J\\x1b]0;owned\\x07 wipe the\\x9b1A screen now" in text
-    assert table.turns[0].prompt.startswith("\x1b[2J")  # only the text form is escaped; the turns keep the prompt
-
-
-def test_fix_checks_the_output_variable_too(shell: InteractiveShell, answering: list[dict]) -> None:
-    shell.run_cell("x = 'a'\nprint(x + 1)")
-    with pytest.raises(UsageError, match="needs a Python variable name, not 'class'"):
-        shell.run_line_magic("deepseek", "fix -o class")
-    assert answering == [] and "class" not in shell.user_ns
-
-
 def test_err_before_any_error_says_there_is_none_yet(shell: InteractiveShell, answering: list[dict]) -> None:
     with pytest.raises(UsageError, match="there is no error yet to refer to") as info:
         shell.run_cell_magic("deepseek", "", "Why did this fail? {Err}")
@@ -423,18 +245,6 @@ def test_cell_magic_with_no_body_reaches_the_magic(shell: InteractiveShell, answ
 
     assert shell.input_transformers_cleanup.count(empty_body) == 1
     assert shell.input_transformer_manager.check_complete("%%deepseek --fix\n")[0] == "incomplete"
-
-
-def test_budget_is_confirmed_to_the_cent_fraction_and_shown_in_config(shell: InteractiveShell) -> None:
-    try:
-        said = shell.run_line_magic("deepseek", "budget 0.0006").text
-        assert "Budget for this notebook: $0.0006;" in said  # was "$0.00"
-        rows = dict((str(k), str(v)) for k, v in shell.run_line_magic("deepseek", "config").rows)
-        assert rows["budget"] == "$0.0006" and rows["thinking"] == "each model's default"
-    finally:
-        shell.run_line_magic("deepseek", "budget off")
-    rows = dict((str(k), str(v)) for k, v in shell.run_line_magic("deepseek", "config").rows)
-    assert rows["budget"] == "none"
 
 
 def test_a_refused_config_value_does_not_stop_the_extension_loading(
@@ -471,61 +281,227 @@ def test_format_json_shows_the_parsed_value_once_as_indented_json(
     shell.requests.clear()  # type: ignore[attr-defined]
 
 
-def test_help_keeps_its_layout_in_html(shell: InteractiveShell) -> None:
-    """In JupyterLab the reference was one paragraph: HTML collapses newlines and spaces."""
-    import html as _html
+def test_the_magic_refuses_before_any_request(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, emulator: object) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
 
-    notice = shell.run_line_magic("deepseek", "help")
-    markup = notice._repr_html_()
-    [body] = re.findall(r"<pre[^>]*>(.*?)</pre>", markup, re.S)
-    assert _html.unescape(body) == shell.find_cell_magic("deepseek").__doc__
-    assert "  -s NAME              use the named session" in _html.unescape(body)
-    assert repr(notice).startswith("%deepseek: Chat with DeepSeek")
-
-
-def test_the_offline_notice_shows_commands_as_code_never_as_backticks(shell: InteractiveShell) -> None:
-    from evo_magic.notebook import offline
-
+    monkeypatch.setenv("EVOLINK_API_KEY", ENV_KEY)
+    (tmp_path / ".env").write_text(f"EVOLINK_BASE_URL={emulator.url}\n")  # type: ignore[attr-defined]
+    sent = len(emulator.requests)  # type: ignore[attr-defined]
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
     try:
-        notice = shell.run_line_magic("deepseek", "offline --rate 50")
-        assert "`" not in repr(notice) and "`" not in notice._repr_html_()
-        assert "%deepseek offline --off goes back online" in repr(notice)
-        assert "<code>%deepseek offline --off</code> goes back online" in notice._repr_html_()
+        ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
+        result = ip.run_cell("%%deepseek\nhello")
+        assert not result.success and ".env" in str(result.error_in_exec)
     finally:
-        offline._stop()
+        ip.extension_manager.unload_extension("evo_magic")
+    assert len(emulator.requests) == sent  # type: ignore[attr-defined]
 
 
-def test_bare_budget_tells_the_limit_and_this_notebooks_spend(
-    shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+
+
+# --- end to end: a %%deepseek cell with a tool loop, on both protocols -------------------------
+ROUND_1 = Turn(
+    text=[f"Using {OUTPUT_KEY[:3]}", f"{OUTPUT_KEY[3:]}."],
+    reasoning=[f"the key is {OUTPUT_KEY[:7]}", f"{OUTPUT_KEY[7:]} ok"],
+    calls=[("call_1", "echo", ['{"s": "' + OUTPUT_KEY[:10], OUTPUT_KEY[10:] + '"}'])],
+)
+
+
+ROUND_2 = Turn(text=[f"Done: {OUTPUT_KEY[:12]}", f"{OUTPUT_KEY[12:]} !"], reasoning=[f"{OUTPUT_KEY[:1]}", f"{OUTPUT_KEY[1:]}"])
+
+
+@pytest.fixture
+def masking_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    monkeypatch.setenv("EVOLINK_API_KEY", OUTPUT_KEY)
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("JPY_SESSION_NAME", "/work/output-secrets.ipynb")
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
+    yield ip
+    ip.extension_manager.unload_extension("evo_magic")
+
+
+@pytest.mark.parametrize("live", ["none", "text"])
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_the_key_in_the_models_output_is_masked_everywhere(masking_shell: InteractiveShell, protocol: str, live: str) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def answer(body: dict[str, Any]) -> list[bytes]:
+        bodies.append(body)
+        raw = sse(protocol, payloads(protocol, ROUND_1 if len(bodies) == 1 else ROUND_2))
+        return [raw[i : i + 7] for i in range(0, len(raw), 7)]
+
+    registry().transport_kwargs = {"http_transport": serve(answer)}
+    received: list[str] = []
+    masking_shell.user_ns["echo"] = lambda s: received.append(s) or s
+    masking_shell.run_line_magic("config", f"DeepSeekMagics.live = {live!r}")
+    with capture_output() as cell:
+        result = masking_shell.run_cell(f"%%deepseek --protocol {protocol} --tools echo -o r\nWhat is my key?")
+    result.raise_error()
+    reply = masking_shell.user_ns["r"]
+    assert reply.ok and len(bodies) == 2
+    assert (reply.text, reply.reasoning) == (f"Done: {MASKED} !", f"{MASKED}")
+    assert received == [MASKED]  # what the tool loop passes on
+    first = reply.rounds[0]
+    assert (first.text, first.reasoning, first.tool_calls[0].arguments) == (
+        f"Using {MASKED}.", f"the key is {MASKED} ok", f'{{"s": "{MASKED}"}}')
+    shown = cell.stdout + "".join(json.dumps(o.data, ensure_ascii=False) for o in cell.outputs)
+    assert MASKED in shown and f"Done: {MASKED}" in shown
+    history = masking_shell.run_line_magic("deepseek", "history")
+    turns = registry().get().turns
+    (stored,) = accounting.current().ledger.turns("/work/output-secrets.ipynb", "default")
+    kept = {
+        "sent back": json.dumps(bodies[1], ensure_ascii=False),  # the request the tool loop made
+        "reply": repr(reply) + reply._repr_html_(),
+        "history": repr(history) + history._repr_html_(),
+        "turns": repr(turns) + json.dumps([m.to_record() for t in turns for m in t.messages], ensure_ascii=False),
+        "ledger": json.dumps(stored[1].__dict__, ensure_ascii=False),
+    }
+    for where, text in {"cell": shown, **kept}.items():
+        assert OUTPUT_KEY not in text, where
+    assert kept["ledger"].count(MASKED) >= 5  # answer, thinking and arguments of both rounds
+
+
+@pytest.fixture
+def shown_shell(monkeypatch: pytest.MonkeyPatch, emulator: object) -> Iterator[tuple[InteractiveShell, list[Any]]]:
+    """An IPython shown_shell on the bundled emulator, without a live view: what it displays is kept."""
+    from ..conftest import use_offline
+
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
+    ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
+    use_offline(monkeypatch, emulator, "/work/views.ipynb")
+    shown: list[Any] = []
+    monkeypatch.setattr("evo_magic.notebook.magics.display", lambda *a, **k: shown.append(a[0]))
+    yield ip, shown
+    ip.extension_manager.unload_extension("evo_magic")
+
+
+def html_of(obj: Any) -> str:
+    return obj["text/html"] if isinstance(obj, dict) else obj._repr_html_()
+
+
+def text_of(obj: Any) -> str:
+    return obj["text/plain"] if isinstance(obj, dict) else repr(obj)
+
+
+def test_f_json_displays_the_answer_once_as_json(shown_shell: tuple[InteractiveShell, list[Any]]) -> None:
+    ip, shown = shown_shell
+    ip.run_cell_magic("deepseek", "-f json --no-think -o data", "List two colours as JSON")
+    assert isinstance(ip.user_ns["data"], dict)
+    [answer] = shown  # once: not the answer and then the same JSON again
+    pretty = json.dumps(ip.user_ns["data"], indent=2, ensure_ascii=False)
+    assert text_of(answer).startswith(pretty + "\n\n") and "deepseek-v4-flash" in text_of(answer)
+    assert '<code class="language-json evo-hl">' in html_of(answer)
+
+
+def test_n_choices_are_displayed_as_one_answer(shown_shell: tuple[InteractiveShell, list[Any]]) -> None:
+    ip, shown = shown_shell
+    ip.run_cell_magic("deepseek", "-n 3 --no-think", "Say hi")
+    [answer] = shown
+    assert html_of(answer).count('<section class="evo-choice">') == 3
+    assert html_of(answer).count('class="evo-footer"') == 1
+    assert text_of(answer).count("Choice ") == 3
+
+
+def test_logprobs_come_after_the_answer_as_the_compact_view(shown_shell: tuple[InteractiveShell, list[Any]]) -> None:
+    from evo_magic.display.logprobs import LogprobsView
+
+    ip, shown = shown_shell
+    ip.run_cell_magic("deepseek", "--no-think --logprobs --top-logprobs 3", "What is 2+2?")
+    answer, view = shown
+    assert "<strong>4</strong>" in html_of(answer) and isinstance(view, LogprobsView)
+    assert len(view.tokens) > 3 and all(len(t.alternatives) <= 3 for t in view.tokens)
+
+
+# --- the magic: --max-tool-calls N and %config DeepSeekMagics.max_tool_calls ----------------------
+@pytest.fixture
+def tools_shell(monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-tool-cap-0000")
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
+    ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
+    ip.user_ns["ping"] = lambda n: n
+    yield ip
+    ip.run_line_magic("config", f"DeepSeekMagics.max_tool_calls = {DEFAULT_MAX_TOOL_CALLS}")
+    ip.extension_manager.unload_extension("evo_magic")
+
+
+def test_the_cell_option_and_the_config_trait(tools_shell: InteractiveShell) -> None:
+    api = use(Api("openai", 6))
+    with capture_output() as cell:
+        tools_shell.run_cell_magic("deepseek", "--tools ping --max-tool-calls 3", "go")
+    assert sum(not r.startswith("Error") for r in api.results()) == 3
+    shown = "".join(json.dumps(o.data) for o in cell.outputs)
+    assert shown.count("the first 3 ran, the other 3 were not run (max_tool_calls = 3)") == 2  # html + text
+    tools_shell.run_line_magic("config", "DeepSeekMagics.max_tool_calls = 5")
+    assert registry().defaults.max_tool_calls == 5
+    assert ["max_tool_calls", "5 per round"] in tools_shell.run_line_magic("deepseek", "config").rows
+    api.again(6)
+    tools_shell.run_cell_magic("deepseek", "--tools ping", "again")
+    assert sum(not r.startswith("Error") for r in api.results()) == 5
+    magics = next(c for c in tools_shell.configurables if type(c).__name__ == "DeepSeekMagics")
+    with pytest.raises(TraitError, match="max_tool_calls must be at least 1, not 0"):
+        magics.max_tool_calls = 0
+    assert "--max-tool-calls N" in tools_shell.run_line_magic("deepseek", "help").text
+
+
+@pytest.mark.parametrize("line", ["--tools ping --max-tool-calls 0", "--tools ping --max-tool-calls x",
+                                  "--max-tool-calls 3"])
+def test_a_bad_cell_option_is_a_one_line_usage_error(tools_shell: InteractiveShell, line: str) -> None:
+    api = use(Api("openai", 1))
+    with pytest.raises(UsageError) as info:
+        tools_shell.run_cell_magic("deepseek", line, "go")
+    assert "\n" not in str(info.value).strip() and api.bodies == []
+
+
+@pytest.fixture
+def models_shell(answering_shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[InteractiveShell]:
+    monkeypatch.setenv("JPY_SESSION_NAME", "models.ipynb")
+    yield answering_shell
+    answering_shell.run_line_magic("config", "DeepSeekMagics.extra_models = []")
+    answering_shell.run_line_magic("config", "DeepSeekMagics.model = 'deepseek-v4-flash'")
+
+
+def test_a_mistyped_model_is_refused_before_any_request_with_a_suggestion(models_shell: InteractiveShell) -> None:
+    result = models_shell.run_cell("%%deepseek -m deepseek-v4-flsh\nhello")
+    error = result.error_in_exec
+    assert isinstance(error, UsageError)
+    message = str(error)
+    assert len(message.splitlines()) == 1
+    assert "did you mean 'deepseek-v4-flash'" in message and "extra_models" in message
+    assert models_shell.bodies == []  # type: ignore[attr-defined]
+    assert len(evo_magic.usage()) == 0  # no junk row in the usage table
+
+
+def test_extra_models_allow_a_model_the_gateway_adds_later(models_shell: InteractiveShell) -> None:
+    models_shell.run_line_magic("config", "DeepSeekMagics.extra_models = ['deepseek-v5-preview']")
+    assert models_shell.run_cell("%%deepseek -m deepseek-v5-preview --no-think\nhello").success
+    assert models_shell.bodies[-1]["model"] == "deepseek-v5-preview"  # type: ignore[attr-defined]
+    models_shell.run_line_magic("config", "DeepSeekMagics.model = 'deepseek-v5-preview'")
+    assert models_shell.run_cell("%%deepseek --no-think\nhello again").success
+    assert models_shell.bodies[-1]["model"] == "deepseek-v5-preview"  # type: ignore[attr-defined]
+    table = repr(models_shell.run_line_magic("deepseek", "config"))
+    assert re.search(r"extra_models\s+deepseek-v5-preview", table), table
+
+
+def test_a_refused_config_setting_is_one_clean_line(
+    models_shell: InteractiveShell, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from decimal import Decimal
-
-    from evo_magic.ledger.accounting import current
-
-    from .test_ledger import TURN2, row
-
-    monkeypatch.setenv("JPY_SESSION_NAME", "budget.ipynb")
-    acc = current()
-    acc._notebook = None  # named from the environment of this test
-    acc.ledger.record(row(notebook=acc.notebook, usage=TURN2, cost=Decimal("0.25")))
-    acc.ledger.record(row(notebook=acc.notebook, usage=TURN2, cost=Decimal("9"), offline=True))  # not billed
-    acc.ledger.record(row(notebook="other.ipynb", usage=TURN2, cost=Decimal("5")))
-    shell.run_line_magic("deepseek", "budget off")
-    none = shell.run_line_magic("deepseek", "budget")
-    assert repr(none) == (
-        "No budget for budget.ipynb: $0.25 spent. %deepseek budget AMOUNT sets one "
-        "(a warning from 80 %, requests past it are refused)."
-    )
-    assert "<code>%deepseek budget AMOUNT</code>" in none._repr_html_()
-    shell.run_line_magic("deepseek", "budget 2")
-    assert repr(shell.run_line_magic("deepseek", "budget")) == (
-        "Budget for budget.ipynb: $0.25 of $2.00 spent (12 %). %deepseek budget off removes it."
-    )
-    shell.run_line_magic("deepseek", "budget off")
-    with pytest.raises(UsageError, match="usage: %deepseek budget"):
-        shell.run_line_magic("deepseek", "budget 1 2")
-    shell.run_line_magic("deepseek", "budget 0.10")
-    assert repr(shell.run_line_magic("deepseek", "budget")).startswith(
-        "Budget for budget.ipynb is used up: $0.25 of $0.10 spent (250 %); new requests are refused."
-    )
-    shell.run_line_magic("deepseek", "budget off")
+    caplog.set_level(logging.ERROR)
+    capsys.readouterr()
+    for statement, words in (
+        ("DeepSeekMagics.model = 'deepseek-v4-flsh'", "did you mean 'deepseek-v4-flash'"),
+        ("DeepSeekMagics.extra_models = ['bad name']", "whitespace"),
+        ("DeepSeekMagics.read_timeout = -1", "read_timeout"),
+    ):
+        models_shell.run_cell(f"%config {statement}")
+        captured = capsys.readouterr()
+        shown = (captured.out + captured.err).strip()
+        assert words in shown, shown
+        assert len(shown.splitlines()) == 1 and "ERROR:root" not in shown and "Traceback" not in shown, shown
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    magics = next(c for c in models_shell.configurables if type(c).__name__ == "DeepSeekMagics")
+    assert magics.model == "deepseek-v4-flash" and magics.extra_models == [] and magics.read_timeout == 180.0

@@ -4,6 +4,8 @@ snapshot. Widgets live without a front end here (ipywidgets' comms are inert).""
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,11 +18,10 @@ import evo_magic.ledger.accounting as accounting
 import evo_magic.panels.panel as panel_module
 from evo_magic.sessions.registry import registry
 
-from .conftest import use_emulator, use_offline
-from .kernel import Kernel
+from ..conftest import use_emulator, use_offline
+from .helpers import LONG
 
 NOTEBOOK = "/work/panel.ipynb"
-LONG = "Write an essay of 3000 words about sampling bias"
 
 
 def _fresh() -> None:
@@ -84,7 +85,8 @@ def test_send_shows_the_turn_and_shares_the_session(online: Any) -> None:
     assert '<div class="evo-panel-user">What is 2+2?</div>' in block.value
     assert 'class="evo-answer evo-md"' in block.value and "<strong>4</strong>" in block.value
     assert '<details class="evo-thinking">' in block.value  # folded, as in a cell
-    assert "Last answer: deepseek-v4-flash" in p.footer.value and "This notebook: $" in p.footer.value
+    footer = html.unescape(p.footer.value)  # off-peak the answer costs "<$0.0001"
+    assert "Last answer: deepseek-v4-flash" in footer and re.search(r"This notebook: <?\$", footer)
     # the panel's question is context for the next cell, and a cell's turn shows in the panel
     s = evo_magic.session()
     assert [m.content for m in s.history if m.role == "user"] == ["What is 2+2?"]
@@ -253,30 +255,6 @@ def test_panel_magic_and_display(monkeypatch: pytest.MonkeyPatch) -> None:
         _fresh()
 
 
-@pytest.mark.kernel
-def test_panel_streams_in_a_background_thread_of_a_real_kernel(tmp_path: Any) -> None:
-    k = Kernel({"EVO_MAGIC_HOME": str(tmp_path / "home"), "JPY_SESSION_NAME": NOTEBOOK})
-    try:
-        assert k.execute("%load_ext evo_magic\n%deepseek offline --rate 150").ok
-        assert k.execute(f"import evo_magic\np = evo_magic.panel()\np.send({LONG!r})").ok
-        started = time.monotonic()
-        quick = k.execute("1+1")
-        took = time.monotonic() - started
-        assert quick.text().strip().endswith("2") and took < 1.0, took
-        assert k.execute("print(p.busy)").text().strip() == "True"
-        assert k.execute("p.stop(); p.wait(5); print(p.rows[-1]['status'], p.busy)").text().split() == [
-            "stopped",
-            "False",
-        ]
-        assert k.execute("p.send('What is 2+2?', wait=True)\nprint(evo_magic.session().turns[-1].reply.text)").ok
-        out = k.execute("%%deepseek\nAnd 3+3?")
-        assert out.ok
-        prompts = k.execute("print([r['prompt'] for r in p.rows])").text()
-        assert "What is 2+2?" in prompts and "And 3+3?" in prompts
-    finally:
-        k.close()
-
-
 def test_the_panel_footer_counts_no_emulator_answer_as_spend(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from evo_magic.ledger.pricing import format_money
 
@@ -289,13 +267,13 @@ def test_the_panel_footer_counts_no_emulator_answer_as_spend(emulator: Any, monk
         free = evo_magic.session().turns[-1].reply
         assert free.offline and free.cost is not None and free.cost > 0
         would = f"{format_money(free.cost)} if billed (emulator)"
-        assert f"{would} · This notebook: $0.00 (answers of the emulator are not billed)" in p.footer.value
+        assert f"{would} · This notebook: $0.00 (answers of the emulator are not billed)" in html.unescape(p.footer.value)
         use_emulator(monkeypatch, emulator.url, NOTEBOOK, "sk-panel-test-4242")  # back online
         p.new_session()
         p.send("And 3+3?", wait=True)
         paid = p.session.turns[-1].reply
         assert not paid.offline and paid.cost is not None
-        assert p.footer.value.endswith(f"{format_money(paid.cost)} · This notebook: {format_money(paid.cost)}")
+        assert html.unescape(p.footer.value).endswith(f"{format_money(paid.cost)} · This notebook: {format_money(paid.cost)}")
         p.close()
     finally:
         _fresh()

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+
+import pytest
 
 from evo_magic import errors
-from evo_magic.core.events import StreamFailed
+from evo_magic.core.events import (
+    StreamFailed,
+)
 from evo_magic.core.messages import Message
 from evo_magic.core.options import RequestOptions
 from evo_magic.core.snapshot import ToolCall, TurnSnapshot, accumulate
 from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
+
+from ..streams import Turn, payloads
 
 MSG_ID = "53ee6690-1c2b-4d3e-9f00-aa11bb22cc33"
 
@@ -322,3 +329,22 @@ def test_tool_call_dataclass_roundtrip() -> None:
     call = ToolCall(0, "c", "f", "not json")
     _, turns = am.to_anthropic([Message("assistant", "", tool_calls=(call,), reasoning="")])
     assert turns[0]["content"][-1]["input"] == {"_raw_arguments": "not json"}
+
+
+@pytest.mark.parametrize("noise", [{"type": "ping", "error": None}, {"type": "future_event", "error": None},
+                                   {"type": "content_block_stop", "index": 0, "error": None}])
+def test_an_anthropic_event_with_a_null_error_is_no_error(noise: dict[str, Any]) -> None:
+    items = payloads("anthropic", Turn(text=["Hello ", "there"], reasoning=["hm"]))
+    for at in (1, 4, len(items) - 1):
+        items.insert(at, noise)
+    parser = am.StreamParser()
+    snap = accumulate(e for item in items for e in parser.feed(json.dumps(item)))
+    assert snap.error is None and snap.complete and snap.text == "Hello there"
+
+
+def test_an_anthropic_error_that_is_not_null_still_ends_the_stream() -> None:
+    parser = am.StreamParser()
+    (failed,) = parser.feed(json.dumps({"type": "ping", "error": {"type": "overloaded_error", "message": "busy"}}))
+    assert isinstance(failed.error, errors.ServerError) and "busy" in str(failed.error)  # type: ignore[union-attr]
+    (failed,) = parser.feed(json.dumps({"type": "error", "error": None}))  # an error event, even without detail
+    assert isinstance(failed.error, errors.ApiError)  # type: ignore[union-attr]

@@ -26,7 +26,7 @@ from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
 from evo_magic.sessions.registry import registry
 
-from .streams import Turn, cut, payloads, serve, sse, units
+from ..streams import Turn, cut, payloads, serve, sse, units
 
 KEY = "evlk_PROPERTY9e8d7c6b5a"  # the session's key: the model repeating it must come out masked
 SPECIAL = ["😀", "\U0001f9ea", "\U00010348", "é", "中", "\r", "\n", "\r\n", "\u2028", "\u2029", "\x85", '"', "\\",

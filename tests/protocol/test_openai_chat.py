@@ -15,7 +15,7 @@ from evo_magic.core.options import RequestOptions
 from evo_magic.core.snapshot import TurnSnapshot, accumulate
 from evo_magic.protocol.openai_chat import StreamParser, build_body, parse_response
 
-from .conftest import recording, recording_names
+from ..conftest import recording, recording_names
 
 STREAMS = [n for n in recording_names() if recording(n).get("streamed")]
 BODIES = [n for n in recording_names() if not recording(n).get("streamed")]

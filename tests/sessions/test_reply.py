@@ -17,8 +17,8 @@ from evo_magic.core.snapshot import TurnSnapshot
 from evo_magic.display.live import TextView, WidgetView
 from evo_magic.sessions.reply import Interrupted, Reply, Timing
 
-from .test_live import Clock, FakeHandle, FakeWidget
-from .test_session import FakeApi, api, sse  # noqa: F401  (api: the fixture)
+from ..display.helpers import Clock, FakeHandle, FakeWidget
+from .helpers import FakeApi, sse_chunks
 
 
 def interrupted(reasoning: str = "", text: str = "", *, shown: bool = True) -> Interrupted:
@@ -56,7 +56,7 @@ def test_a_partial_tool_call_counts_as_the_answer() -> None:
     assert exc._render_traceback_() == ["Interrupted: the partial answer (a tool call) is kept above."]
 
 
-def interrupt_after(api: FakeApi, text: str, reasoning: str = "") -> None:  # noqa: F811
+def interrupt_after(api: FakeApi, text: str, reasoning: str = "") -> None:
     """The next answer streams ``reasoning`` and ``text``, then the user presses Ctrl-C."""
 
     class Stream(httpx.SyncByteStream):
@@ -64,13 +64,13 @@ def interrupt_after(api: FakeApi, text: str, reasoning: str = "") -> None:  # no
             delta: dict[str, Any] = {"content": text or None}
             if reasoning:
                 delta["reasoning_content"] = reasoning
-            yield sse({"id": "x", "model": "m", "choices": [{"index": 0, "delta": delta}]}, done=False)
+            yield sse_chunks({"id": "x", "model": "m", "choices": [{"index": 0, "delta": delta}]}, done=False)
             raise KeyboardInterrupt
 
     api.script.append(httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Stream()))
 
 
-def test_a_cell_shows_the_message_once_under_the_answer(api: FakeApi) -> None:  # noqa: F811
+def test_a_cell_shows_the_message_once_under_the_answer(api: FakeApi) -> None:
     interrupt_after(api, "half an ", reasoning="Let me think")
     handle = FakeHandle()
     with pytest.raises(Interrupted) as info:
@@ -85,7 +85,7 @@ def test_a_cell_shows_the_message_once_under_the_answer(api: FakeApi) -> None:  
     assert "Interrupted" in info.value.reply._repr_html_()  # shown on its own, the reply says so
 
 
-def test_a_terminal_shows_the_message_once(api: FakeApi) -> None:  # noqa: F811
+def test_a_terminal_shows_the_message_once(api: FakeApi) -> None:
     interrupt_after(api, "half an ")
     out = io.StringIO()
     with pytest.raises(Interrupted) as info:
@@ -94,7 +94,7 @@ def test_a_terminal_shows_the_message_once(api: FakeApi) -> None:  # noqa: F811
     assert info.value._render_traceback_() == ["Interrupted: the partial answer (8 characters) is kept above."]
 
 
-def test_the_python_api_points_at_the_exception(api: FakeApi) -> None:  # noqa: F811
+def test_the_python_api_points_at_the_exception(api: FakeApi) -> None:
     interrupt_after(api, "half an ")
     with pytest.raises(Interrupted) as info:
         evo_magic.session().ask("q")

@@ -3,96 +3,24 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
 
 import evo_magic
+import evo_magic.ledger.accounting as accounting
 from evo_magic import errors
+from evo_magic.core.options import MODELS, RequestOptions
+from evo_magic.core.snapshot import TurnSnapshot
+from evo_magic.errors import OptionError
 from evo_magic.sessions.registry import registry
 from evo_magic.sessions.reply import Interrupted
 
-
-def sse(*chunks: dict, done: bool = True) -> bytes:
-    out = b": keep-alive\n\n" + b"".join(
-        b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks
-    )
-    return out + (b"data: [DONE]\n\n" if done else b"")
-
-
-def answer(text: str, reasoning: str | None, n_prompt: int = 10) -> bytes:
-    base = {"id": "r1", "model": "deepseek-v4-flash", "object": "chat.completion.chunk"}
-    chunks = []
-    if reasoning is not None:
-        chunks.append(
-            {
-                **base,
-                "choices": [
-                    {
-                        "index": 0,
-                        "delta": {"role": "assistant", "content": None, "reasoning_content": ""},
-                    }
-                ],
-            }
-        )
-        chunks.append(
-            {
-                **base,
-                "choices": [
-                    {"index": 0, "delta": {"content": None, "reasoning_content": reasoning}}
-                ],
-            }
-        )
-    chunks.append({**base, "choices": [{"index": 0, "delta": {"content": text}}]})
-    usage = {
-        "prompt_tokens": n_prompt,
-        "completion_tokens": 5,
-        "prompt_cache_hit_tokens": 0,
-        "prompt_cache_miss_tokens": n_prompt,
-    }
-    if reasoning is not None:
-        usage["completion_tokens_details"] = {"reasoning_tokens": 3}
-    chunks.append(
-        {
-            **base,
-            "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
-            "usage": usage,
-        }
-    )
-    return sse(*chunks)
-
-
-class FakeApi:
-    """Answers "answer N" (with reasoning when thinking is on) and records request bodies."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.script: list = []  # optional queued responses / exceptions
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content)
-        self.bodies.append(body)
-        if self.script:
-            item = self.script.pop(0)
-            if isinstance(item, Exception):
-                raise item
-            return item
-        n = len(self.bodies)
-        thinking = body.get("thinking", {}).get("type") != "disabled"
-        return httpx.Response(
-            200,
-            headers={"content-type": "text/event-stream"},
-            content=answer(f"answer {n}", f"reasoning {n}" if thinking else None),
-        )
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
-    monkeypatch.setenv("EVOLINK_API_KEY", "sk-session-test-0000")
-    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
-    fake = FakeApi()
-    registry().transport_kwargs = {"http_transport": httpx.MockTransport(fake)}
-    return fake
+from ..conftest import use_emulator
+from ..keys import MASKED, ODD_KEY, OUTPUT_KEY
+from ..streams import Turn, payloads, serve, sse
+from .helpers import FakeApi, answer, sse_chunks
 
 
 def test_ask_returns_reply_fields(api: FakeApi) -> None:
@@ -179,7 +107,7 @@ def test_truncated_stream_is_an_error_with_the_partial_reply(api: FakeApi) -> No
 
 
 def test_in_band_error_event(api: FakeApi) -> None:
-    body = sse(
+    body = sse_chunks(
         {"id": "x", "model": "m", "choices": [{"index": 0, "delta": {"content": "par"}}]},
         {"error": {"message": "upstream overloaded", "type": "server_error"}},
         done=False,
@@ -198,7 +126,7 @@ def test_keyboard_interrupt_keeps_partial_and_closes(api: FakeApi) -> None:
 
     class Stream(httpx.SyncByteStream):
         def __iter__(self):
-            yield sse(
+            yield sse_chunks(
                 {
                     "id": "x",
                     "model": "m",
@@ -262,27 +190,6 @@ def test_session_settings_and_overrides(api: FakeApi) -> None:
     assert api.bodies[0]["model"] == "deepseek-v4-pro" and api.bodies[0]["max_tokens"] == 50
     with pytest.raises(errors.OptionError):
         s.configure(bogus=1)
-
-
-def test_listeners_see_turns_and_a_broken_listener_does_not_break_asking(api: FakeApi) -> None:
-    seen = []
-    registry().listeners.append(lambda kind, session, payload: seen.append(kind))
-    registry().listeners.append(lambda kind, session, payload: 1 / 0)
-    evo_magic.session().ask("q")
-    assert seen == ["session", "start", "request", "turn"]
-
-
-def test_find_looks_a_session_up_without_creating_it() -> None:
-    seen = []
-    registry().listeners.append(lambda kind, session, payload: seen.append((kind, session.name)))
-    with pytest.raises(errors.OptionError, match=r"no session 'ghost'; sessions: default$"):
-        registry().find("ghost")
-    assert registry().find() is registry().get("default")  # the default session always exists
-    scratch = evo_magic.session("scratch")
-    assert registry().find("scratch") is scratch
-    with pytest.raises(errors.OptionError, match="sessions: default, scratch"):
-        registry().find("ghost")
-    assert "ghost" not in registry().sessions and ("session", "ghost") not in seen
 
 
 def test_one_client_per_session_reused(api: FakeApi) -> None:
@@ -352,7 +259,7 @@ def tool_call_stream(
             "usage": {"prompt_tokens": 50, "completion_tokens": 9},
         }
     )
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(*chunks))
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse_chunks(*chunks))
 
 
 def test_tool_loop_runs_parallel_calls_and_feeds_results_back(api: FakeApi) -> None:
@@ -427,7 +334,7 @@ def text_stream(text: str, n: int = 1) -> httpx.Response:
             "usage": {"prompt_tokens": 5, "completion_tokens": 5},
         }
     )
-    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse(*chunks))
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse_chunks(*chunks))
 
 
 def test_json_mode_parses_and_retries_once(api: FakeApi) -> None:
@@ -510,3 +417,165 @@ def test_max_tool_rounds_below_one_is_refused_before_sending(api: FakeApi) -> No
         with pytest.raises(errors.OptionError, match=f"max_tool_rounds must be at least 1, not {bad}"):
             evo_magic.session().ask("loop", tools=[ping], max_tool_rounds=bad)
     assert api.bodies == [] and evo_magic.session().turns == []
+
+
+def test_a_prompt_holding_the_key_is_sent_and_kept_masked(odd_key_online: accounting.Accounting, emulator: Any) -> None:
+    traceback_text = f"Traceback ...\nRuntimeError: auth failed with key {ODD_KEY}\nlone \ud800 surrogate"
+    reply = evo_magic.session().ask(f"Explain this error:\n{traceback_text}", system=f"key {ODD_KEY}")
+    assert reply.ok
+    sent = json.dumps(emulator.requests[-1], ensure_ascii=False)
+    assert ODD_KEY not in sent and "****5b4a" in sent and "\ufffd" in sent
+    turns = evo_magic.session().turns
+    history = repr(turns) + json.dumps([m.to_record() for t in turns for m in t.messages], ensure_ascii=False)
+    assert ODD_KEY not in history
+    stored = odd_key_online.ledger.turns("/work/secrets.ipynb", "default")
+    assert stored and all(ODD_KEY not in json.dumps(record.messages) + record.prompt for _, record in stored)
+
+
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_an_answer_ending_in_what_could_start_the_key_keeps_its_end(
+    protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVOLINK_API_KEY", OUTPUT_KEY)
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    turn = Turn(text=["see e", "vlk_OUT"], reasoning=["e"], calls=[("call_1", "f", ['{"a": "evlk'])])
+    registry().transport_kwargs = {"http_transport": serve(lambda body: [sse(protocol, payloads(protocol, turn))])}
+    reply = evo_magic.session().ask("go", protocol=protocol)
+    assert (reply.text, reply.reasoning, reply.tool_calls[0].arguments) == ("see evlk_OUT", "e", '{"a": "evlk')
+
+
+def test_over_loopback_the_emulator_can_say_it_split_at_utf16_boundaries(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emulator's "say" fault (a proxy cutting text at UTF-16 boundaries and making the model
+    repeat the key): one code unit per event, so the emoji's halves and the key are split."""
+
+    use_emulator(monkeypatch, emulator.url, "/work/said.ipynb", OUTPUT_KEY)
+    for protocol in ("openai", "anthropic"):
+        emulator.fail_next("say", text=f"A😀B {OUTPUT_KEY} ")
+        reply = evo_magic.session().ask("What is 2+2?", protocol=protocol)
+        assert reply.ok and reply.text.startswith(f"A😀B {MASKED} ") and reply.reasoning.startswith(f"A😀B {MASKED} ")
+        assert OUTPUT_KEY not in json.dumps(emulator.requests[-1])  # nothing sent back holds it either
+    emulator.fail_next("say", text="x")  # a non-streamed answer is left as it is
+    body = {"model": "deepseek-v4-flash", "messages": [{"role": "user", "content": "hi"}], "stream": False}
+    answer = httpx.post(emulator.url + "/v1/chat/completions", json=body, headers={"Authorization": "Bearer k"})
+    assert not answer.json()["choices"][0]["message"]["content"].startswith("x")
+
+
+# --- through the session: view, -o, history and ledger all get the text -------------------------
+@pytest.fixture
+def ledger(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-stream-text-0000")
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    acc = accounting.install(None, None)
+    yield acc.ledger
+    acc.close()
+
+
+class View:
+    """A live view that, like the real ones, must be able to send every text as UTF-8."""
+
+    def __init__(self) -> None:
+        self.finished: Any = None
+
+    def update(self, snap: TurnSnapshot) -> None:
+        (snap.text + snap.reasoning + "".join(c.arguments for c in snap.tool_calls)).encode("utf-8")
+
+    def finish(self, snap: TurnSnapshot, footer: Any) -> None:
+        self.update(snap)
+        self.finished = footer
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_a_split_pair_reaches_the_view_history_and_ledger_whole(protocol: str, ledger: Any) -> None:
+    turn = Turn(text=["A\ud83d", "\ude00B"], reasoning=["r\ud83e", "\udd14"])
+    raw = sse(protocol, payloads(protocol, turn))
+    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
+    view = View()
+    reply = evo_magic.session().ask("smile", protocol=protocol, view=view)
+    assert (reply.status, reply.text, reply.reasoning) == ("ok", "A😀B", "r🤔")
+    assert view.finished.status == "ok"
+    assert evo_magic.session().history[-1].content == "A😀B"
+    (row,) = ledger.rows()
+    assert row.outcome == "ok" and row.usage is not None and row.usage.prompt_tokens == 11
+    ((_, record),) = ledger.turns(row.notebook, "default")
+    assert (record.text, record.reasoning) == ("A😀B", "r🤔")
+
+
+def test_a_ping_with_a_null_error_keeps_the_answer_in_history(ledger: Any) -> None:
+    turn = Turn(text=["Hello"], noise=[1, 3])
+    raw = sse("anthropic", payloads("anthropic", turn))
+    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
+    reply = evo_magic.session().ask("hi", protocol="anthropic")
+    assert reply.status == "ok" and reply.text == "Hello" and reply.error is None
+    assert [m.role for m in evo_magic.session().history] == ["user", "assistant"]
+    assert [r.outcome for r in ledger.rows()] == ["ok"]
+
+
+def test_an_interrupted_stream_keeps_clean_text(ledger: Any) -> None:
+    """A stream that ends after half a pair: the partial answer ends in U+FFFD and is recorded."""
+    raw = sse("openai", payloads("openai", Turn(text=["ok \ud83d"]))[:-1])  # no finish, no usage
+    registry().transport_kwargs = {"http_transport": serve(lambda body: [raw])}
+    with pytest.raises(errors.TransportError) as caught:
+        evo_magic.session().ask("hi")
+    reply = caught.value.reply  # type: ignore[attr-defined]
+    assert reply.text == "ok \ufffd" and reply.status == "error"
+    assert [r.outcome for r in ledger.rows()] == ["error"]
+
+
+@pytest.fixture
+def emu(emulator, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-integration-0000")
+    monkeypatch.setenv("EVOLINK_BASE_URL", emulator.url)
+    return emulator
+
+
+def test_protocol_switch_between_turns(emu) -> None:
+    s = evo_magic.session("switch")
+    first = s.ask("Explain variance", protocol="openai")
+    second = s.ask("And in a table?", protocol="anthropic")
+    third = s.ask("Summarise", protocol="openai")
+    assert first.text and second.text and third.text and second.reasoning
+    body = emu.requests[-2]  # the anthropic request
+    assert body["messages"][1]["content"][0]["type"] == "thinking"
+    assert body["messages"][1]["content"][0]["thinking"] == first.reasoning
+    last = emu.requests[-1]["messages"]
+    assert last[3]["reasoning_content"] == second.reasoning  # the anthropic turn echoed back on openai
+    assert second.usage is not None and second.usage.prompt_tokens > 0
+
+
+def test_tools_over_anthropic(emu) -> None:
+    seen = []
+
+    def weather(city: str) -> dict:
+        """Weather for a city."""
+        seen.append(city)
+        return {"city": city, "celsius": 18}
+
+    reply = evo_magic.session("tools").ask("Use weather for Lisbon", protocol="anthropic", tools=[weather])
+    assert seen == ["Lisbon"] and "18" in reply.text and len(reply.rounds) == 2
+
+
+def test_cache_hits_grow_and_connection_is_reused(emu) -> None:
+    s = evo_magic.session("cache", system="You are a meticulous statistician. " * 30)
+    before = emu.accepted_connections
+    hits = [s.ask(f"Question {i} about sampling").usage.cache_hit_tokens for i in range(5)]
+    assert hits[0] < hits[-1] and all(h % 64 == 0 for h in hits)
+    assert hits == sorted(hits)
+    assert emu.accepted_connections - before == 1
+
+
+def test_json_mode_over_the_wire(emu) -> None:
+    reply = evo_magic.session("json").ask("List keywords", json_mode=True)
+    assert reply.data["ok"] is True
+
+
+def test_the_python_api_refuses_too() -> None:
+    with pytest.raises(OptionError, match="did you mean 'deepseek-v4-pro'"):
+        evo_magic.session().ask("hello", model="deepseek-v4-por")
+    with pytest.raises(OptionError, match="unknown model"):
+        RequestOptions(model="deepseek-v9-anything").validate()  # deepseek-* is no longer a pass
+    for model in MODELS:
+        assert RequestOptions(model=model).validate().model == model

@@ -6,8 +6,13 @@ from typing import Literal
 
 import pytest
 
+import evo_magic
+from evo_magic import errors
 from evo_magic.errors import OptionError
-from evo_magic.sessions.tools import function_tool, run_call
+from evo_magic.sessions.registry import registry
+from evo_magic.sessions.tools import DEFAULT_MAX_TOOL_CALLS, function_tool, run_call
+
+from .helpers import Api, use
 
 
 class Unit(enum.Enum):
@@ -83,22 +88,63 @@ def test_run_call_results_and_failures_as_text() -> None:
     assert not ok and "not valid JSON" in text
 
 
-def test_approval_without_a_front_end_that_can_ask_declines_in_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from IPython.core.error import StdinNotImplementedError
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-tool-cap-0000")
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
 
-    from evo_magic.core.snapshot import ToolCall
-    from evo_magic.notebook.args import ask_approval
 
-    def no_stdin(prompt: str = "") -> str:
-        raise StdinNotImplementedError("raw_input was called, but this frontend does not support input requests.")
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_ten_thousand_calls_in_one_round_run_only_up_to_the_cap(env: None, protocol: str) -> None:
+    api = use(Api(protocol, 10_000))
+    ran: list[int] = []
+    seen: list[str] = []
 
-    call = ToolCall(0, "call_0", "weather", '{"city": "Paris"}')
-    monkeypatch.setattr("builtins.input", no_stdin)
-    assert ask_approval(call) is False
-    assert capsys.readouterr().out == (
-        "Not run: weather needs approval (--approve) and this front end cannot ask for it.\n"
-    )
-    monkeypatch.setattr("builtins.input", lambda prompt="": "y")
-    assert ask_approval(call) is True
+    def ping(n: int) -> int:
+        ran.append(n)
+        return n
+
+    reply = evo_magic.session().ask("go", protocol=protocol, tools=[ping], on_tool=lambda c, t, ok: seen.append(c.id))
+    assert DEFAULT_MAX_TOOL_CALLS == 32
+    assert ran == list(range(32)) and seen == api.ids[:32]
+    results = api.results()
+    assert len(results) == 10_000 and results[:32] == [str(i) for i in range(32)]
+    assert set(results[32:]) == {
+        "Error: not run: this round has 10,000 tool calls and at most 32 run per round "
+        "(max_tool_calls); make fewer calls at a time."
+    }
+    assert reply.ok and reply.text == "All done."
+    notice = "The model made 10,000 tool calls in one round: the first 32 ran, the other 9,968 were not run (max_tool_calls = 32)."
+    assert reply.notes == [notice] and reply.notice == notice
+    assert notice in reply._repr_html_() and notice in repr(reply)  # the answer's banner says so, once
+    assert len(evo_magic.session().history) == 10_003  # question, calls, every result, answer
+
+
+def test_the_cap_is_set_per_call_and_kernel_wide(env: None) -> None:
+    def ping(n: int) -> int:
+        return n
+
+    api = use(Api("openai", 5))
+    reply = evo_magic.session().ask("go", tools=[ping], max_tool_calls=2)
+    assert [r.startswith("Error: not run") for r in api.results()] == [False, False, True, True, True]
+    assert reply.notes == ["The model made 5 tool calls in one round: the first 2 ran, the other 3 were not run "
+                           "(max_tool_calls = 2)."]
+    registry().defaults.max_tool_calls = 4
+    api.again(5)
+    evo_magic.session().ask("again", tools=[ping])
+    assert [r.startswith("Error: not run") for r in api.results()] == [False] * 4 + [True]
+    api.again(4)
+    reply = evo_magic.session().ask("exactly", tools=[ping])  # at the cap: everything runs, nothing said
+    assert not any(r.startswith("Error") for r in api.results()) and reply.notes == [] and reply.notice is None
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_a_cap_below_one_is_refused_before_sending(env: None, bad: int) -> None:
+    api = use(Api("openai", 1))
+
+    def ping() -> str:
+        return "pong"
+
+    with pytest.raises(errors.OptionError, match=f"max_tool_calls must be at least 1, not {bad}"):
+        evo_magic.session().ask("go", tools=[ping], max_tool_calls=bad)
+    assert api.bodies == []
