@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from . import markers
+from . import (
+    markers,
+    profiles,  # noqa: F401 - loads the Hypothesis profile before any test module
+)
 from .home_guard import pytest_configure, pytest_sessionfinish  # noqa: F401 - hooks
 from .keys import ODD_KEY
 

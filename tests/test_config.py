@@ -16,6 +16,7 @@ from evo_magic.errors import ConfigError
 from evo_magic.transport import Transport
 
 from .keys import ENV_KEY, PASTED, TOKEN
+from .profiles import examples
 
 
 def test_key_from_environment_wins_over_dotenv(
@@ -200,7 +201,7 @@ def _write(name: str, value: str, style: str, export: bool, comment: bool) -> st
     return line + ("  # a comment" if comment and rendered != "" else "")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     entries=st.dictionaries(
         NAMES,

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 from evo_magic.core.options import RequestOptions
 from evo_magic.errors import OptionError
 
+from ..profiles import examples
+
 
 @pytest.mark.parametrize("name", ["deepseek-v4-flash ", " deepseek-v4-flash", "deepseek v4", "deepseek-\x1b[31m", "deep\u200bseek", ""])
 def test_names_with_whitespace_or_control_characters_are_refused(name: str) -> None:
@@ -21,7 +23,7 @@ def test_names_with_whitespace_or_control_characters_are_refused(name: str) -> N
     assert len(caught.value.one_line().splitlines()) == 1 and "\x1b" not in caught.value.one_line()
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(token=st.text(max_size=8), bias=st.integers(-100, 100))
 @example(token="²", bias=1)
 @example(token="١٢٣", bias=1)

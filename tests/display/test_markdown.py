@@ -32,6 +32,7 @@ from evo_magic.display.render import (
     render_reply_html,
 )
 
+from ..profiles import examples
 from .helpers import CORPUS, audit, replay
 
 
@@ -97,7 +98,7 @@ PREFIX = st.sampled_from(["", "# ", "- ", "1. ", "> "])
 DOC = st.lists(st.tuples(PREFIX, LINE).map("".join), min_size=1, max_size=4).map("\n\n".join)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(DOC, st.data())
 def test_any_cut_of_a_document_renders_without_stray_markup(doc: str, data: st.DataObject) -> None:
     assert close_markdown(doc) == doc  # a complete document is left alone
@@ -111,7 +112,7 @@ def test_any_cut_of_a_document_renders_without_stray_markup(doc: str, data: st.D
     assert close_markdown(closed) == closed
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(alphabet=st.one_of(st.sampled_from("*_~`\\ \n#-|>1."), st.characters())))
 def test_any_text_only_loses_trailing_markers_and_gains_closers(text: str) -> None:
     closed = close_markdown(text)
@@ -271,7 +272,7 @@ DOCUMENT = st.lists(st.one_of(TEXT_LINE, BLOCK, nested()), min_size=1, max_size=
 DEEP_LIST = "".join("  " * i + f"- level {i}\n" for i in range(14)) + "\nText after the list.\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENT)
 @example(DEEP_LIST)
 @example("> " * 30 + "deep quote\n\nafter the quote")
@@ -297,7 +298,7 @@ def test_reference_definitions_are_used_not_lost() -> None:
     assert 'href="https://example.org/docs" title="Docs"' in markup and ">the docs</a>" in markup
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(DOCUMENT, st.data())
 def test_the_incremental_render_agrees_with_the_whole_render(source: str, data: st.DataObject) -> None:
     """Committed blocks + the tail, at any split of the stream, render as the whole document does."""
@@ -312,7 +313,7 @@ def test_the_incremental_render_agrees_with_the_whole_render(source: str, data: 
     assert missing(source, "".join(state["blocks"]) + state["tail"]) == ""
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(CORPUS) | DOCUMENT, min_size=1, max_size=6).map("\n\n".join))
 def test_nothing_executable_survives_any_mix_of_attacks_and_markdown(source: str) -> None:
     snap = accumulate([TextDelta(source), Finished("stop")])

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from ..profiles import examples
+
 PWN = "{__import__('builtins').__setattr__('EVO_PWNED', 1)}"
 
 
@@ -63,7 +65,7 @@ WHERE = {
 }
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     value=st.one_of(VALUE, st.sampled_from([PWN, "{x}", "$x", "-x", "--new", "", " ", "'", '"', "\\"])),
     option=st.sampled_from(sorted(WHERE)),

@@ -45,10 +45,11 @@ def online(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 @pytest.fixture
 def slow(online: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """An emulator streaming 150 tokens per second: a long answer takes a while."""
+    """An emulator streaming 1000 tokens per second after 0.1 s: LONG thinks for about 0.9 s, then
+    answers for 4.6 s more, long enough to be caught streaming and stopped."""
     from evo_magic.emulator import Emulator
 
-    with Emulator(tokens_per_second=150) as emu:
+    with Emulator(tokens_per_second=1000, first_token_delay=0.1) as emu:
         monkeypatch.setenv("EVOLINK_BASE_URL", emu.url)
         yield emu
 
@@ -113,7 +114,7 @@ def test_enter_from_the_input_sends_and_blank_or_busy_sends_do_not(slow: Any) ->
     until(lambda: p.rows[-1]["status"] == "streaming")
     p._on_input_msg(p.input, {"type": "send", "text": "queued question"}, [])
     assert to_front_end == [{"type": "refused", "text": "queued question"}]
-    p.stop()
+    until(p.stop)  # the row says "streaming" a moment before the session holds the stream
     p.wait(5)
 
 
@@ -126,7 +127,7 @@ def test_stop_keeps_the_partial_answer_marked_and_the_kernel_free(slow: Any) -> 
     p.input.value = "queued question"
     assert p.send("queued question") is False and p.input.value == "queued question"  # kept
     assert "Still answering" in p.footer.value
-    time.sleep(1.5)  # the main thread is free meanwhile: this test is running on it
+    time.sleep(0.5)  # the main thread is free meanwhile: this test is running on it
     started = time.monotonic()
     p.stop_button.click()
     p.wait(5)

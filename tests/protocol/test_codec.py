@@ -26,6 +26,7 @@ from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
 from evo_magic.sessions.registry import registry
 
+from ..profiles import examples
 from ..streams import Turn, cut, payloads, serve, sse, units
 
 KEY = "evlk_PROPERTY9e8d7c6b5a"  # the session's key: the model repeating it must come out masked
@@ -79,7 +80,7 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Wire:
 
 
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=turns(), at=st.lists(st.integers(0, 4000), max_size=12), eol=st.sampled_from(["\n", "\r\n", "\r"]),
        ascii_only=st.lists(st.booleans(), min_size=1, max_size=3))
 def test_any_text_split_anywhere_arrives_exactly(
@@ -199,21 +200,21 @@ def run_through(parser: Any, texts: list[str]) -> None:
     render_reply_text(snap, footer).encode("utf-8")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(stream=mutated_streams())
 def test_malformed_events_in_a_stream_never_raise(stream: tuple[str, list[str]]) -> None:
     protocol, texts = stream
     run_through((oc if protocol == "openai" else am).StreamParser(), texts)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(items=st.lists(st.tuples(server_sends, st.none() | st.text(max_size=20)), max_size=6))
 def test_unknown_events_never_raise(items: list[tuple[Any, str | None]]) -> None:
     for parser in (oc.StreamParser(), am.StreamParser()):
         run_through(parser, [payload_text(value, raw) for value, raw in items])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(body=server_sends)
 def test_malformed_non_streamed_bodies_give_events_or_a_protocol_error(body: Any) -> None:
     from evo_magic.errors import EvoMagicError
