@@ -320,3 +320,79 @@ def test_line_commands_take_braces_literally(answering_shell: InteractiveShell) 
     result = answering_shell.run_cell("%deepseek budget {__import__('builtins').__setattr__('EVO_PWNED',1)or(2)}")
     assert isinstance(result.error_in_exec, UsageError) and "budget is an amount" in str(result.error_in_exec)
     assert not hasattr(builtins, "EVO_PWNED")
+
+
+# --- each line command's parsing and refusals, as a table --------------------------------------
+# (the line after %deepseek, words its one-line UsageError must hold); none reaches the network
+# (the shell fixture fails the test on any request) and none creates a named session.
+REFUSALS = [
+    ("histroy", "unknown command 'histroy': did you mean 'history'?"),
+    ("What is 2+2?", "unknown command 'What': commands are help, reset, history"),
+    ("Explain this", "a prompt goes in a %%deepseek cell"),
+    ('reset -s "unclosed', "cannot parse the line: No closing quotation"),
+    ("reset -s ghost", "no session 'ghost'; sessions: default"),
+    ("reset -s ghost", "%deepseek restore -s ghost brings a session back"),
+    ("reset --everything", "unrecognized arguments: --everything"),
+    ("history -s ''", "a session name cannot be empty"),
+    ("history extra", "unrecognized arguments: extra"),
+    ("undo", "session 'default' has no turn to undo"),
+    ("undo -s ghost", "no session 'ghost'"),
+    ("restore -s ''", "a session name cannot be empty"),
+    ("pick", "the following arguments are required: choice"),
+    ("pick two", "invalid int value: 'two'"),
+    ("pick 2", "there is no turn to pick a choice from"),
+    ("pick 1 -s ghost", "no session 'ghost'"),
+    ("fix", "no error to fix"),
+    ("fix --bogus", "unrecognized arguments: --bogus"),
+    ("usage --csv ''", "--csv needs a file path, like --csv usage.csv"),
+    ("usage --by day", "unrecognized arguments: --by day"),
+    ("budget 1 2", "usage: %deepseek budget AMOUNT (USD) or %deepseek budget off"),
+    ("budget lots", "the budget is an amount in USD like 2.00, not 'lots'"),
+    ("budget 0", "positive amount of USD"),
+    ("budget nan", "positive amount of USD"),
+    ("config model", "%deepseek config takes no arguments; use %config DeepSeekMagics.NAME = VALUE"),
+    ("offline --rate 0", "--rate is tokens per second and must be positive"),
+    ("offline --rate fast", "invalid float value: 'fast'"),
+    ("offline --online", "unrecognized arguments: --online"),
+    ("panel", "the chat panel needs a Jupyter front end"),
+    ("panel -s ''", "a session name cannot be empty"),
+]
+
+
+@pytest.mark.parametrize("line,words", REFUSALS)
+def test_each_command_refuses_misuse_in_one_line(shell: InteractiveShell, line: str, words: str) -> None:
+    before = sorted(set(registry().sessions) - {"default"})
+    with pytest.raises(UsageError) as caught:
+        shell.run_line_magic("deepseek", line)
+    message = str(caught.value)
+    assert words in message and "\n" not in message and "Traceback" not in message, message
+    assert sorted(set(registry().sessions) - {"default"}) == before  # the default one always exists
+
+
+# (the line, words its answer shows as text)
+ANSWERS = [
+    ("", "%deepseek: Chat with DeepSeek V4"),
+    ("help", "--no-think"),
+    ("reset", "Session 'default' reset: the next cell starts a new conversation."),
+    ("reset -s default", "Session 'default' reset"),
+    ("history", "0 turns"),
+    ("restore", "Nothing to restore for session 'default'"),
+    ("restore -s later", "Nothing to restore for session 'later'"),
+    ("budget", "%deepseek budget AMOUNT sets one"),
+    ("budget $2", "Budget for this notebook: $2.00; a warning from 80 %"),
+    ("budget 0.5", "Budget for this notebook: $0.50"),
+    ("budget off", "No budget for this notebook."),
+    ("budget NONE", "No budget for this notebook."),
+    ("config", "evo_magic settings"),
+    ("usage", "No requests recorded yet."),
+    ("usage --all", "Usage of every notebook"),
+]
+
+
+@pytest.mark.parametrize("line,words", ANSWERS)
+def test_each_command_parses_what_it_takes(shell: InteractiveShell, line: str, words: str) -> None:
+    try:
+        shown = shell.run_line_magic("deepseek", line)
+        assert words in repr(shown), repr(shown)
+    finally:
+        magics_of(shell).budget = None
