@@ -27,13 +27,13 @@ async def fire(url: str, n: int, path: str = "/v1/chat/completions", body: dict 
 @pytest.mark.parametrize("stream", [False, True])
 @pytest.mark.parametrize("path,body", [("/v1/chat/completions", BODY), ("/v1/messages", ANTHROPIC)])
 def test_latency_comes_before_the_first_byte(path: str, body: dict, stream: bool) -> None:
-    with Emulator(latency=0.3) as emu, httpx.Client(timeout=10) as client:
+    with Emulator(latency=0.15) as emu, httpx.Client(timeout=10) as client:
         start = time.monotonic()
         with client.stream("POST", emu.url + path, json={**body, "stream": stream}, headers=KEY) as r:
             first = next(r.iter_raw())
             waited = time.monotonic() - start
         assert r.status_code == 200 and first
-        assert 0.3 <= waited < 0.3 + 0.25
+        assert 0.15 <= waited < 0.15 + 0.25
 
 
 def test_over_the_limit_is_a_429_with_retry_after_and_the_vendor_body() -> None:
