@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_stream import KEY, cell_run, emulator, prompt  # noqa: E402
 
-from tests.kernel import Kernel  # noqa: E402
+from tests.kernel.harness import Kernel  # noqa: E402
 
 CHARS = 40_000
 

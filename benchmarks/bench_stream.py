@@ -32,7 +32,7 @@ from httpx_sse import EventSource
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.kernel import Kernel  # noqa: E402
+from tests.kernel.harness import Kernel  # noqa: E402
 
 KEY = "bench-key-0000"
 

@@ -140,3 +140,25 @@ def serve(pieces_of: Any) -> httpx.MockTransport:
         return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=iter(pieces_of(body)))
 
     return httpx.MockTransport(handler)
+
+
+def sse_answer(text: str) -> bytes:
+    import json as _json
+
+    chunks = [
+        {"id": "a", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": text}}]},
+        {"id": "a", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
+         "usage": {"prompt_tokens": 9, "completion_tokens": 3}},
+    ]
+    return b"".join(b"data: " + _json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+SPLIT = Turn(
+    text=["A\ud83d", "\ude00B"],
+    reasoning=["think \ud83e", "\udd14 done"],
+    calls=[("call_1", "echo", ['{"s": "x\ud83d', '\ude00y"}'])],
+)
+
+
+LONE = Turn(text=["\ude00 lone low, lone high at the end \ud83d"], reasoning=["r\ud83d"],
+            calls=[("call_1", "echo", ['{"s": "\ud83d'])])

@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from evo_magic import errors
 from evo_magic.fallback import RETRY_AFTER_CAP_S, Failure, GiveUp, Plan, duration, until
 
+from .profiles import examples
+
 AT = datetime(2026, 5, 2, 13, 5, tzinfo=timezone.utc)
 PATH = "/v1/chat/completions"
 
@@ -130,7 +132,7 @@ OUTCOMES = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     bases=st.integers(1, 4),
     scripts=st.lists(st.lists(OUTCOMES, min_size=1, max_size=8), min_size=4, max_size=4),
@@ -152,7 +154,7 @@ def test_any_run_ends_soon_never_revisits_a_dropped_host_and_names_every_url(
         assert all(n in outcome for n in set(tried))  # which URL answered what
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     when=st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.just(timezone.utc)),
     offset=st.integers(-86400, 86400),

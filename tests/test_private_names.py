@@ -7,14 +7,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "evo_magic"
 
-# Left for the redesign (the lead): the interpolation scanner of core/context.py belongs below
-# batch/, with public names; the live view's mode choice becomes public for `%deepseek config`.
-KNOWN = {
-    ("batch/template.py", "notebook.context.closing_brace"),
-    ("batch/template.py", "notebook.context.fences"),
-    ("batch/template.py", "notebook.context.is_expression"),
-    ("notebook/commands.py", "display.live._auto_mode"),
-}
+KNOWN: set[tuple[str, str]] = set()  # no exceptions
 
 
 def _private(name: str) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 import zlib
 from collections.abc import Iterator
@@ -12,8 +13,10 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
+import evo_magic
 from evo_magic import errors
 from evo_magic.config import Endpoint, Secret
+from evo_magic.runtime import root
 from evo_magic.transport import (
     BACKOFF_CAP_S,
     RETRY_AFTER_CAP_S,
@@ -21,6 +24,8 @@ from evo_magic.transport import (
     TransportSettings,
     backoff_delay,
 )
+
+from .keys import TOKEN, frames_and_locals
 
 A, B = "http://127.0.0.1:7001", "http://127.0.0.1:7002"
 SSE = b'data: {"id":"1","model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
@@ -382,8 +387,6 @@ def test_a_stream_turning_corrupt_keeps_what_came_before() -> None:
 def test_a_corrupt_gzip_answer_ends_the_turn_cleanly(monkeypatch: pytest.MonkeyPatch, stream: bool) -> None:
     """Through a session: one-line error, the partial answer kept, the ledger row settled,
     nothing added to the history."""
-    import evo_magic
-    from evo_magic.runtime import root
     chunk = {"id": "r1", "model": "deepseek-v4-flash", "choices": [{"index": 0, "delta": {"content": "Hello "}}]}
     head = b"data: " + json.dumps(chunk).encode() + b"\n\n" if stream else b'{"id": "r1", "choi'
     content_type = "text/event-stream" if stream else "application/json"
@@ -403,3 +406,53 @@ def test_a_corrupt_gzip_answer_ends_the_turn_cleanly(monkeypatch: pytest.MonkeyP
         assert session.history == []
     finally:
         acc.close()
+
+
+def test_a_transport_error_never_shows_a_key_in_the_url() -> None:
+    ports = []
+    for _ in range(2):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        ports.append(s.getsockname()[1])
+        s.close()  # nothing listens: refused
+    bases = tuple(f"http://127.0.0.1:{port}/{TOKEN}{i}" for i, port in enumerate(ports))
+    endpoint = Endpoint(bases, Secret("sk-real-key-99990000"))
+    t = Transport(endpoint, TransportSettings(max_retries=1), sleep=lambda s: None)
+    try:
+        with pytest.raises(errors.TransportError) as caught, t.post("/v1/chat/completions", {"stream": True}):
+            pass
+    finally:
+        t.close()
+    message = caught.value.one_line()  # names what each base URL did
+    assert TOKEN not in message and "Nm3" not in message and all(f"127.0.0.1:{p}" in message for p in ports), message
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadError(f"read failed for {request.url}")
+
+    t = Transport(endpoint, TransportSettings(max_retries=0), http_transport=httpx.MockTransport(handler))
+    try:
+        with pytest.raises(errors.TransportError) as caught, t.post("/v1/chat/completions", {"stream": True}):
+            pass
+    finally:
+        t.close()
+    assert TOKEN not in caught.value.one_line(), caught.value.one_line()
+
+
+def test_an_unexpected_failure_while_sending_keeps_the_key_out_of_every_frame() -> None:
+    key = "sk-FRAMES-0a1b2c3d4e5f"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise ValueError("Timeout value out of range")  # e.g. a setting httpx rejects
+
+    t = Transport(
+        Endpoint(("http://127.0.0.1:7001",), Secret(key)),
+        TransportSettings(max_retries=0),
+        http_transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(errors.TransportError) as caught, t.post("/v1/chat/completions", {"stream": True}):
+        pass
+    err = caught.value
+    assert "could not be sent (ValueError: Timeout value out of range)" in err.one_line()
+    assert err.__suppress_context__ and err.__cause__ is None  # httpx's frames are not shown
+    verbose = frames_and_locals(err, skip=1)  # from the transport down (this test holds the key)
+    assert "headers = Headers(" in verbose and key not in verbose and "0a1b2c3d4e5f" not in verbose

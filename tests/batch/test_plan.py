@@ -17,6 +17,8 @@ from evo_magic.core.options import RequestOptions
 from evo_magic.ledger.pricing import shipped_table
 from evo_magic.protocol import openai_chat
 
+from ..profiles import examples
+
 PEAK = datetime(2026, 10, 12, 2, 0, tzinfo=timezone.utc)  # a Monday, 10:00 in Beijing (no holiday)
 OFF_PEAK = datetime(2026, 10, 4, 2, 0, tzinfo=timezone.utc)  # a Sunday
 M = Decimal(1_000_000)
@@ -90,7 +92,7 @@ def test_an_approximate_count_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not e.exact and "approximate: no DeepSeek vocabulary installed" in repr(e)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.text(max_size=30), min_size=1, max_size=12), st.integers(1, 500), st.lists(st.integers(1, 400), max_size=4))
 def test_token_and_cost_arithmetic_holds_for_any_rows(texts: list[str], max_tokens: int, pilot: list[int]) -> None:
     counter = tokens.tokenizer(prefer=tokens.APPROXIMATE)  # fast and deterministic: arithmetic only

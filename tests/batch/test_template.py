@@ -10,6 +10,8 @@ from evo_magic.batch.template import compile_template, split_cell
 from evo_magic.core.context import InterpolationError
 from evo_magic.errors import OptionError
 
+from ..profiles import examples
+
 COLUMNS = ["text", "price", "unit price", "when"]
 ROW = {"text": "Great value", "price": 3.14159, "unit price": 2, "when": "2026-01-02"}
 
@@ -76,14 +78,14 @@ def _escaped(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text())
 def test_any_escaped_text_renders_back_exactly(text: str) -> None:
     t = compile_template(_escaped(text), COLUMNS)
     assert t.columns == () and t.render(ROW) == text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.text(alphabet=st.sampled_from('ab {}:."[]\\xtrow'), max_size=40))
 def test_any_text_with_braces_compiles_or_fails_with_one_line(text: str) -> None:
     try:
@@ -94,7 +96,7 @@ def test_any_text_with_braces_compiles_or_fails_with_one_line(text: str) -> None
         assert isinstance(t.render({"x": "V", "row": "R"}), str)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(st.lists(st.one_of(st.text(max_size=15).map(lambda s: ("lit", s)), st.sampled_from(COLUMNS).map(lambda c: ("col", c))), max_size=8))
 def test_literals_and_placeholders_interleave(parts: list[tuple[str, str]]) -> None:
     source = "".join(_escaped(v) if k == "lit" else '{row["' + v + '"]}' for k, v in parts)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from .. import markers
 from . import harness
 
 _OUTPUT_DIRS: list[str] = []
@@ -25,6 +26,7 @@ _OUTPUT_DIRS: list[str] = []
 
 @pytest.fixture(scope="session")
 def lab() -> Iterator[harness.Lab]:
+    markers.require("browser", "starts JupyterLab")
     base = Path(tempfile.mkdtemp(prefix="evo-magic-lab-"))
     server = harness.Lab(base, harness.OUTPUT / "browser-session" / "jupyter_server.log")
     try:
@@ -38,6 +40,7 @@ def lab() -> Iterator[harness.Lab]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
+    markers.require("browser", "starts Chromium")
     from playwright.sync_api import sync_playwright
 
     profile = Path(tempfile.mkdtemp(prefix="evo-magic-chromium-"))

@@ -1,6 +1,4 @@
-"""Fixtures for the tests of the emulator's beta features (prefix continuation, FIM): one
-emulator per module counting usage with the approximate tokens (so a test can count them too),
-and a plain httpx client."""
+"""One unthrottled emulator per module, an HTTP client and fresh keys, for the emulator's tests."""
 
 from __future__ import annotations
 
@@ -20,7 +18,7 @@ def key(kind: str = "beta") -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def emu() -> Iterator[Emulator]:
-    with Emulator(exact_tokens=False) as e:
+    with Emulator() as e:
         yield e
 
 

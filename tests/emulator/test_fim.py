@@ -7,6 +7,7 @@ import ast
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,12 +15,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evo_magic.core.snapshot import accumulate
-from evo_magic.emulator import validate
+from evo_magic.emulator import Emulator, validate
 from evo_magic.emulator.fill import fill
 from evo_magic.emulator.tokens import count
 from evo_magic.protocol import fim
 
 from .conftest import key
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    """This module counts usage with the approximate tokens, so a test can count them too."""
+    with Emulator(exact_tokens=False) as e:
+        yield e
 
 FIB = ("def fib(a):", "    return fib(a-1) + fib(a-2)")
 PYTHON = [

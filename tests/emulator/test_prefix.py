@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evo_magic.emulator import validate
+from evo_magic.emulator import Emulator, validate
 from evo_magic.emulator.answers import plan
 from evo_magic.emulator.continuation import Prefix, anthropic_prefix, continued, openai_prefix
 
 from .conftest import key
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    """This module counts usage with the approximate tokens, so a test can count them too."""
+    with Emulator(exact_tokens=False) as e:
+        yield e
 
 QUICK_SORT = {"role": "user", "content": "Please write quick sort code"}
 FENCE = {"role": "assistant", "content": "```python\n", "prefix": True}

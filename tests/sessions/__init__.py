@@ -1,0 +1,1 @@
+"""Tests of ``evo_magic.sessions``."""
