@@ -222,6 +222,7 @@ class Session:
         Raises :class:`~evo_magic.errors.EvoMagicError` subclasses on failure (with the
         partial reply as ``.reply``) and :class:`~evo_magic.sessions.reply.Interrupted` on Ctrl-C.
         """
+        endpoint = self.host.endpoint()  # the key is read, and so masked, before the prompt is scrubbed
         question = self._question(prompt, system, options, tools, max_tool_rounds, max_tool_calls)
         question = dataclasses.replace(
             question,
@@ -231,7 +232,6 @@ class Session:
             approve=approve,
             on_tool=on_tool,
         )
-        endpoint = self.host.endpoint()
         endpoint.require_key()
         if new:
             self.reset()

@@ -580,3 +580,22 @@ def test_the_python_api_refuses_too() -> None:
         RequestOptions(model="deepseek-v9-anything").validate()  # deepseek-* is no longer a pass
     for model in MODELS:
         assert RequestOptions(model=model).validate().model == model
+
+
+def test_the_first_request_of_a_process_masks_a_key_it_has_not_read_before(
+    emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key is read (and remembered for masking) before the prompt is scrubbed: a fresh key,
+    never read in this process, is masked in the prompt of the very first request."""
+    import uuid
+
+    from ..conftest import use_emulator
+
+    key = f"sk-fresh-{uuid.uuid4().hex}"
+    use_emulator(monkeypatch, emulator.url, "/work/first-request.ipynb", key)
+    s = evo_magic.session()
+    s.ask(f"My key is {key}; is it safe to paste here?")
+    kept = [m.content or "" for m in s.history if m.role == "user"]
+    assert key not in kept[0] and key[-4:] in kept[0]
+    (row, record) = root().accounting.ledger.turns(root().accounting.notebook, "default")[0]
+    assert key not in record.prompt and all(key not in str(m) for m in record.messages or ())
