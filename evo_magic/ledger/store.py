@@ -214,7 +214,9 @@ class Ledger:
             time.sleep(RETRY_BACKOFF * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one write transaction (retried while another process holds the lock)."""
+
         def run() -> T:
             conn = self._open()
             with _transaction(conn):
@@ -222,7 +224,8 @@ class Ledger:
 
         return self._retry(run)
 
-    def _query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[sqlite3.Row]:
+        """The rows of one read (retried while another process holds the lock)."""
         return self._retry(lambda: self._open().execute(sql, params).fetchall())
 
     def close(self) -> None:
@@ -254,17 +257,17 @@ class Ledger:
                 _insert_turn(conn, row_id, turn)
             return row_id
 
-        return self._write(insert)
+        return self.write(insert)
 
     def record_turn(self, request_id: int, turn: TurnRecord) -> None:
         """Attach a turn to an already recorded request (replaces an earlier one)."""
-        self._write(lambda conn: _insert_turn(conn, request_id, turn))
+        self.write(lambda conn: _insert_turn(conn, request_id, turn))
 
     # --- reading -----------------------------------------------------------------------
     def rows(self, notebook: str | None = None, *, session: str | None = None) -> list[LedgerRow]:
         """Requests in the order they were recorded, of one notebook (and session) or all."""
         where, params = _where(notebook=notebook, session=session)
-        return [LedgerRow._from_db(r) for r in self._query(f"SELECT * FROM requests{where} ORDER BY id", params)]
+        return [LedgerRow._from_db(r) for r in self.query(f"SELECT * FROM requests{where} ORDER BY id", params)]
 
     def turns(
         self, notebook: str, session: str | None = None, *, dropped: bool = False
@@ -275,7 +278,7 @@ class Ledger:
         if not dropped:
             where += " AND dropped = 0"
         sql = f"SELECT * FROM requests JOIN turns ON turns.request_id = requests.id{where} ORDER BY id"
-        return [(LedgerRow._from_db(r), _turn(r)) for r in self._query(sql, params)]
+        return [(LedgerRow._from_db(r), _turn(r)) for r in self.query(sql, params)]
 
     def drop_turns(self, ids: Iterable[int] = (), *, notebook: str | None = None, session: str | None = None) -> int:
         """Mark turns as no longer in the conversation: the given request ids, or (with
@@ -292,7 +295,7 @@ class Ledger:
             params = [notebook, session]
         else:
             return 0
-        return self._write(lambda conn: conn.execute(sql, params).rowcount)
+        return self.write(lambda conn: conn.execute(sql, params).rowcount)
 
     def spend(self, notebook: str, *, since: datetime | None = None) -> Spend:
         """Known spend of ``notebook`` (optionally since an instant; naive means UTC) and the
@@ -304,12 +307,12 @@ class Ledger:
             where += " AND at >= ?"
             params.append(_iso(since))
         sql = f"SELECT group_concat(cost, ' '), SUM({UNKNOWN_COST}) FROM requests{where}"
-        costs, unknown = self._query(sql, params)[0]
+        costs, unknown = self.query(sql, params)[0]
         return Spend(_decimal_sum(costs), int(unknown or 0))
 
     def notebooks(self) -> list[str]:
         """Every notebook in the ledger, most recently used first."""
-        rows = self._query("SELECT notebook FROM requests GROUP BY notebook ORDER BY MAX(id) DESC")
+        rows = self.query("SELECT notebook FROM requests GROUP BY notebook ORDER BY MAX(id) DESC")
         return [r[0] for r in rows]
 
 

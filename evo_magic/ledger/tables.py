@@ -39,6 +39,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 4: answered by the bundled emulator (`%deepseek offline`): priced as DeepSeek would, never billed
         "ALTER TABLE requests ADD COLUMN offline INTEGER NOT NULL DEFAULT 0",
     ),
+    (  # 5: answers by the exact request that got them (core/replay.py), for evo_magic.map and the
+        # cell cache; a request's key, its map run, and what an answer from the store saved
+        """CREATE TABLE answers (
+            key TEXT PRIMARY KEY,             -- request_key(): SHA-256 of the exact request
+            at TEXT NOT NULL,                 -- when it was answered (UTC, ISO 8601)
+            protocol TEXT NOT NULL,
+            model TEXT NOT NULL,              -- the model that answered
+            events TEXT NOT NULL,             -- answer_record(): the answer's events as JSON
+            cost TEXT,                        -- what it cost then (Decimal text; NULL: unknown)
+            request_id INTEGER                -- the ledger row that paid for it
+        )""",
+        "ALTER TABLE requests ADD COLUMN request_key TEXT",
+        "ALTER TABLE requests ADD COLUMN run_id TEXT",
+        "ALTER TABLE requests ADD COLUMN saved TEXT",  # what an answer from the store did not cost again
+    ),
 )
 
 # "Cost unknown" excludes requests that failed before any token: the API bills none of those

@@ -174,7 +174,7 @@ def test_a_ledger_from_before_the_emulator_flag_keeps_its_spend(tmp_path: Path, 
         assert new.spend("analysis.ipynb") == (Decimal("0.0000410536"), 0)
     with sqlite3.connect(path) as raw:
         assert raw.execute("SELECT offline FROM requests ORDER BY id").fetchall() == [(0,), (1,)]
-        assert raw.execute("SELECT version FROM schema_version").fetchone() == (4,) == (len(MIGRATIONS),)
+        assert raw.execute("SELECT version FROM schema_version").fetchone() == (len(MIGRATIONS),) and len(MIGRATIONS) >= 4
     raw.close()
 
 

@@ -597,5 +597,5 @@ def test_the_first_request_of_a_process_masks_a_key_it_has_not_read_before(
     s.ask(f"My key is {key}; is it safe to paste here?")
     kept = [m.content or "" for m in s.history if m.role == "user"]
     assert key not in kept[0] and key[-4:] in kept[0]
-    (row, record) = root().accounting.ledger.turns(root().accounting.notebook, "default")[0]
+    (_, record) = root().accounting.ledger.turns(root().accounting.notebook, "default")[0]
     assert key not in record.prompt and all(key not in str(m) for m in record.messages or ())
