@@ -28,6 +28,7 @@ from .sessions.registry import Registry
 
 if TYPE_CHECKING:
     from .display.notices import Notice
+    from .sessions.cache import CacheMode, Hit
     from .sessions.reply import Reply
     from .sessions.session import Session
     from .transport import Transport
@@ -89,6 +90,15 @@ class Runtime:
 
     def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
         self.accounting.check(session, reply, body)
+
+    def cache_mode(self, override: str | None) -> CacheMode:
+        return self.accounting.cache_mode(override)
+
+    def cached(self, session: Session, reply: Reply) -> Hit | None:
+        return self.accounting.cached(session, reply)
+
+    def keep(self, session: Session, reply: Reply) -> None:
+        self.accounting.keep(session, reply)
 
     def start(self, session: Session, reply: Reply) -> int | None:
         return self.accounting.start(session, reply)

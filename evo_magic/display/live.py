@@ -34,7 +34,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict
 
 from .assets import asset_path, asset_text
@@ -208,6 +208,7 @@ class WidgetView:
         self._done = False
         self._reader: bool | None = None  # the fold the reader chose (None: never clicked)
         self._final: tuple[TurnSnapshot, Footer, bool] | None = None  # what finish rendered
+        self._metadata: Mapping[str, Any] | None = None  # the final output's (its provenance)
         self._key = str(getattr(widget, "key", "") or "")
         on_msg = getattr(widget, "on_msg", None)
         if callable(on_msg):
@@ -228,9 +229,17 @@ class WidgetView:
             return
         self._flush(snapshot, now, phase)
 
+    def annotate(self, metadata: Mapping[str, Any]) -> None:
+        """The final output's metadata (the answer's provenance): given before :meth:`finish`,
+        it goes out with the final render; given after, the final render goes out again with it."""
+        self._metadata = dict(metadata)
+        if self._final is not None and self._handle is not None:
+            self._render()
+
     def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
-        """Flush, replace the widget's output by the final static render; close the widget,
-        or keep it open a while to hear the reader's fold choice (see the module doc)."""
+        """Flush, replace the widget's output by the final static render (with the metadata
+        :meth:`annotate` gave); close the widget, or keep it open a while to hear the reader's
+        fold choice (see the module doc)."""
         if self._done:
             return
         self._done = True
@@ -260,7 +269,10 @@ class WidgetView:
         bundle = reply_bundle(
             snapshot, footer, as_json=self._as_json, open_thinking=self.thinking_open, live_key=self._key or None
         )
-        self._handle.update(bundle, raw=True)
+        if self._metadata:
+            self._handle.update(bundle, raw=True, metadata=dict(self._metadata))
+        else:
+            self._handle.update(bundle, raw=True)
 
     def _on_msg(self, _widget: object, content: object, _buffers: object) -> None:
         if not isinstance(content, dict) or content.get("type") != "fold" or "open" not in content:

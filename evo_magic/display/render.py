@@ -63,7 +63,9 @@ class Footer:
     :data:`~evo_magic.core.status.STATUS_WORDS`); ``message`` is a one-line notice for the banner;
     ``banner`` False leaves the status unsaid (an interrupted cell: its traceback line says it).
     ``max_tokens`` is the limit the request set (None: not known), which the banner of an
-    answer cut at it (``"length"``) names; see :func:`cut_short`.
+    answer cut at it (``"length"``) names; see :func:`cut_short`. ``cached`` marks an answer
+    from the cache: no request, no time, ``cached · $0 (saved $…)`` with ``saved`` what asking
+    again would have cost (None: unknown).
     """
 
     model: str | None
@@ -78,6 +80,8 @@ class Footer:
     message: str | None = None
     banner: bool = True
     max_tokens: int | None = None
+    cached: bool = False
+    saved: Decimal | None = None
 
 
 def sanitize_text(text: str) -> str:
@@ -104,12 +108,15 @@ def _footer_parts(footer: Footer) -> list[str]:
     parts = [footer.model] if footer.model else []
     usage = footer.usage
     if usage is not None:
-        cached = usage.cache_hit_ratio
+        cached = None if footer.cached else usage.cache_hit_ratio  # the prefix cache's share, when asked
         parts.append(f"{usage.prompt_tokens:,} in" + (f" ({cached:.0%} cached)" if cached is not None else ""))
         out = f"{usage.completion_tokens:,} out"
         if usage.reasoning_tokens:
             out += f" ({usage.reasoning_tokens:,} reasoning)"
         parts.append(out)
+    if footer.cached:  # no request was made: no time to tell, nothing spent
+        saved = "" if footer.saved is None and not footer.priced else f" (saved {format_money(footer.saved)})"
+        return [*parts, "cached", f"$0{saved}"]
     parts.append(_seconds(footer.elapsed))
     if footer.cost is not None or (footer.priced and usage is not None):
         money = format_money(footer.cost)  # "unknown" for a model without a known price

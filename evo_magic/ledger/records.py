@@ -33,7 +33,7 @@ def row_from_reply(
         protocol=reply.protocol,
         usage=reply.usage,
         cost=cost,
-        outcome="started" if reply.status == "streaming" else reply.status,
+        outcome="started" if reply.status == "streaming" else "cached" if reply.cached else reply.status,
         at=at,
         origin=origin,
         cell=cell,
@@ -42,6 +42,8 @@ def row_from_reply(
         error=None if reply.error is None else type(reply.error).__name__,
         response_id=reply.id,
         offline=reply.offline,
+        request_key=reply.request_key,
+        saved=reply.saved,
     )
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 
@@ -27,6 +28,7 @@ from .tools import DEFAULT_MAX_TOOL_CALLS
 
 if TYPE_CHECKING:
     from ..transport import Transport
+    from .cache import CacheMode, Hit
     from .reply import Reply, Turn
     from .session import Session
 
@@ -75,10 +77,16 @@ class Defaults:
 
 class Charge(NamedTuple):
     """What settling a request costs: ``cost`` None when unknown; ``priced`` once the ledger
-    tried (a None cost then reads "unknown", never $0)."""
+    tried (a None cost then reads "unknown", never $0). An answer from the cache costs 0 and
+    ``saved`` what asking again would have cost; ``price_from`` is when the price-table entry
+    used took effect; ``row`` is the ledger row written (an answer from the cache has no
+    started row)."""
 
     cost: Decimal | None = None
     priced: bool = False
+    saved: Decimal | None = None
+    price_from: datetime | None = None
+    row: int | None = None
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -182,6 +190,19 @@ class Host(Protocol):
 
     def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
         """Before a request is sent: raise to refuse it (the budget), or warn."""
+        ...
+
+    def cache_mode(self, override: str | None) -> CacheMode:
+        """The answer cache's mode for one question (``override``: the call's own); a bad
+        ``EVO_MAGIC_CACHE`` is a ConfigError (see :mod:`~evo_magic.sessions.cache`)."""
+        ...
+
+    def cached(self, session: Session, reply: Reply) -> Hit | None:
+        """The kept answer of ``reply.request_key`` (None: none, or the store cannot be read)."""
+        ...
+
+    def keep(self, session: Session, reply: Reply) -> None:
+        """Keep the complete answer ``reply`` by its request key (a newer one replaces it)."""
         ...
 
     def start(self, session: Session, reply: Reply) -> int | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +50,17 @@ class Timing:
         return (self.first_text or self.end or time.monotonic()) - self.first_reasoning
 
 
+@dataclass(frozen=True)
+class Asked:
+    """What one question had sent of its turn when a request went out: the prompt, the
+    messages the turn adds before this request's answer (system, user, earlier rounds' calls
+    and tool results) and the front end's cell id. With the answer, it is the whole turn."""
+
+    prompt: str
+    messages: tuple[Message, ...] = ()
+    cell_id: str | None = None
+
+
 @dataclass
 class Reply:
     """The answer to one request.
@@ -75,6 +87,12 @@ class Reply:
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
     notes: list[str] = field(default_factory=list, repr=False)  # notices of the loop (the tool-call cap)
     thinking_open: bool = field(default=False, repr=False, compare=False)  # the fold the reader left it in
+    request_key: str | None = field(default=None, repr=False)  # core.replay.request_key of its request
+    cached: bool = False  # answered from the cache: no request, $0
+    saved: Decimal | None = None  # what the cache saved (what asking again would have cost)
+    price_from: datetime | None = field(default=None, repr=False)  # the price-table entry's date
+    answered_at: datetime | None = field(default=None, repr=False)  # when a cached answer was first given
+    asked: Asked | None = field(default=None, repr=False)  # its question, for the provenance
 
     def finish(self, status: Status, error: EvoMagicError | None) -> None:
         self.status = status
@@ -150,6 +168,8 @@ class Reply:
             offline=self.offline,
             status=status,
             message=self.notice,
+            cached=self.cached,
+            saved=self.saved,
         )
 
     def __str__(self) -> str:

@@ -6,6 +6,10 @@ started row, the stream — parser, then the secret mask, then the snapshot — 
 status, the host's charge, the view's final render. Every request ends in :meth:`_settle`,
 whatever happened, so the ledger never keeps a row that was started and not settled while the
 kernel lives.
+
+Before all that, the exact request is looked up in the answer cache (as the mode says,
+:mod:`~evo_magic.sessions.cache`): a kept answer is replayed — its events folded, the view
+shown at once, settled at $0 — and a complete new answer is kept.
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..core.deltas import SecretMask
 from ..core.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
 from ..core.options import RequestOptions
+from ..core.replay import request_key
 from ..core.snapshot import TurnSnapshot
 from ..core.status import Status
 from ..display.render import Footer
 from ..errors import EvoMagicError, TransportError
 from ..protocol import Codec
+from .cache import KEEPS, LOOKS_UP, CacheMiss, CacheMode, Hit, miss_message
 from .host import Host, RequestSettled
-from .reply import Interrupted, Reply, Timing
+from .provenance import output_metadata
+from .reply import Asked, Interrupted, Reply, Timing
 
 if TYPE_CHECKING:
     from ..transport import Transport
@@ -40,7 +47,9 @@ _CONTENT = (TextDelta, ReasoningDelta, ToolCallDelta)  # events that count as "a
 
 class View(Protocol):
     """A live view of one answer (see :mod:`evo_magic.display.live`): ``update`` after every
-    stream event (cheap), ``finish`` once with the footer (idempotent, also after an error)."""
+    stream event (cheap), ``finish`` once with the footer (idempotent, also after an error).
+    A view that keeps an output may also have ``annotate(metadata)``: it is given the output's
+    metadata (the answer's provenance) just before ``finish``."""
 
     def update(self, snapshot: TurnSnapshot) -> None: ...
 
@@ -86,13 +95,25 @@ class Exchange:
         codec: Codec,
         opts: RequestOptions,
         cancel: Cancel,
+        cache: CacheMode = "off",
     ) -> None:
         self.session, self.host, self.transport = session, host, transport
-        self.codec, self.opts, self.cancel = codec, opts, cancel
+        self.codec, self.opts, self.cancel, self.cache = codec, opts, cancel, cache
 
-    def run(self, body: Mapping[str, Any], *, cell: Any, views: ViewFactory, notes: list[str]) -> Reply:
-        """Send ``body`` and return the settled reply; raise the error or
-        :class:`~evo_magic.sessions.reply.Interrupted` after settling."""
+    def run(
+        self,
+        body: Mapping[str, Any],
+        *,
+        cell: Any,
+        views: ViewFactory,
+        notes: list[str],
+        asked: Asked | None = None,
+        lookup: bool = True,
+    ) -> Reply:
+        """Answer ``body`` from the cache, or send it, and return the settled reply; raise the
+        error or :class:`~evo_magic.sessions.reply.Interrupted` after settling. ``lookup``
+        False asks again even when the cache is on (a retry of the same request), except
+        under ``replay-only``, which never sends."""
         reply = Reply(
             TurnSnapshot(),
             self.opts.model,
@@ -102,7 +123,16 @@ class Exchange:
             cell=cell,
             offline=self.transport.endpoint.offline,  # the bundled emulator: priced, never billed
             notes=notes,
+            request_key=request_key(self.opts.protocol, self.codec.PATH, body),
+            asked=asked,
         )
+        mode: CacheMode = "refresh" if self.cache == "on" and not lookup else self.cache
+        if mode in LOOKS_UP:
+            hit = self.host.cached(self.session, reply)
+            if hit is not None:
+                return self._replay(reply, hit, views)
+            if mode == "replay-only":
+                raise CacheMiss(miss_message(cell, asked.prompt if asked is not None else None))
         self.host.check(self.session, reply, body)
         view = views(self.opts)
         reply.ledger_request = self.host.start(self.session, reply)  # the row exists before a byte is billed
@@ -123,6 +153,19 @@ class Exchange:
         if error is not None:
             self._settle(reply, view, "error", error)
             raise error
+        self._settle(reply, view, _status(reply.snapshot.finish_reason), None)
+        if mode in KEEPS and reply.status in ("ok", "length") and not reply.offline:  # never the emulator's
+            self.host.keep(self.session, reply)
+        return reply
+
+    def _replay(self, reply: Reply, hit: Hit, views: ViewFactory) -> Reply:
+        """The kept answer as if it had just arrived, at once: folded, shown, settled at $0."""
+        view = views(self.opts)
+        reply.cached, reply.offline, reply.answered_at = True, False, hit.at
+        for event in hit.events:
+            reply.snapshot.apply(event)
+        if view is not None:
+            view.update(reply.snapshot)
         self._settle(reply, view, _status(reply.snapshot.finish_reason), None)
         return reply
 
@@ -170,12 +213,18 @@ class Exchange:
         reply.finish(status, error)
         if error is not None:
             error.reply = reply
-        reply.cost, reply.priced = self.host.settle(self.session, reply)
+        charge = self.host.settle(self.session, reply)
+        reply.cost, reply.priced, reply.saved, reply.price_from = charge[:4]
+        if charge.row is not None:
+            reply.ledger_request = charge.row
         self.host.emit(RequestSettled(self.session, reply))
         if view is not None:
             footer = reply.footer
             if status == "interrupted":  # the Interrupted line under the answer says so, once
                 footer = dataclasses.replace(footer, banner=False)
+            annotate = getattr(view, "annotate", None)
+            if callable(annotate):
+                annotate(output_metadata(reply))
             view.finish(reply.snapshot, footer)
             reply.thinking_open = bool(getattr(view, "thinking_open", False))  # as the reader left it
 

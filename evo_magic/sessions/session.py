@@ -29,8 +29,9 @@ from ..core.snapshot import ToolCall
 from ..core.usage import Usage
 from ..errors import EvoMagicError, OptionError, ProtocolError, scrub
 from ..protocol import codec
+from .cache import CacheMode
 from .host import AnswerEnded, Host, LoopBounds, SessionReset, TurnAdded, TurnDropped, TurnPicked, TurnsRestored
-from .reply import Reply, Turn
+from .reply import Asked, Reply, Turn
 from .request import Cancel, Exchange, View, ViewFactory
 from .tools import Functions, ToolSpec, function_tool, run_round, tool_map
 
@@ -64,6 +65,7 @@ class Question:
     views: ViewFactory = lambda opts: None
     approve: Callable[[ToolCall], bool] | None = None
     on_tool: Callable[[ToolCall, str, bool], None] | None = None
+    cache: CacheMode = "off"
 
 
 class Session:
@@ -204,6 +206,7 @@ class Session:
         max_tool_rounds: int | None = None,
         max_tool_calls: int | None = None,
         new: bool = False,
+        cache: str | None = None,
         **options: Any,
     ) -> Reply:
         """Send ``prompt`` (with the history) and return the :class:`Reply`.
@@ -215,7 +218,9 @@ class Session:
         and the loop stops after ``max_tool_rounds`` rounds (default 8). At most
         ``max_tool_calls`` calls run per round (default 32); the others are answered as not run,
         and ``reply.notes`` (shown under the answer) says so. ``new`` starts a new conversation
-        first — once the question was checked. Everything is checked before anything is sent:
+        first — once the question was checked. ``cache`` (``"on"``, ``"off"``, ``"refresh"``,
+        ``"replay-only"``; None: the kernel's mode) answers an exact request asked before from
+        the answer cache (:mod:`~evo_magic.sessions.cache`). Everything is checked before anything is sent:
         a bad option is an :class:`~evo_magic.errors.OptionError`, a missing key a
         :class:`~evo_magic.errors.ConfigError`.
 
@@ -231,6 +236,7 @@ class Session:
             views=view_factory if view_factory is not None else (lambda opts: view),
             approve=approve,
             on_tool=on_tool,
+            cache=self.host.cache_mode(cache),
         )
         endpoint.require_key()
         if new:
@@ -271,14 +277,15 @@ class Session:
         prompt = _json_prompt(q.prompt, q.system or self.system) if q.opts.json_mode else q.prompt
         added = self._new_messages(prompt, q.system, q.cell, before)
         proto = codec(q.opts.protocol)
-        exchange = Exchange(self, self.host, transport, proto, q.opts, self._cancel)
+        exchange = Exchange(self, self.host, transport, proto, q.opts, self._cancel, q.cache)
         loop: list[Message] = []
         rounds: list[Reply] = []
         notes: list[str] = []  # every round's reply (the answer's banner) shows them
         rounds_left = q.bounds.max_tool_rounds
         while True:
             body = proto.build_body([*before, *added, *loop], q.opts)
-            reply = exchange.run(body, cell=q.cell, views=q.views, notes=notes)
+            asked = Asked(prompt, (*added, *loop), q.cell_id)
+            reply = exchange.run(body, cell=q.cell, views=q.views, notes=notes, asked=asked)
             rounds.append(reply)
             reply.rounds = rounds
             if not (q.functions and reply.tool_calls and reply.finish_reason == "tool_calls"):
@@ -364,7 +371,7 @@ def _parse_json(reply: Reply, exchange: Exchange, body: Mapping[str, Any], q: Qu
             err.reply = reply
             raise err
         log.info("JSON mode answer was %s; retrying once", problem)
-        reply = exchange.run(body, cell=q.cell, views=q.views, notes=reply.notes)
+        reply = exchange.run(body, cell=q.cell, views=q.views, notes=reply.notes, asked=reply.asked, lookup=False)
     return reply  # pragma: no cover
 
 
