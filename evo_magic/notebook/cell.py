@@ -101,6 +101,7 @@ class CellMagic:
                 max_tool_rounds=args.max_tool_rounds,
                 max_tool_calls=args.max_tool_calls,
                 new=args.new,
+                cache=args.cache,
                 **magic_args.overrides(args),
             )
         except Interrupted as exc:
@@ -115,8 +116,10 @@ class CellMagic:
         self._tell(self.runtime.notes)
         if self.prefs.live == "none":  # no live view: the answer once, as the live view would end
             from ..display.live import reply_bundle
+            from ..sessions.provenance import output_metadata
 
-            display(reply_bundle(reply.snapshot, reply.footer, as_json=as_json), raw=True)
+            bundle = reply_bundle(reply.snapshot, reply.footer, as_json=as_json)
+            display(bundle, raw=True, metadata=output_metadata(reply))  # where the answer came from
         self._show_extras(reply, args.format, fix=args.fix)
         self._store(args.output, reply.data if reply.data is not None else reply)  # JSON mode: the parsed value
         return reply

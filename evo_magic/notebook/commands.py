@@ -37,6 +37,7 @@ LINE_COMMANDS = (
     "budget",
     "config",
     "offline",
+    "cache",
 )
 
 
@@ -87,6 +88,7 @@ class LineCommands:
     runtime: Runtime
     prefs: Prefs
     budget: float | None  # the trait, set by %deepseek budget
+    cache: str | None  # the trait, set by %deepseek cache
 
     if TYPE_CHECKING:  # provided by CellMagic and DeepSeekMagics
 
@@ -272,3 +274,13 @@ class LineCommands:
             raise UsageError("--rate is tokens per second and must be positive")
         rate = self.prefs.offline_rate if args.rate is None else args.rate
         return offline.go_offline(self.runtime, rate=rate, if_no_key=args.if_no_key)
+
+    def _cmd_cache(self, rest: list[str]) -> Notice:
+        """``%deepseek cache on|off|refresh|replay-only`` sets this kernel's answer cache; bare,
+        it tells the mode and what caching saved this notebook."""
+        from .caching import cache_status, parse_command
+
+        if rest:
+            self.cache = parse_command(rest)  # the trait: %deepseek config shows it, the accounting uses it
+        acc = self.runtime.accounting
+        return cache_status(acc, acc.cache, changed=bool(rest))

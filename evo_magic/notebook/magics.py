@@ -71,6 +71,8 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
                            indented JSON)
       --fix                explain the last error and put a corrected cell below (the
                            cell body, if any, adds instructions)
+      --cache / --no-cache answer this cell from the answer cache (its exact request
+                           answered before: no request, $0) / ask again
     Tools
       --tools f,g          notebook functions the model may call (schema from the
                            signature, type hints, defaults and docstring)
@@ -100,11 +102,17 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
                                       limit and what this notebook has spent)
       %deepseek offline [--rate R] [--if-no-key] [--off]
                                       answer from the bundled EvoLink emulator
+      %deepseek cache [off|on|refresh|replay-only]
+                                      the answer cache: on replays a re-run exact
+                                      request for $0, refresh asks again and keeps the
+                                      new answer, replay-only makes a miss an error
+                                      (bare: the mode and what caching saved;
+                                      headless runs: EVO_MAGIC_CACHE=on|replay-only)
 
     Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also extra_models,
     protocol, thinking, max_tokens, temperature, read_timeout, connect_timeout,
-    max_retries, max_tool_rounds, max_tool_calls, budget, prices, live, value_tokens,
-    offline_rate; %deepseek config lists them).
+    max_retries, max_tool_rounds, max_tool_calls, budget, prices, cache, live,
+    value_tokens, offline_rate; %deepseek config lists them).
     The API key comes from EVOLINK_API_KEY (environment or a .env file in the working
     directory); EVOLINK_BASE_URL overrides the base URLs (comma-separated fallback list).
     """

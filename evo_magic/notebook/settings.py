@@ -10,6 +10,7 @@ own preferences), and ``%deepseek config`` shows them in its order (:func:`shown
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -22,13 +23,14 @@ from ..core.options import DEFAULT_MODEL, PROTOCOLS, RequestOptions
 from ..display.live import MODES, ViewMode
 from ..errors import OptionError
 from ..ledger.pricing import format_money, parse_layer
+from ..sessions.cache import CACHE_MODES, CACHE_VAR
 from ..sessions.host import DEFAULT_MAX_TOOL_ROUNDS
 from ..sessions.tools import DEFAULT_MAX_TOOL_CALLS
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-Scope = Literal["request", "transport", "loop", "budget", "prices", "notebook"]
+Scope = Literal["request", "transport", "loop", "budget", "prices", "cache", "notebook"]
 #: A setting's rule: ``rule(name, value, current)`` raises OptionError when ``value`` is no
 #: valid ``name`` (``current``: the values in force, for a rule that looks at another setting).
 Rule = Callable[[str, Any, Mapping[str, Any]], None]
@@ -104,6 +106,14 @@ def _seconds(value: Any) -> str:
     return f"{value:g} s"
 
 
+def shown_cache(value: Any) -> str:
+    """The cache mode in force: the setting, else ``EVO_MAGIC_CACHE`` (read now), else off."""
+    if value is not None:
+        return str(value)
+    env = os.environ.get(CACHE_VAR, "").strip()
+    return f"{env} (from {CACHE_VAR})" if env else "off"
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("model", "request", lambda h: Unicode(DEFAULT_MODEL, help=h), "Default model for %%deepseek cells.",
             _request_rule),
@@ -136,6 +146,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("prices", "prices", lambda h: Dict(help=h),
             "Prices above the shipped table and EVO_MAGIC_HOME/prices.json (the prices.json format).",
             _prices_rule, lambda v: _shown_prices(v)),
+    Setting("cache", "cache", lambda h: Enum(list(CACHE_MODES), None, allow_none=True, help=h),
+            "Answer cache: off, on (a re-run exact request is answered from the answers kept, for $0), "
+            "refresh (ask again, keep the new answer), replay-only (a miss is an error); None: "
+            "EVO_MAGIC_CACHE, else off.", None, shown_cache),
     Setting("live", "notebook", lambda h: Enum(list(MODES), "auto", help=h), "Live view of answers."),
     Setting("value_tokens", "notebook", lambda h: Int(1000, help=h),
             "Token budget per interpolated {value} in a prompt.", _at_least(MIN_VALUE_TOKENS)),
@@ -169,6 +183,8 @@ def apply(name: str, value: Any, runtime: Runtime, prefs: Prefs) -> Prefs:
         runtime.accounting.budget = None if value is None else Decimal(str(value))
     elif scope == "prices":
         runtime.accounting.prices = dict(value)
+    elif scope == "cache":
+        runtime.accounting.cache = value
     else:
         return replace(prefs, **{name: value})
     return prefs

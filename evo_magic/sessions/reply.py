@@ -188,6 +188,13 @@ class Reply:
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """No data of its own (the HTML and text reprs give it): the output's metadata, where
+        the answer came from (:mod:`~evo_magic.sessions.provenance`)."""
+        from .provenance import output_metadata
+
+        return {}, output_metadata(self)
+
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (kernel interrupt) or Stop while streaming; ``reply`` holds the partial answer.
