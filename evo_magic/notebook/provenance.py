@@ -33,16 +33,10 @@ class Unreadable(ValueError):
 
 
 @dataclass(frozen=True)
-class Provenance:
-    """One answer's provenance read back from a notebook (:func:`read`)."""
+class _Entry:
+    """An ``evo_magic`` metadata entry of one output: its session and when it was made."""
 
     record: Mapping[str, Any]
-    snapshot: TurnSnapshot | None  # the answer (None: not kept, e.g. an error)
-
-    @property
-    def key(self) -> str | None:
-        value = self.record.get("request")
-        return value if isinstance(value, str) and len(value) == 64 else None
 
     @property
     def session(self) -> str:
@@ -52,9 +46,27 @@ class Provenance:
     def time(self) -> str:
         return str(self.record.get("time") or "")
 
+
+@dataclass(frozen=True)
+class Provenance(_Entry):
+    """One answer's provenance read back from a notebook (:func:`read`)."""
+
+    snapshot: TurnSnapshot | None = None  # the answer (None: not kept, e.g. an error)
+
+    @property
+    def key(self) -> str | None:
+        value = self.record.get("request")
+        return value if isinstance(value, str) and len(value) == 64 else None
+
     @property
     def complete(self) -> bool:
         return self.snapshot is not None and self.record.get("status") in COMPLETE
+
+    @property
+    def cell_id(self) -> str | None:
+        """The front end's id of the cell whose turn this answer ends."""
+        turn = self.record.get("turn")
+        return _text(turn.get("cell_id")) if isinstance(turn, Mapping) else None
 
     @property
     def has_turn(self) -> bool:
@@ -149,23 +161,13 @@ def _text(value: object) -> str | None:
 
 
 @dataclass(frozen=True)
-class Mark:
+class Mark(_Entry):
     """What ``%deepseek undo``, ``reset`` or ``pick`` did to a session, as its output keeps it."""
-
-    record: Mapping[str, Any]
 
     @property
     def kind(self) -> MarkKind:
         kind = self.record.get("mark")
         return "undo" if kind == "undo" else "reset" if kind == "reset" else "pick"
-
-    @property
-    def session(self) -> str:
-        return str(self.record.get("session") or "default")
-
-    @property
-    def time(self) -> str:
-        return str(self.record.get("time") or "")
 
     @property
     def request(self) -> str | None:
