@@ -12,6 +12,7 @@ code for the next cell) and stores ``-o``.
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,11 +51,27 @@ class LastError:
         shell_dir = os.path.dirname(IPython.__file__)  # IPython's own frames (run_code) say nothing
         while frames is not None and frames.tb_frame.f_code.co_filename.startswith(shell_dir):
             frames = frames.tb_next
-        tb = "".join(traceback.format_exception(type(self.error), self.error, frames))
+        tb = _cell_names("".join(traceback.format_exception(type(self.error), self.error, frames)))
         if len(tb) > MAX_TRACEBACK_CHARS:
             tb = "…" + tb[-MAX_TRACEBACK_CHARS:]
         where = f"In[{self.execution_count}]" if self.execution_count else "the failing cell"
         return f"Code of {where}:\n```python\n{self.code.rstrip()}\n```\n\nTraceback:\n```\n{tb.rstrip()}\n```"
+
+
+def _cell_names(tb: str) -> str:
+    """``File "Cell In[3]"`` for each cell's file: a kernel names it by its process id
+    (``/tmp/ipykernel_4242/…py``), so the same error would be another question (and another
+    request key) after every restart."""
+    compiler = getattr(IPython.get_ipython(), "compile", None)
+    label = getattr(compiler, "format_code_name", None)
+    if not callable(label):
+        return tb
+
+    def named(match: re.Match[str]) -> str:
+        found = label(match.group(1))
+        return f'File "{found[0]} {found[1]}"' if found else match.group(0)
+
+    return re.sub(r'File "([^"\n]+)"', named, tb)
 
 
 class CellMagic:

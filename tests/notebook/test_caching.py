@@ -114,3 +114,13 @@ def test_without_a_live_view_the_answer_carries_its_provenance(
     assert "cached · $0 (saved" in first["text/plain"] + again["text/plain"]
     saved = json.dumps([kw1, kw2])
     assert "sk-magic-test-1111" not in saved and "****1111" in saved  # the key is never in it
+
+
+def test_the_error_a_fix_sends_names_cells_not_the_kernel_s_files(shell: InteractiveShell) -> None:
+    """A kernel names a cell's file by its process id (/tmp/ipykernel_4242/…py): the traceback
+    sent names the cell instead, so a re-run after a restart asks the same question (and hits)."""
+    shell.run_cell("def f():\n    return 1/0", store_history=True)
+    shell.run_cell("f()", store_history=True)
+    described = magics_of(shell)._last_error.describe()
+    assert 'File "Cell In[' in described and "ipython-input" not in described and "ipykernel" not in described
+    assert "ZeroDivisionError: division by zero" in described
