@@ -226,11 +226,17 @@ class Accounting:
     # --- restore ------------------------------------------------------------------------
     def restore(self, session: Session) -> tuple[list[Turn], list[Turn]]:
         """Rebuild ``session``'s conversation from this notebook's ledger (after a kernel
-        restart): the turns no reset, undo or re-run dropped, in the order they were asked.
+        restart): the turns no reset, undo or re-run dropped, in the order they were asked (a
+        turn whose final request is one already in memory, replayed from the cache, is that turn).
         Returns (added, superseded); superseded turns (their cell was re-run here) are dropped."""
         from .records import restored_turn
 
-        stored = [restored_turn(row, record) for row, record in self.ledger.turns(self.notebook, session.name)]
+        held = {t.reply.request_key for t in session.turns if t.reply.request_key}  # a replayed turn is the same turn
+        stored = []
+        for row, record in self.ledger.turns(self.notebook, session.name):
+            if row.request_key is None or row.request_key not in held:
+                stored.append(restored_turn(row, record))
+                held.add(row.request_key or "")
         added, superseded = session.restore(stored)
         if superseded:
             self.ledger.drop_turns([t.ledger_id for t in superseded if t.ledger_id is not None])
