@@ -4,17 +4,25 @@ conversations and tool loops replay; the modes; what is kept and what never is."
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import evo_magic
 from evo_magic import errors
+from evo_magic.core.messages import Message
+from evo_magic.core.snapshot import ThinkingBlock, ToolCall, TurnSnapshot
 from evo_magic.ledger.budget import BudgetExceeded
 from evo_magic.runtime import root
 from evo_magic.sessions.cache import CacheMiss, effective_mode
+from evo_magic.sessions.reply import Reply, Timing, Turn
 
+from ..profiles import examples
 from .helpers import FakeApi
 from .test_session import text_stream, tool_call_stream
 
@@ -307,3 +315,220 @@ def test_a_lookup_the_ledger_cannot_answer_is_a_miss_said_once(
     monkeypatch.setenv("EVO_MAGIC_HOME", str(tmp_path / "afile" / "sub"))
     assert evo_magic.session().ask("q").ok and evo_magic.session().ask("r").ok
     assert len(api.bodies) == 2 and len(shown) == 1  # the ledger's one notice, no traceback
+
+
+# --- what is the same request: a property through the real session path ----------------------
+def ping(n: int) -> str:
+    """Ping."""
+    return f"pong {n}"
+
+
+def ping_doc(n: int) -> str:
+    """Ping a host."""
+    return f"pong {n}"
+
+
+def ping_name(count: int) -> str:
+    """Ping."""
+    return f"pong {count}"
+
+
+def ping_type(n: str) -> str:
+    """Ping."""
+    return f"pong {n}"
+
+
+def ping_default(n: int = 1) -> str:
+    """Ping."""
+    return f"pong {n}"
+
+
+def pong(n: int) -> str:
+    """Ping."""
+    return f"pong {n}"
+
+
+PROMPT = "And now?"
+BASE: dict[str, dict[str, Any]] = {  # the options of the request kept, per protocol
+    "openai": {"thinking": True, "max_tokens": 500, "temperature": 0.5, "top_p": 0.9, "stop": ("END",),
+               "frequency_penalty": 0.1, "presence_penalty": 0.2, "seed": 7, "user": "u1", "logit_bias": {"12": 1.0}},
+    "anthropic": {"thinking": True, "max_tokens": 500, "temperature": 0.5, "top_p": 0.9, "stop": ("END",)},
+}  # fmt: skip
+LETTERS = st.text("abcdefghXYZ!? ", min_size=1, max_size=6)
+COMMON: dict[str, st.SearchStrategy[Any]] = {
+    "model": st.just("deepseek-v4-pro"),
+    "thinking": st.just(False),
+    "reasoning_effort": st.sampled_from(["low", "medium", "high", "max"]),
+    "max_tokens": st.integers(1, 384_000).filter(lambda v: v != 500),
+    "temperature": st.floats(0, 2).filter(lambda v: v != 0.5),
+    "top_p": st.floats(0, 1).filter(lambda v: v != 0.9),
+    "stop": st.lists(LETTERS, min_size=1, max_size=3).map(tuple).filter(lambda v: v != ("END",)),
+}
+OPENAI_ONLY = {
+    "frequency_penalty": st.floats(-2, 2).filter(lambda v: v != 0.1),
+    "presence_penalty": st.floats(-2, 2).filter(lambda v: v != 0.2),
+    "seed": st.integers(0, 2**31).filter(lambda v: v != 7),
+    "user": LETTERS.filter(lambda v: v != "u1"),
+    "logit_bias": st.dictionaries(st.sampled_from(["12", "13", "99"]), st.floats(-100, 100), min_size=1).filter(
+        lambda v: v != {"12": 1.0}),
+    "logprobs": st.just(True),
+    "n": st.integers(2, 8),
+    "json_mode": st.just(True),
+}  # fmt: skip
+
+
+def base_history() -> list[Message]:
+    """Two turns: thinking with signatures, a tool call and its result, a system prompt."""
+    return [
+        Message.system("Be terse."),
+        Message.user("What is 2+2?"),
+        Message("assistant", "4", reasoning="Add them.", thinking=(ThinkingBlock("Add them.", "sig-one"),)),
+        Message.user("Ping 1."),
+        Message("assistant", "", reasoning="Call it.", thinking=(ThinkingBlock("Call it.", "sig-two"),),
+                tool_calls=(ToolCall(0, "call_1", "ping", '{"n": 1}'),)),
+        Message.tool_result("call_1", "pong 1", name="ping"),
+        Message("assistant", "It answered pong 1.", reasoning="Done.", thinking=(ThinkingBlock("Done.", "sig-3"),)),
+    ]  # fmt: skip
+
+
+def with_history(session: Any, messages: list[Message]) -> None:
+    reply = Reply(TurnSnapshot(), "deepseek-v4-flash", session.name, Timing(0.0))
+    session.turns[:] = [Turn("earlier", reply, None, messages)]
+
+
+def wire_fields(protocol: str) -> list[tuple[int, str]]:
+    """(message, field) pairs that reach the wire: the thinking's text and signature on the
+    Anthropic protocol, the reasoning on the OpenAI one (which has no signatures)."""
+    out = []
+    for i, m in enumerate(base_history()):
+        out.append((i, "content"))
+        if m.role == "assistant":
+            out += [(i, "thinking"), (i, "signature")] if protocol == "anthropic" else [(i, "reasoning")]
+        if m.tool_calls:
+            out += [(i, "arguments"), (i, "call_id")]
+        if m.tool_call_id:
+            out.append((i, "tool_call_id"))
+    return [(i, f) for i, f in out if _text_of(base_history()[i], f)]
+
+
+def _text_of(m: Message, name: str) -> str:
+    values = {"content": m.content, "reasoning": m.reasoning, "tool_call_id": m.tool_call_id,
+              "thinking": m.thinking[0].text if m.thinking else None,
+              "signature": m.thinking[0].signature if m.thinking else None,
+              "arguments": m.tool_calls[0].arguments if m.tool_calls else None,
+              "call_id": m.tool_calls[0].id if m.tool_calls else None}  # fmt: skip
+    return values[name] or ""
+
+
+def _with_text(m: Message, name: str, text: str) -> Message:
+    block = m.thinking[0] if m.thinking else None
+    call = m.tool_calls[0] if m.tool_calls else None
+    if name in ("thinking", "signature") and block is not None:
+        new = ThinkingBlock(text, block.signature) if name == "thinking" else ThinkingBlock(block.text, text)
+        return dataclasses.replace(m, thinking=(new,))
+    if name in ("arguments", "call_id") and call is not None:
+        new_call = dataclasses.replace(call, **{"arguments" if name == "arguments" else "id": text})
+        return dataclasses.replace(m, tool_calls=(new_call,))
+    return dataclasses.replace(m, **{name: text})
+
+
+@pytest.fixture
+def protocols(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """An API answering either protocol (by the path asked), keeping the bodies it gets."""
+    from ..streams import Turn as Said
+    from ..streams import payloads, sse
+
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-property-key-1111")
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    bodies: list[dict[str, Any]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        protocol = "anthropic" if request.url.path.endswith("/messages") else "openai"
+        said = sse(protocol, payloads(protocol, Said(text=[f"answer {len(bodies)}"])))
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=said)
+
+    root().transport_options = {"http_transport": httpx.MockTransport(answer)}
+    return bodies
+
+
+def asked_again(s: Any, bodies: list[dict[str, Any]], history: list[Message], tools: list[Any], **opts: Any) -> bool:
+    """Ask :data:`PROMPT` after ``history`` under replay-only: True for an answer from the
+    cache, False for a miss (which sends nothing either way)."""
+    base = {**BASE[opts.get("protocol", "openai")], "protocol": opts.get("protocol", "openai")}
+    with_history(s, base_history())
+    s.ask(PROMPT, tools=[ping], cache="on", **base)  # the request kept (asked only the first time)
+    with_history(s, history)
+    sent = len(bodies)
+    try:
+        hit = s.ask(PROMPT, tools=tools, cache="replay-only", **{**base, **opts}).cached
+    except CacheMiss:
+        hit = False
+    assert len(bodies) == sent  # replay-only: nothing is ever sent
+    return hit
+
+
+PROTOCOLS = ["openai", "anthropic"]
+OPTIONS = [(p, name) for p in PROTOCOLS for name in sorted({**COMMON, **(OPENAI_ONLY if p == "openai" else {})})]
+
+
+@pytest.mark.parametrize(("protocol", "name"), OPTIONS)
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_changing_any_single_option_is_a_miss(
+    protocols: list[dict[str, Any]], protocol: str, name: str, data: st.DataObject
+) -> None:
+    value = data.draw({**COMMON, **OPENAI_ONLY}[name], label=name)
+    s = evo_magic.session(f"options-{protocol}")
+    assert not asked_again(s, protocols, base_history(), [ping], protocol=protocol, **{name: value})
+
+
+FIELDS = [(p, i, name) for p in PROTOCOLS for i, name in wire_fields(p)]
+
+
+@pytest.mark.parametrize(("protocol", "index", "name"), FIELDS)
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_changing_any_character_of_any_message_is_a_miss(
+    protocols: list[dict[str, Any]], protocol: str, index: int, name: str, data: st.DataObject
+) -> None:
+    history = base_history()
+    text = _text_of(history[index], name)
+    at = data.draw(st.integers(0, len(text) - 1), label="at")
+    char = data.draw(st.characters(codec="utf-8").filter(lambda c: c != text[at]), label="char")
+    history[index] = _with_text(history[index], name, text[:at] + char + text[at + 1 :])
+    s = evo_magic.session(f"messages-{protocol}")
+    assert not asked_again(s, protocols, history, [ping], protocol=protocol)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("tool", [ping_doc, ping_name, ping_type, ping_default, pong])
+def test_changing_a_tool_schema_is_a_miss(protocols: list[dict[str, Any]], protocol: str, tool: Any) -> None:
+    s = evo_magic.session()
+    assert not asked_again(s, protocols, base_history(), [tool], protocol=protocol)
+    assert asked_again(s, protocols, base_history(), [ping], protocol=protocol)  # the same schema: a hit
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_only_the_stream_flag_the_key_or_what_never_reaches_the_wire_is_a_hit(
+    protocols: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, protocol: str
+) -> None:
+    s = evo_magic.session()
+    assert asked_again(s, protocols, base_history(), [ping], protocol=protocol, stream=False)
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-another-key-9999")
+    assert asked_again(s, protocols, base_history(), [ping], protocol=protocol)
+    history = base_history()
+    history[1] = dataclasses.replace(history[1], meta={"cell": 99})  # what the session keeps beside it
+    assert asked_again(s, protocols, history, [ping], protocol=protocol)
+
+
+def test_the_protocol_is_part_of_the_request(protocols: list[dict[str, Any]]) -> None:
+    s = evo_magic.session()
+    with_history(s, base_history())
+    s.ask(PROMPT, cache="on", **BASE["anthropic"])
+    with_history(s, base_history())
+    assert s.ask(PROMPT, cache="on", **BASE["anthropic"]).cached
+    with_history(s, base_history())
+    with pytest.raises(CacheMiss):
+        s.ask(PROMPT, cache="replay-only", protocol="anthropic", **BASE["anthropic"])
+    assert len(protocols) == 1
