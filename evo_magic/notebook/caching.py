@@ -45,7 +45,8 @@ def cache_status(acc: Accounting, setting: CacheMode | None, *, changed: bool) -
     this notebook and how many answers are kept."""
     try:
         mode = effective_mode(setting, None)
-        source = f" (from {CACHE_VAR})" if setting is None and environment_mode() is not None else ""
+        env = environment_mode()
+        source = f" (from {CACHE_VAR})" if env is not None and (setting is None or env == mode != setting) else ""
     except EvoMagicError as exc:
         raise UsageError(exc.one_line()) from None
     text = f"Cache: {mode}{source} — {MEANING[mode]}."

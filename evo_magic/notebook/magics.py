@@ -88,8 +88,10 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
       %deepseek reset [-s NAME]       forget the session's conversation
       %deepseek history [-s NAME]     the conversation so far, a few lines a turn
       %deepseek undo [-s NAME]        drop the last turn
-      %deepseek restore [-s NAME]     after a kernel restart, rebuild the conversation
-                                      from this notebook's usage ledger
+      %deepseek restore [-s NAME] [--from PATH]
+                                      after a kernel restart, rebuild the conversation
+                                      from this notebook's usage ledger, or (a notebook
+                                      from elsewhere) from the notebook file itself
       %deepseek panel [-s NAME]       a chat panel on the session (same conversation
                                       as the cells; Enter sends, Shift+Enter newline)
       %deepseek pick K [-s NAME]      continue from choice K of the last n > 1 answer

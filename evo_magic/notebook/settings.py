@@ -107,11 +107,12 @@ def _seconds(value: Any) -> str:
 
 
 def shown_cache(value: Any) -> str:
-    """The cache mode in force: the setting, else ``EVO_MAGIC_CACHE`` (read now), else off."""
-    if value is not None:
-        return str(value)
+    """The cache mode in force: the setting, else ``EVO_MAGIC_CACHE`` (read now), else off;
+    ``replay-only`` from the environment holds over the setting."""
     env = os.environ.get(CACHE_VAR, "").strip()
-    return f"{env} (from {CACHE_VAR})" if env else "off"
+    if env and (value is None or (env.lower() == "replay-only" and value != "replay-only")):
+        return f"{env} (from {CACHE_VAR}{'' if value is None else f', over {value}'})"
+    return "off" if value is None else str(value)
 
 
 SETTINGS: tuple[Setting, ...] = (

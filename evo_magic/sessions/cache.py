@@ -14,7 +14,9 @@ what happens:
 
 The mode in force (:func:`effective_mode`): the call's own (``--cache`` / ``--no-cache``,
 ``ask(cache=...)``), else the kernel's (``%deepseek cache``, ``%config DeepSeekMagics.cache``),
-else ``EVO_MAGIC_CACHE`` (headless runs: nbconvert, papermill, nbclient), else ``off``.
+else ``EVO_MAGIC_CACHE`` (headless runs: nbconvert, papermill, nbclient), else ``off`` —
+except that ``replay-only``, from the kernel or the environment, holds over everything: CI
+that runs a notebook whose first cell says ``%deepseek cache on`` still never spends.
 """
 
 from __future__ import annotations
@@ -75,13 +77,13 @@ def effective_mode(
 ) -> CacheMode:
     """The mode in force for one question (see the module doc): ``override`` (the call's),
     ``setting`` (the kernel's), the environment, ``off``; ``replay-only`` from the kernel or the
-    environment is never loosened by a call."""
-    kernel = setting if setting is not None else environment_mode(environ)
-    if kernel == "replay-only":
-        return kernel
+    environment is never loosened, by a call or by the notebook's own setting."""
+    env = environment_mode(environ)
+    if "replay-only" in (setting, env):  # CI's guard: a notebook's own "cache on" cannot spend
+        return "replay-only"
     if override is not None:
         return parse_mode(override, "cache")
-    return kernel or "off"
+    return setting or env or "off"
 
 
 def miss_message(cell: object, prompt: str | None) -> str:

@@ -70,6 +70,10 @@ def test_the_config_trait_and_config_table(shell: InteractiveShell, monkeypatch:
     shell.run_line_magic("config", "DeepSeekMagics.cache = 'refresh'")
     assert root().accounting.cache == "refresh"
     rows = dict(map(tuple, shell.run_line_magic("deepseek", "config").rows))  # type: ignore[arg-type]
+    assert rows["cache"] == "replay-only (from EVO_MAGIC_CACHE, over refresh)"  # CI's guard holds
+    assert repr(shell.run_line_magic("deepseek", "cache")).startswith("Cache: replay-only (from EVO_MAGIC_CACHE)")
+    monkeypatch.setenv("EVO_MAGIC_CACHE", "on")
+    rows = dict(map(tuple, shell.run_line_magic("deepseek", "config").rows))  # type: ignore[arg-type]
     assert rows["cache"] == "refresh"
     magics_of(shell).cache = None
 

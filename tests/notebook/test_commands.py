@@ -353,6 +353,9 @@ REFUSALS = [
     ("offline --online", "unrecognized arguments: --online"),
     ("panel", "the chat panel needs a Jupyter front end"),
     ("panel -s ''", "a session name cannot be empty"),
+    ("cache maybe", "the cache mode is one of off, on, refresh, replay-only, not 'maybe'"),
+    ("cache on --now", "usage: %deepseek cache [off|on|refresh|replay-only]"),
+    ("restore --from ''", "--from needs a notebook file"),
 ]
 
 
@@ -383,6 +386,8 @@ ANSWERS = [
     ("config", "evo_magic settings"),
     ("usage", "No requests recorded yet."),
     ("usage --all", "Usage of every notebook"),
+    ("cache", "Cache: off — every cell asks again"),
+    ("restore --from nowhere.ipynb", "the notebook cannot help: nowhere.ipynb is not found"),
 ]
 
 

@@ -199,6 +199,8 @@ def test_a_call_may_turn_the_cache_on_or_off_for_itself(api: FakeApi) -> None:
         (None, "on", None, "on"),
         (None, " Replay-Only ", None, "replay-only"),
         ("off", "on", None, "off"),  # an explicit setting beats the environment
+        ("on", "replay-only", None, "replay-only"),  # except CI's guard: a notebook's "cache on" cannot spend
+        ("off", "replay-only", "on", "replay-only"),
         ("on", None, "off", "off"),
         (None, "replay-only", "off", "replay-only"),  # CI's guard holds whatever a cell says
         ("replay-only", None, "on", "replay-only"),
