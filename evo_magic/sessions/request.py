@@ -25,12 +25,11 @@ from ..core.status import Status
 from ..display.render import Footer
 from ..errors import EvoMagicError, TransportError
 from ..protocol import Codec
-from .host import Host, RequestSettled
+from .host import Host, RequestSettled, SessionRef
 from .reply import Interrupted, Reply, Timing
 
 if TYPE_CHECKING:
     from ..transport import Transport
-    from .session import Session
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class Exchange:
 
     def __init__(
         self,
-        session: Session,
+        session: SessionRef,
         host: Host,
         transport: Transport,
         codec: Codec,
