@@ -28,7 +28,7 @@ import json
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -107,6 +107,7 @@ class Scheduler:
         max_retries: int = MAX_RETRIES,
         client: httpx.AsyncClient | None = None,
         rng: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.endpoint = endpoint
         self.codec = codec(protocol)
@@ -115,6 +116,7 @@ class Scheduler:
         self.pace = Concurrency(concurrency)
         self._client = client
         self._rng = rng
+        self._sleep = sleep  # how a retry waits (tests pass a faster clock)
         key = endpoint.require_key().reveal()
         self._secret = key
         # httpx.Headers: its repr masks Authorization, so no traceback's locals show the key
@@ -248,7 +250,7 @@ class Scheduler:
                                  seconds=time.monotonic() - started)
             self.retries += step.counted
             if step.delay > 0:
-                await asyncio.sleep(step.delay)
+                await self._sleep(step.delay)
             base = step.base
 
     async def _attempt(self, client: httpx.AsyncClient, base: str, payload: bytes, lane: int) -> Failure | bytes:
