@@ -29,14 +29,14 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
 from ..config import Endpoint
-from ..core.events import Finished, ResponseStarted, StreamFailed, TextDelta, UsageReported
+from ..core.snapshot import TurnSnapshot, accumulate
 from ..core.usage import Usage
 from ..errors import EvoMagicError, ProtocolError, error_from_body
 from ..fallback import Failure, GiveUp, Plan
@@ -65,6 +65,7 @@ class RowResult:
     finish: str | None = None
     attempts: int = 1
     seconds: float = 0.0  # from the first send to the answer
+    snapshot: TurnSnapshot | None = field(default=None, repr=False, compare=False)  # the answer, folded
 
     @property
     def ok(self) -> bool:
@@ -281,25 +282,12 @@ class Scheduler:
 
     def _parsed(self, key: Hashable, raw: bytes, attempts: int, seconds: float) -> RowResult:
         try:
-            events = self.codec.parse_response(raw)
+            snap = accumulate(self.codec.parse_response(raw))
         except EvoMagicError as exc:
             return RowResult(key, None, error=str(exc), status=200, attempts=attempts, seconds=seconds)
-        text: list[str] = []
-        usage: Usage | None = None
-        model = finish = error = None
-        for event in events:
-            if isinstance(event, TextDelta):
-                if event.choice == 0:
-                    text.append(event.text)
-            elif isinstance(event, UsageReported):
-                usage = usage.merged(event.usage) if usage is not None and event.partial else event.usage
-            elif isinstance(event, Finished):
-                finish = finish or event.reason
-            elif isinstance(event, ResponseStarted):
-                model = event.model
-            elif isinstance(event, StreamFailed):
-                error = str(event.error)
-        return RowResult(key, None if error else "".join(text), usage, error, 200, model, finish, attempts, seconds)
+        error = None if snap.error is None else str(snap.error)
+        text = None if error else snap.text
+        return RowResult(key, text, snap.usage, error, 200, snap.model, snap.finish_reason, attempts, seconds, snap)
 
 
 async def _watch(stop: threading.Event | None) -> None:
