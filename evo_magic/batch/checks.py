@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core.schema import Schema, schema_of
+from ..display.notices import plural
 from ..errors import OptionError
 from ..ledger.budget import BudgetExceeded, check
 from ..ledger.notebook_id import short_name
@@ -54,7 +55,8 @@ def refuse_past_budget(rt: Runtime, endpoint: Endpoint, requests: int) -> None:
     spent = rt.accounting.ledger.spend(rt.accounting.notebook)
     verdict = check(spent.cost, budget, None, notebook=short_name(rt.accounting.notebook), unpriced=spent.unknown)
     if verdict.refused:
-        raise BudgetExceeded(verdict.message.replace("request refused", f"the run of {requests:,} requests is refused"))
+        run = f"the run of {plural(requests, 'request')} is refused"
+        raise BudgetExceeded(verdict.message.replace("request refused", run))
 
 
 __all__ = ["MAX_CONCURRENCY", "check_concurrency", "prepare", "refuse_past_budget"]
