@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..config import Endpoint
+from ..config import Endpoint, Secret
 from ..core.replay import answer_from_record, answer_record, replayed
 from ..core.schema import schema_of
 from ..core.usage import Usage
@@ -51,19 +51,29 @@ TOPIC = "evo_magic.map"
 
 @dataclass(frozen=True)
 class PartitionSpec:
-    """What a worker needs to answer a partition (pickled into the graph; the key travels in it
-    as a :class:`~evo_magic.config.Secret`, masked in every repr)."""
+    """What a worker needs to answer a partition (pickled into the graph: the key travels to the
+    workers in it, as any credential a task uses; it is in no repr)."""
 
     template: str
     schema: Any
     options: dict[str, Any]
     system: str | None
     session: str
-    endpoint: Endpoint
+    base_urls: tuple[str, ...]
+    key: str = field(repr=False)
+    offline: bool
     concurrency: int
     prices: PriceTable
     run_id: str
     topic: str = TOPIC
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.base_urls, Secret(self.key), offline=self.offline)
+
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        """Dask names the graph's tasks by this (the run), not by hashing the key."""
+        return ("evo_magic.map", self.run_id)
 
 
 @dataclass
@@ -197,7 +207,8 @@ def map_dask(data: Any, template: str, schema: Any, rt: Runtime, *, session: str
     check_concurrency(concurrency)
     meta = data._meta
     job, endpoint = prepare(rt, table_of(meta), template, schema, session, options)
-    spec = PartitionSpec(template, schema, _sent_options(job.opts), job.system, job.session, endpoint, concurrency,
+    spec = PartitionSpec(template, schema, _sent_options(job.opts), job.system, job.session, endpoint.base_urls,
+                         endpoint.require_key().reveal(), endpoint.offline, concurrency,
                          load_table(overrides=rt.accounting.prices or None), uuid.uuid4().hex[:12])  # fmt: skip
     spec_schema = schema_of(schema) if schema is not None else None
     empty: dict[str, list[Any]] = {c: [] for c in output_columns(spec_schema)}
