@@ -71,6 +71,11 @@ class CellMagic:
 
     def _cell(self, line: str, cell: str) -> None:
         args = magic_args.cell_parser().parse_args(magic_args.split(line))
+        if args.map_data or args.estimate or args.concurrency:
+            from .mapping import map_cell
+
+            map_cell(self, args, cell)
+            return
         prompt = cell.strip()
         if args.fix:
             prompt = self._fix_prompt(prompt)
@@ -101,6 +106,7 @@ class CellMagic:
                 max_tool_rounds=args.max_tool_rounds,
                 max_tool_calls=args.max_tool_calls,
                 new=args.new,
+                schema=self._schema(args.schema),
                 **magic_args.overrides(args),
             )
         except Interrupted as exc:
@@ -134,6 +140,14 @@ class CellMagic:
             return open_view(mode, model=opts.model, as_json=as_json, choices=opts.n, lingering=lingering)
 
         return views
+
+    def _schema(self, name: str | None) -> Any:
+        """The schema ``--schema NAME`` names in the notebook (a model, dataclass, TypedDict, dict)."""
+        if name is None:
+            return None
+        if name not in self._user_ns:
+            raise UsageError(f"--schema: no variable named {name!r} in the notebook")
+        return self._user_ns[name]
 
     def _interpolate(self, prompt: str) -> str:
         from ..core.context import interpolate

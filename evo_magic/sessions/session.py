@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.messages import Message
 from ..core.options import RequestOptions
+from ..core.schema import Schema, schema_of
 from ..core.snapshot import ToolCall
 from ..core.usage import Usage
 from ..errors import EvoMagicError, OptionError, ProtocolError, scrub
@@ -32,6 +33,7 @@ from ..protocol import codec
 from .host import AnswerEnded, Host, LoopBounds, SessionReset, TurnAdded, TurnDropped, TurnPicked, TurnsRestored
 from .reply import Reply, Turn
 from .request import Cancel, Exchange, View, ViewFactory
+from .structured import validated
 from .tools import Functions, ToolSpec, function_tool, run_round, tool_map
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class Question:
     views: ViewFactory = lambda opts: None
     approve: Callable[[ToolCall], bool] | None = None
     on_tool: Callable[[ToolCall, str, bool], None] | None = None
+    schema: Schema | None = None
 
 
 class Session:
@@ -204,6 +207,7 @@ class Session:
         max_tool_rounds: int | None = None,
         max_tool_calls: int | None = None,
         new: bool = False,
+        schema: Any = None,
         **options: Any,
     ) -> Reply:
         """Send ``prompt`` (with the history) and return the :class:`Reply`.
@@ -215,7 +219,10 @@ class Session:
         and the loop stops after ``max_tool_rounds`` rounds (default 8). At most
         ``max_tool_calls`` calls run per round (default 32); the others are answered as not run,
         and ``reply.notes`` (shown under the answer) says so. ``new`` starts a new conversation
-        first — once the question was checked. Everything is checked before anything is sent:
+        first — once the question was checked. ``schema`` (a pydantic model, dataclass, TypedDict
+        or JSON Schema dict) is described in the prompt, JSON mode is on, and the answer is
+        validated into ``reply.data`` (an invalid one is asked again once, with the problem).
+        Everything is checked before anything is sent:
         a bad option is an :class:`~evo_magic.errors.OptionError`, a missing key a
         :class:`~evo_magic.errors.ConfigError`.
 
@@ -231,7 +238,10 @@ class Session:
             views=view_factory if view_factory is not None else (lambda opts: view),
             approve=approve,
             on_tool=on_tool,
+            schema=None if schema is None else schema_of(schema),
         )
+        if question.schema is not None and question.opts.protocol == "openai":
+            question = dataclasses.replace(question, opts=question.opts.replace(json_mode=True).validate())
         endpoint.require_key()
         if new:
             self.reset()
@@ -269,6 +279,8 @@ class Session:
         slot = next((i for i, t in enumerate(self.turns) if q.cell_id and t.cell_id == q.cell_id), None)
         before = [m for turn in (self.turns if slot is None else self.turns[:slot]) for m in turn.messages]
         prompt = _json_prompt(q.prompt, q.system or self.system) if q.opts.json_mode else q.prompt
+        if q.schema is not None:
+            prompt = f"{q.prompt}\n\n{q.schema.describe()}"
         added = self._new_messages(prompt, q.system, q.cell, before)
         proto = codec(q.opts.protocol)
         exchange = Exchange(self, self.host, transport, proto, q.opts, self._cancel)
@@ -293,7 +305,9 @@ class Session:
             loop += results
             if note is not None:
                 notes.append(note)
-        if q.opts.json_mode and reply.status == "ok":
+        if q.schema is not None and reply.status == "ok":
+            reply = validated(reply, exchange, proto.build_body, [*before, *added, *loop], loop, q)
+        elif q.opts.json_mode and reply.status == "ok":
             reply = _parse_json(reply, exchange, body, q)
         if reply.status not in _OK:
             return reply, None
