@@ -13,7 +13,7 @@ the partial result after Ctrl-C).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from IPython.core.error import UsageError
 from IPython.display import display
@@ -22,12 +22,29 @@ from ..errors import ConfigError, OptionError
 from . import args as magic_args
 
 if TYPE_CHECKING:
-    from .cell import CellMagic
+    from ..runtime import Runtime
+    from .settings import Prefs
+
+
+class MapMagic(Protocol):
+    """What the --map cell needs of the magic (a :class:`~evo_magic.notebook.cell.CellMagic`)."""
+
+    runtime: Runtime
+    prefs: Prefs
+
+    @property
+    def user_ns(self) -> dict[str, Any]: ...
+
+    def execution_count(self) -> int | None: ...
+
+    def schema_named(self, name: str | None) -> Any: ...
+
+    def store(self, name: str | None, value: Any) -> None: ...
 
 NOT_FOR_MAP = ("tools", "tool_choice", "approve", "fix", "new")
 
 
-def map_cell(magic: CellMagic, args: Any, body: str) -> None:
+def map_cell(magic: MapMagic, args: Any, body: str) -> None:
     """Run the ``--map`` cell (see the module docstring); misuse is a one-line UsageError."""
     from ..batch.run import MapInterrupted, map_rows
     from ..batch.table import module_of, table_of
@@ -40,24 +57,24 @@ def map_cell(magic: CellMagic, args: Any, body: str) -> None:
     options = {k: v for k, v in magic_args.overrides(args).items() if v is not None}
     try:
         columns = data._meta.columns if module_of(data) == "dask" else table_of(data).columns
-        template = split_cell(body.strip(), [str(c) for c in columns], magic._user_ns,
+        template = split_cell(body.strip(), [str(c) for c in columns], magic.user_ns,
                               value_tokens=magic.prefs.value_tokens).template  # fmt: skip
         result = map_rows(
-            data, template, magic._schema(args.schema), session=args.session, dry_run=args.estimate,
-            cell=magic._execution_count(), runtime=magic.runtime,
+            data, template, magic.schema_named(args.schema), session=args.session, dry_run=args.estimate,
+            cell=magic.execution_count(), runtime=magic.runtime,
             **({"concurrency": args.concurrency} if args.concurrency else {}), **options,
         )  # fmt: skip
     except MapInterrupted as exc:
-        magic._store(args.output, exc.result)
+        magic.store(args.output, exc.result)
         raise
     except (OptionError, ConfigError, InterpolationError) as exc:
         raise UsageError(exc.one_line()) from None
-    magic._store(args.output, result)
+    magic.store(args.output, result)
     if args.estimate or not args.output:
         display(result.attrs["evo_magic"] if hasattr(result, "attrs") and not args.estimate else result)
 
 
-def _data(magic: CellMagic, args: Any) -> Any:
+def _data(magic: MapMagic, args: Any) -> Any:
     if not args.map_data:
         raise UsageError("--estimate and --concurrency go with --map NAME (the table to run the template over)")
     for flag in NOT_FOR_MAP:
@@ -66,9 +83,9 @@ def _data(magic: CellMagic, args: Any) -> Any:
     if args.system:
         raise UsageError("--system does not go with --map: give it to the session, or write it in the template")
     name = args.map_data
-    if name not in magic._user_ns:
+    if name not in magic.user_ns:
         raise UsageError(f"--map: no variable named {name!r} in the notebook")
-    return magic._user_ns[name]
+    return magic.user_ns[name]
 
 
 __all__ = ["map_cell"]

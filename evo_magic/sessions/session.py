@@ -20,21 +20,21 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.messages import Message
 from ..core.options import RequestOptions
-from ..core.schema import Schema, schema_of
+from ..core.schema import schema_of
 from ..core.snapshot import ToolCall
 from ..core.usage import Usage
 from ..errors import EvoMagicError, OptionError, ProtocolError, scrub
 from ..protocol import codec
-from .host import AnswerEnded, Host, LoopBounds, SessionReset, TurnAdded, TurnDropped, TurnPicked, TurnsRestored
+from .host import AnswerEnded, Host, SessionReset, TurnAdded, TurnDropped, TurnPicked, TurnsRestored
+from .question import Question
 from .reply import Reply, Turn
 from .request import Cancel, Exchange, View, ViewFactory
 from .structured import validated
-from .tools import Functions, ToolSpec, function_tool, run_round, tool_map
+from .tools import ToolSpec, function_tool, run_round, tool_map
 
 if TYPE_CHECKING:
     from ..config import Endpoint, TransportSettings
@@ -49,24 +49,6 @@ _OK = ("ok", "length")  # the statuses whose answer becomes a turn
 
 class SessionBusy(EvoMagicError):
     """Another surface (e.g. the panel) is streaming on this session right now."""
-
-
-@dataclass(frozen=True)
-class Question:
-    """One ``ask``, resolved: the options (validated once), the loop's bounds, the functions
-    the model may call, and where the answer goes."""
-
-    prompt: str
-    system: str | None
-    opts: RequestOptions
-    bounds: LoopBounds
-    functions: Functions
-    cell: Any = None
-    cell_id: str | None = None
-    views: ViewFactory = lambda opts: None
-    approve: Callable[[ToolCall], bool] | None = None
-    on_tool: Callable[[ToolCall, str, bool], None] | None = None
-    schema: Schema | None = None
 
 
 class Session:

@@ -13,7 +13,7 @@ from .reply import Reply
 from .request import Exchange
 
 if TYPE_CHECKING:
-    from .session import Question
+    from .question import Question
 
 log = logging.getLogger(__name__)
 
