@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from . import config
 from .config import TransportSettings
 from .ledger.accounting import Accounting
-from .sessions.host import Charge, Defaults, SessionEvent
+from .sessions.host import Charge, Defaults, SessionEvent, SessionRef
 from .sessions.registry import Registry
 
 if TYPE_CHECKING:
     from .display.notices import Notice
     from .sessions.cache import CacheMode, Hit
     from .sessions.reply import Reply
-    from .sessions.session import Session
     from .transport import Transport
 
 log = logging.getLogger(__name__)
@@ -88,22 +87,22 @@ class Runtime:
 
         return Transport(endpoint, settings, **self.transport_options)
 
-    def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
+    def check(self, session: SessionRef, reply: Reply, body: Mapping[str, Any]) -> None:
         self.accounting.check(session, reply, body)
 
     def cache_mode(self, override: str | None) -> CacheMode:
         return self.accounting.cache_mode(override)
 
-    def cached(self, session: Session, reply: Reply) -> Hit | None:
+    def cached(self, session: SessionRef, reply: Reply) -> Hit | None:
         return self.accounting.cached(session, reply)
 
-    def keep(self, session: Session, reply: Reply) -> None:
+    def keep(self, session: SessionRef, reply: Reply) -> None:
         self.accounting.keep(session, reply)
 
-    def start(self, session: Session, reply: Reply) -> int | None:
+    def start(self, session: SessionRef, reply: Reply) -> int | None:
         return self.accounting.start(session, reply)
 
-    def settle(self, session: Session, reply: Reply) -> Charge:
+    def settle(self, session: SessionRef, reply: Reply) -> Charge:
         return self.accounting.settle(session, reply)
 
     def emit(self, event: SessionEvent) -> None:

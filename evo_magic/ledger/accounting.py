@@ -34,6 +34,7 @@ from ..sessions.host import (
     RequestSettled,
     SessionCreated,
     SessionEvent,
+    SessionRef,
     SessionReset,
     TurnAdded,
     TurnDropped,
@@ -95,7 +96,7 @@ class Accounting:
             self._ledger.close()
             self._ledger = None
 
-    def _notice(self, text: str, session: Session, kind: Kind = "warning", title: str | None = "Budget") -> None:
+    def _notice(self, text: str, session: SessionRef, kind: Kind = "warning", title: str | None = "Budget") -> None:
         if threading.current_thread() is not threading.main_thread():
             # Asked from the chat panel's thread: a display would land in whichever cell ran
             # last, so the panels on the session show it in their footer instead.
@@ -106,7 +107,7 @@ class Accounting:
             self.show(Notice(text, kind=kind, title=title if kind == "warning" else None))
 
     # --- the host's hooks ---------------------------------------------------------------
-    def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
+    def check(self, session: SessionRef, reply: Reply, body: Mapping[str, Any]) -> None:
         """Before a request: large-prompt cost notice, budget warning / refusal (none for the
         bundled emulator, which bills nothing)."""
         from .budget import BudgetExceeded, check, large_prompt_notice
@@ -135,7 +136,7 @@ class Accounting:
         if verdict.state == "warn":
             self._notice(verdict.message, session, title=None)  # the message starts "Budget for …"
 
-    def start(self, session: Session, reply: Reply) -> int | None:
+    def start(self, session: SessionRef, reply: Reply) -> int | None:
         """A "started" row, replaced when the request settles: a kernel killed or restarted
         mid-answer (billed, but never settled) leaves it, counted as of unknown cost."""
         from .records import row_from_reply
@@ -143,7 +144,7 @@ class Accounting:
         row = row_from_reply(reply, notebook=self.notebook, cost=None, at=datetime.now(timezone.utc))
         return self._write(session, lambda: self.ledger.record(replace(row, outcome=STARTED, origin=origin(reply))))
 
-    def settle(self, session: Session, reply: Reply) -> Charge:
+    def settle(self, session: SessionRef, reply: Reply) -> Charge:
         """Price the settled request (what DeepSeek would charge, for the emulator too) and
         record it in place of its started row. An answer from the cache costs 0: its row
         (the only one, nothing was started) records what asking again would have cost as saved."""
@@ -166,14 +167,14 @@ class Accounting:
         """The mode for one question: the call's, this kernel's, ``EVO_MAGIC_CACHE``, off."""
         return effective_mode(self.cache, override)
 
-    def cached(self, session: Session, reply: Reply) -> Hit | None:
+    def cached(self, session: SessionRef, reply: Reply) -> Hit | None:
         """The kept answer of the reply's request; a ledger that cannot be read is a miss (said once)."""
         from .cache import lookup
 
         key = reply.request_key
         return None if key is None else self._write(session, lambda: lookup(self.ledger, key))
 
-    def keep(self, session: Session, reply: Reply) -> None:
+    def keep(self, session: SessionRef, reply: Reply) -> None:
         """Keep the complete answer by its request key."""
         from .cache import keep
 
@@ -198,7 +199,7 @@ class Accounting:
             case _:
                 assert_never(event)
 
-    def _record_turn(self, session: Session, turn: Turn) -> None:
+    def _record_turn(self, session: SessionRef, turn: Turn) -> None:
         from .records import turn_from_reply
 
         if turn.ledger_id is None or turn.reply.status not in ("ok", "length"):
@@ -207,7 +208,7 @@ class Accounting:
         record = turn_from_reply(turn.reply, turn.prompt, turn.messages, turn.cell_id)
         self._write(session, lambda: self.ledger.record_turn(ledger_id, record))
 
-    def _write(self, session: Session, write: Callable[[], T]) -> T | None:
+    def _write(self, session: SessionRef, write: Callable[[], T]) -> T | None:
         """Run a ledger write; a failing ledger is said once, and the answer goes on."""
         from .store import LedgerError
 

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from ..transport import Transport
     from .cache import CacheMode, Hit
     from .reply import Reply, Turn
-    from .session import Session
 
 DEFAULT_MAX_TOOL_ROUNDS = 8
 
@@ -92,16 +91,25 @@ class Charge(NamedTuple):
 # --- events ---------------------------------------------------------------------------------
 
 
+class SessionRef(Protocol):
+    """The session an event or a hook is about, as listeners see it (a
+    :class:`~evo_magic.sessions.session.Session`: its name and its turns)."""
+
+    name: str
+    turns: list[Turn]
+
+
+
 @dataclass(frozen=True)
 class SessionCreated:
-    session: Session
+    session: SessionRef
 
 
 @dataclass(frozen=True)
 class RequestSettled:
     """A request ended, whatever its outcome; ``reply`` holds its charge."""
 
-    session: Session
+    session: SessionRef
     reply: Reply
 
 
@@ -110,7 +118,7 @@ class TurnAdded:
     """A question and its answer joined the history (``replaced``: the turn of the same cell
     it took the place of, dropped)."""
 
-    session: Session
+    session: SessionRef
     turn: Turn
     replaced: Turn | None = None
 
@@ -119,7 +127,7 @@ class TurnAdded:
 class AnswerEnded:
     """``ask`` returned ``reply``, a turn or not (an incomplete answer is not one)."""
 
-    session: Session
+    session: SessionRef
     reply: Reply
 
 
@@ -127,7 +135,7 @@ class AnswerEnded:
 class TurnPicked:
     """Another choice of ``turn`` (``n`` > 1) became its answer."""
 
-    session: Session
+    session: SessionRef
     turn: Turn
 
 
@@ -135,20 +143,20 @@ class TurnPicked:
 class TurnDropped:
     """``turn`` left the history (``%deepseek undo``)."""
 
-    session: Session
+    session: SessionRef
     turn: Turn
 
 
 @dataclass(frozen=True)
 class SessionReset:
-    session: Session
+    session: SessionRef
 
 
 @dataclass(frozen=True)
 class TurnsRestored:
     """Turns read back from the ledger joined the history (``%deepseek restore``)."""
 
-    session: Session
+    session: SessionRef
     turns: tuple[Turn, ...]
 
 
@@ -157,7 +165,7 @@ class NoticeRaised:
     """Something the user asking on ``session`` should read (a budget warning), raised where
     no cell can show it (the chat panel's thread)."""
 
-    session: Session
+    session: SessionRef
     text: str
 
 
@@ -188,7 +196,7 @@ class Host(Protocol):
         """A new transport for ``endpoint`` (the session keeps it while both stay the same)."""
         ...
 
-    def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
+    def check(self, session: SessionRef, reply: Reply, body: Mapping[str, Any]) -> None:
         """Before a request is sent: raise to refuse it (the budget), or warn."""
         ...
 
@@ -197,19 +205,19 @@ class Host(Protocol):
         ``EVO_MAGIC_CACHE`` is a ConfigError (see :mod:`~evo_magic.sessions.cache`)."""
         ...
 
-    def cached(self, session: Session, reply: Reply) -> Hit | None:
+    def cached(self, session: SessionRef, reply: Reply) -> Hit | None:
         """The kept answer of ``reply.request_key`` (None: none, or the store cannot be read)."""
         ...
 
-    def keep(self, session: Session, reply: Reply) -> None:
+    def keep(self, session: SessionRef, reply: Reply) -> None:
         """Keep the complete answer ``reply`` by its request key (a newer one replaces it)."""
         ...
 
-    def start(self, session: Session, reply: Reply) -> int | None:
+    def start(self, session: SessionRef, reply: Reply) -> int | None:
         """A request is about to be sent: its ledger row (None when not recorded)."""
         ...
 
-    def settle(self, session: Session, reply: Reply) -> Charge:
+    def settle(self, session: SessionRef, reply: Reply) -> Charge:
         """A request ended: record it; what it cost."""
         ...
 
@@ -229,6 +237,7 @@ __all__ = [
     "RequestSettled",
     "SessionCreated",
     "SessionEvent",
+    "SessionRef",
     "SessionReset",
     "TurnAdded",
     "TurnDropped",

@@ -19,20 +19,68 @@ Plain JSON: it survives a save, ``jupyter nbconvert`` and papermill.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .._version import __version__
+from ..core.messages import Message
 from ..core.replay import answer_record
-
-if TYPE_CHECKING:
-    from ..core.usage import Usage
-    from .reply import Reply
+from ..core.snapshot import TurnSnapshot
+from ..core.usage import Usage
 
 KEY = "evo_magic"  # the output metadata's key
 SCHEMA = 1  # of what :func:`provenance` writes
 COMPLETE = ("ok", "length")  # the statuses of an answer worth keeping
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What one question had sent of its turn when a request went out: the prompt, the
+    messages the turn adds before this request's answer (system, user, earlier rounds' calls
+    and tool results) and the front end's cell id. With the answer, it is the whole turn."""
+
+    prompt: str
+    messages: tuple[Message, ...] = ()
+    cell_id: str | None = None
+
+
+class Answered(Protocol):
+    """What the provenance reads of a settled answer (a :class:`~evo_magic.sessions.reply.Reply`)."""
+
+    @property
+    def snapshot(self) -> TurnSnapshot: ...
+    @property
+    def requested_model(self) -> str: ...
+    @property
+    def session(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def protocol(self) -> str: ...
+    @property
+    def cell(self) -> Any: ...
+    @property
+    def cost(self) -> Decimal | None: ...
+    @property
+    def offline(self) -> bool: ...
+    @property
+    def request_key(self) -> str | None: ...
+    @property
+    def cached(self) -> bool: ...
+    @property
+    def saved(self) -> Decimal | None: ...
+    @property
+    def price_from(self) -> datetime | None: ...
+    @property
+    def answered_at(self) -> datetime | None: ...
+    @property
+    def asked(self) -> Asked | None: ...
+    @property
+    def usage(self) -> Usage | None: ...
+    @property
+    def finish_reason(self) -> str | None: ...
 
 
 def _iso(at: datetime | None, timespec: str = "seconds") -> str | None:
@@ -55,13 +103,13 @@ def _tokens(usage: Usage | None) -> dict[str, int | None] | None:
     }
 
 
-def ends_turn(reply: Reply) -> bool:
+def ends_turn(reply: Answered) -> bool:
     """Whether ``reply`` is the answer its question's turn ends with: complete, and not a round
     that called tools (the loop's next request answers it)."""
     return reply.status in COMPLETE and reply.finish_reason != "tool_calls"
 
 
-def provenance(reply: Reply, *, now: datetime | None = None) -> dict[str, Any]:
+def provenance(reply: Answered, *, now: datetime | None = None) -> dict[str, Any]:
     """The ``evo_magic`` output metadata of a settled ``reply`` (see the module doc)."""
     out: dict[str, Any] = {
         "schema": SCHEMA,
@@ -93,9 +141,9 @@ def provenance(reply: Reply, *, now: datetime | None = None) -> dict[str, Any]:
     return out
 
 
-def output_metadata(reply: Reply) -> dict[str, Any]:
+def output_metadata(reply: Answered) -> dict[str, Any]:
     """The whole output metadata of an answer: ``{"evo_magic": provenance(reply)}``."""
     return {KEY: provenance(reply)}
 
 
-__all__ = ["COMPLETE", "KEY", "SCHEMA", "ends_turn", "output_metadata", "provenance"]
+__all__ = ["COMPLETE", "KEY", "SCHEMA", "Answered", "Asked", "ends_turn", "output_metadata", "provenance"]

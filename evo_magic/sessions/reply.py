@@ -14,6 +14,7 @@ from ..core.snapshot import ToolCall, TurnSnapshot
 from ..core.status import STATUS_WORDS, ReplyStatus, Status
 from ..core.usage import Usage
 from ..errors import EvoMagicError
+from .provenance import Asked, output_metadata
 
 
 @dataclass
@@ -48,17 +49,6 @@ class Timing:
         if self.first_reasoning is None:
             return None
         return (self.first_text or self.end or time.monotonic()) - self.first_reasoning
-
-
-@dataclass(frozen=True)
-class Asked:
-    """What one question had sent of its turn when a request went out: the prompt, the
-    messages the turn adds before this request's answer (system, user, earlier rounds' calls
-    and tool results) and the front end's cell id. With the answer, it is the whole turn."""
-
-    prompt: str
-    messages: tuple[Message, ...] = ()
-    cell_id: str | None = None
 
 
 @dataclass
@@ -191,8 +181,6 @@ class Reply:
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
         """No data of its own (the HTML and text reprs give it): the output's metadata, where
         the answer came from (:mod:`~evo_magic.sessions.provenance`)."""
-        from .provenance import output_metadata
-
         return {}, output_metadata(self)
 
 

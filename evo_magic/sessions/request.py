@@ -31,13 +31,12 @@ from ..display.render import Footer
 from ..errors import EvoMagicError, TransportError
 from ..protocol import Codec
 from .cache import KEEPS, LOOKS_UP, CacheMiss, CacheMode, Hit, miss_message
-from .host import Host, RequestSettled
-from .provenance import output_metadata
-from .reply import Asked, Interrupted, Reply, Timing
+from .host import Host, RequestSettled, SessionRef
+from .provenance import Asked, output_metadata
+from .reply import Interrupted, Reply, Timing
 
 if TYPE_CHECKING:
     from ..transport import Transport
-    from .session import Session
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ class Exchange:
 
     def __init__(
         self,
-        session: Session,
+        session: SessionRef,
         host: Host,
         transport: Transport,
         codec: Codec,

@@ -76,6 +76,7 @@ def test_the_config_trait_and_config_table(shell: InteractiveShell, monkeypatch:
     rows = dict(map(tuple, shell.run_line_magic("deepseek", "config").rows))  # type: ignore[arg-type]
     assert rows["cache"] == "refresh"
     magics_of(shell).cache = None
+    shell.config.DeepSeekMagics.pop("cache", None)  # IPython keeps a %config value for the next load
 
 
 def test_cell_flags_turn_it_on_or_off_for_one_cell(shell: InteractiveShell, answering: list[dict], off_again: None) -> None:
