@@ -534,3 +534,19 @@ def test_the_protocol_is_part_of_the_request(protocols: list[dict[str, Any]]) ->
     with pytest.raises(CacheMiss):
         s.ask(PROMPT, cache="replay-only", protocol="anthropic", **BASE["anthropic"])
     assert len(protocols) == 1
+
+
+def test_a_schema_answer_and_its_retry_replay_with_the_turn_in_the_provenance(api: FakeApi) -> None:
+    from evo_magic.sessions.provenance import provenance
+
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
+    api.script += [text_stream('{"a": "one"}'), text_stream('{"a": 1}')]  # invalid, then fixed on the retry
+    s = evo_magic.session()
+    first = s.ask("numbers", schema=schema, cache="on")
+    before = history(s)
+    s.reset()
+    again = s.ask("numbers", schema=schema, cache="on")
+    assert first.data == again.data == {"a": 1} and again.cached and len(api.bodies) == 2
+    assert history(s) == before
+    turn = provenance(again)["turn"]  # the retry ends the turn: its messages include the first try
+    assert [m["role"] for m in turn["messages"]] == ["user", "assistant", "user"]
