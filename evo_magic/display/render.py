@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Footer",
+    "banner_html",
     "choice_heading",
     "choice_label",
     "cut_short",
@@ -63,7 +64,8 @@ class Footer:
     :data:`~evo_magic.core.status.STATUS_WORDS`); ``message`` is a one-line notice for the banner;
     ``banner`` False leaves the status unsaid (an interrupted cell: its traceback line says it).
     ``max_tokens`` is the limit the request set (None: not known), which the banner of an
-    answer cut at it (``"length"``) names; see :func:`cut_short`.
+    answer cut at it (``"length"``) names; see :func:`cut_short`. ``notes`` follow the status
+    words in the banner (the tool-call cap), whatever the status.
     """
 
     model: str | None
@@ -78,6 +80,7 @@ class Footer:
     message: str | None = None
     banner: bool = True
     max_tokens: int | None = None
+    notes: str | None = None
 
 
 def sanitize_text(text: str) -> str:
@@ -157,23 +160,28 @@ def cut_short(
 
 
 def status_text(footer: Footer, *, answered: bool | None = None, html: bool = False) -> str | None:
-    """The banner line for an incomplete answer, or None when the status is ``"ok"``. An
-    answer cut at max_tokens says so in words (:func:`cut_short`; ``answered``: whether it has
-    any text) unless the footer brings its own message; ``html`` gives escaped HTML."""
+    """The banner line for an incomplete answer, then the footer's notes; None when the status
+    is ``"ok"`` and there are no notes. An answer cut at max_tokens says so in words
+    (:func:`cut_short`; ``answered``: whether it has any text) unless the footer brings its own
+    message; ``html`` gives escaped HTML."""
     if not footer.banner:
         return None
+    notes = footer.notes and (escape(footer.notes) if html else footer.notes)
     if footer.status == "length" and not footer.message:
-        return cut_short(footer.usage, footer.max_tokens, answered=answered, html=html)
-    if footer.status == "ok":
-        text = footer.message
-    elif footer.message and footer.status == "error":
-        text = f"{status_label('error')}: {footer.message}"
+        said: str | None = cut_short(footer.usage, footer.max_tokens, answered=answered, html=html)
     else:
-        text = footer.message or status_label(footer.status)
-    return escape(text) if html and text is not None else text
+        if footer.status == "ok":
+            text = footer.message
+        elif footer.message and footer.status == "error":
+            text = f"{status_label('error')}: {footer.message}"
+        else:
+            text = footer.message or status_label(footer.status)
+        said = escape(text) if html and text is not None else text
+    return " ".join(t for t in (said, notes) if t) or None
 
 
-def _banner_html(footer: Footer, answered: bool | None = None) -> str:
+def banner_html(footer: Footer, answered: bool | None = None) -> str:
+    """The banner of :func:`status_text` as a ``<div>`` (empty when there is none)."""
     text = status_text(footer, answered=answered, html=True)
     if text is None:
         return ""
@@ -269,7 +277,7 @@ def render_reply_html(
             body = f'<section class="evo-choice"><div class="evo-choice-label">{label}</div>{body}</section>'
         parts.append(body)
     answered = any(snapshot.choice(i).text for i in indexes)
-    parts += [_banner_html(footer, answered), footer_html(footer)]
+    parts += [banner_html(footer, answered), footer_html(footer)]
     body = "".join(parts)
     css = _CSS + ("\n" + highlight_css() if 'evo-hl">' in body else "")  # code colours only where needed
     return f'<div class="evo-reply {NO_MATH}"{key}><style>{css}</style>{body}</div>'

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.events import Event, ReasoningDelta, TextDelta
 from ..core.messages import Message, answer_of
@@ -13,6 +13,9 @@ from ..core.snapshot import ToolCall, TurnSnapshot
 from ..core.status import STATUS_WORDS, ReplyStatus, Status
 from ..core.usage import Usage
 from ..errors import EvoMagicError
+
+if TYPE_CHECKING:
+    from ..core.options import RequestOptions
 
 
 @dataclass
@@ -75,6 +78,7 @@ class Reply:
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
     notes: list[str] = field(default_factory=list, repr=False)  # notices of the loop (the tool-call cap)
     thinking_open: bool = field(default=False, repr=False, compare=False)  # the fold the reader left it in
+    options: RequestOptions | None = field(default=None, repr=False)  # what the request asked (None: restored)
 
     def finish(self, status: Status, error: EvoMagicError | None) -> None:
         self.status = status
@@ -125,13 +129,20 @@ class Reply:
 
     @property
     def notice(self) -> str | None:
-        """The banner under the answer: why it is incomplete, then ``notes``."""
-        status: str | None
+        """The banner under the answer, as text: why it is incomplete (an answer cut at
+        max_tokens says how, in words), then ``notes``."""
+        from ..display.render import status_text
+
+        return status_text(self.footer, answered=bool(self.text))
+
+    def _status_notice(self) -> str | None:
+        """Why the answer is incomplete, for the banner: the error's line or the status's
+        sentence; None for a cut answer (the banner words it from the usage and the limit)."""
         if self.status == "error" and self.error is not None:
-            status = self.error.one_line()
-        else:
-            status = None if self.status == "streaming" else STATUS_WORDS[self.status].notice
-        return " ".join(n for n in (status, *self.notes) if n) or None
+            return self.error.one_line()
+        if self.status == "streaming" or self.status == "length":
+            return None
+        return STATUS_WORDS[self.status].notice
 
     @property
     def footer(self) -> Any:
@@ -139,9 +150,12 @@ class Reply:
 
         t = self.timing
         status = self.status if self.status != "streaming" else "ok"
+        usage = self.usage
+        if status == "length" and usage and usage.reasoning_tokens is None and self.reasoning and not self.text:
+            usage = replace(usage, reasoning_tokens=usage.completion_tokens)  # no answer: all of it was thinking
         return Footer(
             model=self.model,
-            usage=self.usage,
+            usage=usage,
             elapsed=t.elapsed,
             ttft=t.ttft,
             thinking_seconds=t.thinking_seconds,
@@ -149,7 +163,9 @@ class Reply:
             priced=self.priced,
             offline=self.offline,
             status=status,
-            message=self.notice,
+            message=self._status_notice(),
+            max_tokens=self.options.max_tokens if self.options is not None else None,
+            notes=" ".join(n for n in self.notes if n) or None,
         )
 
     def __str__(self) -> str:
