@@ -19,14 +19,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.deltas import SecretMask
 from ..core.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
+from ..core.messages import Message
 from ..core.options import RequestOptions
 from ..core.snapshot import TurnSnapshot
 from ..core.status import Status
 from ..display.render import Footer
 from ..errors import EvoMagicError, TransportError
-from ..protocol import Codec
+from ..protocol import Reader
+from .continuation import seed
 from .host import Host, RequestSettled
 from .reply import Interrupted, Reply, Timing
+from .routes import Route, explain
 
 if TYPE_CHECKING:
     from ..transport import Transport
@@ -76,19 +79,24 @@ class Cancel:
 
 
 class Exchange:
-    """One request of ``session`` through ``transport`` with ``codec``."""
+    """One request of ``session`` through ``transport`` with ``codec``, to ``route`` (None: the
+    codec's path); a ``prefix`` (the start of the answer, last in the body) starts the reply."""
 
     def __init__(
         self,
         session: Session,
         host: Host,
         transport: Transport,
-        codec: Codec,
+        codec: Reader,
         opts: RequestOptions,
         cancel: Cancel,
+        *,
+        route: Route | None = None,
+        prefix: Message | None = None,
     ) -> None:
         self.session, self.host, self.transport = session, host, transport
         self.codec, self.opts, self.cancel = codec, opts, cancel
+        self.route, self.prefix = route, prefix
 
     def run(self, body: Mapping[str, Any], *, cell: Any, views: ViewFactory, notes: list[str]) -> Reply:
         """Send ``body`` and return the settled reply; raise the error or
@@ -102,9 +110,12 @@ class Exchange:
             cell=cell,
             offline=self.transport.endpoint.offline,  # the bundled emulator: priced, never billed
             notes=notes,
+            options=self.opts,
         )
         self.host.check(self.session, reply, body)
         view = views(self.opts)
+        if self.prefix is not None:  # the answer shown and kept is the prefix and what follows it
+            seed(reply.snapshot, self.prefix, self.opts.n)
         reply.ledger_request = self.host.start(self.session, reply)  # the row exists before a byte is billed
         shown = bool(getattr(view, "shows_answer", False))  # the interrupt line points above
         try:
@@ -116,6 +127,8 @@ class Exchange:
             if self.cancel.is_set():  # Stop closed the response under the reader
                 self._settle(reply, view, "interrupted", None)
                 raise Interrupted(reply, shown=shown) from None
+            if self.route is not None and isinstance(exc, EvoMagicError):
+                explain(exc, self.route)  # a route the gateway does not serve: which setting to change
             # a bug, not an EvoMagicError, still settles: the ledger's started row must end
             self._settle(reply, view, "error", exc if isinstance(exc, EvoMagicError) else None)
             raise
@@ -142,7 +155,8 @@ class Exchange:
                     timing.mark(event)
 
         try:
-            with self.transport.post(self.codec.PATH, dict(body)) as response:
+            path = self.route.path if self.route is not None else self.codec.PATH
+            with self.transport.post(path, dict(body)) as response:
                 self.cancel.response = response
                 if parser is None:
                     take(mask.feed(self.codec.parse_response(response.read())))

@@ -28,10 +28,12 @@ from ..core.options import RequestOptions
 from ..core.snapshot import ToolCall
 from ..core.usage import Usage
 from ..errors import EvoMagicError, OptionError, ProtocolError, scrub
-from ..protocol import codec
+from ..protocol import Reader, codec
+from .continuation import continue_turn, prefix_message
 from .host import AnswerEnded, Host, LoopBounds, SessionReset, TurnAdded, TurnDropped, TurnPicked, TurnsRestored
 from .reply import Reply, Turn
 from .request import Cancel, Exchange, View, ViewFactory
+from .routes import Route
 from .tools import Functions, ToolSpec, function_tool, run_round, tool_map
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class Question:
     views: ViewFactory = lambda opts: None
     approve: Callable[[ToolCall], bool] | None = None
     on_tool: Callable[[ToolCall, str, bool], None] | None = None
+    prefix: Message | None = None  # the start of the answer (prefix continuation)
 
 
 class Session:
@@ -204,6 +207,8 @@ class Session:
         max_tool_rounds: int | None = None,
         max_tool_calls: int | None = None,
         new: bool = False,
+        prefix: str | None = None,
+        prefix_reasoning: str | None = None,
         **options: Any,
     ) -> Reply:
         """Send ``prompt`` (with the history) and return the :class:`Reply`.
@@ -215,9 +220,10 @@ class Session:
         and the loop stops after ``max_tool_rounds`` rounds (default 8). At most
         ``max_tool_calls`` calls run per round (default 32); the others are answered as not run,
         and ``reply.notes`` (shown under the answer) says so. ``new`` starts a new conversation
-        first — once the question was checked. Everything is checked before anything is sent:
-        a bad option is an :class:`~evo_magic.errors.OptionError`, a missing key a
-        :class:`~evo_magic.errors.ConfigError`.
+        first — once the question was checked. ``prefix`` starts the answer (``prefix_reasoning``
+        its thinking) and the model goes on; reply and history hold both. Everything is checked
+        before anything is sent: a bad option is an :class:`~evo_magic.errors.OptionError`, a
+        missing key a :class:`~evo_magic.errors.ConfigError`.
 
         Raises :class:`~evo_magic.errors.EvoMagicError` subclasses on failure (with the
         partial reply as ``.reply``) and :class:`~evo_magic.sessions.reply.Interrupted` on Ctrl-C.
@@ -231,6 +237,7 @@ class Session:
             views=view_factory if view_factory is not None else (lambda opts: view),
             approve=approve,
             on_tool=on_tool,
+            prefix=prefix_message(prefix, prefix_reasoning, question.opts),
         )
         endpoint.require_key()
         if new:
@@ -271,13 +278,15 @@ class Session:
         prompt = _json_prompt(q.prompt, q.system or self.system) if q.opts.json_mode else q.prompt
         added = self._new_messages(prompt, q.system, q.cell, before)
         proto = codec(q.opts.protocol)
-        exchange = Exchange(self, self.host, transport, proto, q.opts, self._cancel)
+        tail = [] if q.prefix is None else [q.prefix]
+        route = self.host.defaults.routes.prefix(q.opts.protocol) if tail else None
+        exchange = Exchange(self, self.host, transport, proto, q.opts, self._cancel, route=route, prefix=q.prefix)
         loop: list[Message] = []
         rounds: list[Reply] = []
         notes: list[str] = []  # every round's reply (the answer's banner) shows them
         rounds_left = q.bounds.max_tool_rounds
         while True:
-            body = proto.build_body([*before, *added, *loop], q.opts)
+            body = proto.build_body([*before, *added, *loop, *tail], q.opts)
             reply = exchange.run(body, cell=q.cell, views=q.views, notes=notes)
             rounds.append(reply)
             reply.rounds = rounds
@@ -315,6 +324,26 @@ class Session:
                 self.settings["system"] = system
         added.append(Message.user(prompt, cell=cell))
         return added
+
+    def continue_(self, *, max_tokens: int | None = None, view: View | None = None,
+                  view_factory: ViewFactory | None = None, cell: Any = None) -> Reply:  # fmt: skip
+        """Continue the last answer, cut at max_tokens (an empty one whose thinking used the
+        budget too), optionally with a larger ``max_tokens``: the reply holds the whole answer,
+        which takes the cut one's place in the same turn (:mod:`.continuation`)."""
+        views = view_factory if view_factory is not None else (lambda opts: view)
+        return continue_turn(self, max_tokens=max_tokens, views=views, cell=cell)
+
+    @contextmanager
+    def exchange(
+        self, opts: RequestOptions, reader: Reader, *, route: Route | None = None, prefix: Message | None = None
+    ) -> Iterator[Exchange]:
+        """One request outside a question (a continuation, FIM): the key checked, the session held."""
+        endpoint = self.host.endpoint()
+        endpoint.require_key()
+        with self._busy():
+            self._cancel.clear()
+            transport = self._transport_for(endpoint)
+            yield Exchange(self, self.host, transport, reader, opts, self._cancel, route=route, prefix=prefix)
 
     def _transport_for(self, endpoint: Endpoint) -> Transport:
         """The session's transport, made anew when the endpoint or the settings changed."""
