@@ -14,7 +14,7 @@ from .. import config
 from ..display.notices import Notice, Table, plural
 from ..errors import ConfigError, EvoMagicError, OptionError
 from ..ledger.pricing import format_money
-from . import settings
+from . import continuing, settings
 from .args import session_parser, split
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ LINE_COMMANDS = (
     "restore",
     "panel",
     "pick",
+    "continue",
     "fix",
     "usage",
     "budget",
@@ -93,6 +94,8 @@ class LineCommands:
         def _ask(self, args: Any, prompt: str) -> Any: ...
 
         def _fix_prompt(self, extra: str) -> str: ...
+
+        def _continue(self, session: Session, args: Any) -> None: ...
 
         def setting_values(self) -> dict[str, Any]: ...
 
@@ -257,6 +260,11 @@ class LineCommands:
         except OptionError as exc:
             raise UsageError(exc.one_line()) from None
         return Notice(f"Session {session.name!r} continues from choice {args.choice}.")
+
+    def _cmd_continue(self, rest: list[str]) -> None:
+        """Continue the last answer, cut at max_tokens (notebook/continuing.py)."""
+        args = continuing.continue_parser().parse_args(rest)
+        self._continue(_existing(self.runtime.registry, args.session), args)
 
     def _cmd_offline(self, rest: list[str]) -> Notice:
         p = MagicArgumentParser(prog="%deepseek offline", add_help=False)

@@ -26,11 +26,13 @@ from . import args as magic_args
 from . import settings
 from .cell import CellMagic, LastError
 from .commands import LineCommands
+from .continuing import ContinueCommand
 from .feedback import ConfigFeedback
+from .fim import FimCell
 
 
 @magics_class
-class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
+class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, ContinueCommand, FimCell, CellMagic):
     """Chat with DeepSeek V4 (through EvoLink) from cells.
 
     Cell magic: `%%deepseek [options]` with the prompt in the cell body.

@@ -353,6 +353,10 @@ REFUSALS = [
     ("offline --online", "unrecognized arguments: --online"),
     ("panel", "the chat panel needs a Jupyter front end"),
     ("panel -s ''", "a session name cannot be empty"),
+    ("continue", "session 'default' has no answer to continue (%deepseek continue rescues an answer cut at max_tokens)"),
+    ("continue -s ghost", "no session 'ghost'"),
+    ("continue --max-tokens lots", "invalid int value: 'lots'"),
+    ("continue again", "unrecognized arguments: again"),
 ]
 
 
