@@ -333,10 +333,10 @@ color:var(--evo-muted)}
 .evo-reply .evo-tool-call>summary{cursor:pointer;color:var(--evo-muted)}
 .evo-reply .evo-tool-call pre{background:var(--evo-code-bg);padding:6px 10px;border-radius:4px;overflow-x:auto}
 .evo-reply .evo-banner{border-left:3px solid;padding:3px 8px;margin:6px 0;border-radius:2px}
-.evo-reply .evo-banner.warn{border-color:var(--jp-warn-color1,#d97706);
-background:var(--jp-warn-color3,rgba(217,119,6,.12))}
-.evo-reply .evo-banner.error{border-color:var(--jp-error-color1,#dc2626);
-background:var(--jp-error-color3,rgba(220,38,38,.12))}
+.evo-reply .evo-banner.warn{border-color:var(--jp-warn-color1,#d97706);background:rgba(217,119,6,.14);
+background:color-mix(in srgb,var(--jp-warn-color1,#d97706) 16%,transparent)}
+.evo-reply .evo-banner.error{border-color:var(--jp-error-color1,#dc2626);background:rgba(220,38,38,.14);
+background:color-mix(in srgb,var(--jp-error-color1,#dc2626) 16%,transparent)}
 .evo-reply .evo-banner.info{border-color:var(--jp-brand-color1,#2563eb)}
 .evo-reply .evo-footer{color:var(--evo-muted);font-size:.85em;margin-top:4px}
 .evo-reply .evo-choice{border-top:1px solid var(--evo-border);padding-top:2px;margin:10px 0 0}
