@@ -80,7 +80,8 @@ def continue_turn(
     body = proto.build_body([*session.history[:-1], prefix], opts)
     with session.exchange(opts, proto, route=route, prefix=prefix) as exchange:
         reply = exchange.run(body, cell=cell, views=views, notes=[_said(prefix)])
-        reply.rounds = [*(turn.reply.rounds or [turn.reply]), reply]  # the turn's usage: every request
+        reply.continues = turn.reply  # its requests count in the turn's usage
+        reply.rounds = [*turn.reply.rounds[:-1], reply]  # what a turn shows: the tool rounds, then the whole answer
         whole = None
         if reply.status in ("ok", "length") and session.turns and session.turns[-1] is turn:
             whole = _whole(turn, reply)

@@ -79,6 +79,7 @@ class Reply:
     notes: list[str] = field(default_factory=list, repr=False)  # notices of the loop (the tool-call cap)
     thinking_open: bool = field(default=False, repr=False, compare=False)  # the fold the reader left it in
     options: RequestOptions | None = field(default=None, repr=False)  # what the request asked (None: restored)
+    continues: Reply | None = field(default=None, repr=False)  # the answer cut at max_tokens this one continues
 
     def finish(self, status: Status, error: EvoMagicError | None) -> None:
         self.status = status
@@ -119,9 +120,17 @@ class Reply:
         return [self.snapshot.choices[i].text for i in sorted(self.snapshot.choices)]
 
     @property
+    def requests(self) -> list[Reply]:
+        """Every request of this answer, once each: the tool loop's ``rounds`` and, for a
+        continued answer, the requests of the cut answer it ``continues``."""
+        earlier = self.continues.requests if self.continues is not None else []
+        seen = {id(r) for r in earlier}
+        return [*earlier, *(r for r in (self.rounds or [self]) if id(r) not in seen)]
+
+    @property
     def total_usage(self) -> Usage | None:
-        """Usage summed over every request of a tool loop (``usage`` is the last one's)."""
-        return Usage.total(r.usage for r in (self.rounds or [self]))
+        """Usage summed over every request of the answer (``usage`` is the last one's)."""
+        return Usage.total(r.usage for r in self.requests)
 
     @property
     def ok(self) -> bool:

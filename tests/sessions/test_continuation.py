@@ -184,7 +184,8 @@ def test_a_turn_cut_again_can_be_continued_again(wire: Recording) -> None:
     assert wire.bodies[-1]["max_tokens"] == 10 and again.usage.completion_tokens == 10
     done = s.continue_(max_tokens=4000)
     assert done.text == whole.text and done.reasoning == whole.reasoning and len(s.turns) == 1
-    assert len(done.rounds) == 3 and s.usage.completion_tokens == sum(r.usage.completion_tokens for r in done.rounds)
+    assert done.rounds == [done] and len(done.requests) == 3  # shown once, counted thrice
+    assert s.usage.completion_tokens == sum(r.usage.completion_tokens for r in done.requests)
 
 
 def test_continue_refuses_when_there_is_nothing_to_continue(wire: Recording) -> None:
