@@ -98,6 +98,11 @@ class FimCell:
             from ..display.fill import fill_bundle
 
             display(fill_bundle(filled.prompt, filled.text, filled.suffix, filled.reply.footer), raw=True)
+        logprobs = filled.reply.snapshot.choice(0).logprobs
+        if logprobs:  # --logprobs: how sure the model was of each token of the fill
+            from ..display.logprobs import LogprobsView
+
+            display(LogprobsView(logprobs))
         if args.format == "code" and self.shell is not None:
             self.shell.set_next_input(filled.code.rstrip("\n"), replace=False)
             display(Notice("The completed code is in a new cell below, ready to run.", title="Code"))

@@ -93,3 +93,15 @@ def test_text_format_and_a_cell_without_live_view_show_it_once(wired: Any) -> No
         wired.run_cell_magic("deepseek", "--fim", "def add(a, b):\n<FILL>\n")
     [answer] = cell.outputs
     assert shown_text(cell).count("Filled in the middle") == 1 and "+     " in answer.data["text/plain"]
+
+
+def test_logprobs_of_the_fill_come_after_it(wired: Any) -> None:
+    from evo_magic.display.logprobs import LogprobsView
+
+    with capture_output() as cell:
+        wired.run_cell_magic("deepseek", "--fim --logprobs --top-logprobs 2 -o filled", CODE)
+    assert wired.wire.bodies[0]["logprobs"] == 2
+    [answer, view] = cell.outputs
+    assert "Filled in the middle" in answer.data["text/plain"] and "text/html" in view.data
+    tokens = wired.user_ns["filled"].reply.snapshot.choice(0).logprobs
+    assert tokens and isinstance(LogprobsView(tokens), LogprobsView)

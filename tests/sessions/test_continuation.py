@@ -210,3 +210,23 @@ def test_a_failed_continuation_leaves_the_cut_turn_as_it_was(wire: Recording, em
     with pytest.raises(ApiError):
         s.continue_()
     assert s.turns[0].reply is cut and s.history[-1].reasoning == cut.reasoning and s.history[-1].content == ""
+
+
+def test_a_restored_cut_turn_is_continued_with_its_own_model_protocol_and_thinking(wire: Recording) -> None:
+    whole = whole_answer("anthropic", WINDOWS)
+    evo_magic.session(protocol="anthropic").ask(WINDOWS, max_tokens=20, model="deepseek-v4-flash")
+    reset_root()  # a kernel restart: the reply's options are gone, the ledger has the turn
+    root().transport_options = {"http_transport": (again := Recording())}
+    s = evo_magic.session()  # now on the kernel default, the OpenAI protocol
+    root().accounting.restore(s)
+    assert s.turns[0].reply.status == "length" and s.turns[0].reply.options is None
+    done = s.continue_(max_tokens=4000)
+    [(path, body)] = again.sent
+    assert path == "/v1/messages" and body["thinking"] == {"type": "enabled"} and body["max_tokens"] == 4000
+    assert done.text == whole.text and s.history[-1].content == whole.text
+
+
+def test_every_choice_starts_with_the_prefix(wire: Recording) -> None:
+    reply = evo_magic.session().ask(QUICK_SORT, prefix="```python\n", stop=["```"], thinking=False, n=2)
+    assert len(reply.choices) == 2 and all(c.startswith("```python\ndef ") for c in reply.choices)
+    assert wire.bodies[0]["n"] == 2
