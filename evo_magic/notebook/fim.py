@@ -18,7 +18,6 @@ from IPython.display import display
 
 from ..display.notices import Notice
 from ..errors import ConfigError, EvoMagicError, OptionError
-from ..sessions.fill import Filled, fill
 from ..sessions.reply import Interrupted
 from ..sessions.session import SessionBusy
 from . import args as magic_args
@@ -26,6 +25,7 @@ from . import args as magic_args
 if TYPE_CHECKING:
     from ..core.options import RequestOptions
     from ..runtime import Runtime
+    from ..sessions.fill import Filled
     from ..sessions.request import View, ViewFactory
     from .settings import Prefs
 
@@ -75,6 +75,8 @@ class FimCell:
 
     def _fim(self, args: Any, body: str) -> Filled:
         """Fill the cell's hole with a live view, show it, ``-f code``, ``-o``."""
+        from ..sessions.fill import fill  # the FIM codec: imported with the first --fim
+
         for name, why in _NOT_FOR_FIM.items():
             if getattr(args, name):
                 raise UsageError(why)

@@ -230,3 +230,32 @@ def test_every_choice_starts_with_the_prefix(wire: Recording) -> None:
     reply = evo_magic.session().ask(QUICK_SORT, prefix="```python\n", stop=["```"], thinking=False, n=2)
     assert len(reply.choices) == 2 and all(c.startswith("```python\ndef ") for c in reply.choices)
     assert wire.bodies[0]["n"] == 2
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_the_live_view_shows_the_prefix_then_the_continuation_as_it_streams(wire: Recording, protocol: str) -> None:
+    import io
+
+    from evo_magic.display.live import TextView
+
+    out = io.StringIO()
+    updates: list[str] = []
+
+    class Watching(TextView):
+        def update(self, snapshot: Any) -> None:
+            updates.append(snapshot.text)
+            super().update(snapshot)
+
+    reply = evo_magic.session(protocol=protocol).ask(
+        QUICK_SORT, prefix="```python\n", stop=["```"], thinking=False, view=Watching(out, interval=0)
+    )
+    assert len(updates) > 3 and all(u.startswith("```python\n") for u in updates)  # the prefix from the first event
+    assert updates[-1] == reply.text and out.getvalue().startswith(reply.text.strip("\n"))
+    assert out.getvalue().count("```python") == 1  # written once
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_a_prefix_works_without_streaming_too(wire: Recording, protocol: str) -> None:
+    streamed = evo_magic.session("a", protocol=protocol).ask(QUICK_SORT, prefix="```python\n", thinking=False)
+    whole = evo_magic.session("b", protocol=protocol).ask(QUICK_SORT, prefix="```python\n", thinking=False, stream=False)
+    assert wire.bodies[1]["stream"] is False and whole.text == streamed.text and whole.text.startswith("```python\n")
