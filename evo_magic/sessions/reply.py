@@ -149,7 +149,7 @@ class Reply:
         sentence; None for a cut answer (the banner words it from the usage and the limit)."""
         if self.status == "error" and self.error is not None:
             return self.error.one_line()
-        if self.status == "streaming" or self.status == "length":
+        if self.status == "streaming":
             return None
         return STATUS_WORDS[self.status].notice
 
