@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from .sessions.fill import Filled
     from .sessions.session import Session
 
-__all__ = ["__version__", "fill", "load_ipython_extension", "panel", "session", "unload_ipython_extension", "usage"]
+__all__ = [
+    "__version__", "fill", "load_ipython_extension", "map", "panel", "session", "unload_ipython_extension", "usage"
+]
 
 
 def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> UsageRows:
@@ -54,6 +56,32 @@ def fill(prefix: str, suffix: str = "", *, session: str | None = None, **options
     from .sessions.fill import fill as fill_in
 
     return fill_in(root().registry.get(session), prefix, suffix, **options)
+
+
+def map(data: Any, template: str, schema: Any = None, **options: Any) -> Any:
+    """Ask ``template`` once per row of ``data``; a table of the same kind, same index and order.
+
+    ``data``: a pandas or polars DataFrame, a list of dicts, a list of strings (one column,
+    ``text``) or a Dask DataFrame (answered on the workers). ``template`` names columns as
+    ``{column}``, ``{column:.2f}``, ``{row.column}`` or ``{row["any name"]}``. The result has the
+    input columns, then ``answer`` (or one column per field of ``schema``: a pydantic model, a
+    dataclass, a TypedDict or a JSON Schema dict), ``error``, ``cost`` (Decimal, None when
+    unknown), ``tokens_in``, ``tokens_out`` and ``cached``; ``out.attrs["evo_magic"]`` is the
+    run's summary.
+
+    Options: every request option of a cell (``model``, ``thinking``, ``max_tokens``,
+    ``temperature``, ...), ``session`` (whose settings and system prompt apply),
+    ``concurrency`` (requests in flight, default 32; lowered on 429s), ``dry_run=True`` (the
+    estimate, nothing sent), ``pilot=N`` (with dry_run: N rows sent first to measure output),
+    ``progress`` ("auto", "widget", "text", "none") and ``on_progress(counts)`` (called a few
+    times a second; ``counts.stop()`` ends the run). Rows answered before — by an earlier run
+    stopped by an error, Ctrl-C, a kernel restart or a crash — are not asked again; identical
+    rows are asked once. Ctrl-C raises :class:`~evo_magic.batch.run.MapInterrupted` holding the
+    partial result; the budget stops a run cleanly.
+    """
+    from .batch.run import map_rows
+
+    return map_rows(data, template, schema, **options)
 
 
 def panel(session: str | None = None) -> ChatPanel:

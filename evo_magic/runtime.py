@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from . import config
 from .config import TransportSettings
 from .ledger.accounting import Accounting
-from .sessions.host import Charge, Defaults, SessionEvent
+from .sessions.host import Charge, Defaults, SessionEvent, SessionRef
 from .sessions.registry import Registry
 
 if TYPE_CHECKING:
     from .display.notices import Notice
     from .sessions.reply import Reply
-    from .sessions.session import Session
     from .transport import Transport
 
 log = logging.getLogger(__name__)
@@ -87,13 +86,13 @@ class Runtime:
 
         return Transport(endpoint, settings, **self.transport_options)
 
-    def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
+    def check(self, session: SessionRef, reply: Reply, body: Mapping[str, Any]) -> None:
         self.accounting.check(session, reply, body)
 
-    def start(self, session: Session, reply: Reply) -> int | None:
+    def start(self, session: SessionRef, reply: Reply) -> int | None:
         return self.accounting.start(session, reply)
 
-    def settle(self, session: Session, reply: Reply) -> Charge:
+    def settle(self, session: SessionRef, reply: Reply) -> Charge:
         return self.accounting.settle(session, reply)
 
     def emit(self, event: SessionEvent) -> None:

@@ -14,7 +14,7 @@ PURE = ["errors", "fallback", "core/usage", "core/events", "core/snapshot", "cor
         "core/deltas", "sessions/tools", "protocol/__init__", "protocol/openai_chat", "protocol/anthropic_messages",
         "display/render", "display/markdown", "display/highlight", "ledger/pricing", "ledger/budget",
         "panels/render", "ledger/totals", "ledger/chart", "ledger/report",
-        "core/tokens", "batch/template", "batch/schema", "batch/plan"]
+        "core/tokens", "batch/template", "core/schema", "batch/plan"]
 IO_LIBRARIES = {"IPython", "ipywidgets", "anywidget", "httpx", "httpx_sse", "traitlets", "zmq",
                 "ipykernel", "starlette", "uvicorn", "sqlite3"}
 

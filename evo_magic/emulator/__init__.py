@@ -68,7 +68,7 @@ class Emulator:
 
     ``latency`` (seconds) passes before the first byte of every response, as a server's own
     processing time; ``max_concurrency`` refuses a request arriving while that many are in
-    flight with 429 and ``Retry-After: 1`` (``state.in_flight``, ``state.peak_in_flight`` and
+    flight with 429 and ``Retry-After: retry_after`` (1 s by default; ``state.in_flight``, ``state.peak_in_flight`` and
     ``state.rejected`` count them). ``exact_tokens``: usage counted with DeepSeek's tokenizer
     (True; None: when installed) or the approximation (False).
 
@@ -87,6 +87,7 @@ class Emulator:
         *,
         latency: float = 0.0,
         max_concurrency: int | None = None,
+        retry_after: float = 1.0,
         exact_tokens: bool | None = None,
     ):
         if host not in LOOPBACK:
@@ -99,8 +100,11 @@ class Emulator:
             raise ValueError(f"exact_tokens=True: {INSTALL_HINT}")
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1 (or None for no limit), not {max_concurrency!r}")
+        if not retry_after >= 0:
+            raise ValueError(f"retry_after must be 0 or more seconds, not {retry_after!r}")
         self.state = State(
-            api_keys=api_keys, latency=latency, max_concurrency=max_concurrency, exact_tokens=exact_tokens
+            api_keys=api_keys, latency=latency, max_concurrency=max_concurrency, exact_tokens=exact_tokens,
+            limit_retry_after=retry_after,
         )
         self.pace(tokens_per_second, first_token_delay)
         self.accepted_connections = 0

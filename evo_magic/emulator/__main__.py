@@ -1,5 +1,5 @@
 """``python -m evo_magic.emulator [--host 127.0.0.1] [--port N] [--tokens-per-second R] [--key KEY]
-[--latency S] [--max-concurrency N] [--approximate-tokens] [--route PATH=KIND] [--no-route PATH]``
+[--latency S] [--max-concurrency N] [--retry-after S] [--approximate-tokens] [--route PATH=KIND] [--no-route PATH]``
 
 Serves the EvoLink emulator on loopback until interrupted. The first line on stdout is
 ``evo_magic emulator listening on http://127.0.0.1:PORT`` (a free port unless --port is given).
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key", action="append", help="accept only this API key (repeatable)")
     p.add_argument("--latency", type=float, default=0.0, help="seconds before each response's first byte")
     p.add_argument("--max-concurrency", type=int, default=None, help="answer 429 above this many requests in flight")
+    p.add_argument("--retry-after", type=float, default=1.0, help="the Retry-After seconds of those 429s (default 1)")
     p.add_argument(
         "--approximate-tokens", action="store_true", help="count usage approximately, not with DeepSeek's tokenizer"
     )
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             args.first_token_delay,
             latency=args.latency,
             max_concurrency=args.max_concurrency,
+            retry_after=args.retry_after,
             exact_tokens=False if args.approximate_tokens else None,
         )
         for path in args.no_route:

@@ -2,9 +2,10 @@
 
 A request is in flight from its arrival until its response is complete (or its client is
 gone), as DeepSeek counts it; one arriving while ``State.max_concurrency`` are in flight is
-refused at once with 429, the vendor's error body and ``Retry-After: 1``, so a client's
-back-off is exercised for real. An admitted request then waits ``State.latency`` seconds
-before anything else happens (before its first byte, on both protocols, streamed or not).
+refused at once with 429, the vendor's error body and ``Retry-After`` (``State.limit_retry_after``,
+1 s by default), so a client's back-off is exercised for real. An admitted request then waits
+``State.latency`` seconds before anything else happens (before its first byte, on both
+protocols, streamed or not).
 Everything runs on the server's one event loop, so the counts are exact without a lock.
 """
 
@@ -15,8 +16,6 @@ from typing import Any
 
 from . import wire
 from .state import State
-
-RETRY_AFTER_S = 1  # what a refused request is told to wait
 
 
 class Admission:
@@ -34,12 +33,13 @@ class Admission:
         limit = state.max_concurrency
         if limit is not None and state.in_flight >= limit:
             state.rejected += 1
+            after = f"{state.limit_retry_after:g}"
             refusal = wire.error(
                 429,
-                f"Rate Limit Reached: more than {limit} concurrent requests; retry after {RETRY_AFTER_S} s",
+                f"Rate Limit Reached: more than {limit} concurrent requests; retry after {after} s",
                 "rate_limit_error",
                 anthropic=scope["path"].endswith("/messages"),
-                headers={"Retry-After": str(RETRY_AFTER_S)},
+                headers={"Retry-After": after},
             )
             await refusal(scope, receive, send)
             return

@@ -107,6 +107,7 @@ class State:
     first_token_delay: float = 0.0
     latency: float = 0.0  # seconds before the first byte of every response
     max_concurrency: int | None = None  # above it: 429 (admission.py)
+    limit_retry_after: float = 1.0  # the Retry-After (seconds) of a 429 for the concurrency limit
     in_flight: int = 0
     peak_in_flight: int = 0
     rejected: int = 0  # requests refused with 429 for the concurrency limit

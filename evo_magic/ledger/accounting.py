@@ -30,6 +30,7 @@ from ..sessions.host import (
     RequestSettled,
     SessionCreated,
     SessionEvent,
+    SessionRef,
     SessionReset,
     TurnAdded,
     TurnDropped,
@@ -90,7 +91,7 @@ class Accounting:
             self._ledger.close()
             self._ledger = None
 
-    def _notice(self, text: str, session: Session, kind: Kind = "warning", title: str | None = "Budget") -> None:
+    def _notice(self, text: str, session: SessionRef, kind: Kind = "warning", title: str | None = "Budget") -> None:
         if threading.current_thread() is not threading.main_thread():
             # Asked from the chat panel's thread: a display would land in whichever cell ran
             # last, so the panels on the session show it in their footer instead.
@@ -101,7 +102,7 @@ class Accounting:
             self.show(Notice(text, kind=kind, title=title if kind == "warning" else None))
 
     # --- the host's hooks ---------------------------------------------------------------
-    def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
+    def check(self, session: SessionRef, reply: Reply, body: Mapping[str, Any]) -> None:
         """Before a request: large-prompt cost notice, budget warning / refusal (none for the
         bundled emulator, which bills nothing)."""
         from .budget import BudgetExceeded, check, large_prompt_notice
@@ -130,7 +131,7 @@ class Accounting:
         if verdict.state == "warn":
             self._notice(verdict.message, session, title=None)  # the message starts "Budget for …"
 
-    def start(self, session: Session, reply: Reply) -> int | None:
+    def start(self, session: SessionRef, reply: Reply) -> int | None:
         """A "started" row, replaced when the request settles: a kernel killed or restarted
         mid-answer (billed, but never settled) leaves it, counted as of unknown cost."""
         from .records import row_from_reply
@@ -138,7 +139,7 @@ class Accounting:
         row = row_from_reply(reply, notebook=self.notebook, cost=None, at=datetime.now(timezone.utc))
         return self._write(session, lambda: self.ledger.record(replace(row, outcome=STARTED, origin=origin(reply))))
 
-    def settle(self, session: Session, reply: Reply) -> Charge:
+    def settle(self, session: SessionRef, reply: Reply) -> Charge:
         """Price the settled request (what DeepSeek would charge, for the emulator too) and
         record it in place of its started row."""
         from .records import row_from_reply
@@ -168,7 +169,7 @@ class Accounting:
             case _:
                 assert_never(event)
 
-    def _record_turn(self, session: Session, turn: Turn) -> None:
+    def _record_turn(self, session: SessionRef, turn: Turn) -> None:
         from .records import turn_from_reply
 
         if turn.ledger_id is None or turn.reply.status not in ("ok", "length"):
@@ -177,7 +178,7 @@ class Accounting:
         record = turn_from_reply(turn.reply, turn.prompt, turn.messages, turn.cell_id)
         self._write(session, lambda: self.ledger.record_turn(ledger_id, record))
 
-    def _write(self, session: Session, write: Callable[[], T]) -> T | None:
+    def _write(self, session: SessionRef, write: Callable[[], T]) -> T | None:
         """Run a ledger write; a failing ledger is said once, and the answer goes on."""
         from .store import LedgerError
 

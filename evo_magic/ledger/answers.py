@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import NamedTuple
 
 from ..core.events import Event
 from ..core.replay import answer_from_record, answer_record, replayed
@@ -43,6 +44,18 @@ class StoredAnswer:
         return replayed(self.events)
 
 
+class Kept(NamedTuple):
+    """One answer to keep: :meth:`Answers.put`'s arguments."""
+
+    key: str
+    snap: TurnSnapshot
+    protocol: str
+    model: str
+    cost: Decimal | None
+    request_id: int | None = None
+    at: datetime | None = None
+
+
 class Answers:
     """The request-keyed answers of one ledger (see the module doc)."""
 
@@ -61,11 +74,20 @@ class Answers:
         at: datetime | None = None,
     ) -> None:
         """Keep the finished answer ``snap`` of the request ``key`` (a newer one replaces it)."""
-        when = (at or datetime.now(timezone.utc)).isoformat(timespec="microseconds")
-        values = (key, when, protocol, model, answer_record(snap), None if cost is None else str(cost), request_id)
+        self.put_many([Kept(key, snap, protocol, model, cost, request_id, at)])
+
+    def put_many(self, answers: Iterable[Kept]) -> None:
+        """Keep many answers in one transaction (an ``evo_magic.map`` run's finished rows)."""
+        now = datetime.now(timezone.utc)
+        values = [
+            (a.key, (a.at or now).isoformat(timespec="microseconds"), a.protocol, a.model, answer_record(a.snap),
+             None if a.cost is None else str(a.cost), a.request_id)
+            for a in answers
+        ]  # fmt: skip
         columns = "key, at, protocol, model, events, cost, request_id"
         sql = f"INSERT OR REPLACE INTO answers ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?)"
-        self.ledger.write(lambda conn: conn.execute(sql, values))
+        if values:
+            self.ledger.write(lambda conn: conn.executemany(sql, values))
 
     def get(self, key: str) -> StoredAnswer | None:
         """The answer kept for ``key``, or None."""
@@ -110,4 +132,4 @@ def _stored(row: sqlite3.Row) -> StoredAnswer:
     )
 
 
-__all__ = ["CHUNK", "Answers", "StoredAnswer"]
+__all__ = ["CHUNK", "Answers", "Kept", "StoredAnswer"]

@@ -102,6 +102,8 @@ class LedgerRow:
     error: str | None = None
     response_id: str | None = None
     offline: bool = False
+    request_key: str | None = None  # core.replay.request_key of the exact request (schema 5)
+    run_id: str | None = None  # the evo_magic.map run it belongs to (schema 5)
     id: int | None = None  # set on rows read back
 
     @property
@@ -244,20 +246,19 @@ class Ledger:
     def record(self, row: LedgerRow, turn: TurnRecord | None = None, *, replace: int | None = None) -> int:
         """Append one request (and, for a successful one, its turn); returns the row id.
         ``replace``: the id of the request's ``started`` row, which this row then becomes."""
-        sql = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
-        update = f"UPDATE requests SET {', '.join(f'{c} = :{c}' for c in COLUMNS)} WHERE id = :id"
-        values = row._db_values()
 
         def insert(conn: sqlite3.Connection) -> int:
-            if replace is not None and conn.execute(update, {**values, "id": replace}).rowcount:
-                row_id = replace
-            else:
-                row_id = int(conn.execute(sql, values).lastrowid or 0)
+            row_id = _upsert(conn, row, replace)
             if turn is not None:
                 _insert_turn(conn, row_id, turn)
             return row_id
 
         return self.write(insert)
+
+    def record_many(self, rows: Sequence[tuple[LedgerRow, int | None]]) -> list[int]:
+        """Record many requests in one transaction (an ``evo_magic.map`` run writes the rows that
+        finished together at once); each ``(row, replace)`` as :meth:`record`. Their ids, in order."""
+        return self.write(lambda conn: [_upsert(conn, row, replace) for row, replace in rows])
 
     def record_turn(self, request_id: int, turn: TurnRecord) -> None:
         """Attach a turn to an already recorded request (replaces an earlier one)."""
@@ -314,6 +315,18 @@ class Ledger:
         """Every notebook in the ledger, most recently used first."""
         rows = self.query("SELECT notebook FROM requests GROUP BY notebook ORDER BY MAX(id) DESC")
         return [r[0] for r in rows]
+
+
+_INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join(':' + c for c in COLUMNS)})"
+_UPDATE = f"UPDATE requests SET {', '.join(f'{c} = :{c}' for c in COLUMNS)} WHERE id = :id"
+
+
+def _upsert(conn: sqlite3.Connection, row: LedgerRow, replace: int | None) -> int:
+    """Insert ``row``, or make the row ``replace`` (a started one) it; the row id."""
+    values = row._db_values()
+    if replace is not None and conn.execute(_UPDATE, {**values, "id": replace}).rowcount:
+        return replace
+    return int(conn.execute(_INSERT, values).lastrowid or 0)
 
 
 def _iso(at: datetime) -> str:

@@ -129,6 +129,10 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("-f", "--format", choices=FORMATS, default="markdown")
     p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
     p.add_argument("--fix", action="store_true")
+    p.add_argument("--schema", metavar="NAME")
+    p.add_argument("--map", dest="map_data", metavar="NAME")
+    p.add_argument("--estimate", action="store_true")
+    p.add_argument("--concurrency", type=at_least_one("requests in flight"))
     return p
 
 

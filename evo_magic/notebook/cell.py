@@ -76,6 +76,11 @@ class CellMagic:
         if args.fim:  # the body is code with a <FILL> marker (notebook/fim.py)
             self._fim(args, cell)
             return
+        if args.map_data or args.estimate or args.concurrency:
+            from .mapping import map_cell
+
+            map_cell(self, args, cell)
+            return
         prompt = cell.strip()
         if args.fix:
             prompt = self._fix_prompt(prompt)
@@ -97,7 +102,7 @@ class CellMagic:
             reply = session.ask(
                 prompt,
                 system=args.system,
-                cell=self._execution_count(),
+                cell=self.execution_count(),
                 cell_id=self._front_end_cell_id(),
                 view_factory=self._views(args, as_json),
                 tools=tools or None,
@@ -106,16 +111,17 @@ class CellMagic:
                 max_tool_rounds=args.max_tool_rounds,
                 max_tool_calls=args.max_tool_calls,
                 new=args.new,
+                schema=self.schema_named(args.schema),
                 **magic_args.overrides(args),
             )
         except Interrupted as exc:
-            self._store(args.output, exc.reply)
+            self.store(args.output, exc.reply)
             raise
         except (SessionBusy, OptionError, ConfigError) as exc:
             self._tell(self.runtime.notes)  # e.g. why a .env was ignored, before "no key" says it is missing
             raise UsageError(exc.one_line()) from None
         except EvoMagicError as exc:
-            self._store(args.output, exc.reply)
+            self.store(args.output, exc.reply)
             raise
         self._tell(self.runtime.notes)
         if self.prefs.live == "none":  # no live view: the answer once, as the live view would end
@@ -123,7 +129,7 @@ class CellMagic:
 
             display(reply_bundle(reply.snapshot, reply.footer, as_json=as_json), raw=True)
         self._show_extras(reply, args.format, fix=args.fix)
-        self._store(args.output, reply.data if reply.data is not None else reply)  # JSON mode: the parsed value
+        self.store(args.output, reply.data if reply.data is not None else reply)  # JSON mode: the parsed value
         return reply
 
     def _views(self, args: Any, as_json: bool) -> ViewFactory | None:
@@ -140,6 +146,14 @@ class CellMagic:
 
         return views
 
+    def schema_named(self, name: str | None) -> Any:
+        """The schema ``--schema NAME`` names in the notebook (a model, dataclass, TypedDict, dict)."""
+        if name is None:
+            return None
+        if name not in self.user_ns:
+            raise UsageError(f"--schema: no variable named {name!r} in the notebook")
+        return self.user_ns[name]
+
     def _interpolate(self, prompt: str) -> str:
         from ..core.context import interpolate
 
@@ -147,7 +161,7 @@ class CellMagic:
         missing = {"Err": "there is no error yet to refer to; {Err} is the last exception a cell raised"}
         try:
             tokens = self.prefs.value_tokens
-            return interpolate(prompt, self._user_ns, value_tokens=tokens, extra=extra, missing=missing)
+            return interpolate(prompt, self.user_ns, value_tokens=tokens, extra=extra, missing=missing)
         except OptionError as exc:
             raise UsageError(exc.one_line()) from None
 
@@ -168,7 +182,7 @@ class CellMagic:
             return {}
         found = {}
         for name in (n.strip() for n in spec.split(",") if n.strip()):
-            fn = self._user_ns.get(name)
+            fn = self.user_ns.get(name)
             if fn is None:
                 raise UsageError(f"--tools: no function named {name!r} in the notebook")
             if not callable(fn):
@@ -195,10 +209,10 @@ class CellMagic:
                 display(Notice("The answer has no code block to put in a cell.", kind="warning"))
 
     @property
-    def _user_ns(self) -> dict[str, Any]:
+    def user_ns(self) -> dict[str, Any]:
         return self.shell.user_ns if self.shell is not None else {}
 
-    def _execution_count(self) -> int | None:
+    def execution_count(self) -> int | None:
         """The N of the running cell's In[N] (the display hook's, on IPython 8 and 9 alike)."""
         # IPython 9 counts the next cell while one runs (8 after it); prompt_count is right in both
         count = getattr(getattr(self.shell, "displayhook", None), "prompt_count", None)
@@ -228,9 +242,9 @@ class CellMagic:
             return
         self._last_error = LastError(error, code, getattr(result, "execution_count", None))
 
-    def _store(self, name: str | None, value: Any) -> None:
+    def store(self, name: str | None, value: Any) -> None:
         if name and value is not None:
-            self._user_ns[name] = value
+            self.user_ns[name] = value
 
 
 def _lingering(runtime: Runtime) -> Lingering:

@@ -44,7 +44,7 @@ class ContinueCommand:
 
         def _views(self, args: Any, as_json: bool) -> ViewFactory | None: ...
 
-        def _execution_count(self) -> int | None: ...
+        def execution_count(self) -> int | None: ...
 
         def _tell(self, notes: tuple[str, ...]) -> None: ...
 
@@ -52,7 +52,7 @@ class ContinueCommand:
         """Continue ``session``'s cut answer with a live view; misuse is one line."""
         try:
             reply = session.continue_(
-                max_tokens=args.max_tokens, view_factory=self._views(args, False), cell=self._execution_count()
+                max_tokens=args.max_tokens, view_factory=self._views(args, False), cell=self.execution_count()
             )
         except (SessionBusy, OptionError, ConfigError) as exc:
             raise UsageError(exc.one_line()) from None

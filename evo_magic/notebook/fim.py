@@ -39,6 +39,10 @@ _NOT_FOR_FIM = {
     "system": "FIM completion has no system prompt: drop --system",
     "fix": "--fix explains an error in a chat answer; it does not go with --fim",
     "new": "FIM completion does not touch the conversation: drop --new",
+    "map_data": "--map asks a chat question per row; it does not go with --fim",
+    "estimate": "--estimate goes with --map, not with --fim",
+    "concurrency": "--concurrency goes with --map, not with --fim",
+    "schema": "--schema validates a JSON chat answer; FIM fills code: drop it",
     **dict.fromkeys(("tools", "tool_choice", "approve", "max_tool_rounds", "max_tool_calls"),
                     "FIM completion takes no tools: drop the tools and the tool options"),
 }  # fmt: skip
@@ -67,9 +71,9 @@ class FimCell:
 
     if TYPE_CHECKING:  # provided by CellMagic and ConfigFeedback
 
-        def _execution_count(self) -> int | None: ...
+        def execution_count(self) -> int | None: ...
 
-        def _store(self, name: str | None, value: Any) -> None: ...
+        def store(self, name: str | None, value: Any) -> None: ...
 
         def _tell(self, notes: tuple[str, ...]) -> None: ...
 
@@ -85,15 +89,15 @@ class FimCell:
         options = {k: v for k, v in magic_args.overrides(args).items() if k not in _NOT_FOR_FIM}
         try:
             filled = fill(session, prompt, suffix, view_factory=self._fim_views(args, prompt, suffix),
-                          cell=self._execution_count(), **options)  # fmt: skip
+                          cell=self.execution_count(), **options)  # fmt: skip
         except Interrupted as exc:
-            self._store(args.output, exc.reply)
+            self.store(args.output, exc.reply)
             raise
         except (SessionBusy, OptionError, ConfigError) as exc:
             self._tell(self.runtime.notes)
             raise UsageError(exc.one_line()) from None
         except EvoMagicError as exc:
-            self._store(args.output, exc.reply)
+            self.store(args.output, exc.reply)
             raise
         self._tell(self.runtime.notes)
         if self.prefs.live == "none":
@@ -108,7 +112,7 @@ class FimCell:
         if args.format == "code" and self.shell is not None:
             self.shell.set_next_input(filled.code.rstrip("\n"), replace=False)
             display(Notice("The completed code is in a new cell below, ready to run.", title="Code"))
-        self._store(args.output, filled)
+        self.store(args.output, filled)
         return filled
 
     def _fim_views(self, args: Any, prompt: str, suffix: str) -> ViewFactory | None:

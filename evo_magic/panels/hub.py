@@ -13,7 +13,7 @@ panels directly, never through the session events.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..core.events import assert_never
 from ..errors import EvoMagicError
@@ -23,6 +23,7 @@ from ..sessions.host import (
     RequestSettled,
     SessionCreated,
     SessionEvent,
+    SessionRef,
     SessionReset,
     TurnAdded,
     TurnDropped,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from ..core.options import RequestOptions
     from ..runtime import Runtime
     from ..sessions.session import Session
-    from .panel import ChatPanel
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,23 @@ log = logging.getLogger(__name__)
 Change = Literal["sessions", "transcript", "answered", "settled", "notice"]
 
 
+class Panel(Protocol):
+    """What the hub needs of a panel (a :class:`~evo_magic.panels.panel.ChatPanel`)."""
+
+    @property
+    def session(self) -> Session: ...
+
+    def hear(self, change: Change, payload: Any = None) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class PanelHub:
     """The kernel's panels and the state they share (see the module doc)."""
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.panels: list[ChatPanel] = []
+        self.panels: list[Panel] = []
         self.asking: dict[str, Asking] = {}
         self.partials: dict[str, list[Partial]] = {}
         runtime.listeners.append(self.on_event)
@@ -82,7 +93,7 @@ class PanelHub:
             case _:
                 assert_never(event)
 
-    def tell(self, session: Session | None, change: Change, payload: Any = None) -> None:
+    def tell(self, session: SessionRef | None, change: Change, payload: Any = None) -> None:
         """Tell the panels showing ``session`` (every panel when None) about ``change``."""
         for panel in list(self.panels):
             if session is None or panel.session is session:
@@ -148,4 +159,4 @@ def answer(hub: PanelHub, session: Session, asking: Asking) -> None:
         hub.end(session, asking)
 
 
-__all__ = ["Change", "PanelHub", "answer"]
+__all__ = ["Change", "Panel", "PanelHub", "answer"]

@@ -4,7 +4,7 @@ continued (DeepSeek's chat prefix completion; on the Anthropic protocol, a final
 The request's last message is the assistant's start of the answer (:meth:`Message.assistant_prefix`
 for ``ask(prefix=...)``, :meth:`Message.as_prefix` of the cut answer for ``continue_()``), sent
 to ``%config DeepSeekMagics.prefix_path`` on the OpenAI protocol. The server sends back only
-what follows; :func:`seed` starts the reply's snapshot with the prefix, so the answer shown
+what follows; :func:`~evo_magic.sessions.prefix.seed` starts the reply's snapshot with the prefix, so the answer shown
 (live, final, text, ``-o``) and kept in the history is the prefix and its continuation, one
 assistant message, which the next request echoes whole (the prefix cache keeps hitting).
 
@@ -17,58 +17,44 @@ restore`` brings back the whole answer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ..core.events import ReasoningDelta, TextDelta
 from ..core.messages import Message
-from ..errors import OptionError, scrub
-from ..protocol import codec
-from .host import AnswerEnded, TurnAdded
+from ..errors import OptionError
+from ..protocol import Reader, codec
+from .host import AnswerEnded, Host, TurnAdded
 from .reply import Reply, Turn
 
 if TYPE_CHECKING:
     from ..core.options import RequestOptions
-    from ..core.snapshot import TurnSnapshot
-    from .request import ViewFactory
-    from .session import Session
+    from .request import Exchange, ViewFactory
+    from .routes import Route
 
-__all__ = ["continue_turn", "prefix_message", "seed"]
-
-
-def prefix_message(prefix: object, reasoning: object, opts: RequestOptions) -> Message | None:
-    """The assistant prefix of ``ask(prefix=..., prefix_reasoning=...)`` (None: no prefix),
-    checked against the request's options; masked like a prompt."""
-    if prefix is None:
-        if reasoning is not None:
-            raise OptionError('prefix_reasoning needs a prefix (--prefix; "" starts only the thinking)')
-        return None
-    if not isinstance(prefix, str) or not isinstance(reasoning, (str, type(None))):
-        raise OptionError(f"a prefix is text, the start of the answer, not {type(prefix).__name__}")
-    if not prefix and not reasoning:
-        raise OptionError("the prefix is empty: give the start of the answer (--prefix TEXT)")
-    if reasoning is not None and not opts.thinking_on:
-        raise OptionError("prefix_reasoning (--prefix-reasoning) starts the thinking, which is off: drop one")
-    if opts.tools:
-        raise OptionError("a prefix starts the answer's text, which does not go with tools: drop --tools or --prefix")
-    return Message.assistant_prefix(scrub(prefix), None if reasoning is None else scrub(reasoning))
+__all__ = ["Continuable", "continue_turn"]
 
 
-def seed(snapshot: TurnSnapshot, prefix: Message, choices: int = 1) -> None:
-    """Start each choice of ``snapshot`` with ``prefix``: its thinking (signed blocks, else its
-    reasoning) and its text. The seeded blocks take negative indexes, ahead of the response's
-    own (0, 1, …), so each keeps its signature and the thinking reads in order."""
-    for choice in range(choices):
-        if prefix.thinking:
-            for i, block in enumerate(prefix.thinking):
-                snapshot.apply(ReasoningDelta(block.text, block.signature, block=-1 - i, choice=choice))
-        elif prefix.reasoning is not None:
-            snapshot.apply(ReasoningDelta(prefix.reasoning, block=-1, choice=choice))
-        if prefix.content:
-            snapshot.apply(TextDelta(prefix.content, choice))
+class Continuable(Protocol):
+    """What continuing needs of a :class:`~evo_magic.sessions.session.Session`."""
+
+    name: str
+    host: Host
+    turns: list[Turn]
+
+    @property
+    def history(self) -> list[Message]: ...
+
+    def options(self, **overrides: Any) -> RequestOptions: ...
+
+    def exchange(
+        self, opts: RequestOptions, reader: Reader, *, route: Route | None = None, prefix: Message | None = None
+    ) -> AbstractContextManager[Exchange]: ...
+
+
 
 
 def continue_turn(
-    session: Session, *, max_tokens: int | None = None, views: ViewFactory, cell: object = None
+    session: Continuable, *, max_tokens: int | None = None, views: ViewFactory, cell: object = None
 ) -> Reply:
     """Continue the last turn of ``session``, cut at max_tokens; the continued reply (see the
     module doc). Raises OptionError when there is nothing to continue, and the request's error
@@ -92,7 +78,7 @@ def continue_turn(
     return reply
 
 
-def _cut_turn(session: Session) -> tuple[Turn, Message]:
+def _cut_turn(session: Continuable) -> tuple[Turn, Message]:
     """The last turn, which must have been cut at max_tokens, and its answer as a prefix."""
     if not session.turns:
         raise OptionError(f"session {session.name!r} has no answer to continue (%deepseek continue rescues an "
@@ -110,7 +96,7 @@ def _cut_turn(session: Session) -> tuple[Turn, Message]:
         raise OptionError(f"the last answer of session {session.name!r} cannot be continued: {exc}") from None
 
 
-def _options(session: Session, turn: Turn, max_tokens: int | None) -> RequestOptions:
+def _options(session: Continuable, turn: Turn, max_tokens: int | None) -> RequestOptions:
     """The cut request's options (a restored turn: its model, protocol and thinking), one
     choice, no tool call (the tools stay offered: the history may hold calls), the new limit."""
     opts = turn.reply.options

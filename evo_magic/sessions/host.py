@@ -29,7 +29,6 @@ from .tools import DEFAULT_MAX_TOOL_CALLS
 if TYPE_CHECKING:
     from ..transport import Transport
     from .reply import Reply, Turn
-    from .session import Session
 
 DEFAULT_MAX_TOOL_ROUNDS = 8
 
@@ -87,16 +86,25 @@ class Charge(NamedTuple):
 # --- events ---------------------------------------------------------------------------------
 
 
+class SessionRef(Protocol):
+    """The session an event or a hook is about, as listeners see it (a
+    :class:`~evo_magic.sessions.session.Session`: its name and its turns)."""
+
+    name: str
+    turns: list[Turn]
+
+
+
 @dataclass(frozen=True)
 class SessionCreated:
-    session: Session
+    session: SessionRef
 
 
 @dataclass(frozen=True)
 class RequestSettled:
     """A request ended, whatever its outcome; ``reply`` holds its charge."""
 
-    session: Session
+    session: SessionRef
     reply: Reply
 
 
@@ -105,7 +113,7 @@ class TurnAdded:
     """A question and its answer joined the history (``replaced``: the turn of the same cell
     it took the place of, dropped)."""
 
-    session: Session
+    session: SessionRef
     turn: Turn
     replaced: Turn | None = None
 
@@ -114,7 +122,7 @@ class TurnAdded:
 class AnswerEnded:
     """``ask`` returned ``reply``, a turn or not (an incomplete answer is not one)."""
 
-    session: Session
+    session: SessionRef
     reply: Reply
 
 
@@ -122,7 +130,7 @@ class AnswerEnded:
 class TurnPicked:
     """Another choice of ``turn`` (``n`` > 1) became its answer."""
 
-    session: Session
+    session: SessionRef
     turn: Turn
 
 
@@ -130,20 +138,20 @@ class TurnPicked:
 class TurnDropped:
     """``turn`` left the history (``%deepseek undo``)."""
 
-    session: Session
+    session: SessionRef
     turn: Turn
 
 
 @dataclass(frozen=True)
 class SessionReset:
-    session: Session
+    session: SessionRef
 
 
 @dataclass(frozen=True)
 class TurnsRestored:
     """Turns read back from the ledger joined the history (``%deepseek restore``)."""
 
-    session: Session
+    session: SessionRef
     turns: tuple[Turn, ...]
 
 
@@ -152,7 +160,7 @@ class NoticeRaised:
     """Something the user asking on ``session`` should read (a budget warning), raised where
     no cell can show it (the chat panel's thread)."""
 
-    session: Session
+    session: SessionRef
     text: str
 
 
@@ -183,15 +191,15 @@ class Host(Protocol):
         """A new transport for ``endpoint`` (the session keeps it while both stay the same)."""
         ...
 
-    def check(self, session: Session, reply: Reply, body: Mapping[str, Any]) -> None:
+    def check(self, session: SessionRef, reply: Reply, body: Mapping[str, Any]) -> None:
         """Before a request is sent: raise to refuse it (the budget), or warn."""
         ...
 
-    def start(self, session: Session, reply: Reply) -> int | None:
+    def start(self, session: SessionRef, reply: Reply) -> int | None:
         """A request is about to be sent: its ledger row (None when not recorded)."""
         ...
 
-    def settle(self, session: Session, reply: Reply) -> Charge:
+    def settle(self, session: SessionRef, reply: Reply) -> Charge:
         """A request ended: record it; what it cost."""
         ...
 
@@ -211,6 +219,7 @@ __all__ = [
     "RequestSettled",
     "SessionCreated",
     "SessionEvent",
+    "SessionRef",
     "SessionReset",
     "TurnAdded",
     "TurnDropped",

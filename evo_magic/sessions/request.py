@@ -26,14 +26,13 @@ from ..core.status import Status
 from ..display.render import Footer
 from ..errors import EvoMagicError, TransportError
 from ..protocol import Reader
-from .continuation import seed
-from .host import Host, RequestSettled
+from .host import Host, RequestSettled, SessionRef
+from .prefix import seed
 from .reply import Interrupted, Reply, Timing
 from .routes import Route, explain
 
 if TYPE_CHECKING:
     from ..transport import Transport
-    from .session import Session
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ class Exchange:
 
     def __init__(
         self,
-        session: Session,
+        session: SessionRef,
         host: Host,
         transport: Transport,
         codec: Reader,

@@ -20,21 +20,24 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.messages import Message
 from ..core.options import RequestOptions
+from ..core.schema import schema_of
 from ..core.snapshot import ToolCall
 from ..core.usage import Usage
 from ..errors import EvoMagicError, OptionError, ProtocolError, scrub
 from ..protocol import Reader, codec
-from .continuation import continue_turn, prefix_message
-from .host import AnswerEnded, Host, LoopBounds, SessionReset, TurnAdded, TurnDropped, TurnPicked, TurnsRestored
+from .continuation import continue_turn
+from .host import AnswerEnded, Host, SessionReset, TurnAdded, TurnDropped, TurnPicked, TurnsRestored
+from .prefix import prefix_message
+from .question import Question
 from .reply import Reply, Turn
 from .request import Cancel, Exchange, View, ViewFactory
 from .routes import Route
-from .tools import Functions, ToolSpec, function_tool, run_round, tool_map
+from .structured import validated
+from .tools import ToolSpec, function_tool, run_round, tool_map
 
 if TYPE_CHECKING:
     from ..config import Endpoint, TransportSettings
@@ -49,24 +52,6 @@ _OK = ("ok", "length")  # the statuses whose answer becomes a turn
 
 class SessionBusy(EvoMagicError):
     """Another surface (e.g. the panel) is streaming on this session right now."""
-
-
-@dataclass(frozen=True)
-class Question:
-    """One ``ask``, resolved: the options (validated once), the loop's bounds, the functions
-    the model may call, and where the answer goes."""
-
-    prompt: str
-    system: str | None
-    opts: RequestOptions
-    bounds: LoopBounds
-    functions: Functions
-    cell: Any = None
-    cell_id: str | None = None
-    views: ViewFactory = lambda opts: None
-    approve: Callable[[ToolCall], bool] | None = None
-    on_tool: Callable[[ToolCall, str, bool], None] | None = None
-    prefix: Message | None = None  # the start of the answer (prefix continuation)
 
 
 class Session:
@@ -207,8 +192,7 @@ class Session:
         max_tool_rounds: int | None = None,
         max_tool_calls: int | None = None,
         new: bool = False,
-        prefix: str | None = None,
-        prefix_reasoning: str | None = None,
+        schema: Any = None,
         **options: Any,
     ) -> Reply:
         """Send ``prompt`` (with the history) and return the :class:`Reply`.
@@ -220,10 +204,11 @@ class Session:
         and the loop stops after ``max_tool_rounds`` rounds (default 8). At most
         ``max_tool_calls`` calls run per round (default 32); the others are answered as not run,
         and ``reply.notes`` (shown under the answer) says so. ``new`` starts a new conversation
-        first — once the question was checked. ``prefix`` starts the answer (``prefix_reasoning``
-        its thinking) and the model goes on; reply and history hold both. Everything is checked
-        before anything is sent: a bad option is an :class:`~evo_magic.errors.OptionError`, a
-        missing key a :class:`~evo_magic.errors.ConfigError`.
+        first — once the question was checked. ``schema`` (a pydantic model, dataclass, TypedDict
+        or JSON Schema dict) is described in the prompt, JSON mode is on, and the answer is
+        validated into ``reply.data`` (an invalid one is asked again once, with the problem).
+        ``prefix=`` starts the answer, ``prefix_reasoning=`` its thinking. Everything is checked
+        before anything is sent: a bad option is an OptionError, a missing key a ConfigError.
 
         Raises :class:`~evo_magic.errors.EvoMagicError` subclasses on failure (with the
         partial reply as ``.reply``) and :class:`~evo_magic.sessions.reply.Interrupted` on Ctrl-C.
@@ -237,8 +222,10 @@ class Session:
             views=view_factory if view_factory is not None else (lambda opts: view),
             approve=approve,
             on_tool=on_tool,
-            prefix=prefix_message(prefix, prefix_reasoning, question.opts),
+            schema=None if schema is None else schema_of(schema),
         )
+        if question.schema is not None and question.opts.protocol == "openai":
+            question = dataclasses.replace(question, opts=question.opts.replace(json_mode=True).validate())
         endpoint.require_key()
         if new:
             self.reset()
@@ -262,6 +249,7 @@ class Session:
         """The question checked and resolved: options validated once, tool schemas built once."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise OptionError("the prompt is empty")
+        start = options.pop("prefix", None), options.pop("prefix_reasoning", None)  # prefix continuation
         functions = tool_map(tools if tools is not None else self.tools)
         specs: tuple[ToolSpec, ...] = tuple(function_tool(fn, name) for name, fn in functions.items())
         if specs:
@@ -269,13 +257,15 @@ class Session:
         opts = self.options(**options).validate()
         bounds = self.host.defaults.loop.with_overrides(max_tool_rounds, max_tool_calls)
         clean_system = None if system is None else scrub(system)  # no key, no lone surrogate
-        return Question(scrub(prompt), clean_system, opts, bounds, functions)
+        return Question(scrub(prompt), clean_system, opts, bounds, functions, prefix=prefix_message(*start, opts))
 
     def _answer(self, q: Question, transport: Transport) -> tuple[Reply, TurnAdded | None]:
         """The tool loop and JSON mode around the requests; the turn added, if any."""
         slot = next((i for i, t in enumerate(self.turns) if q.cell_id and t.cell_id == q.cell_id), None)
         before = [m for turn in (self.turns if slot is None else self.turns[:slot]) for m in turn.messages]
         prompt = _json_prompt(q.prompt, q.system or self.system) if q.opts.json_mode else q.prompt
+        if q.schema is not None:
+            prompt = f"{q.prompt}\n\n{q.schema.describe()}"
         added = self._new_messages(prompt, q.system, q.cell, before)
         proto = codec(q.opts.protocol)
         tail = [] if q.prefix is None else [q.prefix]
@@ -302,7 +292,9 @@ class Session:
             loop += results
             if note is not None:
                 notes.append(note)
-        if q.opts.json_mode and reply.status == "ok":
+        if q.schema is not None and reply.status == "ok":
+            reply = validated(reply, exchange, proto.build_body, [*before, *added, *loop], loop, q)
+        elif q.opts.json_mode and reply.status == "ok":
             reply = _parse_json(reply, exchange, body, q)
         if reply.status not in _OK:
             return reply, None

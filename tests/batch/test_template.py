@@ -92,8 +92,22 @@ def test_any_text_with_braces_compiles_or_fails_with_one_line(text: str) -> None
         t = compile_template(text, ["x", "row"])
     except OptionError as exc:
         assert "\n" not in str(exc)
-    else:
+        return
+    try:  # a spec valid for some values (``{x:x}``: hex of an int) may not suit a text value
         assert isinstance(t.render({"x": "V", "row": "R"}), str)
+    except OptionError as exc:
+        assert "\n" not in str(exc) and "cannot format str value" in str(exc)
+
+
+@pytest.mark.parametrize("text", ["{x::}", "{x:a}", "{x:.}", "{x:<<<}", "{row.x:,,}"])
+def test_a_spec_no_value_could_take_is_refused_when_compiled(text: str) -> None:
+    with pytest.raises(OptionError, match=r"is not a format spec .*\{price:\.2f\}"):
+        compile_template(text, ["x"])
+
+
+@pytest.mark.parametrize("spec", [">3", ".2f", "x", ",", "%Y-%m-%d", "^10", "+.1%", "08.3e"])
+def test_specs_some_value_takes_compile(spec: str) -> None:
+    assert compile_template("{x:" + spec + "}", ["x"]).placeholders[0].spec == spec
 
 
 @settings(max_examples=examples(150), deadline=None)

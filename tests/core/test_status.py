@@ -30,7 +30,7 @@ def test_reply_status_is_a_status_or_streaming() -> None:
 
 
 def test_origins() -> None:
-    assert names(Origin) == {"cell", "panel", "api"}
+    assert names(Origin) == {"cell", "panel", "api", "map"}
 
 
 def test_a_name_outside_the_table_reads_as_itself() -> None:

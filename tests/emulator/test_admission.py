@@ -36,13 +36,15 @@ def test_latency_comes_before_the_first_byte(path: str, body: dict, stream: bool
         assert 0.15 <= waited < 0.15 + 0.25
 
 
-def test_over_the_limit_is_a_429_with_retry_after_and_the_vendor_body() -> None:
-    with Emulator(latency=0.4, max_concurrency=4) as emu:
+@pytest.mark.parametrize("retry_after,header", [(None, "1"), (0, "0"), (2.5, "2.5")])
+def test_over_the_limit_is_a_429_with_retry_after_and_the_vendor_body(retry_after, header: str) -> None:
+    told = {} if retry_after is None else {"retry_after": retry_after}
+    with Emulator(latency=0.15, max_concurrency=4, **told) as emu:
         responses = run_async(fire(emu.url, 10))
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [200] * 4 + [429] * 6
         refused = next(r for r in responses if r.status_code == 429)
-        assert refused.headers["retry-after"] == "1"
+        assert refused.headers["retry-after"] == header and f"retry after {header} s" in refused.json()["error"]["message"]
         assert refused.json()["error"]["type"] == "rate_limit_error" and "concurrent" in refused.json()["error"]["message"]
         assert emu.state.in_flight == 0 and emu.state.peak_in_flight == 4 and emu.state.rejected == 6
         messages = run_async(fire(emu.url, 6, "/v1/messages", ANTHROPIC))
@@ -79,6 +81,8 @@ def test_settings_are_validated() -> None:
         Emulator(latency=-1)
     with pytest.raises(ValueError, match="max_concurrency"):
         Emulator(max_concurrency=0)
+    with pytest.raises(ValueError, match="retry_after"):
+        Emulator(retry_after=-1)
 
 
 def test_exact_tokens_without_the_vocabulary_is_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,3 +38,21 @@ def test_many_keys_are_looked_up_in_chunks(tmp_path: Path) -> None:
         found = store.get_many(f"k{i}" for i in range(2 * CHUNK + 10))
         assert sorted(found) == sorted(f"k{i}" for i in range(0, 2 * CHUNK + 10, 7))
         assert found["k14"].snapshot().text == "14" and found["k14"].cost == Decimal(14)
+
+
+def test_many_answers_are_kept_in_one_write(tmp_path) -> None:
+    from decimal import Decimal
+
+    from evo_magic.core.events import TextDelta, UsageReported
+    from evo_magic.core.replay import replayed
+    from evo_magic.core.usage import Usage
+    from evo_magic.ledger.answers import Answers, Kept
+    from evo_magic.ledger.store import Ledger
+
+    snaps = [replayed([TextDelta(f"answer {i}"), UsageReported(Usage(10, 0, 10, i))]) for i in range(3)]
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        store = Answers(ledger)
+        store.put_many([Kept(f"k{i}", s, "openai", "deepseek-v4-flash", Decimal(i)) for i, s in enumerate(snaps)])
+        store.put_many([])
+        got = store.get_many(["k0", "k1", "k2", "nope"])
+    assert sorted(got) == ["k0", "k1", "k2"] and got["k2"].snapshot().text == "answer 2" and got["k1"].cost == Decimal(1)

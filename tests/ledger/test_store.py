@@ -344,3 +344,18 @@ def test_ledger_migrates_schema_2_to_3(tmp_path: Path) -> None:
         [(row, record)] = ledger.turns("nb")
         assert (record.prompt, record.messages, record.cell_id) == ("q", None, None)
         assert ledger.drop_turns([row.id or 0]) == 1 and ledger.turns("nb") == []
+
+
+def test_a_map_rows_key_and_run_are_kept_and_many_rows_go_in_one_write(tmp_path) -> None:
+    from evo_magic.ledger.store import Ledger, LedgerRow
+
+    with Ledger(tmp_path / "l.sqlite3") as ledger:
+        started = ledger.record(LedgerRow("nb", "default", "deepseek-v4-flash", outcome="started", origin="map",
+                                          request_key="k0", run_id="r1"))
+        ids = ledger.record_many([
+            (LedgerRow("nb", "default", "deepseek-v4-flash", origin="map", request_key="k0", run_id="r1"), started),
+            (LedgerRow("nb", "default", "deepseek-v4-flash", origin="map", request_key="k1", run_id="r1"), None),
+        ])
+        rows = ledger.rows("nb")
+    assert ids[0] == started and len(rows) == 2
+    assert [(r.request_key, r.run_id, r.origin, r.outcome) for r in rows] == [("k0", "r1", "map", "ok"), ("k1", "r1", "map", "ok")]

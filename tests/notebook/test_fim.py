@@ -105,3 +105,20 @@ def test_logprobs_of_the_fill_come_after_it(wired: Any) -> None:
     assert "Filled in the middle" in answer.data["text/plain"] and "text/html" in view.data
     tokens = wired.user_ns["filled"].reply.snapshot.choice(0).logprobs
     assert tokens and isinstance(LogprobsView(tokens), LogprobsView)
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("--fim --map rows", "--map"),
+        ("--fim --schema Point", "--schema"),
+        ("--fim --estimate", "--estimate"),
+        ('--map rows --prefix "x"', "--prefix"),
+    ],
+)
+def test_fim_and_prefix_do_not_mix_with_map(wired: Any, line: str, words: str) -> None:
+    wired.user_ns["rows"] = ["a", "b"]
+    wired.user_ns["Point"] = {"type": "object", "properties": {"x": {"type": "number"}}}
+    with pytest.raises(UsageError) as info:
+        wired.run_cell_magic("deepseek", line, CODE if "--fim" in line else "Say {text}")
+    assert words in str(info.value) and "\n" not in str(info.value) and wired.wire.sent == []

@@ -10,7 +10,7 @@ from typing import Literal, TypedDict
 
 import pytest
 
-from evo_magic.batch.schema import retry_message, schema_of
+from evo_magic.core.schema import retry_message, schema_of
 from evo_magic.errors import OptionError
 
 pydantic = pytest.importorskip("pydantic")
@@ -122,7 +122,7 @@ def test_bad_schemas_are_one_line_errors(source, message) -> None:
 
 def test_validators_are_imported_only_for_their_kind() -> None:
     code = (
-        "import sys\nfrom evo_magic.batch.schema import schema_of\n"
+        "import sys\nfrom evo_magic.core.schema import schema_of\n"
         "schema_of({'type': 'object', 'properties': {'a': {'type': 'string'}}})\n"
         "print('pydantic' in sys.modules, 'jsonschema' in sys.modules)"
     )

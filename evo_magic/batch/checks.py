@@ -1,0 +1,62 @@
+"""What a run checks once, before its first request: the concurrency, the data against the
+template, the schema, every request option, the key, and the notebook's budget."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..core.schema import Schema, schema_of
+from ..display.notices import plural
+from ..errors import OptionError
+from ..ledger.budget import BudgetExceeded, check
+from ..ledger.notebook_id import short_name
+from .job import Job, job_of, map_options
+from .results import output_columns
+from .table import Table, check_free
+from .template import compile_template
+
+if TYPE_CHECKING:
+    from ..config import Endpoint
+    from ..runtime import Runtime
+
+MAX_CONCURRENCY = 512
+
+
+def check_concurrency(concurrency: object) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise OptionError(f"concurrency must be a whole number from 1 to {MAX_CONCURRENCY}, not {concurrency!r}")
+
+
+def prepare(
+    rt: Runtime, table: Table, template: str, schema: Any, session: str | None, options: Mapping[str, Any]
+) -> tuple[Job, Endpoint]:
+    """Everything checked once, before any request: the job and where it goes."""
+    if not isinstance(template, str) or not template.strip():
+        raise OptionError("the template is empty: write the prompt for one row, naming its columns as {column}")
+    endpoint = rt.endpoint()  # the key is read (and so masked) first
+    spec: Schema | None = schema_of(schema) if schema is not None else None
+    s = rt.registry.get(session)
+    opts = map_options(s.options(**options), spec).validate()
+    compiled = compile_template(template, table.columns)
+    check_free(table, output_columns(spec))
+    values = table.values(compiled.columns)
+    job = job_of(compiled, values, table.length, opts, schema=spec, system=s.system, label=table.row_label,
+                 session=s.name)
+    endpoint.require_key()
+    return job, endpoint
+
+
+def refuse_past_budget(rt: Runtime, endpoint: Endpoint, requests: int) -> None:
+    """A run that would start with the notebook's budget spent is refused (one line)."""
+    budget = rt.accounting.budget
+    if budget is None or endpoint.offline:
+        return
+    spent = rt.accounting.ledger.spend(rt.accounting.notebook)
+    verdict = check(spent.cost, budget, None, notebook=short_name(rt.accounting.notebook), unpriced=spent.unknown)
+    if verdict.refused:
+        run = f"the run of {plural(requests, 'request')} is refused"
+        raise BudgetExceeded(verdict.message.replace("request refused", run))
+
+
+__all__ = ["MAX_CONCURRENCY", "check_concurrency", "prepare", "refuse_past_budget"]

@@ -1,0 +1,202 @@
+"""``evo_magic.map``: one prompt over every row of a table, on the kernel's session, ledger,
+prices and budget (IO: the orchestration of the batch modules).
+
+:func:`map_rows` checks everything before the first request — the data, the template against
+its columns, the schema, every request option (validated once, as a cell's), the key and the
+budget — then answers from the request-keyed store (:mod:`~evo_magic.ledger.answers`) every
+row an earlier run already answered, sends one request per remaining distinct row
+(:mod:`~evo_magic.batch.engine`), retries once each answer the schema refuses, and returns a
+table of the data's kind with the run's summary in ``out.attrs["evo_magic"]``. ``dry_run``
+returns the :class:`~evo_magic.batch.plan.Estimate` instead (``pilot=N`` sends N rows first,
+for real, to measure their output).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..display.notices import Notice
+from ..errors import OptionError
+from ..ledger.answers import Answers
+from ..ledger.pricing import load_table
+from .checks import check_concurrency, prepare, refuse_past_budget
+from .engine import Ask, Engine, Outcome
+from .job import Job
+from .plan import Estimate, estimate
+from .progress import Counts, ProgressMode, open_progress
+from .record import Recorder, Where
+from .results import MapSummary, columns_of
+from .table import Table, module_of, result_of, table_of
+
+if TYPE_CHECKING:
+    from ..config import Endpoint
+    from ..runtime import Runtime
+
+DEFAULT_CONCURRENCY = 32
+LEFT = {"stop": "not answered (the run was stopped)", "budget": "not answered (the budget was reached)",
+        "interrupted": "not answered (interrupted)"}  # fmt: skip
+
+
+class MapInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: every finished row is kept (in the store, and in ``result``, the
+    partial table); the same call again finishes the rest."""
+
+    def __init__(self, result: Any, summary: MapSummary) -> None:
+        super().__init__(
+            f"Interrupted: {summary.answered + summary.failed:,} of {summary.rows:,} rows done and kept; "
+            f"run the same call again to finish the {summary.left:,} left."
+        )
+        self.result = result
+        self.summary = summary
+
+
+def map_rows(
+    data: Any,
+    template: str,
+    schema: Any = None,
+    *,
+    session: str | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    dry_run: bool = False,
+    pilot: int | None = None,
+    progress: ProgressMode | bool = "auto",
+    on_progress: Callable[[Counts], object] | None = None,
+    cell: int | None = None,
+    runtime: Runtime | None = None,
+    **options: Any,
+) -> Any:
+    """See :func:`evo_magic.map` (the public form, with the full description)."""
+    from ..runtime import root
+
+    rt = runtime or root()
+    if module_of(data) == "dask":
+        from .dask import map_dask
+
+        return map_dask(data, template, schema, rt, session=session, concurrency=concurrency, **options)
+    check_concurrency(concurrency)
+    table = table_of(data)
+    job, endpoint = prepare(rt, table, template, schema, session, options)
+    stored = Answers(rt.accounting.ledger)
+    if dry_run or pilot:
+        plan = plan_run(rt, job, endpoint, stored, pilot or 0, concurrency)
+        if dry_run:
+            return plan
+    refuse_past_budget(rt, endpoint, len(job.first))
+    return _run(rt, table, job, endpoint, stored, concurrency, progress, on_progress, cell)
+
+
+def plan_run(rt: Runtime, job: Job, endpoint: Endpoint, stored: Answers, pilot: int, concurrency: int) -> Estimate:
+    """The estimate of what the run would still send; ``pilot`` rows are sent first (and kept)."""
+    found = stored.get_many(job.distinct)
+    todo = [k for k in job.distinct if k not in found]
+    measured: list[int] | None = None
+    if pilot:
+        if isinstance(pilot, bool) or not isinstance(pilot, int) or pilot < 1:
+            raise OptionError(f"pilot must be a whole number of rows, 1 or more, not {pilot!r}")
+        refuse_past_budget(rt, endpoint, pilot)
+        engine = _engine(rt, job, endpoint, concurrency, "none", None, None)
+        engine.run([Ask(k, job.first[k], k) for k in todo[:pilot]])
+        measured = [a.usage.completion_tokens for k in todo[:pilot] if (a := engine.answers.get(k)) and a.usage]
+        todo = todo[pilot:]
+    table = load_table(overrides=rt.accounting.prices or None)
+    plan = estimate(job.bodies(todo), prices=table, pilot=measured or None, model=job.opts.model)
+    left = set(todo)
+    return plan.with_rows(len(job.keys), sum(1 for k in job.keys if k not in left))
+
+
+def _engine(
+    rt: Runtime, job: Job, endpoint: Endpoint, concurrency: int, progress: ProgressMode | bool,
+    on_progress: Callable[[Counts], object] | None, cell: int | None,
+) -> Engine:  # fmt: skip
+    where = Where(rt.accounting.notebook, job.session, job.opts.model, job.opts.protocol, uuid.uuid4().hex[:12],
+                  endpoint.offline, cell, dict(rt.accounting.prices))  # fmt: skip
+    counts = Counts(len(job.keys))
+    view = open_progress(progress, counts, on_progress)
+    return Engine(job, endpoint, Recorder(rt.accounting.ledger, where), counts, view, concurrency,
+                  rt.defaults.transport, _budget_left(rt, endpoint))  # fmt: skip
+
+
+def _budget_left(rt: Runtime, endpoint: Endpoint) -> Decimal | None:
+    budget = rt.accounting.budget
+    if budget is None or endpoint.offline:
+        return None
+    return budget - rt.accounting.ledger.spend(rt.accounting.notebook).cost
+
+
+def _run(
+    rt: Runtime, table: Table, job: Job, endpoint: Endpoint, stored: Answers, concurrency: int,
+    progress: ProgressMode | bool, on_progress: Callable[[Counts], object] | None, cell: int | None,
+) -> Any:  # fmt: skip
+    started = time.monotonic()
+    engine = _engine(rt, job, endpoint, concurrency, progress, on_progress, cell)
+    outcome, retries = engine.run(_from_store(engine, stored, [Ask(k, job.first[k], k) for k in job.distinct]))
+    if retries and outcome.stopped is None:
+        outcome, _ = engine.run(_from_store(engine, stored, retries))
+    return _finish(rt, table, job, engine, outcome, time.monotonic() - started)
+
+
+def _from_store(engine: Engine, stored: Answers, asks: list[Ask]) -> list[Ask]:
+    """Settle the asks an earlier run answered (and the schema retries of those, when kept
+    too); what is left to send."""
+    to_send: list[Ask] = []
+    pending = asks
+    while pending:
+        found = stored.get_many(a.key for a in pending)
+        retries: list[Ask] = []
+        for ask in pending:
+            kept = found.get(ask.key)
+            if kept is None:
+                to_send.append(ask)
+                continue
+            snap = kept.snapshot()
+            retry = engine.kept(ask.owner, snap.text, snap.usage, kept.cost, ask.retry is not None)
+            if retry is not None:
+                retries.append(Ask(engine.job.key(engine.job.body(ask.row, retry)), ask.row, ask.owner, retry))
+        pending = retries
+    return to_send
+
+
+def _finish(rt: Runtime, table: Table, job: Job, engine: Engine, outcome: Outcome, elapsed: float) -> Any:
+    counts = engine.counts
+    left = LEFT.get(outcome.stopped or "", f"not answered ({outcome.stopped})")
+    out = result_of(table, columns_of(job.keys, job.first, engine.answers, job.schema, left))
+    summary = _summary(job, engine, outcome, elapsed)
+    engine.view.close(counts, summary.line())
+    _attach(out, summary)
+    if outcome.interrupted:
+        raise MapInterrupted(out, summary)
+    fatal = outcome.summary.fatal if outcome.summary is not None else None
+    if fatal is not None:
+        raise fatal
+    if outcome.stopped == "budget" and rt.accounting.show is not None:
+        text = f"Budget reached: the run stopped with {summary.left:,} rows left; finished rows are kept. "
+        text += "Raise the budget and run the same call again to finish."
+        rt.accounting.show(Notice(text, "warning", "Budget"))
+    return out
+
+
+def _summary(job: Job, engine: Engine, outcome: Outcome, elapsed: float) -> MapSummary:
+    counts = engine.counts
+    rows = Counter(job.keys)
+    kept = sum(n for k, n in rows.items() if (a := engine.answers.get(k)) is not None and a.kept)
+    repeated = sum(n - 1 for k, n in rows.items() if (a := engine.answers.get(k)) is not None and not a.kept)
+    return MapSummary(
+        engine.recorder.where.run_id, job.opts.model, len(job.keys), counts.done, counts.failed, counts.left,
+        engine.requests, kept, repeated, counts.tokens_in, counts.tokens_out, counts.cache_hit_tokens,
+        None if counts.unknown_cost else counts.cost, elapsed, outcome.stopped, engine.throttled,
+        engine.endpoint.offline,
+    )  # fmt: skip
+
+
+def _attach(out: Any, summary: MapSummary) -> None:
+    attrs = getattr(out, "attrs", None)
+    if isinstance(attrs, dict):
+        attrs["evo_magic"] = summary
+
+
+__all__ = ["DEFAULT_CONCURRENCY", "MapInterrupted", "map_rows"]
