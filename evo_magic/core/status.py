@@ -45,10 +45,8 @@ class StatusWords:
 
 STATUS_WORDS: dict[Outcome, StatusWords] = {
     "ok": StatusWords("ok"),
-    "length": StatusWords(
-        "cut at max_tokens — %deepseek continue, or raise --max-tokens",
-        "Stopped at max_tokens: the answer may be cut short.",
-    ),
+    # the banner of a cut answer is worded from its usage and limit (display.render.cut_short)
+    "length": StatusWords("cut at max_tokens — %deepseek continue, or raise --max-tokens"),
     "interrupted": StatusWords("Interrupted — partial answer kept", "Interrupted — the partial answer is kept."),
     "stopped": StatusWords("Stopped — partial answer kept"),
     "error": StatusWords("The request failed"),

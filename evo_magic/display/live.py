@@ -61,6 +61,8 @@ RENDER_SHARE = 3  # wait at least this many times the last render's cost before 
 ViewMode: TypeAlias = Literal["auto", "widget", "text", "none"]
 MODES: tuple[ViewMode, ...] = ("auto", "widget", "text", "none")
 Stream: TypeAlias = Literal["think", "answer"]
+#: The final mime bundle of a view, given the snapshot, the footer and the thinking's fold.
+Bundle: TypeAlias = Callable[["TurnSnapshot", Footer, bool], dict[str, str]]
 
 
 class LiveOp(DeltaMessage):  # a markdown delta of the thinking or the answer
@@ -119,6 +121,7 @@ def open_view(
     as_json: bool = False,
     choices: int = 1,
     lingering: Lingering | None = None,
+    bundle: Bundle | None = None,
 ) -> WidgetView | TextView | NullView:
     """A live view for one answer.
 
@@ -126,12 +129,13 @@ def open_view(
     text in a terminal IPython, none outside IPython. ``model`` names the model in the
     waiting indicator; ``as_json`` ends on the answer as indented JSON (``-f json``);
     ``choices`` is how many were asked for (``-n``), each labelled; ``lingering`` keeps a
-    finished widget open to hear the reader's fold choice.
+    finished widget open to hear the reader's fold choice; ``bundle`` makes the widget's final
+    render (default: the answer's, :func:`reply_bundle`).
     """
     if mode == "auto":
         mode = auto_mode()
     if mode == "widget":
-        return _open_widget_view(model, as_json, lingering)
+        return _open_widget_view(model, as_json, lingering, bundle)
     if mode == "text":
         return TextView(choices=choices)
     if mode == "none":
@@ -193,8 +197,10 @@ class WidgetView:
         keep_open: bool = False,
         as_json: bool = False,
         lingering: Lingering | None = None,
+        bundle: Bundle | None = None,
     ) -> None:
         self._widget = widget
+        self._bundle = bundle
         self._lingering = lingering  # where a finished answer waits for the reader's fold (None: closed at once)
         self._as_json = as_json
         self._keep_open = keep_open  # the owner closes the widget (the panel, after its static render)
@@ -266,9 +272,12 @@ class WidgetView:
         assert self._final is not None and self._handle is not None
         snapshot, footer, _ = self._final
         self._final = (snapshot, footer, self.thinking_open)
-        bundle = reply_bundle(
-            snapshot, footer, as_json=self._as_json, open_thinking=self.thinking_open, live_key=self._key or None
-        )
+        if self._bundle is not None:
+            bundle = self._bundle(snapshot, footer, self.thinking_open)
+        else:
+            bundle = reply_bundle(
+                snapshot, footer, as_json=self._as_json, open_thinking=self.thinking_open, live_key=self._key or None
+            )
         if self._metadata:
             self._handle.update(bundle, raw=True, metadata=dict(self._metadata))
         else:
@@ -350,9 +359,11 @@ def new_live_widget(model: str | None) -> anywidget.AnyWidget:
     return _widget_class()(key=uuid.uuid4().hex, model_label=model or "")
 
 
-def _open_widget_view(model: str | None, as_json: bool, lingering: Lingering | None) -> WidgetView:
+def _open_widget_view(
+    model: str | None, as_json: bool, lingering: Lingering | None, bundle: Bundle | None
+) -> WidgetView:
     from IPython.display import display
 
     widget = new_live_widget(model)
     handle = display(widget, display_id=True)
-    return WidgetView(widget, handle, as_json=as_json, lingering=lingering)
+    return WidgetView(widget, handle, as_json=as_json, lingering=lingering, bundle=bundle)

@@ -82,12 +82,17 @@ class CellMagic:
     prefs: Prefs
     _last_error: LastError | None
 
-    if TYPE_CHECKING:  # provided by ConfigFeedback
+    if TYPE_CHECKING:  # provided by ConfigFeedback and FimCell
 
         def _tell(self, notes: tuple[str, ...]) -> None: ...
 
+        def _fim(self, args: Any, body: str) -> Any: ...
+
     def _cell(self, line: str, cell: str) -> None:
         args = magic_args.cell_parser().parse_args(magic_args.split(line))
+        if args.fim:  # the body is code with a <FILL> marker (notebook/fim.py)
+            self._fim(args, cell)
+            return
         if args.map_data or args.estimate or args.concurrency:
             from .mapping import map_cell
 

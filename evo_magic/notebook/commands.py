@@ -14,7 +14,7 @@ from .. import config
 from ..display.notices import Notice, Table
 from ..errors import ConfigError, EvoMagicError, OptionError
 from ..ledger.pricing import format_money
-from . import settings
+from . import continuing, settings
 from .args import session_parser, split
 from .provenance import Marked
 
@@ -33,6 +33,7 @@ LINE_COMMANDS = (
     "restore",
     "panel",
     "pick",
+    "continue",
     "fix",
     "usage",
     "budget",
@@ -96,6 +97,8 @@ class LineCommands:
         def _ask(self, args: Any, prompt: str) -> Any: ...
 
         def _fix_prompt(self, extra: str) -> str: ...
+
+        def _continue(self, session: Session, args: Any) -> None: ...
 
         def setting_values(self) -> dict[str, Any]: ...
 
@@ -254,6 +257,11 @@ class LineCommands:
         text = f"Session {session.name!r} continues from choice {args.choice}."
         request = session.turns[-1].reply.request_key
         return Marked(text, "pick", session.name, request=request, choice=args.choice - 1)
+
+    def _cmd_continue(self, rest: list[str]) -> None:
+        """Continue the last answer, cut at max_tokens (notebook/continuing.py)."""
+        args = continuing.continue_parser().parse_args(rest)
+        self._continue(_existing(self.runtime.registry, args.session), args)
 
     def _cmd_offline(self, rest: list[str]) -> Notice:
         p = MagicArgumentParser(prog="%deepseek offline", add_help=False)

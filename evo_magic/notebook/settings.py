@@ -25,12 +25,13 @@ from ..errors import OptionError
 from ..ledger.pricing import format_money, parse_layer
 from ..sessions.cache import CACHE_MODES, CACHE_VAR
 from ..sessions.host import DEFAULT_MAX_TOOL_ROUNDS
+from ..sessions.routes import FIM_PATH, PREFIX_PATH, check_path
 from ..sessions.tools import DEFAULT_MAX_TOOL_CALLS
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-Scope = Literal["request", "transport", "loop", "budget", "prices", "cache", "notebook"]
+Scope = Literal["request", "transport", "loop", "routes", "budget", "prices", "cache", "notebook"]
 #: A setting's rule: ``rule(name, value, current)`` raises OptionError when ``value`` is no
 #: valid ``name`` (``current``: the values in force, for a rule that looks at another setting).
 Rule = Callable[[str, Any, Mapping[str, Any]], None]
@@ -91,6 +92,10 @@ def _prices_rule(name: str, value: Any, current: Mapping[str, Any]) -> None:
         parse_layer(value, 2, "%config DeepSeekMagics.prices")
 
 
+def _path_rule(name: str, value: Any, current: Mapping[str, Any]) -> None:
+    check_path(name, value)
+
+
 def _unset(default_text: str) -> Callable[[Any], str]:
     return lambda value: default_text if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -141,6 +146,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Rounds of tool calls one question may take.", _at_least(1)),
     Setting("max_tool_calls", "loop", lambda h: Int(DEFAULT_MAX_TOOL_CALLS, help=h),
             "Tool calls run per round (the rest: not run).", _at_least(1), lambda v: f"{v} per round"),
+    Setting("prefix_path", "routes", lambda h: Unicode(PREFIX_PATH, help=h),
+            "Path of prefix continuation (--prefix, %deepseek continue) on the OpenAI protocol, relative to the "
+            "base URLs.", _path_rule),
+    Setting("fim_path", "routes", lambda h: Unicode(FIM_PATH, help=h),
+            "Path of FIM completion (--fim, evo_magic.fill), relative to the base URLs.", _path_rule),
     Setting("budget", "budget", lambda h: Float(None, allow_none=True, help=h),
             "Spending limit of this notebook in USD (None: no limit).", _budget_rule,
             lambda v: "none" if v is None else format_money(Decimal(str(v)))),
@@ -178,7 +188,7 @@ def check(name: str, value: Any, current: Mapping[str, Any]) -> None:
 def apply(name: str, value: Any, runtime: Runtime, prefs: Prefs) -> Prefs:
     """Hand ``value`` to where ``name`` lives; the magic's new preferences."""
     scope = BY_NAME[name].scope
-    if scope in ("request", "transport", "loop"):
+    if scope in ("request", "transport", "loop", "routes"):
         runtime.set_default(name, tuple(value) if name == "extra_models" else value)
     elif scope == "budget":
         runtime.accounting.budget = None if value is None else Decimal(str(value))

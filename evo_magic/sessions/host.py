@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 from ..config import Endpoint, TransportSettings
 from ..core.options import RequestOptions
 from ..errors import OptionError
+from .routes import Routes
 from .tools import DEFAULT_MAX_TOOL_CALLS
 
 if TYPE_CHECKING:
@@ -58,16 +59,18 @@ class LoopBounds:
 @dataclass(frozen=True)
 class Defaults:
     """The kernel-wide defaults every session starts from (``%config DeepSeekMagics.*``):
-    the request options, the transport settings and the tool loop's bounds. A session's
-    options are ``request`` with the session's settings and then the call's overrides applied."""
+    the request options, the transport settings, the tool loop's bounds and the routes of the
+    beta features. A session's options are ``request`` with the session's settings and then
+    the call's overrides applied."""
 
     request: RequestOptions = field(default_factory=RequestOptions)
     transport: TransportSettings = field(default_factory=TransportSettings)
     loop: LoopBounds = field(default_factory=LoopBounds)
+    routes: Routes = field(default_factory=Routes)
 
     def with_value(self, name: str, value: Any) -> Defaults:
         """These defaults with the field ``name`` of whichever part has it set to ``value``."""
-        for part in ("request", "transport", "loop"):
+        for part in ("request", "transport", "loop", "routes"):
             current = getattr(self, part)
             if name in {f.name for f in dataclasses.fields(current)}:
                 return dataclasses.replace(self, **{part: dataclasses.replace(current, **{name: value})})

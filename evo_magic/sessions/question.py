@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.messages import Message
 from ..core.options import RequestOptions
 from ..core.schema import Schema
 from ..core.snapshot import ToolCall
@@ -32,6 +33,7 @@ class Question:
     on_tool: Callable[[ToolCall, str, bool], None] | None = None
     schema: Schema | None = None
     cache: CacheMode = "off"  # the answer cache's mode for this question (sessions/cache.py)
+    prefix: Message | None = None  # the start of the answer (prefix continuation)
 
 
 __all__ = ["Question"]

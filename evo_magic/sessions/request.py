@@ -23,17 +23,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.deltas import SecretMask
 from ..core.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
+from ..core.messages import Message
 from ..core.options import RequestOptions
 from ..core.replay import request_key
 from ..core.snapshot import TurnSnapshot
 from ..core.status import Status
 from ..display.render import Footer
 from ..errors import EvoMagicError, TransportError
-from ..protocol import Codec
+from ..protocol import Reader
 from .cache import KEEPS, LOOKS_UP, CacheMiss, CacheMode, Hit, miss_message
 from .host import Host, RequestSettled, SessionRef
+from .prefix import seed
 from .provenance import Asked, output_metadata
 from .reply import Interrupted, Reply, Timing
+from .routes import Route, explain
 
 if TYPE_CHECKING:
     from ..transport import Transport
@@ -84,20 +87,30 @@ class Cancel:
 
 
 class Exchange:
-    """One request of ``session`` through ``transport`` with ``codec``."""
+    """One request of ``session`` through ``transport`` with ``codec``, to ``route`` (None: the
+    codec's path); a ``prefix`` (the start of the answer, last in the body) starts the reply."""
 
     def __init__(
         self,
         session: SessionRef,
         host: Host,
         transport: Transport,
-        codec: Codec,
+        codec: Reader,
         opts: RequestOptions,
         cancel: Cancel,
         cache: CacheMode = "off",
+        *,
+        route: Route | None = None,
+        prefix: Message | None = None,
     ) -> None:
         self.session, self.host, self.transport = session, host, transport
         self.codec, self.opts, self.cancel, self.cache = codec, opts, cancel, cache
+        self.route, self.prefix = route, prefix
+
+    @property
+    def path(self) -> str:
+        """Where the request goes: the route (prefix continuation, FIM) or the codec's path."""
+        return self.route.path if self.route is not None else self.codec.PATH
 
     def run(
         self,
@@ -122,8 +135,9 @@ class Exchange:
             cell=cell,
             offline=self.transport.endpoint.offline,  # the bundled emulator: priced, never billed
             notes=notes,
-            request_key=request_key(self.opts.protocol, self.codec.PATH, body),
+            request_key=request_key(self.opts.protocol, self.path, body),
             asked=asked,
+            options=self.opts,
         )
         mode: CacheMode = "refresh" if self.cache == "on" and not lookup else self.cache
         if mode in LOOKS_UP:
@@ -132,8 +146,17 @@ class Exchange:
                 return self._replay(reply, hit, views)
             if mode == "replay-only":
                 raise CacheMiss(miss_message(cell, asked.prompt if asked is not None else None))
+        self._send(body, reply, views)
+        if mode in KEEPS and reply.status in ("ok", "length") and not reply.offline:  # never the emulator's
+            self.host.keep(self.session, reply)
+        return reply
+
+    def _send(self, body: Mapping[str, Any], reply: Reply, views: ViewFactory) -> None:
+        """The request itself: guards, view, started row, stream, settle (see the module doc)."""
         self.host.check(self.session, reply, body)
         view = views(self.opts)
+        if self.prefix is not None:  # the answer shown and kept is the prefix and what follows it
+            seed(reply.snapshot, self.prefix, self.opts.n)
         reply.ledger_request = self.host.start(self.session, reply)  # the row exists before a byte is billed
         shown = bool(getattr(view, "shows_answer", False))  # the interrupt line points above
         try:
@@ -145,6 +168,8 @@ class Exchange:
             if self.cancel.is_set():  # Stop closed the response under the reader
                 self._settle(reply, view, "interrupted", None)
                 raise Interrupted(reply, shown=shown) from None
+            if self.route is not None and isinstance(exc, EvoMagicError):
+                explain(exc, self.route)  # a route the gateway does not serve: which setting to change
             # a bug, not an EvoMagicError, still settles: the ledger's started row must end
             self._settle(reply, view, "error", exc if isinstance(exc, EvoMagicError) else None)
             raise
@@ -153,9 +178,6 @@ class Exchange:
             self._settle(reply, view, "error", error)
             raise error
         self._settle(reply, view, _status(reply.snapshot.finish_reason), None)
-        if mode in KEEPS and reply.status in ("ok", "length") and not reply.offline:  # never the emulator's
-            self.host.keep(self.session, reply)
-        return reply
 
     def _replay(self, reply: Reply, hit: Hit, views: ViewFactory) -> Reply:
         """The kept answer as if it had just arrived, at once: folded, shown, settled at $0."""
@@ -184,7 +206,7 @@ class Exchange:
                     timing.mark(event)
 
         try:
-            with self.transport.post(self.codec.PATH, dict(body)) as response:
+            with self.transport.post(self.path, dict(body)) as response:
                 self.cancel.response = response
                 if parser is None:
                     take(mask.feed(self.codec.parse_response(response.read())))

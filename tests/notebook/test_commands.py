@@ -356,6 +356,10 @@ REFUSALS = [
     ("cache maybe", "the cache mode is one of off, on, refresh, replay-only, not 'maybe'"),
     ("cache on --now", "usage: %deepseek cache [off|on|refresh|replay-only]"),
     ("restore --from ''", "--from needs a notebook file"),
+    ("continue", "session 'default' has no answer to continue (%deepseek continue rescues an answer cut at max_tokens)"),
+    ("continue -s ghost", "no session 'ghost'"),
+    ("continue --max-tokens lots", "invalid int value: 'lots'"),
+    ("continue again", "unrecognized arguments: again"),
 ]
 
 
