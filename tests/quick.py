@@ -2,21 +2,37 @@
 
 ``pytest -m "not kernel and not browser"`` — the quick loop of the README — runs on as many
 worker processes as the machine has cores (two here) when pytest-xdist is installed, unless
-``-n`` / ``-p no:xdist`` says otherwise. The whole suite (kernels and a browser, with their
-timing checks) keeps running in one process, as CI runs it.
+``-n`` / ``-p no:xdist`` says otherwise, and does not even import ``tests/kernel`` and
+``tests/browser`` (every test there carries their marker and no test elsewhere may: see
+tests/conftest.py), which saves each worker seconds of imports. The whole suite (kernels and a
+browser, with their timing checks) keeps running in one process, as CI runs it.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
+TESTS = Path(__file__).parent
+SLOW = ("kernel", "browser")  # the folders whose tests carry these markers (tests/markers.py)
+
 
 def quick_loop(markexpr: str) -> bool:
-    """The selection leaves out both the kernel and the browser tests."""
-    words = " ".join(markexpr.split())
-    return "not kernel" in words and "not browser" in words
+    """The selection surely leaves out both the kernel and the browser tests: terms joined by
+    ``and`` alone (no ``or``, no parentheses), ``not kernel`` and ``not browser`` among them."""
+    terms = " ".join(markexpr.split()).split(" and ")
+    if any(" or " in f" {term} " or "(" in term for term in terms):
+        return False
+    return {"not kernel", "not browser"} <= set(terms)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """In the quick loop, the kernel and browser folders are not collected at all."""
+    if collection_path.parent == TESTS and collection_path.name in SLOW:
+        return True if quick_loop(config.getoption("markexpr") or "") else None
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -17,6 +17,9 @@ from .quick import quick_loop
         ("kernel", False),
         ("not browser", False),
         ("browser", False),
+        ("not kernel and not browser or slow", False),
+        ("not (kernel and not browser)", False),
+        ("not kernel_x and not browser", False),
     ],
 )
 def test_only_the_quick_loop_is_spread_over_workers(markexpr: str, quick: bool) -> None:
