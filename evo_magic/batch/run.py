@@ -31,6 +31,7 @@ from .plan import Estimate, estimate
 from .progress import Counts, ProgressMode, open_progress
 from .record import Recorder, Where
 from .results import MapSummary, columns_of
+from .subshell import route_clicks
 from .table import Table, module_of, result_of, table_of
 
 if TYPE_CHECKING:
@@ -42,17 +43,24 @@ LEFT = {"stop": "not answered (the run was stopped)", "budget": "not answered (t
         "interrupted": "not answered (interrupted)"}  # fmt: skip
 
 
+def kept_line(why: str, summary: MapSummary) -> str:
+    """``Stopped: 412 of 1,000 rows done and kept; run the same call again to finish the 588 left.``"""
+    return (f"{why}: {summary.answered + summary.failed:,} of {summary.rows:,} rows done and kept; "
+            f"run the same call again to finish the {summary.left:,} left.")  # fmt: skip
+
+
 class MapInterrupted(KeyboardInterrupt):
     """Ctrl-C during a run: every finished row is kept (in the store, and in ``result``, the
     partial table); the same call again finishes the rest."""
 
     def __init__(self, result: Any, summary: MapSummary) -> None:
-        super().__init__(
-            f"Interrupted: {summary.answered + summary.failed:,} of {summary.rows:,} rows done and kept; "
-            f"run the same call again to finish the {summary.left:,} left."
-        )
+        super().__init__(kept_line("Interrupted", summary))
         self.result = result
         self.summary = summary
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows this one line instead of a traceback."""
+        return [str(self)]
 
 
 def map_rows(
@@ -116,7 +124,7 @@ def _engine(
     where = Where(rt.accounting.notebook, job.session, job.opts.model, job.opts.protocol, uuid.uuid4().hex[:12],
                   endpoint.offline, cell, dict(rt.accounting.prices))  # fmt: skip
     counts = Counts(len(job.keys))
-    view = open_progress(progress, counts, on_progress)
+    view = open_progress(progress, counts, on_progress, clicks=lambda button: route_clicks(button, rt))
     return Engine(job, endpoint, Recorder(rt.accounting.ledger, where), counts, view, concurrency,
                   rt.defaults.transport, _budget_left(rt, endpoint))  # fmt: skip
 
@@ -177,6 +185,8 @@ def _finish(rt: Runtime, table: Table, job: Job, engine: Engine, outcome: Outcom
         text = f"Budget reached: the run stopped with {summary.left:,} rows left; finished rows are kept. "
         text += "Raise the budget and run the same call again to finish."
         rt.accounting.show(Notice(text, "warning", "Budget"))
+    elif outcome.stopped == "stop" and rt.accounting.show is not None:
+        rt.accounting.show(Notice(kept_line("Stopped", summary), "info", "Stopped"))
     return out
 
 
