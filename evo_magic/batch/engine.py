@@ -3,7 +3,8 @@
 The :class:`~evo_magic.batch.scheduler.Scheduler` runs on its own event loop in a thread
 (a Jupyter kernel's main thread already runs one), handing each result to a queue. The
 kernel's main thread takes them about ten times a second, in groups: it prices and records
-them (:class:`~evo_magic.batch.record.Recorder`: ledger rows, kept answers), validates each
+them (:class:`~evo_magic.batch.record.Recorder`: ledger rows, kept answers; each request's
+``started`` row is written by the scheduler's thread just before it is sent), validates each
 answer against the schema (an invalid one gets one more request, with the validation error,
 in a second pass), counts them for the progress view, and stops the run when the notebook's
 budget is reached, when Stop is pressed, or at Ctrl-C — within a second, every finished row
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -52,6 +53,7 @@ class Outcome:
     summary: RunSummary | None = None
     interrupted: bool = False
     requests: int = 0
+    drained: bool = False  # the scheduler's thread said it is done
 
 
 @dataclass
@@ -70,7 +72,6 @@ class Engine:
     answers: dict[str, Answer] = field(default_factory=dict)
     throttled: int = 0
     requests: int = 0
-    usage: Usage | None = None
     _rows: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -92,7 +93,7 @@ class Engine:
         return self.resolve(owner, text, None, retried)
 
     def _settle(self, ask: Ask, result: RowResult) -> Retry | None:
-        price = self.recorder.price(result) if result.usage is not None else None
+        price = self.recorder.price(result)
         self.recorder.settled(result, price)
         answer = self.answers.setdefault(ask.owner, Answer())
         answer.add(result.usage, price if result.usage is not None else Decimal(0))
@@ -102,7 +103,6 @@ class Engine:
             c.tokens_in, c.tokens_out, c.cache_hit_tokens = (c.tokens_in + u.prompt_tokens,
                                                              c.tokens_out + u.completion_tokens,
                                                              c.cache_hit_tokens + u.cache_hit_tokens)  # fmt: skip
-            self.usage = Usage.total([self.usage, u])
         if price is not None:
             c.cost += price
         elif result.usage is not None:
@@ -121,12 +121,18 @@ class Engine:
         thread = threading.Thread(target=self._serve, args=(asks, q, box), name="evo-magic-map", daemon=True)
         thread.start()
         retries: list[Ask] = []
+        inbox: deque[Any] = deque()
         try:
-            self._drain(q, by_key, retries, outcome)
+            self._drain(q, inbox, by_key, retries, outcome)
         except KeyboardInterrupt:
             outcome.interrupted = True
             self.counts.stop()
-            self._drain(q, by_key, retries, outcome)
+            while True:  # the scheduler ends within a tenth of a second: keep every row it finished
+                try:
+                    self._drain(q, inbox, by_key, retries, outcome)
+                    break
+                except KeyboardInterrupt:
+                    continue
         thread.join()
         if box and isinstance(box[0], BaseException):
             raise box[0]
@@ -147,16 +153,19 @@ class Engine:
         elif self.counts.stopping:
             outcome.stopped = "stop"
 
-    def _drain(self, q: queue.SimpleQueue[Any], by_key: dict[str, Ask], retries: list[Ask], outcome: Outcome) -> None:
-        """Take results until the scheduler's thread says it is done (see the module docstring)."""
+    def _drain(
+        self, q: queue.SimpleQueue[Any], inbox: deque[Any], by_key: dict[str, Ask], retries: list[Ask],
+        outcome: Outcome,
+    ) -> None:  # fmt: skip
+        """Take results until the scheduler's thread says it is done (see the module docstring).
+        What was taken waits in ``inbox`` until handled, so an interrupt loses none of it."""
         while True:
-            items = _take(q)
-            done = False
-            for item in items:
+            inbox.extend(_take(q) if not outcome.drained else ())
+            while inbox:
+                item = inbox.popleft()
                 if item is _DONE:
-                    done = True
-                elif isinstance(item, str):
-                    self.recorder.sent(item)
+                    outcome.drained = True
+                elif isinstance(item, str):  # a request went out (its started row is written)
                     self.requests += 1
                 else:
                     ask = by_key[str(item.key)]
@@ -166,8 +175,8 @@ class Engine:
             self.recorder.flush()
             if self.budget_left is not None and self.counts.cost >= self.budget_left:
                 self.counts.stop()
-            self.view.update(self.counts, force=done)
-            if done:
+            self.view.update(self.counts, force=outcome.drained)
+            if outcome.drained:
                 return
 
     def _serve(self, asks: list[Ask], q: queue.SimpleQueue[Any], box: list[Any]) -> None:
@@ -186,7 +195,8 @@ class Engine:
             if self.counts.stopping:
                 return
             body = self.job.body(ask.row, ask.retry)
-            q.put(ask.key)  # sent: its started row is written with the next group
+            self.recorder.started(ask.key)  # its ledger row, before it is sent
+            q.put(ask.key)
             yield ask.key, body
 
 

@@ -136,6 +136,12 @@ class Kernel:
         ``{"method": "custom", "content": {"event": "click"}}``), with no subshell named."""
         self.kc.shell_channel.send(self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
 
+    def kill(self) -> None:
+        """SIGKILL the kernel's process, as the OS's out-of-memory killer would, and wait for it."""
+        process = self.km.provisioner.process  # type: ignore[union-attr]
+        process.kill()
+        process.wait(timeout=10)
+
     def close(self) -> None:
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
