@@ -17,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from ..display.notices import Notice
 from ..errors import OptionError
 from ..ledger.answers import Answers
 from ..ledger.pricing import load_table
+from ..ledger.runs import RunRecord, Runs
 from .checks import check_concurrency, prepare, refuse_past_budget
 from .engine import Ask, Engine, Outcome
 from .job import Job
@@ -108,7 +110,11 @@ def plan_run(rt: Runtime, job: Job, endpoint: Endpoint, stored: Answers, pilot: 
             raise OptionError(f"pilot must be a whole number of rows, 1 or more, not {pilot!r}")
         refuse_past_budget(rt, endpoint, pilot)
         engine = _engine(rt, job, endpoint, concurrency, "none", None, None)
-        engine.run([Ask(k, job.first[k], k) for k in todo[:pilot]])
+        _begin(rt, engine, len(todo[:pilot]))
+        outcome, _ = engine.run([Ask(k, job.first[k], k) for k in todo[:pilot]])
+        counts = engine.counts
+        Runs(rt.accounting.ledger).end(engine.recorder.where.run_id, kept=0, failed=counts.failed,
+                                       left=len(todo[:pilot]) - counts.done - counts.failed, stopped=outcome.stopped)
         measured = [a.usage.completion_tokens for k in todo[:pilot] if (a := engine.answers.get(k)) and a.usage]
         todo = todo[pilot:]
     table = load_table(overrides=rt.accounting.prices or None)
@@ -129,6 +135,13 @@ def _engine(
                   rt.defaults.transport, _budget_left(rt, endpoint))  # fmt: skip
 
 
+def _begin(rt: Runtime, engine: Engine, rows: int) -> None:
+    """The run's own ledger row (what its requests cannot say: see :mod:`~evo_magic.ledger.runs`)."""
+    w = engine.recorder.where
+    run = RunRecord(w.run_id, w.notebook, w.session, w.model, datetime.now(timezone.utc), rows)
+    Runs(rt.accounting.ledger).begin(run)
+
+
 def _budget_left(rt: Runtime, endpoint: Endpoint) -> Decimal | None:
     budget = rt.accounting.budget
     if budget is None or endpoint.offline:
@@ -142,6 +155,7 @@ def _run(
 ) -> Any:  # fmt: skip
     started = time.monotonic()
     engine = _engine(rt, job, endpoint, concurrency, progress, on_progress, cell)
+    _begin(rt, engine, len(job.keys))
     outcome, retries = engine.run(_from_store(engine, stored, [Ask(k, job.first[k], k) for k in job.distinct]))
     if retries and outcome.stopped is None:
         outcome, _ = engine.run(_from_store(engine, stored, retries))
@@ -174,6 +188,8 @@ def _finish(rt: Runtime, table: Table, job: Job, engine: Engine, outcome: Outcom
     left = LEFT.get(outcome.stopped or "", f"not answered ({outcome.stopped})")
     out = result_of(table, columns_of(job.keys, job.first, engine.answers, job.schema, left))
     summary = _summary(job, engine, outcome, elapsed)
+    Runs(rt.accounting.ledger).end(summary.run_id, kept=summary.kept + summary.repeated, failed=summary.failed,
+                                   left=summary.left, stopped=outcome.stopped)
     engine.view.close(counts, summary.line())
     _attach(out, summary)
     if outcome.interrupted:

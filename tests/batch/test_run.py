@@ -228,3 +228,15 @@ def test_dry_run_sends_nothing_and_counts_what_is_left(online: Emulator) -> None
     assert piloted.output_expected is not None and "expected" in repr(piloted)
     out = evo_magic.map(df, TEMPLATE, **OPTS)  # the pilot's answers are kept
     assert out.attrs["evo_magic"].requests == 20
+
+
+def test_usage_shows_each_run_with_its_rows_requests_cached_rows_and_cost(online: Emulator) -> None:
+    df = reviews(12, distinct=8)
+    first = evo_magic.map(df, TEMPLATE, **OPTS).attrs["evo_magic"]
+    again = evo_magic.map(df, TEMPLATE, **OPTS).attrs["evo_magic"]  # every row kept: no request
+    rows = evo_magic.usage()
+    assert {r.run_id for r in rows if r.origin == "map"} == {first.run_id}
+    lines = [line for line in repr(rows).splitlines() if line.startswith((first.run_id, again.run_id))]
+    assert lines[0].split()[3:6] == ["12", "8", "4"] and lines[0].endswith("done")  # 4 identical rows asked once
+    assert lines[1].split()[3:6] == ["12", "0", "12"] and lines[1].endswith("done")
+    assert "Map runs" in root().accounting.usage()._repr_html_()
