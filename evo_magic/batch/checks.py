@@ -29,9 +29,11 @@ def check_concurrency(concurrency: object) -> None:
 
 
 def prepare(
-    rt: Runtime, table: Table, template: str, schema: Any, session: str | None, options: Mapping[str, Any]
+    rt: Runtime, table: Table, template: str, schema: Any, session: str | None, options: Mapping[str, Any],
+    *, need_key: bool = True,
 ) -> tuple[Job, Endpoint]:
-    """Everything checked once, before any request: the job and where it goes."""
+    """Everything checked once, before any request: the job and where it goes (``need_key``:
+    the key too; a Dask run's workers may bring their own)."""
     if not isinstance(template, str) or not template.strip():
         raise OptionError("the template is empty: write the prompt for one row, naming its columns as {column}")
     endpoint = rt.endpoint()  # the key is read (and so masked) first
@@ -43,7 +45,8 @@ def prepare(
     values = table.values(compiled.columns)
     job = job_of(compiled, values, table.length, opts, schema=spec, system=s.system, label=table.row_label,
                  session=s.name)
-    endpoint.require_key()
+    if need_key:
+        endpoint.require_key()
     return job, endpoint
 
 

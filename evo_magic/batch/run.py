@@ -78,6 +78,7 @@ def map_rows(
     on_progress: Callable[[Counts], object] | None = None,
     cell: int | None = None,
     runtime: Runtime | None = None,
+    send_key_to_workers: bool = False,
     **options: Any,
 ) -> Any:
     """See :func:`evo_magic.map` (the public form, with the full description)."""
@@ -87,7 +88,10 @@ def map_rows(
     if module_of(data) == "dask":
         from .dask import map_dask
 
-        return map_dask(data, template, schema, rt, session=session, concurrency=concurrency, **options)
+        return map_dask(data, template, schema, rt, session=session, concurrency=concurrency,
+                        send_key_to_workers=send_key_to_workers, **options)  # fmt: skip
+    if send_key_to_workers:
+        raise OptionError("send_key_to_workers goes with a Dask DataFrame: other data is answered in this kernel")
     check_concurrency(concurrency)
     table = table_of(data)
     job, endpoint = prepare(rt, table, template, schema, session, options)
