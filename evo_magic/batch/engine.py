@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -201,16 +202,19 @@ class Engine:
 
 
 def _take(q: queue.SimpleQueue[Any]) -> list[Any]:
-    """What came back within :data:`POLL_S` (everything waiting, at least one item if any)."""
-    try:
-        items = [q.get(timeout=POLL_S)]
-    except queue.Empty:
-        return []
-    while True:
+    """What comes back within the next :data:`POLL_S` (sooner when the scheduler says it is
+    done): the run's loop handles, records and shows results in groups, ten times a second."""
+    deadline = time.monotonic() + POLL_S
+    items: list[Any] = []
+    while (left := deadline - time.monotonic()) > 0:
         try:
-            items.append(q.get_nowait())
+            item = q.get(timeout=left)
         except queue.Empty:
-            return items
+            break
+        items.append(item)
+        if item is _DONE:
+            break
+    return items
 
 
 __all__ = ["Ask", "Engine", "Outcome"]
