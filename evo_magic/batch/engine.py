@@ -32,6 +32,7 @@ from .results import Answer, resolve
 from .scheduler import RowResult, RunSummary, Scheduler
 
 POLL_S = 0.1  # how often the main thread takes the results that came back
+ZERO = Decimal(0)
 _DONE = object()
 
 
@@ -96,8 +97,10 @@ class Engine:
     def _settle(self, ask: Ask, result: RowResult) -> Retry | None:
         price = self.recorder.price(result)
         self.recorder.settled(result, price)
-        answer = self.answers.setdefault(ask.owner, Answer())
-        answer.add(result.usage, price if result.usage is not None else Decimal(0))
+        answer = self.answers.get(ask.owner)
+        if answer is None:
+            answer = self.answers[ask.owner] = Answer()
+        answer.add(result.usage, price if result.usage is not None else ZERO)
         c = self.counts
         if result.usage is not None:
             u = result.usage
