@@ -206,7 +206,7 @@ def _finish(rt: Runtime, table: Table, job: Job, engine: Engine, outcome: Outcom
         text += "Raise the budget and run the same call again to finish."
         rt.accounting.show(Notice(text, "warning", "Budget"))
     elif outcome.stopped == "stop" and rt.accounting.show is not None:
-        rt.accounting.show(Notice(kept_line("Stopped", summary), "info", "Stopped"))
+        rt.accounting.show(Notice(kept_line("Stopped", summary), "info"))
     return out
 
 
