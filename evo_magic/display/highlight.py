@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pygments.lexer import Lexer
     from pygments.token import _TokenType
 
-__all__ = ["MAX_CHARS", "PREFIX", "STYLED", "STYLES", "highlight", "highlight_css"]
+__all__ = ["MAX_CHARS", "PREFIX", "STYLED", "STYLES", "highlight", "highlight_css", "runs", "span"]
 
 PREFIX = "hl-"
 MAX_CHARS = 100_000  # larger blocks stay plain: highlighting them would stall the kernel
@@ -100,26 +100,34 @@ def highlight(code: str, language: str) -> str | None:
     """``code`` as escaped HTML, its tokens in ``<span class="hl-…">`` (neighbours of one class
     share a span), or None when ``language`` is not one Pygments knows (by any of its names,
     case-insensitive) or the block is too large."""
+    found = runs(code, language)
+    return None if found is None else "".join(span(name, text) for name, text in found)
+
+
+def runs(code: str, language: str) -> list[tuple[str | None, str]] | None:
+    """``code`` cut into runs of one styled class each (None: shown plain), in order, joining
+    back to ``code``; None when ``language`` is unknown or the code too large (see :func:`highlight`)."""
     if not language or len(code) > MAX_CHARS:
         return None
     lexer = _lexer(language.lower())
     if lexer is None:
         return None
-    out: list[str] = []
+    out: list[tuple[str | None, str]] = []
     current: str | None = None
     run: list[str] = []
     for ttype, value in lexer.get_tokens(code):
         name = _class_of(ttype)
         if name != current and run:
-            out.append(_span(current, "".join(run)))
+            out.append((current, "".join(run)))
             run = []
         current = name
         run.append(value)
     if run:
-        out.append(_span(current, "".join(run)))
-    return "".join(out)
+        out.append((current, "".join(run)))
+    return out
 
 
-def _span(name: str | None, text: str) -> str:
+def span(name: str | None, text: str) -> str:
+    """``text`` escaped, in a ``<span>`` of styled class ``name`` (bare when None)."""
     text = escape(text, quote=False)
     return f'<span class="{PREFIX}{name}">{text}</span>' if name else text

@@ -34,7 +34,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict
 
 from .assets import asset_path, asset_text
@@ -61,6 +61,8 @@ RENDER_SHARE = 3  # wait at least this many times the last render's cost before 
 ViewMode: TypeAlias = Literal["auto", "widget", "text", "none"]
 MODES: tuple[ViewMode, ...] = ("auto", "widget", "text", "none")
 Stream: TypeAlias = Literal["think", "answer"]
+#: The final mime bundle of a view, given the snapshot, the footer and the thinking's fold.
+Bundle: TypeAlias = Callable[["TurnSnapshot", Footer, bool], dict[str, str]]
 
 
 class LiveOp(DeltaMessage):  # a markdown delta of the thinking or the answer
@@ -119,6 +121,7 @@ def open_view(
     as_json: bool = False,
     choices: int = 1,
     lingering: Lingering | None = None,
+    bundle: Bundle | None = None,
 ) -> WidgetView | TextView | NullView:
     """A live view for one answer.
 
@@ -126,12 +129,13 @@ def open_view(
     text in a terminal IPython, none outside IPython. ``model`` names the model in the
     waiting indicator; ``as_json`` ends on the answer as indented JSON (``-f json``);
     ``choices`` is how many were asked for (``-n``), each labelled; ``lingering`` keeps a
-    finished widget open to hear the reader's fold choice.
+    finished widget open to hear the reader's fold choice; ``bundle`` makes the widget's final
+    render (default: the answer's, :func:`reply_bundle`).
     """
     if mode == "auto":
         mode = auto_mode()
     if mode == "widget":
-        return _open_widget_view(model, as_json, lingering)
+        return _open_widget_view(model, as_json, lingering, bundle)
     if mode == "text":
         return TextView(choices=choices)
     if mode == "none":
@@ -193,8 +197,10 @@ class WidgetView:
         keep_open: bool = False,
         as_json: bool = False,
         lingering: Lingering | None = None,
+        bundle: Bundle | None = None,
     ) -> None:
         self._widget = widget
+        self._bundle = bundle
         self._lingering = lingering  # where a finished answer waits for the reader's fold (None: closed at once)
         self._as_json = as_json
         self._keep_open = keep_open  # the owner closes the widget (the panel, after its static render)
@@ -208,6 +214,7 @@ class WidgetView:
         self._done = False
         self._reader: bool | None = None  # the fold the reader chose (None: never clicked)
         self._final: tuple[TurnSnapshot, Footer, bool] | None = None  # what finish rendered
+        self._metadata: Mapping[str, Any] | None = None  # the final output's (its provenance)
         self._key = str(getattr(widget, "key", "") or "")
         on_msg = getattr(widget, "on_msg", None)
         if callable(on_msg):
@@ -228,9 +235,17 @@ class WidgetView:
             return
         self._flush(snapshot, now, phase)
 
+    def annotate(self, metadata: Mapping[str, Any]) -> None:
+        """The final output's metadata (the answer's provenance): given before :meth:`finish`,
+        it goes out with the final render; given after, the final render goes out again with it."""
+        self._metadata = dict(metadata)
+        if self._final is not None and self._handle is not None:
+            self._render()
+
     def finish(self, snapshot: TurnSnapshot, footer: Footer) -> None:
-        """Flush, replace the widget's output by the final static render; close the widget,
-        or keep it open a while to hear the reader's fold choice (see the module doc)."""
+        """Flush, replace the widget's output by the final static render (with the metadata
+        :meth:`annotate` gave); close the widget, or keep it open a while to hear the reader's
+        fold choice (see the module doc)."""
         if self._done:
             return
         self._done = True
@@ -257,10 +272,16 @@ class WidgetView:
         assert self._final is not None and self._handle is not None
         snapshot, footer, _ = self._final
         self._final = (snapshot, footer, self.thinking_open)
-        bundle = reply_bundle(
-            snapshot, footer, as_json=self._as_json, open_thinking=self.thinking_open, live_key=self._key or None
-        )
-        self._handle.update(bundle, raw=True)
+        if self._bundle is not None:
+            bundle = self._bundle(snapshot, footer, self.thinking_open)
+        else:
+            bundle = reply_bundle(
+                snapshot, footer, as_json=self._as_json, open_thinking=self.thinking_open, live_key=self._key or None
+            )
+        if self._metadata:
+            self._handle.update(bundle, raw=True, metadata=dict(self._metadata))
+        else:
+            self._handle.update(bundle, raw=True)
 
     def _on_msg(self, _widget: object, content: object, _buffers: object) -> None:
         if not isinstance(content, dict) or content.get("type") != "fold" or "open" not in content:
@@ -338,9 +359,11 @@ def new_live_widget(model: str | None) -> anywidget.AnyWidget:
     return _widget_class()(key=uuid.uuid4().hex, model_label=model or "")
 
 
-def _open_widget_view(model: str | None, as_json: bool, lingering: Lingering | None) -> WidgetView:
+def _open_widget_view(
+    model: str | None, as_json: bool, lingering: Lingering | None, bundle: Bundle | None
+) -> WidgetView:
     from IPython.display import display
 
     widget = new_live_widget(model)
     handle = display(widget, display_id=True)
-    return WidgetView(widget, handle, as_json=as_json, lingering=lingering)
+    return WidgetView(widget, handle, as_json=as_json, lingering=lingering, bundle=bundle)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Footer",
+    "banner_html",
     "choice_heading",
     "choice_label",
     "cut_short",
@@ -63,7 +64,10 @@ class Footer:
     :data:`~evo_magic.core.status.STATUS_WORDS`); ``message`` is a one-line notice for the banner;
     ``banner`` False leaves the status unsaid (an interrupted cell: its traceback line says it).
     ``max_tokens`` is the limit the request set (None: not known), which the banner of an
-    answer cut at it (``"length"``) names; see :func:`cut_short`.
+    answer cut at it (``"length"``) names; see :func:`cut_short`. ``notes`` follow the status
+    words in the banner (the tool-call cap), whatever the status. ``cached`` marks an answer
+    from the cache: no request, no time, ``cached · $0 (saved $…)`` with ``saved`` what asking
+    again would have cost (None: unknown).
     """
 
     model: str | None
@@ -78,6 +82,9 @@ class Footer:
     message: str | None = None
     banner: bool = True
     max_tokens: int | None = None
+    cached: bool = False
+    saved: Decimal | None = None
+    notes: str | None = None
 
 
 def sanitize_text(text: str) -> str:
@@ -104,12 +111,15 @@ def _footer_parts(footer: Footer) -> list[str]:
     parts = [footer.model] if footer.model else []
     usage = footer.usage
     if usage is not None:
-        cached = usage.cache_hit_ratio
+        cached = None if footer.cached else usage.cache_hit_ratio  # the prefix cache's share, when asked
         parts.append(f"{usage.prompt_tokens:,} in" + (f" ({cached:.0%} cached)" if cached is not None else ""))
         out = f"{usage.completion_tokens:,} out"
         if usage.reasoning_tokens:
             out += f" ({usage.reasoning_tokens:,} reasoning)"
         parts.append(out)
+    if footer.cached:  # no request was made: no time to tell, nothing spent
+        saved = "" if footer.saved is None and not footer.priced else f" (saved {format_money(footer.saved)})"
+        return [*parts, "cached", f"$0{saved}"]
     parts.append(_seconds(footer.elapsed))
     if footer.cost is not None or (footer.priced and usage is not None):
         money = format_money(footer.cost)  # "unknown" for a model without a known price
@@ -157,23 +167,28 @@ def cut_short(
 
 
 def status_text(footer: Footer, *, answered: bool | None = None, html: bool = False) -> str | None:
-    """The banner line for an incomplete answer, or None when the status is ``"ok"``. An
-    answer cut at max_tokens says so in words (:func:`cut_short`; ``answered``: whether it has
-    any text) unless the footer brings its own message; ``html`` gives escaped HTML."""
+    """The banner line for an incomplete answer, then the footer's notes; None when the status
+    is ``"ok"`` and there are no notes. An answer cut at max_tokens says so in words
+    (:func:`cut_short`; ``answered``: whether it has any text) unless the footer brings its own
+    message; ``html`` gives escaped HTML."""
     if not footer.banner:
         return None
+    notes = footer.notes and (escape(footer.notes) if html else footer.notes)
     if footer.status == "length" and not footer.message:
-        return cut_short(footer.usage, footer.max_tokens, answered=answered, html=html)
-    if footer.status == "ok":
-        text = footer.message
-    elif footer.message and footer.status == "error":
-        text = f"{status_label('error')}: {footer.message}"
+        said: str | None = cut_short(footer.usage, footer.max_tokens, answered=answered, html=html)
     else:
-        text = footer.message or status_label(footer.status)
-    return escape(text) if html and text is not None else text
+        if footer.status == "ok":
+            text = footer.message
+        elif footer.message and footer.status == "error":
+            text = f"{status_label('error')}: {footer.message}"
+        else:
+            text = footer.message or status_label(footer.status)
+        said = escape(text) if html and text is not None else text
+    return " ".join(t for t in (said, notes) if t) or None
 
 
-def _banner_html(footer: Footer, answered: bool | None = None) -> str:
+def banner_html(footer: Footer, answered: bool | None = None) -> str:
+    """The banner of :func:`status_text` as a ``<div>`` (empty when there is none)."""
     text = status_text(footer, answered=answered, html=True)
     if text is None:
         return ""
@@ -269,7 +284,7 @@ def render_reply_html(
             body = f'<section class="evo-choice"><div class="evo-choice-label">{label}</div>{body}</section>'
         parts.append(body)
     answered = any(snapshot.choice(i).text for i in indexes)
-    parts += [_banner_html(footer, answered), footer_html(footer)]
+    parts += [banner_html(footer, answered), footer_html(footer)]
     body = "".join(parts)
     css = _CSS + ("\n" + highlight_css() if 'evo-hl">' in body else "")  # code colours only where needed
     return f'<div class="evo-reply {NO_MATH}"{key}><style>{css}</style>{body}</div>'
@@ -325,10 +340,10 @@ color:var(--evo-muted)}
 .evo-reply .evo-tool-call>summary{cursor:pointer;color:var(--evo-muted)}
 .evo-reply .evo-tool-call pre{background:var(--evo-code-bg);padding:6px 10px;border-radius:4px;overflow-x:auto}
 .evo-reply .evo-banner{border-left:3px solid;padding:3px 8px;margin:6px 0;border-radius:2px}
-.evo-reply .evo-banner.warn{border-color:var(--jp-warn-color1,#d97706);
-background:var(--jp-warn-color3,rgba(217,119,6,.12))}
-.evo-reply .evo-banner.error{border-color:var(--jp-error-color1,#dc2626);
-background:var(--jp-error-color3,rgba(220,38,38,.12))}
+.evo-reply .evo-banner.warn{border-color:var(--jp-warn-color1,#d97706);background:rgba(217,119,6,.14);
+background:color-mix(in srgb,var(--jp-warn-color1,#d97706) 16%,transparent)}
+.evo-reply .evo-banner.error{border-color:var(--jp-error-color1,#dc2626);background:rgba(220,38,38,.14);
+background:color-mix(in srgb,var(--jp-error-color1,#dc2626) 16%,transparent)}
 .evo-reply .evo-banner.info{border-color:var(--jp-brand-color1,#2563eb)}
 .evo-reply .evo-footer{color:var(--evo-muted);font-size:.85em;margin-top:4px}
 .evo-reply .evo-choice{border-top:1px solid var(--evo-border);padding-top:2px;margin:10px 0 0}

@@ -5,8 +5,11 @@ delegates to it): before a request it warns about a large prompt and applies the
 budget (:meth:`check`; not for the bundled emulator, which bills nobody); it writes a row
 ``started`` before a byte is billed (:meth:`start`) and settles it with the request's price
 (:meth:`settle`, which returns the :class:`~evo_magic.sessions.host.Charge`); and it keeps what
-``%deepseek restore`` needs from the session events (:meth:`on_event`). The ledger is opened on
-first use, so ``%load_ext`` imports no sqlite3.
+``%deepseek restore`` needs from the session events (:meth:`on_event`). It also holds the
+answer cache's mode and answers the session's cache hooks (:meth:`cache_mode`, :meth:`cached`,
+:meth:`keep`; :mod:`~evo_magic.ledger.cache`): an answer from the cache is one row, outcome
+``cached``, cost 0, with what it saved. The ledger is opened on first use, so ``%load_ext``
+imports no sqlite3.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..core.events import assert_never
 from ..core.status import Origin
 from ..display.notices import Kind, Notice
+from ..sessions.cache import CacheMode, Hit, effective_mode
 from ..sessions.host import (
     AnswerEnded,
     Charge,
@@ -37,7 +41,7 @@ from ..sessions.host import (
     TurnPicked,
     TurnsRestored,
 )
-from .pricing import billed_model, cost, estimate_tokens, input_cost, load_table
+from .pricing import billed_model, estimate_tokens, input_cost, load_table, price_for
 from .totals import STARTED
 
 if TYPE_CHECKING:
@@ -66,6 +70,7 @@ class Accounting:
         self._emit = emit
         self.budget: Decimal | None = None
         self.prices: dict[str, Any] = {}  # %config DeepSeekMagics.prices: the highest price layer
+        self.cache: CacheMode | None = None  # %deepseek cache (None: EVO_MAGIC_CACHE, else off)
         self._ledger: Ledger | None = None
         self._notebook: str | None = None
         self._unrecorded = False  # a ledger write failed (said once)
@@ -141,14 +146,39 @@ class Accounting:
 
     def settle(self, session: SessionRef, reply: Reply) -> Charge:
         """Price the settled request (what DeepSeek would charge, for the emulator too) and
-        record it in place of its started row."""
+        record it in place of its started row. An answer from the cache costs 0: its row
+        (the only one, nothing was started) records what asking again would have cost as saved."""
         from .records import row_from_reply
 
         at = datetime.now(timezone.utc) - timedelta(seconds=reply.timing.elapsed)
-        price = cost(reply.usage, billed_model(reply.requested_model, reply.snapshot.model), at, self._table())
-        row = row_from_reply(reply, notebook=self.notebook, cost=price, at=at, origin=origin(reply))
+        price = price_for(billed_model(reply.requested_model, reply.snapshot.model), at, self._table())
+        value = None if reply.usage is None or price is None else price.cost(reply.usage)
+        since = None if price is None else price.effective_from
+        if reply.cached:
+            free = replace(row_from_reply(reply, notebook=self.notebook, cost=Decimal(0), at=at, origin=origin(reply)),
+                           saved=value)  # fmt: skip
+            return Charge(Decimal(0), True, value, since, self._write(session, lambda: self.ledger.record(free)))
+        row = row_from_reply(reply, notebook=self.notebook, cost=value, at=at, origin=origin(reply))
         self._write(session, lambda: self.ledger.record(row, replace=reply.ledger_request))
-        return Charge(price, True)
+        return Charge(value, True, None, since)
+
+    # --- the answer cache ---------------------------------------------------------------
+    def cache_mode(self, override: str | None) -> CacheMode:
+        """The mode for one question: the call's, this kernel's, ``EVO_MAGIC_CACHE``, off."""
+        return effective_mode(self.cache, override)
+
+    def cached(self, session: SessionRef, reply: Reply) -> Hit | None:
+        """The kept answer of the reply's request; a ledger that cannot be read is a miss (said once)."""
+        from .cache import lookup
+
+        key = reply.request_key
+        return None if key is None else self._write(session, lambda: lookup(self.ledger, key))
+
+    def keep(self, session: SessionRef, reply: Reply) -> None:
+        """Keep the complete answer by its request key."""
+        from .cache import keep
+
+        self._write(session, lambda: keep(self.ledger, reply))
 
     def on_event(self, event: SessionEvent) -> None:
         """Keep the ledger's turns as the conversation changes."""
@@ -197,11 +227,17 @@ class Accounting:
     # --- restore ------------------------------------------------------------------------
     def restore(self, session: Session) -> tuple[list[Turn], list[Turn]]:
         """Rebuild ``session``'s conversation from this notebook's ledger (after a kernel
-        restart): the turns no reset, undo or re-run dropped, in the order they were asked.
+        restart): the turns no reset, undo or re-run dropped, in the order they were asked (a
+        turn whose final request is one already in memory, replayed from the cache, is that turn).
         Returns (added, superseded); superseded turns (their cell was re-run here) are dropped."""
         from .records import restored_turn
 
-        stored = [restored_turn(row, record) for row, record in self.ledger.turns(self.notebook, session.name)]
+        held = {t.reply.request_key for t in session.turns if t.reply.request_key}  # a replayed turn is the same turn
+        stored = []
+        for row, record in self.ledger.turns(self.notebook, session.name):
+            if row.request_key is None or row.request_key not in held:
+                stored.append(restored_turn(row, record))
+                held.add(row.request_key or "")
         added, superseded = session.restore(stored)
         if superseded:
             self.ledger.drop_turns([t.ledger_id for t in superseded if t.ledger_id is not None])

@@ -33,7 +33,7 @@ def row_from_reply(
         protocol=reply.protocol,
         usage=reply.usage,
         cost=cost,
-        outcome="started" if reply.status == "streaming" else reply.status,
+        outcome="started" if reply.status == "streaming" else "cached" if reply.cached else reply.status,
         at=at,
         origin=origin,
         cell=cell,
@@ -42,6 +42,8 @@ def row_from_reply(
         error=None if reply.error is None else type(reply.error).__name__,
         response_id=reply.id,
         offline=reply.offline,
+        request_key=reply.request_key,
+        saved=reply.saved,
     )
 
 
@@ -80,7 +82,8 @@ def restored_turn(row: LedgerRow, record: TurnRecord) -> Turn:
     timing = Timing(start, end=start + (row.elapsed or 0.0))
     if row.ttft is not None:
         timing.first_token = start + row.ttft
-    reply = Reply(accumulate(events), row.model_requested, row.session, timing, protocol=row.protocol, cell=row.cell)
+    reply = Reply(accumulate(events), row.model_requested, row.session, timing, protocol=row.protocol, cell=row.cell,
+                  request_key=row.request_key)
     reply.status = "length" if row.outcome == "length" else "ok"  # only answers that became turns are kept
     reply.cost, reply.priced, reply.offline = row.cost, True, row.offline
     if record.messages is not None:

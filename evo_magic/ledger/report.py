@@ -59,7 +59,9 @@ class UsageRecord:
     interrupted, error, started (never settled: answering, or its kernel died), ... and
     ``error`` the error kind. ``offline`` is True for a request the bundled emulator answered
     (``%deepseek offline``): its ``cost`` is what DeepSeek would have charged, billed to nobody.
-    ``run_id`` names the ``evo_magic.map`` run a request belongs to (origin ``map``), else None.
+    ``request_key`` is the SHA-256 of the exact request; ``run_id`` names the ``evo_magic.map``
+    run a request belongs to (origin ``map``), else None; an answer the answer cache gave
+    (outcome ``cached``: nothing was sent) costs 0 and ``saved`` what asking again would have cost.
     """
 
     time: datetime
@@ -82,7 +84,9 @@ class UsageRecord:
     error: str | None
     response_id: str | None = None
     offline: bool = False
+    request_key: str | None = None
     run_id: str | None = None
+    saved: Decimal | None = None
 
     @property
     def model(self) -> str:
@@ -116,7 +120,9 @@ class UsageRecord:
             error=row.error,
             response_id=row.response_id,
             offline=row.offline,
+            request_key=row.request_key,
             run_id=row.run_id,
+            saved=row.saved,
             **tokens,
         )
 
@@ -207,6 +213,7 @@ class UsageRows(list[UsageRecord]):
         for name in ("ttft", "elapsed"):
             data[name] = pd.array([float("nan") if v is None else v for v in data[name]], dtype="float64")
         data["cost"] = pd.Series(data["cost"], dtype=object)
+        data["saved"] = pd.Series(data["saved"], dtype=object)
         return pd.DataFrame(data, columns=list(COLUMNS))
 
 
@@ -233,6 +240,8 @@ class UsageView:
         parts += [r.session, r.model] + ([] if r.cell is None else [f"cell {r.cell}"])
         if r.outcome == STARTED:
             parts.append(status_label(STARTED))
+        elif r.outcome == "cached":
+            parts.append(f"from the cache, saved {format_money(r.saved)}")
         elif r.outcome != "ok":
             parts.append(r.outcome if r.error is None else f"{r.outcome} ({r.error})")
         billable = r.cost is not None or cost_unknown(r)  # else it failed before any token: not billed
@@ -250,14 +259,13 @@ class UsageView:
         t = self.total
         if t is None:
             return "", None, ["No requests recorded yet."]
-        requests = plural(t.requests, "request")
-        notes = [f"{t.no_usage:,} without usage"] if t.no_usage else []
-        notes += [f"{t.emulator:,} emulator"] if t.emulator else []
-        requests += f" ({', '.join(notes)})" if notes else ""
+        requests = plural(t.requests, "request") + t.requests_text()[len(f"{t.requests:,}") :]
         share = t.cache_hit_share
         inputs = f"{t.prompt_tokens:,} input tokens" + ("" if share is None else f" ({share:.0%} from cache)")
         reasoning = f" ({t.reasoning_tokens:,} reasoning)" if t.reasoning_tokens else ""
         rest = [requests, inputs, f"{t.completion_tokens:,} output tokens{reasoning}"]
+        if t.cached:
+            rest.insert(0, f"{t.saved_text} ({plural(t.cached, 'answer')})")
         if t.emulator:
             rest.insert(0, f"emulator, not billed: {t.emulator_text}")
         return t.billed_text, _exact(t.cost) if t.priced else None, rest

@@ -83,7 +83,10 @@ class LedgerRow:
     content_filter, ...), or ``started`` from when the request is sent until it settles (a kernel
     killed mid-answer leaves it so), and ``error`` the error kind (e.g. ``RateLimitError``).
     ``offline`` marks a request the bundled emulator answered: ``cost`` is then what DeepSeek
-    would have charged, and no spend counts it.
+    would have charged, and no spend counts it. ``request_key`` is the request's
+    :func:`~evo_magic.core.replay.request_key`, ``run_id`` the ``evo_magic.map`` run it belongs
+    to; an answer from the cache (outcome ``cached``) costs 0 and ``saved`` what asking again
+    would have cost.
     """
 
     notebook: str
@@ -104,6 +107,7 @@ class LedgerRow:
     offline: bool = False
     request_key: str | None = None  # core.replay.request_key of the exact request (schema 5)
     run_id: str | None = None  # the evo_magic.map run it belongs to (schema 5)
+    saved: Decimal | None = None  # an answer from the cache: what asking again would have cost
     id: int | None = None  # set on rows read back
 
     @property
@@ -117,6 +121,7 @@ class LedgerRow:
             values.update({name: getattr(self.usage, name) for name in TOKENS})
         values["at"] = _iso(self.at)
         values["cost"] = None if self.cost is None else str(self.cost)
+        values["saved"] = None if self.saved is None else str(self.saved)
         values["offline"] = int(self.offline)
         return values
 
@@ -128,6 +133,7 @@ class LedgerRow:
         values = {name: row[name] for name in COLUMNS if name not in TOKENS}
         values["at"] = datetime.fromisoformat(row["at"])
         values["cost"] = None if row["cost"] is None else Decimal(row["cost"])
+        values["saved"] = None if row["saved"] is None else Decimal(row["saved"])
         values["offline"] = bool(row["offline"])
         return cls(usage=usage, id=row["id"], **values)
 

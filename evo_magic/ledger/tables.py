@@ -76,5 +76,5 @@ UNKNOWN_COST = "cost IS NULL AND (prompt_tokens IS NOT NULL OR outcome != 'error
 #: The columns of ``requests`` a :class:`~evo_magic.ledger.store.LedgerRow` fills, in order.
 COLUMNS: tuple[str, ...] = ("at", "notebook", "session", "origin", "cell", "model_requested", "model_answered")
 COLUMNS += ("protocol", *TOKENS, "cost", "ttft", "elapsed", "outcome", "error", "response_id", "offline")
-COLUMNS += ("request_key", "run_id")
+COLUMNS += ("request_key", "run_id", "saved")  # schema 5
 PRAGMAS = ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON")

@@ -6,7 +6,9 @@
 spend query): a request without a cost is unknown unless it failed before any token, which the
 API does not bill. Requests the bundled emulator answered (``offline``) are counted and their
 tokens summed with the rest, but their would-be cost is kept apart (``emulator_cost``), never in
-``cost``, and the ``model`` column names them ``deepseek-v4-flash (emulator)``.
+``cost``, and the ``model`` column names them ``deepseek-v4-flash (emulator)``. Answers the
+answer cache gave (outcome ``cached``: no request was sent) are counted as well, apart: they
+spent no tokens and cost nothing, and their ``saved`` amounts sum into ``saved``.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Request(Protocol):
     def ttft(self) -> float | None: ...
     @property
     def offline(self) -> bool: ...
+    @property
+    def saved(self) -> Decimal | None: ...
 
 
 @dataclass(frozen=True)
@@ -70,15 +74,31 @@ class Totals:
     emulator_priced: int = 0
     emulator_unknown: int = 0
     emulator_cost: Decimal = Decimal(0)  # what DeepSeek would have charged for them (known costs)
+    cached: int = 0  # answers from the cache: no request, no tokens spent, $0
+    saved: Decimal = Decimal(0)  # what asking again would have cost them (known amounts)
 
     @property
     def cost_text(self) -> str:
         """``$0.0123``, ``$0.0123 + 2 unknown`` or ``unknown`` (never $0 for unknown); emulator
         requests apart: ``$0.0004 if billed (emulator)``, or after the billed cost with ``; ``."""
-        if not self.emulator:
-            return self.billed_text
-        emulated = if_billed(self.emulator_text)
-        return emulated if self.emulator == self.requests else f"{self.billed_text}; {emulated}"
+        text = self.billed_text
+        if self.emulator:
+            emulated = if_billed(self.emulator_text)
+            text = emulated if self.emulator == self.requests else f"{text}; {emulated}"
+        return f"{text}; {self.saved_text}" if self.cached else text
+
+    @property
+    def saved_text(self) -> str:
+        """``the cache saved $0.0012``."""
+        return f"the cache saved {format_money(self.saved)}"
+
+    def requests_text(self, *, emulator: bool = True) -> str:
+        """``12 (1 without usage, 3 emulator, 2 from the cache)`` (``emulator``: say how many
+        the emulator answered; a table's model column already does)."""
+        notes = [f"{self.no_usage:,} without usage"] if self.no_usage else []
+        notes += [f"{self.emulator:,} emulator"] if self.emulator and emulator else []
+        notes += [f"{self.cached:,} from the cache"] if self.cached else []
+        return f"{self.requests:,}" + (f" ({', '.join(notes)})" if notes else "")
 
     @property
     def billed_text(self) -> str:
@@ -132,9 +152,11 @@ def group_totals(requests: Iterable[Request], by: Sequence[str] = ("session", "m
 
 
 def _sum(key: tuple[str, ...], members: list[Request]) -> Totals:
-    tokens: dict[str, int] = {name: sum(getattr(r, name) or 0 for r in members) for name in TOKENS}
-    cost, priced, unknown = _costs([r for r in members if not r.offline])
-    emulator = [r for r in members if r.offline]
+    cached = [r for r in members if r.outcome == "cached"]
+    asked = [r for r in members if r.outcome != "cached"]  # the requests that were sent
+    tokens: dict[str, int] = {name: sum(getattr(r, name) or 0 for r in asked) for name in TOKENS}
+    cost, priced, unknown = _costs([r for r in asked if not r.offline])
+    emulator = [r for r in asked if r.offline]
     emulator_cost, emulator_priced, emulator_unknown = _costs(emulator)
     return Totals(
         key,
@@ -147,6 +169,8 @@ def _sum(key: tuple[str, ...], members: list[Request]) -> Totals:
         emulator_priced=emulator_priced,
         emulator_unknown=emulator_unknown,
         emulator_cost=emulator_cost,
+        cached=len(cached),
+        saved=sum((r.saved for r in cached if r.saved is not None), Decimal(0)),
         **tokens,
     )
 
@@ -163,8 +187,6 @@ def totals_table(totals: Sequence[Totals], by: Sequence[str] = ("session", "mode
     for t in totals:
         cached = f" ({t.cache_hit_tokens / t.prompt_tokens:.0%} cached)" if t.prompt_tokens else ""
         reasoning = f" ({t.reasoning_tokens:,} reasoning)" if t.reasoning_tokens else ""
-        requests = f"{t.requests:,}" + (f" ({t.no_usage} without usage)" if t.no_usage else "")
-        rows.append(
-            [*t.key, requests, f"{t.prompt_tokens:,}{cached}", f"{t.completion_tokens:,}{reasoning}", t.cost_text]
-        )
+        tokens = [f"{t.prompt_tokens:,}{cached}", f"{t.completion_tokens:,}{reasoning}"]
+        rows.append([*t.key, t.requests_text(emulator=False), *tokens, t.cost_text])
     return Table(title, [*by, "requests", "input tokens", "output tokens", "cost"], rows)

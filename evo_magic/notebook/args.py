@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import MagicArgumentParser
 
+from ..core.escapes import unescape
 from ..core.options import EFFORTS, PROTOCOLS
 
 FORMATS = ("markdown", "code", "text", "json")
@@ -109,7 +110,10 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("--frequency-penalty", type=float)
     p.add_argument("--presence-penalty", type=float)
     p.add_argument("--max-tokens", type=int)
-    p.add_argument("--stop", action="append", default=[])
+    p.add_argument("--stop", action="append", default=[], type=unescape)  # \n, \t, \\ (core/escapes)
+    p.add_argument("--prefix", type=unescape)
+    p.add_argument("--prefix-reasoning", type=unescape)
+    p.add_argument("--fim", action="store_true")
     p.add_argument("--json", dest="json_mode", action="store_true", default=None)
     p.add_argument("--logprobs", action="store_true", default=None)
     p.add_argument("--top-logprobs", type=int)
@@ -122,6 +126,9 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("--approve", action="store_true")
     p.add_argument("--max-tool-rounds", type=at_least_one("rounds"))
     p.add_argument("--max-tool-calls", type=at_least_one("calls"))
+    cache = p.add_mutually_exclusive_group()
+    cache.add_argument("--cache", dest="cache", action="store_const", const="on")
+    cache.add_argument("--no-cache", dest="cache", action="store_const", const="off")
     p.add_argument("-f", "--format", choices=FORMATS, default="markdown")
     p.add_argument("--no-interpolate", dest="interpolate", action="store_false")
     p.add_argument("--fix", action="store_true")
@@ -156,6 +163,8 @@ def overrides(args: Any) -> dict[str, Any]:
         "user": args.user,
         "reasoning_effort": args.reasoning_effort,
         "tool_choice": choice,
+        "prefix": args.prefix,
+        "prefix_reasoning": args.prefix_reasoning,
     }
 
 

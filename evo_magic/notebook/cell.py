@@ -12,6 +12,7 @@ code for the next cell) and stores ``-o``.
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -50,11 +51,27 @@ class LastError:
         shell_dir = os.path.dirname(IPython.__file__)  # IPython's own frames (run_code) say nothing
         while frames is not None and frames.tb_frame.f_code.co_filename.startswith(shell_dir):
             frames = frames.tb_next
-        tb = "".join(traceback.format_exception(type(self.error), self.error, frames))
+        tb = _cell_names("".join(traceback.format_exception(type(self.error), self.error, frames)))
         if len(tb) > MAX_TRACEBACK_CHARS:
             tb = "…" + tb[-MAX_TRACEBACK_CHARS:]
         where = f"In[{self.execution_count}]" if self.execution_count else "the failing cell"
         return f"Code of {where}:\n```python\n{self.code.rstrip()}\n```\n\nTraceback:\n```\n{tb.rstrip()}\n```"
+
+
+def _cell_names(tb: str) -> str:
+    """``File "Cell In[3]"`` for each cell's file: a kernel names it by its process id
+    (``/tmp/ipykernel_4242/…py``), so the same error would be another question (and another
+    request key) after every restart."""
+    compiler = getattr(IPython.get_ipython(), "compile", None)
+    label = getattr(compiler, "format_code_name", None)
+    if not callable(label):
+        return tb
+
+    def named(match: re.Match[str]) -> str:
+        found = label(match.group(1))
+        return f'File "{found[0]} {found[1]}"' if found else match.group(0)
+
+    return re.sub(r'File "([^"\n]+)"', named, tb)
 
 
 class CellMagic:
@@ -65,12 +82,17 @@ class CellMagic:
     prefs: Prefs
     _last_error: LastError | None
 
-    if TYPE_CHECKING:  # provided by ConfigFeedback
+    if TYPE_CHECKING:  # provided by ConfigFeedback and FimCell
 
         def _tell(self, notes: tuple[str, ...]) -> None: ...
 
+        def _fim(self, args: Any, body: str) -> Any: ...
+
     def _cell(self, line: str, cell: str) -> None:
         args = magic_args.cell_parser().parse_args(magic_args.split(line))
+        if args.fim:  # the body is code with a <FILL> marker (notebook/fim.py)
+            self._fim(args, cell)
+            return
         if args.map_data or args.estimate or args.concurrency:
             from .mapping import map_cell
 
@@ -107,6 +129,7 @@ class CellMagic:
                 max_tool_calls=args.max_tool_calls,
                 new=args.new,
                 schema=self.schema_named(args.schema),
+                cache=args.cache,
                 **magic_args.overrides(args),
             )
         except Interrupted as exc:
@@ -121,8 +144,10 @@ class CellMagic:
         self._tell(self.runtime.notes)
         if self.prefs.live == "none":  # no live view: the answer once, as the live view would end
             from ..display.live import reply_bundle
+            from ..sessions.provenance import output_metadata
 
-            display(reply_bundle(reply.snapshot, reply.footer, as_json=as_json), raw=True)
+            bundle = reply_bundle(reply.snapshot, reply.footer, as_json=as_json)
+            display(bundle, raw=True, metadata=output_metadata(reply))  # where the answer came from
         self._show_extras(reply, args.format, fix=args.fix)
         self.store(args.output, reply.data if reply.data is not None else reply)  # JSON mode: the parsed value
         return reply

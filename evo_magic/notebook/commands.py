@@ -11,11 +11,12 @@ from IPython.core.magic_arguments import MagicArgumentParser
 from traitlets import TraitError
 
 from .. import config
-from ..display.notices import Notice, Table, plural
+from ..display.notices import Notice, Table
 from ..errors import ConfigError, EvoMagicError, OptionError
 from ..ledger.pricing import format_money
-from . import settings
+from . import continuing, settings
 from .args import session_parser, split
+from .provenance import Marked
 
 if TYPE_CHECKING:
     from ..ledger.accounting import Accounting
@@ -32,11 +33,13 @@ LINE_COMMANDS = (
     "restore",
     "panel",
     "pick",
+    "continue",
     "fix",
     "usage",
     "budget",
     "config",
     "offline",
+    "cache",
 )
 
 
@@ -87,12 +90,15 @@ class LineCommands:
     runtime: Runtime
     prefs: Prefs
     budget: float | None  # the trait, set by %deepseek budget
+    cache: str | None  # the trait, set by %deepseek cache
 
     if TYPE_CHECKING:  # provided by CellMagic and DeepSeekMagics
 
         def _ask(self, args: Any, prompt: str) -> Any: ...
 
         def _fix_prompt(self, extra: str) -> str: ...
+
+        def _continue(self, session: Session, args: Any) -> None: ...
 
         def setting_values(self) -> dict[str, Any]: ...
 
@@ -119,7 +125,8 @@ class LineCommands:
     def _cmd_reset(self, rest: list[str]) -> Notice:
         session = _existing(self.runtime.registry, session_parser("reset").parse_args(rest).session)
         session.reset()
-        return Notice(f"Session {session.name!r} reset: the next cell starts a new conversation.")
+        text = f"Session {session.name!r} reset: the next cell starts a new conversation."
+        return Marked(text, "reset", session.name)  # the notebook keeps what happened (restore reads it)
 
     def _cmd_history(self, rest: list[str]) -> Any:
         """Each turn compactly (a few lines, expandable in HTML; 100 columns as text)."""
@@ -157,33 +164,24 @@ class LineCommands:
             turn = session.undo()
         except OptionError as exc:
             raise UsageError(exc.one_line()) from None
-        return Notice(f"Dropped the last turn of session {session.name!r}: {_short(turn.prompt)!r}.")
+        text = f"Dropped the last turn of session {session.name!r}: {_short(turn.prompt)!r}."
+        return Marked(text, "undo", session.name, request=turn.reply.request_key)
 
     def _cmd_restore(self, rest: list[str]) -> Notice:
-        """Rebuild the session's conversation from this notebook's ledger (after a restart)."""
-        from ..ledger.notebook_id import OVERRIDE_VAR, is_fallback, short_name
+        """Rebuild the session's conversation from this notebook's ledger (after a restart), or
+        from the notebook file when the ledger has none of its turns (``--from PATH``: that file)."""
+        from .restore import restore
 
-        args = session_parser("restore").parse_args(rest)
+        p = session_parser("restore")
+        p.add_argument("--from", dest="source", metavar="PATH")
+        args = p.parse_args(rest)
+        if args.source is not None and not args.source.strip():
+            raise UsageError("--from needs a notebook file, like --from analysis.ipynb")
         session = self.runtime.registry.get(args.session)
-        acc = self.runtime.accounting
         try:
-            added, superseded = acc.restore(session)
+            return restore(self.runtime, session, args.source)
         except EvoMagicError as exc:  # the ledger unreadable, the session busy in the panel
             raise UsageError(exc.one_line()) from None
-        where = f"the ledger of {short_name(acc.notebook)}"
-        if is_fallback(acc.notebook):
-            where += f" (every unnamed notebook in this folder shares it; set {OVERRIDE_VAR} to tell them apart)"
-        if not added:
-            held = f"; its {plural(len(session.turns), 'turn')} are all in memory" if session.turns else ""
-            return Notice(f"Nothing to restore for session {session.name!r} from {where}{held}.")
-        rerun = f"; {len(superseded)} superseded by cells re-run since" if superseded else ""
-        messages = sum(len(t.messages) for t in session.turns)
-        return Notice(
-            f"Restored {plural(len(added), 'turn')} of session {session.name!r} from {where}"
-            f"{rerun}. The conversation now has {plural(len(session.turns), 'turn')} ({plural(messages, 'message')}); "
-            "%deepseek history lists them.",
-            code=["%deepseek history"],
-        )
 
     def _cmd_panel(self, rest: list[str]) -> Any:
         """A chat panel on the session, beside the cells (needs a Jupyter front end)."""
@@ -256,7 +254,14 @@ class LineCommands:
             session.pick(args.choice - 1)
         except OptionError as exc:
             raise UsageError(exc.one_line()) from None
-        return Notice(f"Session {session.name!r} continues from choice {args.choice}.")
+        text = f"Session {session.name!r} continues from choice {args.choice}."
+        request = session.turns[-1].reply.request_key
+        return Marked(text, "pick", session.name, request=request, choice=args.choice - 1)
+
+    def _cmd_continue(self, rest: list[str]) -> None:
+        """Continue the last answer, cut at max_tokens (notebook/continuing.py)."""
+        args = continuing.continue_parser().parse_args(rest)
+        self._continue(_existing(self.runtime.registry, args.session), args)
 
     def _cmd_offline(self, rest: list[str]) -> Notice:
         p = MagicArgumentParser(prog="%deepseek offline", add_help=False)
@@ -272,3 +277,13 @@ class LineCommands:
             raise UsageError("--rate is tokens per second and must be positive")
         rate = self.prefs.offline_rate if args.rate is None else args.rate
         return offline.go_offline(self.runtime, rate=rate, if_no_key=args.if_no_key)
+
+    def _cmd_cache(self, rest: list[str]) -> Notice:
+        """``%deepseek cache on|off|refresh|replay-only`` sets this kernel's answer cache; bare,
+        it tells the mode and what caching saved this notebook."""
+        from .caching import cache_status, parse_command
+
+        if rest:
+            self.cache = parse_command(rest)  # the trait: %deepseek config shows it, the accounting uses it
+        acc = self.runtime.accounting
+        return cache_status(acc, acc.cache, changed=bool(rest))

@@ -26,11 +26,13 @@ from . import args as magic_args
 from . import settings
 from .cell import CellMagic, LastError
 from .commands import LineCommands
+from .continuing import ContinueCommand
 from .feedback import ConfigFeedback
+from .fim import FimCell
 
 
 @magics_class
-class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
+class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, ContinueCommand, FimCell, CellMagic):
     """Chat with DeepSeek V4 (through EvoLink) from cells.
 
     Cell magic: `%%deepseek [options]` with the prompt in the cell body.
@@ -51,7 +53,8 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
       --max-tokens N       1..384000, reasoning tokens included
       --temperature T      0..2          --top-p P            0..1
       --frequency-penalty F, --presence-penalty F   -2..2
-      --stop TEXT          stop sequence (repeat for more, up to 16)
+      --stop TEXT          stop sequence (repeat for more, up to 16); \\n, \\t and \\\\
+                           in it are a newline, a tab and one backslash (quote it)
       --json               JSON mode (response_format json_object); invalid JSON is
                            retried once
       -n N                 1..8 choices; all are shown, the first continues the chat
@@ -60,6 +63,20 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
       --top-logprobs N     0..20 alternatives per token (needs --logprobs)
       --logit-bias SPEC    TOKEN:BIAS pairs (-100..100), e.g. 1234:-100,99:5, or JSON
       --seed N, --user ID  passed through
+    Prefix and fill in the middle
+      --prefix TEXT        the start of the answer, which the model continues; it is
+                           part of the answer and of the history. Escapes as in --stop:
+                           --prefix "```python\\n" --stop "```" -f code puts bare
+                           code in the next cell
+      --prefix-reasoning TEXT
+                           the start of the thinking too (thinking on; --prefix "" to
+                           start only the thinking)
+      --fim                the body is code with one <FILL>: the model fills it in
+                           (no thinking, no tools; --max-tokens up to 4,096, default
+                           1,024); shown with the fill marked; -f code puts the
+                           completed code in the next cell; not a turn of the chat
+      Routes: %config DeepSeekMagics.prefix_path (default /beta/chat/completions)
+      and fim_path (default /beta/completions), relative to the base URLs.
     Notebook context
       {name}, {expr}       run in the kernel like an f-string and interpolate the value
                            (DataFrames summarised, long values truncated); {{ }} for
@@ -71,6 +88,8 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
                            indented JSON)
       --fix                explain the last error and put a corrected cell below (the
                            cell body, if any, adds instructions)
+      --cache / --no-cache answer this cell from the answer cache (its exact request
+                           answered before: no request, $0) / ask again
     Tools
       --tools f,g          notebook functions the model may call (schema from the
                            signature, type hints, defaults and docstring)
@@ -86,11 +105,16 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
       %deepseek reset [-s NAME]       forget the session's conversation
       %deepseek history [-s NAME]     the conversation so far, a few lines a turn
       %deepseek undo [-s NAME]        drop the last turn
-      %deepseek restore [-s NAME]     after a kernel restart, rebuild the conversation
-                                      from this notebook's usage ledger
+      %deepseek restore [-s NAME] [--from PATH]
+                                      after a kernel restart, rebuild the conversation
+                                      from this notebook's usage ledger, or (a notebook
+                                      from elsewhere) from the notebook file itself
       %deepseek panel [-s NAME]       a chat panel on the session (same conversation
                                       as the cells; Enter sends, Shift+Enter newline)
       %deepseek pick K [-s NAME]      continue from choice K of the last n > 1 answer
+      %deepseek continue [--max-tokens N] [-s NAME]
+                                      continue the last answer, cut at max_tokens (also
+                                      one whose thinking used it all), in the same turn
       %deepseek fix [options]         explain the last error, corrected cell below
       %deepseek config                effective settings (the key shows its last 4 chars)
       %deepseek usage [--all] [--csv PATH]
@@ -100,11 +124,17 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, CellMagic):
                                       limit and what this notebook has spent)
       %deepseek offline [--rate R] [--if-no-key] [--off]
                                       answer from the bundled EvoLink emulator
+      %deepseek cache [off|on|refresh|replay-only]
+                                      the answer cache: on replays a re-run exact
+                                      request for $0, refresh asks again and keeps the
+                                      new answer, replay-only makes a miss an error
+                                      (bare: the mode and what caching saved;
+                                      headless runs: EVO_MAGIC_CACHE=on|replay-only)
 
     Defaults: %config DeepSeekMagics.model = "deepseek-v4-pro" (also extra_models,
     protocol, thinking, max_tokens, temperature, read_timeout, connect_timeout,
-    max_retries, max_tool_rounds, max_tool_calls, budget, prices, live, value_tokens,
-    offline_rate; %deepseek config lists them).
+    max_retries, max_tool_rounds, max_tool_calls, prefix_path, fim_path, budget, prices,
+    cache, live, value_tokens, offline_rate; %deepseek config lists them).
     The API key comes from EVOLINK_API_KEY (environment or a .env file in the working
     directory); EVOLINK_BASE_URL overrides the base URLs (comma-separated fallback list).
     """

@@ -41,7 +41,7 @@ class MapMagic(Protocol):
 
     def store(self, name: str | None, value: Any) -> None: ...
 
-NOT_FOR_MAP = ("tools", "tool_choice", "approve", "fix", "new")
+NOT_FOR_MAP = ("tools", "tool_choice", "approve", "fix", "new", "prefix", "prefix_reasoning")
 
 
 def map_cell(magic: MapMagic, args: Any, body: str) -> None:

@@ -10,6 +10,7 @@ own preferences), and ``%deepseek config`` shows them in its order (:func:`shown
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -22,13 +23,15 @@ from ..core.options import DEFAULT_MODEL, PROTOCOLS, RequestOptions
 from ..display.live import MODES, ViewMode
 from ..errors import OptionError
 from ..ledger.pricing import format_money, parse_layer
+from ..sessions.cache import CACHE_MODES, CACHE_VAR
 from ..sessions.host import DEFAULT_MAX_TOOL_ROUNDS
+from ..sessions.routes import FIM_PATH, PREFIX_PATH, check_path
 from ..sessions.tools import DEFAULT_MAX_TOOL_CALLS
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
 
-Scope = Literal["request", "transport", "loop", "budget", "prices", "notebook"]
+Scope = Literal["request", "transport", "loop", "routes", "budget", "prices", "cache", "notebook"]
 #: A setting's rule: ``rule(name, value, current)`` raises OptionError when ``value`` is no
 #: valid ``name`` (``current``: the values in force, for a rule that looks at another setting).
 Rule = Callable[[str, Any, Mapping[str, Any]], None]
@@ -89,6 +92,10 @@ def _prices_rule(name: str, value: Any, current: Mapping[str, Any]) -> None:
         parse_layer(value, 2, "%config DeepSeekMagics.prices")
 
 
+def _path_rule(name: str, value: Any, current: Mapping[str, Any]) -> None:
+    check_path(name, value)
+
+
 def _unset(default_text: str) -> Callable[[Any], str]:
     return lambda value: default_text if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
@@ -102,6 +109,15 @@ def _shown_prices(value: Mapping[str, Any]) -> str:
 
 def _seconds(value: Any) -> str:
     return f"{value:g} s"
+
+
+def shown_cache(value: Any) -> str:
+    """The cache mode in force: the setting, else ``EVO_MAGIC_CACHE`` (read now), else off;
+    ``replay-only`` from the environment holds over the setting."""
+    env = os.environ.get(CACHE_VAR, "").strip()
+    if env and (value is None or (env.lower() == "replay-only" and value != "replay-only")):
+        return f"{env} (from {CACHE_VAR}{'' if value is None else f', over {value}'})"
+    return "off" if value is None else str(value)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -130,12 +146,21 @@ SETTINGS: tuple[Setting, ...] = (
             "Rounds of tool calls one question may take.", _at_least(1)),
     Setting("max_tool_calls", "loop", lambda h: Int(DEFAULT_MAX_TOOL_CALLS, help=h),
             "Tool calls run per round (the rest: not run).", _at_least(1), lambda v: f"{v} per round"),
+    Setting("prefix_path", "routes", lambda h: Unicode(PREFIX_PATH, help=h),
+            "Path of prefix continuation (--prefix, %deepseek continue) on the OpenAI protocol, relative to the "
+            "base URLs.", _path_rule),
+    Setting("fim_path", "routes", lambda h: Unicode(FIM_PATH, help=h),
+            "Path of FIM completion (--fim, evo_magic.fill), relative to the base URLs.", _path_rule),
     Setting("budget", "budget", lambda h: Float(None, allow_none=True, help=h),
             "Spending limit of this notebook in USD (None: no limit).", _budget_rule,
             lambda v: "none" if v is None else format_money(Decimal(str(v)))),
     Setting("prices", "prices", lambda h: Dict(help=h),
             "Prices above the shipped table and EVO_MAGIC_HOME/prices.json (the prices.json format).",
             _prices_rule, lambda v: _shown_prices(v)),
+    Setting("cache", "cache", lambda h: Enum(list(CACHE_MODES), None, allow_none=True, help=h),
+            "Answer cache: off, on (a re-run exact request is answered from the answers kept, for $0), "
+            "refresh (ask again, keep the new answer), replay-only (a miss is an error); None: "
+            "EVO_MAGIC_CACHE, else off.", None, shown_cache),
     Setting("live", "notebook", lambda h: Enum(list(MODES), "auto", help=h), "Live view of answers."),
     Setting("value_tokens", "notebook", lambda h: Int(1000, help=h),
             "Token budget per interpolated {value} in a prompt.", _at_least(MIN_VALUE_TOKENS)),
@@ -163,12 +188,14 @@ def check(name: str, value: Any, current: Mapping[str, Any]) -> None:
 def apply(name: str, value: Any, runtime: Runtime, prefs: Prefs) -> Prefs:
     """Hand ``value`` to where ``name`` lives; the magic's new preferences."""
     scope = BY_NAME[name].scope
-    if scope in ("request", "transport", "loop"):
+    if scope in ("request", "transport", "loop", "routes"):
         runtime.set_default(name, tuple(value) if name == "extra_models" else value)
     elif scope == "budget":
         runtime.accounting.budget = None if value is None else Decimal(str(value))
     elif scope == "prices":
         runtime.accounting.prices = dict(value)
+    elif scope == "cache":
+        runtime.accounting.cache = value
     else:
         return replace(prefs, **{name: value})
     return prefs

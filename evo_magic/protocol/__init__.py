@@ -27,8 +27,9 @@ class Parser(Protocol):
     def flush(self) -> list[Event]: ...
 
 
-class Codec(Protocol):
-    """One wire protocol, as a module: the request body out, typed events in."""
+class Reader(Protocol):
+    """What one request needs of its wire protocol (a module): the path, and typed events in
+    from a stream or a body. Every codec is one, the FIM codec (:mod:`.fim`) included."""
 
     @property
     def PATH(self) -> str: ...  # a module constant
@@ -36,9 +37,13 @@ class Codec(Protocol):
     @property
     def StreamParser(self) -> Callable[[], Parser]: ...  # a class of the module
 
-    def build_body(self, messages: Iterable[Message], opts: RequestOptions) -> dict[str, Any]: ...
-
     def parse_response(self, body: bytes | str | Mapping[str, Any]) -> list[Event]: ...
+
+
+class Codec(Reader, Protocol):
+    """One chat protocol, as a module: the request body out, typed events in."""
+
+    def build_body(self, messages: Iterable[Message], opts: RequestOptions) -> dict[str, Any]: ...
 
 
 def codec(protocol: str) -> Codec:
@@ -54,4 +59,4 @@ def codec(protocol: str) -> Codec:
     raise OptionError(f"unknown protocol {protocol!r}; use {' or '.join(PROTOCOLS)}")
 
 
-__all__ = ["Codec", "Parser", "codec"]
+__all__ = ["Codec", "Parser", "Reader", "codec"]

@@ -17,16 +17,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, TypeAlias
 
 from ..config import Endpoint, TransportSettings
 from ..core.options import RequestOptions
 from ..errors import OptionError
+from .routes import Routes
 from .tools import DEFAULT_MAX_TOOL_CALLS
 
 if TYPE_CHECKING:
     from ..transport import Transport
+    from .cache import CacheMode, Hit
     from .reply import Reply, Turn
 
 DEFAULT_MAX_TOOL_ROUNDS = 8
@@ -56,16 +59,18 @@ class LoopBounds:
 @dataclass(frozen=True)
 class Defaults:
     """The kernel-wide defaults every session starts from (``%config DeepSeekMagics.*``):
-    the request options, the transport settings and the tool loop's bounds. A session's
-    options are ``request`` with the session's settings and then the call's overrides applied."""
+    the request options, the transport settings, the tool loop's bounds and the routes of the
+    beta features. A session's options are ``request`` with the session's settings and then
+    the call's overrides applied."""
 
     request: RequestOptions = field(default_factory=RequestOptions)
     transport: TransportSettings = field(default_factory=TransportSettings)
     loop: LoopBounds = field(default_factory=LoopBounds)
+    routes: Routes = field(default_factory=Routes)
 
     def with_value(self, name: str, value: Any) -> Defaults:
         """These defaults with the field ``name`` of whichever part has it set to ``value``."""
-        for part in ("request", "transport", "loop"):
+        for part in ("request", "transport", "loop", "routes"):
             current = getattr(self, part)
             if name in {f.name for f in dataclasses.fields(current)}:
                 return dataclasses.replace(self, **{part: dataclasses.replace(current, **{name: value})})
@@ -74,10 +79,16 @@ class Defaults:
 
 class Charge(NamedTuple):
     """What settling a request costs: ``cost`` None when unknown; ``priced`` once the ledger
-    tried (a None cost then reads "unknown", never $0)."""
+    tried (a None cost then reads "unknown", never $0). An answer from the cache costs 0 and
+    ``saved`` what asking again would have cost; ``price_from`` is when the price-table entry
+    used took effect; ``row`` is the ledger row written (an answer from the cache has no
+    started row)."""
 
     cost: Decimal | None = None
     priced: bool = False
+    saved: Decimal | None = None
+    price_from: datetime | None = None
+    row: int | None = None
 
 
 # --- events ---------------------------------------------------------------------------------
@@ -190,6 +201,19 @@ class Host(Protocol):
 
     def check(self, session: SessionRef, reply: Reply, body: Mapping[str, Any]) -> None:
         """Before a request is sent: raise to refuse it (the budget), or warn."""
+        ...
+
+    def cache_mode(self, override: str | None) -> CacheMode:
+        """The answer cache's mode for one question (``override``: the call's own); a bad
+        ``EVO_MAGIC_CACHE`` is a ConfigError (see :mod:`~evo_magic.sessions.cache`)."""
+        ...
+
+    def cached(self, session: SessionRef, reply: Reply) -> Hit | None:
+        """The kept answer of ``reply.request_key`` (None: none, or the store cannot be read)."""
+        ...
+
+    def keep(self, session: SessionRef, reply: Reply) -> None:
+        """Keep the complete answer ``reply`` by its request key (a newer one replaces it)."""
         ...
 
     def start(self, session: SessionRef, reply: Reply) -> int | None:

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.messages import Message
 from ..core.options import RequestOptions
 from ..core.schema import Schema
 from ..core.snapshot import ToolCall
+from .cache import CacheMode
 from .host import LoopBounds
 from .request import ViewFactory
 from .tools import Functions
@@ -30,6 +32,8 @@ class Question:
     approve: Callable[[ToolCall], bool] | None = None
     on_tool: Callable[[ToolCall, str, bool], None] | None = None
     schema: Schema | None = None
+    cache: CacheMode = "off"  # the answer cache's mode for this question (sessions/cache.py)
+    prefix: Message | None = None  # the start of the answer (prefix continuation)
 
 
 __all__ = ["Question"]

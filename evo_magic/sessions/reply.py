@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.events import Event, ReasoningDelta, TextDelta
 from ..core.messages import Message, answer_of
@@ -13,6 +14,10 @@ from ..core.snapshot import ToolCall, TurnSnapshot
 from ..core.status import STATUS_WORDS, ReplyStatus, Status
 from ..core.usage import Usage
 from ..errors import EvoMagicError
+from .provenance import Asked, output_metadata
+
+if TYPE_CHECKING:
+    from ..core.options import RequestOptions
 
 
 @dataclass
@@ -75,6 +80,14 @@ class Reply:
     rounds: list[Reply] = field(default_factory=list, repr=False)  # requests of a tool loop
     notes: list[str] = field(default_factory=list, repr=False)  # notices of the loop (the tool-call cap)
     thinking_open: bool = field(default=False, repr=False, compare=False)  # the fold the reader left it in
+    request_key: str | None = field(default=None, repr=False)  # core.replay.request_key of its request
+    cached: bool = False  # answered from the cache: no request, $0
+    saved: Decimal | None = None  # what the cache saved (what asking again would have cost)
+    price_from: datetime | None = field(default=None, repr=False)  # the price-table entry's date
+    answered_at: datetime | None = field(default=None, repr=False)  # when a cached answer was first given
+    asked: Asked | None = field(default=None, repr=False)  # its question, for the provenance
+    options: RequestOptions | None = field(default=None, repr=False)  # what the request asked (None: restored)
+    continues: Reply | None = field(default=None, repr=False)  # the answer cut at max_tokens this one continues
 
     def finish(self, status: Status, error: EvoMagicError | None) -> None:
         self.status = status
@@ -115,9 +128,17 @@ class Reply:
         return [self.snapshot.choices[i].text for i in sorted(self.snapshot.choices)]
 
     @property
+    def requests(self) -> list[Reply]:
+        """Every request of this answer, once each: the tool loop's ``rounds`` and, for a
+        continued answer, the requests of the cut answer it ``continues``."""
+        earlier = self.continues.requests if self.continues is not None else []
+        seen = {id(r) for r in earlier}
+        return [*earlier, *(r for r in (self.rounds or [self]) if id(r) not in seen)]
+
+    @property
     def total_usage(self) -> Usage | None:
-        """Usage summed over every request of a tool loop (``usage`` is the last one's)."""
-        return Usage.total(r.usage for r in (self.rounds or [self]))
+        """Usage summed over every request of the answer (``usage`` is the last one's)."""
+        return Usage.total(r.usage for r in self.requests)
 
     @property
     def ok(self) -> bool:
@@ -125,13 +146,20 @@ class Reply:
 
     @property
     def notice(self) -> str | None:
-        """The banner under the answer: why it is incomplete, then ``notes``."""
-        status: str | None
+        """The banner under the answer, as text: why it is incomplete (an answer cut at
+        max_tokens says how, in words), then ``notes``."""
+        from ..display.render import status_text
+
+        return status_text(self.footer, answered=bool(self.text))
+
+    def _status_notice(self) -> str | None:
+        """Why the answer is incomplete, for the banner: the error's line or the status's
+        sentence; None for a cut answer (the banner words it from the usage and the limit)."""
         if self.status == "error" and self.error is not None:
-            status = self.error.one_line()
-        else:
-            status = None if self.status == "streaming" else STATUS_WORDS[self.status].notice
-        return " ".join(n for n in (status, *self.notes) if n) or None
+            return self.error.one_line()
+        if self.status == "streaming":
+            return None
+        return STATUS_WORDS[self.status].notice
 
     @property
     def footer(self) -> Any:
@@ -139,9 +167,12 @@ class Reply:
 
         t = self.timing
         status = self.status if self.status != "streaming" else "ok"
+        usage = self.usage
+        if status == "length" and usage and usage.reasoning_tokens is None and self.reasoning and not self.text:
+            usage = replace(usage, reasoning_tokens=usage.completion_tokens)  # no answer: all of it was thinking
         return Footer(
             model=self.model,
-            usage=self.usage,
+            usage=usage,
             elapsed=t.elapsed,
             ttft=t.ttft,
             thinking_seconds=t.thinking_seconds,
@@ -149,7 +180,11 @@ class Reply:
             priced=self.priced,
             offline=self.offline,
             status=status,
-            message=self.notice,
+            message=self._status_notice(),
+            max_tokens=self.options.max_tokens if self.options is not None else None,
+            notes=" ".join(n for n in self.notes if n) or None,
+            cached=self.cached,
+            saved=self.saved,
         )
 
     def __str__(self) -> str:
@@ -167,6 +202,11 @@ class Reply:
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """No data of its own (the HTML and text reprs give it): the output's metadata, where
+        the answer came from (:mod:`~evo_magic.sessions.provenance`)."""
+        return {}, output_metadata(self)
 
 
 class Interrupted(KeyboardInterrupt):

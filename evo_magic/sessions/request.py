@@ -6,6 +6,10 @@ started row, the stream — parser, then the secret mask, then the snapshot — 
 status, the host's charge, the view's final render. Every request ends in :meth:`_settle`,
 whatever happened, so the ledger never keeps a row that was started and not settled while the
 kernel lives.
+
+Before all that, the exact request is looked up in the answer cache (as the mode says,
+:mod:`~evo_magic.sessions.cache`): a kept answer is replayed — its events folded, the view
+shown at once, settled at $0 — and a complete new answer is kept.
 """
 
 from __future__ import annotations
@@ -19,14 +23,20 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..core.deltas import SecretMask
 from ..core.events import Event, ReasoningDelta, TextDelta, ToolCallDelta
+from ..core.messages import Message
 from ..core.options import RequestOptions
+from ..core.replay import request_key
 from ..core.snapshot import TurnSnapshot
 from ..core.status import Status
 from ..display.render import Footer
 from ..errors import EvoMagicError, TransportError
-from ..protocol import Codec
+from ..protocol import Reader
+from .cache import KEEPS, LOOKS_UP, CacheMiss, CacheMode, Hit, miss_message
 from .host import Host, RequestSettled, SessionRef
+from .prefix import seed
+from .provenance import Asked, output_metadata
 from .reply import Interrupted, Reply, Timing
+from .routes import Route, explain
 
 if TYPE_CHECKING:
     from ..transport import Transport
@@ -39,7 +49,9 @@ _CONTENT = (TextDelta, ReasoningDelta, ToolCallDelta)  # events that count as "a
 
 class View(Protocol):
     """A live view of one answer (see :mod:`evo_magic.display.live`): ``update`` after every
-    stream event (cheap), ``finish`` once with the footer (idempotent, also after an error)."""
+    stream event (cheap), ``finish`` once with the footer (idempotent, also after an error).
+    A view that keeps an output may also have ``annotate(metadata)``: it is given the output's
+    metadata (the answer's provenance) just before ``finish``."""
 
     def update(self, snapshot: TurnSnapshot) -> None: ...
 
@@ -75,23 +87,45 @@ class Cancel:
 
 
 class Exchange:
-    """One request of ``session`` through ``transport`` with ``codec``."""
+    """One request of ``session`` through ``transport`` with ``codec``, to ``route`` (None: the
+    codec's path); a ``prefix`` (the start of the answer, last in the body) starts the reply."""
 
     def __init__(
         self,
         session: SessionRef,
         host: Host,
         transport: Transport,
-        codec: Codec,
+        codec: Reader,
         opts: RequestOptions,
         cancel: Cancel,
+        cache: CacheMode = "off",
+        *,
+        route: Route | None = None,
+        prefix: Message | None = None,
     ) -> None:
         self.session, self.host, self.transport = session, host, transport
-        self.codec, self.opts, self.cancel = codec, opts, cancel
+        self.codec, self.opts, self.cancel, self.cache = codec, opts, cancel, cache
+        self.route, self.prefix = route, prefix
 
-    def run(self, body: Mapping[str, Any], *, cell: Any, views: ViewFactory, notes: list[str]) -> Reply:
-        """Send ``body`` and return the settled reply; raise the error or
-        :class:`~evo_magic.sessions.reply.Interrupted` after settling."""
+    @property
+    def path(self) -> str:
+        """Where the request goes: the route (prefix continuation, FIM) or the codec's path."""
+        return self.route.path if self.route is not None else self.codec.PATH
+
+    def run(
+        self,
+        body: Mapping[str, Any],
+        *,
+        cell: Any,
+        views: ViewFactory,
+        notes: list[str],
+        asked: Asked | None = None,
+        lookup: bool = True,
+    ) -> Reply:
+        """Answer ``body`` from the cache, or send it, and return the settled reply; raise the
+        error or :class:`~evo_magic.sessions.reply.Interrupted` after settling. ``lookup``
+        False asks again even when the cache is on (a retry of the same request), except
+        under ``replay-only``, which never sends."""
         reply = Reply(
             TurnSnapshot(),
             self.opts.model,
@@ -101,9 +135,28 @@ class Exchange:
             cell=cell,
             offline=self.transport.endpoint.offline,  # the bundled emulator: priced, never billed
             notes=notes,
+            request_key=request_key(self.opts.protocol, self.path, body),
+            asked=asked,
+            options=self.opts,
         )
+        mode: CacheMode = "refresh" if self.cache == "on" and not lookup else self.cache
+        if mode in LOOKS_UP:
+            hit = self.host.cached(self.session, reply)
+            if hit is not None:
+                return self._replay(reply, hit, views)
+            if mode == "replay-only":
+                raise CacheMiss(miss_message(cell, asked.prompt if asked is not None else None))
+        self._send(body, reply, views)
+        if mode in KEEPS and reply.status in ("ok", "length") and not reply.offline:  # never the emulator's
+            self.host.keep(self.session, reply)
+        return reply
+
+    def _send(self, body: Mapping[str, Any], reply: Reply, views: ViewFactory) -> None:
+        """The request itself: guards, view, started row, stream, settle (see the module doc)."""
         self.host.check(self.session, reply, body)
         view = views(self.opts)
+        if self.prefix is not None:  # the answer shown and kept is the prefix and what follows it
+            seed(reply.snapshot, self.prefix, self.opts.n)
         reply.ledger_request = self.host.start(self.session, reply)  # the row exists before a byte is billed
         shown = bool(getattr(view, "shows_answer", False))  # the interrupt line points above
         try:
@@ -115,6 +168,8 @@ class Exchange:
             if self.cancel.is_set():  # Stop closed the response under the reader
                 self._settle(reply, view, "interrupted", None)
                 raise Interrupted(reply, shown=shown) from None
+            if self.route is not None and isinstance(exc, EvoMagicError):
+                explain(exc, self.route)  # a route the gateway does not serve: which setting to change
             # a bug, not an EvoMagicError, still settles: the ledger's started row must end
             self._settle(reply, view, "error", exc if isinstance(exc, EvoMagicError) else None)
             raise
@@ -122,6 +177,16 @@ class Exchange:
         if error is not None:
             self._settle(reply, view, "error", error)
             raise error
+        self._settle(reply, view, _status(reply.snapshot.finish_reason), None)
+
+    def _replay(self, reply: Reply, hit: Hit, views: ViewFactory) -> Reply:
+        """The kept answer as if it had just arrived, at once: folded, shown, settled at $0."""
+        view = views(self.opts)
+        reply.cached, reply.offline, reply.answered_at = True, False, hit.at
+        for event in hit.events:
+            reply.snapshot.apply(event)
+        if view is not None:
+            view.update(reply.snapshot)
         self._settle(reply, view, _status(reply.snapshot.finish_reason), None)
         return reply
 
@@ -141,7 +206,7 @@ class Exchange:
                     timing.mark(event)
 
         try:
-            with self.transport.post(self.codec.PATH, dict(body)) as response:
+            with self.transport.post(self.path, dict(body)) as response:
                 self.cancel.response = response
                 if parser is None:
                     take(mask.feed(self.codec.parse_response(response.read())))
@@ -169,12 +234,18 @@ class Exchange:
         reply.finish(status, error)
         if error is not None:
             error.reply = reply
-        reply.cost, reply.priced = self.host.settle(self.session, reply)
+        charge = self.host.settle(self.session, reply)
+        reply.cost, reply.priced, reply.saved, reply.price_from = charge[:4]
+        if charge.row is not None:
+            reply.ledger_request = charge.row
         self.host.emit(RequestSettled(self.session, reply))
         if view is not None:
             footer = reply.footer
             if status == "interrupted":  # the Interrupted line under the answer says so, once
                 footer = dataclasses.replace(footer, banner=False)
+            annotate = getattr(view, "annotate", None)
+            if callable(annotate):
+                annotate(output_metadata(reply))
             view.finish(reply.snapshot, footer)
             reply.thinking_open = bool(getattr(view, "thinking_open", False))  # as the reader left it
 

@@ -28,11 +28,15 @@ from ..core.schema import schema_of
 from ..core.snapshot import ToolCall
 from ..core.usage import Usage
 from ..errors import EvoMagicError, OptionError, ProtocolError, scrub
-from ..protocol import codec
+from ..protocol import Reader, codec
+from .continuation import continue_turn
 from .host import AnswerEnded, Host, SessionReset, TurnAdded, TurnDropped, TurnPicked, TurnsRestored
+from .prefix import prefix_message
+from .provenance import Asked
 from .question import Question
 from .reply import Reply, Turn
 from .request import Cancel, Exchange, View, ViewFactory
+from .routes import Route
 from .structured import validated
 from .tools import ToolSpec, function_tool, run_round, tool_map
 
@@ -190,6 +194,7 @@ class Session:
         max_tool_calls: int | None = None,
         new: bool = False,
         schema: Any = None,
+        cache: str | None = None,
         **options: Any,
     ) -> Reply:
         """Send ``prompt`` (with the history) and return the :class:`Reply`.
@@ -204,19 +209,18 @@ class Session:
         first — once the question was checked. ``schema`` (a pydantic model, dataclass, TypedDict
         or JSON Schema dict) is described in the prompt, JSON mode is on, and the answer is
         validated into ``reply.data`` (an invalid one is asked again once, with the problem).
-        Everything is checked before anything is sent:
-        a bad option is an :class:`~evo_magic.errors.OptionError`, a missing key a
-        :class:`~evo_magic.errors.ConfigError`.
+        ``cache`` is its answer cache mode (:mod:`~evo_magic.sessions.cache`; None: the kernel's);
+        ``prefix=`` starts the answer, ``prefix_reasoning=`` its thinking. Everything is checked
+        before anything is sent: a bad option is an OptionError, a missing key a ConfigError.
 
         Raises :class:`~evo_magic.errors.EvoMagicError` subclasses on failure (with the
         partial reply as ``.reply``) and :class:`~evo_magic.sessions.reply.Interrupted` on Ctrl-C.
         """
         endpoint = self.host.endpoint()  # the key is read, and so masked, before the prompt is scrubbed
-        question = self._question(prompt, system, options, tools, max_tool_rounds, max_tool_calls)
+        question = self._question(prompt, system, options, tools, max_tool_rounds, max_tool_calls, cache)
         question = dataclasses.replace(
             question,
-            cell=cell,
-            cell_id=cell_id,
+            cell=cell, cell_id=cell_id,
             views=view_factory if view_factory is not None else (lambda opts: view),
             approve=approve,
             on_tool=on_tool,
@@ -243,10 +247,12 @@ class Session:
         tools: Iterable[Callable[..., Any]] | Mapping[str, Callable[..., Any]] | None,
         max_tool_rounds: int | None,
         max_tool_calls: int | None,
+        cache: str | None = None,
     ) -> Question:
         """The question checked and resolved: options validated once, tool schemas built once."""
         if not isinstance(prompt, str) or not prompt.strip():
             raise OptionError("the prompt is empty")
+        start = options.pop("prefix", None), options.pop("prefix_reasoning", None)  # prefix continuation
         functions = tool_map(tools if tools is not None else self.tools)
         specs: tuple[ToolSpec, ...] = tuple(function_tool(fn, name) for name, fn in functions.items())
         if specs:
@@ -254,7 +260,9 @@ class Session:
         opts = self.options(**options).validate()
         bounds = self.host.defaults.loop.with_overrides(max_tool_rounds, max_tool_calls)
         clean_system = None if system is None else scrub(system)  # no key, no lone surrogate
-        return Question(scrub(prompt), clean_system, opts, bounds, functions)
+        mode = self.host.cache_mode(cache)  # a bad EVO_MAGIC_CACHE is refused here, before anything is sent
+        prefix = prefix_message(*start, opts)
+        return Question(scrub(prompt), clean_system, opts, bounds, functions, cache=mode, prefix=prefix)
 
     def _answer(self, q: Question, transport: Transport) -> tuple[Reply, TurnAdded | None]:
         """The tool loop and JSON mode around the requests; the turn added, if any."""
@@ -265,14 +273,19 @@ class Session:
             prompt = f"{q.prompt}\n\n{q.schema.describe()}"
         added = self._new_messages(prompt, q.system, q.cell, before)
         proto = codec(q.opts.protocol)
-        exchange = Exchange(self, self.host, transport, proto, q.opts, self._cancel)
+        tail = [] if q.prefix is None else [q.prefix]
+        route = self.host.defaults.routes.prefix(q.opts.protocol) if tail else None
+        exchange = Exchange(
+            self, self.host, transport, proto, q.opts, self._cancel, q.cache, route=route, prefix=q.prefix
+        )
         loop: list[Message] = []
         rounds: list[Reply] = []
         notes: list[str] = []  # every round's reply (the answer's banner) shows them
         rounds_left = q.bounds.max_tool_rounds
         while True:
-            body = proto.build_body([*before, *added, *loop], q.opts)
-            reply = exchange.run(body, cell=q.cell, views=q.views, notes=notes)
+            body = proto.build_body([*before, *added, *loop, *tail], q.opts)
+            asked = Asked(prompt, (*added, *loop), q.cell_id)
+            reply = exchange.run(body, cell=q.cell, views=q.views, notes=notes, asked=asked)
             rounds.append(reply)
             reply.rounds = rounds
             if not (q.functions and reply.tool_calls and reply.finish_reason == "tool_calls"):
@@ -311,6 +324,26 @@ class Session:
                 self.settings["system"] = system
         added.append(Message.user(prompt, cell=cell))
         return added
+
+    def continue_(self, *, max_tokens: int | None = None, view: View | None = None,
+                  view_factory: ViewFactory | None = None, cell: Any = None) -> Reply:  # fmt: skip
+        """Continue the last answer, cut at max_tokens (an empty one whose thinking used the
+        budget too), optionally with a larger ``max_tokens``: the reply holds the whole answer,
+        which takes the cut one's place in the same turn (:mod:`.continuation`)."""
+        views = view_factory if view_factory is not None else (lambda opts: view)
+        return continue_turn(self, max_tokens=max_tokens, views=views, cell=cell)
+
+    @contextmanager
+    def exchange(
+        self, opts: RequestOptions, reader: Reader, *, route: Route | None = None, prefix: Message | None = None
+    ) -> Iterator[Exchange]:
+        """One request outside a question (a continuation, FIM): the key checked, the session held."""
+        endpoint = self.host.endpoint()
+        endpoint.require_key()
+        with self._busy():
+            self._cancel.clear()
+            transport = self._transport_for(endpoint)
+            yield Exchange(self, self.host, transport, reader, opts, self._cancel, route=route, prefix=prefix)
 
     def _transport_for(self, endpoint: Endpoint) -> Transport:
         """The session's transport, made anew when the endpoint or the settings changed."""
@@ -360,7 +393,7 @@ def _parse_json(reply: Reply, exchange: Exchange, body: Mapping[str, Any], q: Qu
             err.reply = reply
             raise err
         log.info("JSON mode answer was %s; retrying once", problem)
-        reply = exchange.run(body, cell=q.cell, views=q.views, notes=reply.notes)
+        reply = exchange.run(body, cell=q.cell, views=q.views, notes=reply.notes, asked=reply.asked, lookup=False)
     return reply  # pragma: no cover
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.messages import Message
 from ..core.schema import retry_message
 from ..errors import ProtocolError
+from .provenance import Asked
 from .reply import Reply
 from .request import Exchange
 
@@ -30,7 +31,9 @@ def validated(
         log.info("the answer does not match the schema (%s); asking once more", checked.error)
         asked = [Message.from_snapshot(reply.snapshot, cell=q.cell), Message.user(retry_message(checked.error or ""))]
         loop += asked
-        reply = exchange.run(build([*sent, *asked], q.opts), cell=q.cell, views=q.views, notes=reply.notes)
+        so_far = reply.asked  # the turn's messages so far, for the retry's provenance
+        turn = None if so_far is None else Asked(so_far.prompt, (*so_far.messages, *asked), so_far.cell_id)
+        reply = exchange.run(build([*sent, *asked], q.opts), cell=q.cell, views=q.views, notes=reply.notes, asked=turn)
         checked = q.schema.validate(reply.text) if reply.status == "ok" else checked
         if not checked.ok:
             err = ProtocolError(f"the answer does not match the schema, even after one retry: {checked.error}")

@@ -172,7 +172,7 @@ def test_stalled_stream_times_out(kernel: Kernel, emu: object) -> None:
 @pytest.mark.parametrize(
     ("finish", "banner"),
     [
-        ("length", "Stopped at max_tokens"),
+        ("length", "— <code>%deepseek continue</code>, or raise <code>--max-tokens</code>"),
         ("content_filter", "content filter"),
         ("insufficient_system_resource", "insufficient_system_resource"),
     ],

@@ -70,6 +70,22 @@ def test_restore_rebuilds_the_exact_history_after_a_restart(online: None, emulat
     assert sent[: len(before)] == before  # the next request continues the restored conversation
 
 
+def test_a_conversation_replayed_from_the_cache_is_already_in_memory(online: None, emulator: Any) -> None:
+    """A headless re-run (no cell ids) replays the same turns from the cache: restoring then
+    finds the earlier run's turns in memory (the same requests), instead of adding them twice."""
+    for _ in range(2):
+        acc = _restart()
+        acc.cache = "on"
+        s = root().registry.get()
+        s.ask("What is 2+2?", cell=1)
+        s.ask("And 3*3?", cell=2)
+    assert acc.restore(s) == ([], []) and len(s.turns) == 2
+    acc = _restart()  # and a kernel that restores first gets the conversation once, not once per run
+    added, _ = acc.restore(s := root().registry.get())
+    assert len(added) == 2 and [t.prompt for t in s.turns] == ["What is 2+2?", "And 3*3?"]
+    assert all(restored_turn(row, record).reply.request_key for row, record in acc.ledger.turns(NOTEBOOK))
+
+
 def test_a_picked_choice_is_what_history_shows_and_restore_brings_back(online: None) -> None:
     acc = _restart()
     s = root().registry.get()

@@ -147,6 +147,45 @@ def test_a_notebook_only_on_the_emulator_has_spent_nothing(tmp_path: Path) -> No
     assert UsageRows(only).total_cost == 0 and UsageRows(only).unknown_cost == 0
 
 
+def replayed(tmp_path: Path) -> list[UsageRecord]:
+    """The sample, then its first two requests answered again from the cache (no request, $0)."""
+    rs = records(tmp_path)
+    return rs + [replace(r, outcome="cached", cost=Decimal(0), saved=r.cost, request_key="k" * 64,
+                         time=AT + timedelta(hours=1, minutes=i)) for i, r in enumerate(rs[:2])]  # fmt: skip
+
+
+def test_answers_from_the_cache_cost_nothing_and_the_view_says_what_they_saved(tmp_path: Path) -> None:
+    rs = replayed(tmp_path)
+    lines = repr(UsageView(rs, title="Usage of analysis.ipynb")).splitlines()
+    assert lines[3].startswith("default  deepseek-v4-flash  6 (1 without usage, 2 from the cache)")
+    assert lines[3].endswith("  $0.0002 + 1 unknown; the cache saved $0.0002")
+    assert lines[6] == (  # the billed total and the tokens spent are what they were without them
+        "Total: $0.339 + 2 unknown (exactly $0.3390164624) · the cache saved $0.0002 (2 answers) · "
+        "9 requests (2 without usage, 2 from the cache) · 302,977 input tokens (67% from cache) · "
+        "50,372 output tokens (20,171 reasoning)"
+    )
+    rows = UsageRows(rs)
+    assert (rows.total_cost, rows.unknown_cost) == (Decimal("0.3390164624"), 2)
+    (total,) = rows.totals(())
+    assert (total.cached, total.saved) == (2, Decimal("0.0000410536") + Decimal("0.00014462"))
+    html = UsageView(rs)._repr_html_()
+    assert "the cache saved $0.0002 (2 answers)" in html
+    svg = html[html.index("<svg") : html.index("</svg>") + 6]
+    tips = [d.find(f"{SVG}title").text or "" for d in circles(svg)[-2:]]  # type: ignore[union-attr]
+    assert all("from the cache" in tip and "saved" in tip for tip in tips)
+
+
+def test_exports_keep_the_request_key_and_what_the_cache_saved(tmp_path: Path) -> None:
+    rows = UsageRows(replayed(tmp_path))
+    with rows.to_csv(tmp_path / "u.csv").open(newline="", encoding="utf-8") as f:
+        back = list(csv.DictReader(f))
+    assert [r["outcome"] for r in back[-2:]] == ["cached", "cached"]
+    assert (back[-1]["cost"], back[-1]["saved"], back[-1]["request_key"]) == ("0", "0.00014462", "k" * 64)
+    assert back[0]["saved"] == "" and back[0]["request_key"] == ""
+    df = rows.to_pandas()
+    assert df["saved"].dropna().sum() == Decimal("0.0001856736")
+
+
 def test_requests_that_cost_nothing_draw_no_flat_chart() -> None:
     free = spread(3, Decimal(0))
     assert spend_chart_svg(free) == "" and sparkline(free) == ""
@@ -155,7 +194,7 @@ def test_requests_that_cost_nothing_draw_no_flat_chart() -> None:
 
 def test_exports_say_which_requests_the_emulator_answered(tmp_path: Path) -> None:
     rows = UsageRows(emulated(tmp_path))
-    assert COLUMNS[-2:] == ("offline", "run_id")
+    assert COLUMNS[-4:] == ("offline", "request_key", "run_id", "saved")
     with rows.to_csv(tmp_path / "u.csv").open(newline="", encoding="utf-8") as f:
         back = list(csv.DictReader(f))
     assert [r["offline"] for r in back] == ["False"] * 7 + ["True"] * 3

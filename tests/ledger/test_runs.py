@@ -72,5 +72,5 @@ def test_the_usage_view_shows_the_runs_after_the_totals_and_exports_carry_the_ru
     assert "Map runs" in rows._repr_html_() and "Map runs" in repr(rows[:1])
     df = rows.to_pandas()
     assert [r.run_id for r in rows] == ["r1", None] and df.run_id.iloc[0] == "r1" and df.run_id.isna().iloc[1]
-    assert rows.to_csv(tmp_path / "u.csv").read_text().splitlines()[1].endswith(",r1")
+    assert rows.to_csv(tmp_path / "u.csv").read_text().splitlines()[1].endswith(",k,r1,")  # request_key, run_id, saved
     assert "Map runs" not in repr(UsageRows([replace(records[1])]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -10,6 +11,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from evo_magic.runtime import root
 
+from ..conftest import use_emulator
+from ..sessions.helpers import Recording
 from ..streams import sse_answer
 
 
@@ -47,3 +50,17 @@ def answering(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> list[
     root().transport_options = {"http_transport": httpx.MockTransport(handler)}
     yield bodies
     shell.requests.clear()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def wired(emulator: Any, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A shell on the emulator (no live view: each answer is displayed once, as a cell keeps it);
+    ``ip.wire`` records each request's path and body."""
+    use_emulator(monkeypatch, emulator.url, "/work/prefix-cells.ipynb", f"sk-{request.node.name[:40]}-cell")
+    ip = InteractiveShell.instance()
+    ip.extension_manager.load_extension("evo_magic")
+    ip.run_line_magic("config", "DeepSeekMagics.live = 'none'")
+    ip.wire = Recording()  # type: ignore[attr-defined]
+    root().transport_options = {"http_transport": ip.wire}  # type: ignore[attr-defined]
+    yield ip
+    ip.extension_manager.unload_extension("evo_magic")

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
+from evo_magic.core.escapes import unescape
+
 from ..profiles import examples
 
 PWN = "{__import__('builtins').__setattr__('EVO_PWNED', 1)}"
@@ -62,7 +64,9 @@ WHERE = {
     "--system": lambda body: body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else None,
     "--stop": lambda body: (body.get("stop") or [None])[0],
     "--user": lambda body: body.get("user"),
+    "--prefix": lambda body: body["messages"][-1]["content"] if body["messages"][-1].get("prefix") else None,
 }
+ESCAPED = ("--stop", "--prefix")  # their values go through core/escapes: \n, \t and \\
 
 
 @settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -82,10 +86,8 @@ def test_property_any_option_value_reaches_the_wire_literally_or_is_refused_in_o
     if result.success:
         assert len(bodies) == before + 1
         shown = WHERE[option](bodies[-1])
-        if quoting == "bare":  # unquoted: the word shlex reads (IPython strips the line's end)
-            assert shown == shlex.split(f"{option} {value}".rstrip())[1], (shown, value)
-        else:
-            assert shown == value, (shown, value)
+        typed = shlex.split(f"{option} {value}".rstrip())[1] if quoting == "bare" else value  # bare: the word shlex reads
+        assert shown == (unescape(typed) if option in ESCAPED else typed), (shown, value)
     else:
         error = result.error_in_exec or result.error_before_exec
         assert isinstance(error, UsageError), repr(error)

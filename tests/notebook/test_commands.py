@@ -353,6 +353,13 @@ REFUSALS = [
     ("offline --online", "unrecognized arguments: --online"),
     ("panel", "the chat panel needs a Jupyter front end"),
     ("panel -s ''", "a session name cannot be empty"),
+    ("cache maybe", "the cache mode is one of off, on, refresh, replay-only, not 'maybe'"),
+    ("cache on --now", "usage: %deepseek cache [off|on|refresh|replay-only]"),
+    ("restore --from ''", "--from needs a notebook file"),
+    ("continue", "session 'default' has no answer to continue (%deepseek continue rescues an answer cut at max_tokens)"),
+    ("continue -s ghost", "no session 'ghost'"),
+    ("continue --max-tokens lots", "invalid int value: 'lots'"),
+    ("continue again", "unrecognized arguments: again"),
 ]
 
 
@@ -383,6 +390,8 @@ ANSWERS = [
     ("config", "evo_magic settings"),
     ("usage", "No requests recorded yet."),
     ("usage --all", "Usage of every notebook"),
+    ("cache", "Cache: off — every cell asks again"),
+    ("restore --from nowhere.ipynb", "the notebook cannot help: nowhere.ipynb is not found"),
 ]
 
 

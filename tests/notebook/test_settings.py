@@ -41,6 +41,8 @@ def test_every_setting_is_a_trait_shown_by_config_in_its_order(magics: Any) -> N
         ("max_tool_calls", 5, lambda: root().defaults.loop.max_tool_calls),
         ("budget", 2.5, lambda: root().accounting.budget),
         ("value_tokens", 50, None),
+        ("prefix_path", "/v1/chat/completions", lambda: root().defaults.routes.prefix_path),
+        ("fim_path", "/v1/completions", lambda: root().defaults.routes.fim_path),
     ],
 )
 def test_each_value_goes_where_it_lives(magics: Any, name: str, value: Any, where: Any) -> None:
@@ -68,6 +70,9 @@ def test_each_value_goes_where_it_lives(magics: Any, name: str, value: Any, wher
         ("value_tokens", 3, "value_tokens must be at least 20"),
         ("budget", float("nan"), "the budget must be a positive amount"),
         ("prices", {"deepseek-v4-pro": {"cache_hit": "free"}}, "prices"),
+        ("prefix_path", "beta/chat/completions", "prefix_path is a path relative to the base URLs"),
+        ("fim_path", "https://api.deepseek.com/beta/completions", "fim_path is a path relative to the base URLs"),
+        ("fim_path", "/beta/completions?x=1", "fim_path is a path without spaces, query or fragment"),
     ],
 )
 def test_each_rule_refuses_in_one_line_and_the_value_stays(magics: Any, name: str, value: Any, message: str) -> None:
@@ -92,3 +97,9 @@ def test_the_price_layer_prices_the_next_answer(magics: Any, monkeypatch: pytest
     reply = evo_magic.session().ask("And 3+3?")
     assert reply.usage is not None and reply.cost == Decimal(1000) * reply.usage.total_tokens / 10**6
     assert "deepseek-v4-flash" in repr(magics.shell.run_line_magic("deepseek", "config"))
+
+
+def test_the_routes_default_to_deepseeks_beta_paths_and_show_in_config(magics: Any) -> None:
+    assert (magics.prefix_path, magics.fim_path) == ("/beta/chat/completions", "/beta/completions")
+    rows = dict(magics.shell.run_line_magic("deepseek", "config").rows)
+    assert rows["prefix_path"] == "/beta/chat/completions" and rows["fim_path"] == "/beta/completions"

@@ -38,3 +38,22 @@ MATH_OUTPUTS: dict[str, Callable[[], str]] = {
 @pytest.mark.parametrize("name", list(MATH_OUTPUTS))
 def test_every_html_output_is_skipped_by_mathjax(name: str) -> None:
     assert_skipped_by_mathjax(name, MATH_OUTPUTS[name]())
+
+
+def test_a_continued_answer_shows_once_whole_with_no_cut_banner(emulator: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A turn continued with %deepseek continue is one answer in the panel: the whole text,
+    once, without the cut answer's "no answer" banner (its requests still count in the usage)."""
+    import evo_magic
+    from evo_magic.panels.render import entry_html
+
+    from ..conftest import use_emulator
+
+    use_emulator(monkeypatch, emulator.url, "/work/panel-continue.ipynb")  # type: ignore[attr-defined]
+    s = evo_magic.session()
+    cut = s.ask("Explain window functions", max_tokens=20)
+    assert "no answer" in entry_html(s.turns[0])
+    done = s.continue_(max_tokens=4000)
+    markup = entry_html(s.turns[0])
+    assert markup.count('class="evo-footer"') == 1 and "no answer" not in markup
+    assert markup.count("Explain window functions") >= 1 and "Continued an answer cut at max_tokens" in markup
+    assert s.usage.completion_tokens == cut.usage.completion_tokens + done.usage.completion_tokens

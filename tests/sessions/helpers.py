@@ -121,3 +121,24 @@ class Api:
 def use(api: Api) -> Api:
     root().transport_options = {"http_transport": serve(api)}
     return api
+
+
+class Recording(httpx.HTTPTransport):
+    """A real transport (to the emulator over loopback) that keeps each request's path and
+    JSON body, in order: ``sent`` is a list of ``(path, body)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append((request.url.path, json.loads(request.read())))
+        return super().handle_request(request)
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.sent]
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        return [body for _, body in self.sent]

@@ -100,3 +100,37 @@ def test_the_python_api_points_at_the_exception(api: FakeApi) -> None:
         evo_magic.session().ask("q")
     assert "kept in this exception's .reply" in info.value._render_traceback_()[0]
     assert info.value.reply.text == "half an "
+
+
+# --- the banner of an answer cut at max_tokens ----------------------------------------------
+
+
+def cut_reply(text: str, notes: list[str], max_tokens: int | None = 4096) -> Reply:
+    from evo_magic.core.events import Finished, UsageReported
+    from evo_magic.core.options import RequestOptions
+    from evo_magic.core.usage import Usage
+
+    snap = TurnSnapshot()
+    for event in (ReasoningDelta("Let me think"), TextDelta(text), UsageReported(Usage(97, 0, 97, 4096, 3900))):
+        snap.apply(event)
+    snap.apply(Finished("length"))
+    opts = RequestOptions(max_tokens=max_tokens)
+    return Reply(snap, "m", "default", Timing(0.0, end=1.0), status="length", notes=notes, options=opts)
+
+
+def test_a_cut_answer_says_so_in_words_with_the_request_limit_then_the_notes() -> None:
+    cap = "The model asked for 40 tool calls in one round: 32 ran, 8 were not run (max_tool_calls)."
+    reply = cut_reply("The answer beg", [cap])
+    said = "cut at 4,096 tokens: 3,900 went to thinking — %deepseek continue, or raise --max-tokens"
+    assert reply.notice == f"{said} {cap}"
+    assert f"[{said} {cap}]" in repr(reply)
+    assert (
+        "cut at 4,096 tokens: 3,900 went to thinking — <code>%deepseek continue</code>, or raise "
+        f"<code>--max-tokens</code> {cap}</div>"
+    ) in reply._repr_html_()
+    assert "Stopped at max_tokens" not in repr(reply) + reply._repr_html_()
+
+
+def test_an_empty_cut_answer_says_there_is_no_answer() -> None:
+    reply = cut_reply("", [], max_tokens=None)  # the API's default limit: the usage names it
+    assert reply.notice == "no answer: cut at 4,096 tokens, 3,900 went to thinking — %deepseek continue, or raise --max-tokens"
