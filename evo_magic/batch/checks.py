@@ -1,5 +1,6 @@
 """What a run checks once, before its first request: the concurrency, the data against the
-template, the schema, every request option, the key, and the notebook's budget."""
+template, the schema, every request option, the key, the notebook's budget, and under the
+answer cache's ``replay-only`` (CI that must never spend) that nothing would be sent."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..display.notices import plural
 from ..errors import OptionError
 from ..ledger.budget import BudgetExceeded, check
 from ..ledger.notebook_id import short_name
+from ..sessions.cache import CacheMiss
 from .job import Job, job_of, map_options
 from .results import output_columns
 from .table import Table, check_free
@@ -18,6 +20,7 @@ from .template import compile_template
 
 if TYPE_CHECKING:
     from ..config import Endpoint
+    from ..ledger.answers import Answers
     from ..runtime import Runtime
 
 MAX_CONCURRENCY = 512
@@ -62,4 +65,21 @@ def refuse_past_budget(rt: Runtime, endpoint: Endpoint, requests: int) -> None:
         raise BudgetExceeded(verdict.message.replace("request refused", run))
 
 
-__all__ = ["MAX_CONCURRENCY", "check_concurrency", "prepare", "refuse_past_budget"]
+def replay_only(rt: Runtime) -> bool:
+    """Whether the answer cache is ``replay-only`` (``%deepseek cache``, ``EVO_MAGIC_CACHE``):
+    a run may then answer only from kept answers."""
+    return rt.accounting.cache_mode(None) == "replay-only"
+
+
+def refuse_unkept(job: Job, stored: Answers) -> None:
+    """Under ``replay-only``: a run with rows no earlier run answered is refused (one line)."""
+    found = stored.get_many(job.distinct)
+    missing = sum(1 for k in job.keys if k not in found)
+    if missing:
+        raise CacheMiss(
+            f"replay-only: {missing:,} of {len(job.keys):,} rows have no kept answer; fill the store with one run "
+            "of the same call outside replay-only (a map keeps every answer, whatever the cache mode)"
+        )
+
+
+__all__ = ["MAX_CONCURRENCY", "check_concurrency", "prepare", "refuse_past_budget", "refuse_unkept", "replay_only"]

@@ -26,7 +26,8 @@ from ..errors import OptionError
 from ..ledger.answers import Answers
 from ..ledger.pricing import load_table
 from ..ledger.runs import RunRecord, Runs
-from .checks import check_concurrency, prepare, refuse_past_budget
+from ..sessions.cache import CacheMiss
+from .checks import check_concurrency, prepare, refuse_past_budget, refuse_unkept, replay_only
 from .engine import Ask, Engine, Outcome
 from .job import Job
 from .plan import Estimate, estimate
@@ -88,6 +89,10 @@ def map_rows(
     if module_of(data) == "dask":
         from .dask import map_dask
 
+        if replay_only(rt):
+            raise CacheMiss("replay-only: a Dask run is answered on its workers, which send every row; "
+                            "run it without replay-only")
+
         return map_dask(data, template, schema, rt, session=session, concurrency=concurrency,
                         send_key_to_workers=send_key_to_workers, **options)  # fmt: skip
     if send_key_to_workers:
@@ -96,12 +101,15 @@ def map_rows(
     table = table_of(data)
     job, endpoint = prepare(rt, table, template, schema, session, options)
     stored = Answers(rt.accounting.ledger)
+    replaying = replay_only(rt)
+    if replaying and (pilot or not dry_run):
+        refuse_unkept(job, stored)
     if dry_run or pilot:
         plan = plan_run(rt, job, endpoint, stored, pilot or 0, concurrency)
         if dry_run:
             return plan
     refuse_past_budget(rt, endpoint, len(job.first))
-    return _run(rt, table, job, endpoint, stored, concurrency, progress, on_progress, cell)
+    return _run(rt, table, job, endpoint, stored, concurrency, progress, on_progress, cell, replaying)
 
 
 def plan_run(rt: Runtime, job: Job, endpoint: Endpoint, stored: Answers, pilot: int, concurrency: int) -> Estimate:
@@ -156,11 +164,13 @@ def _budget_left(rt: Runtime, endpoint: Endpoint) -> Decimal | None:
 def _run(
     rt: Runtime, table: Table, job: Job, endpoint: Endpoint, stored: Answers, concurrency: int,
     progress: ProgressMode | bool, on_progress: Callable[[Counts], object] | None, cell: int | None,
+    replaying: bool = False,
 ) -> Any:  # fmt: skip
     started = time.monotonic()
     engine = _engine(rt, job, endpoint, concurrency, progress, on_progress, cell)
     _begin(rt, engine, len(job.keys))
-    outcome, retries = engine.run(_from_store(engine, stored, [Ask(k, job.first[k], k) for k in job.distinct]))
+    to_send = _from_store(engine, stored, [Ask(k, job.first[k], k) for k in job.distinct])
+    outcome, retries = engine.run(_unsent(engine, to_send) if replaying else to_send)
     if retries and outcome.stopped is None:
         outcome, _ = engine.run(_from_store(engine, stored, retries))
     return _finish(rt, table, job, engine, outcome, time.monotonic() - started)
@@ -185,6 +195,17 @@ def _from_store(engine: Engine, stored: Answers, asks: list[Ask]) -> list[Ask]:
                 retries.append(Ask(engine.job.key(engine.job.body(ask.row, retry)), ask.row, ask.owner, retry))
         pending = retries
     return to_send
+
+
+def _unsent(engine: Engine, asks: list[Ask]) -> list[Ask]:
+    """Under ``replay-only`` nothing is sent: the schema retry of a kept answer that was not
+    kept too (its run ended before it) becomes the row's error."""
+    for ask in asks:
+        why = "replay-only: no kept answer"
+        if ask.retry is not None:
+            why = f"replay-only: the answer does not match the schema and its retry was never kept: {ask.retry.problem}"
+        engine.resolve(ask.owner, None, why, True)
+    return []
 
 
 def _finish(rt: Runtime, table: Table, job: Job, engine: Engine, outcome: Outcome, elapsed: float) -> Any:

@@ -11,10 +11,13 @@ import pytest
 
 import evo_magic
 from evo_magic.batch.run import MapInterrupted
+from evo_magic.core.replay import request_key
 from evo_magic.emulator import Emulator
 from evo_magic.errors import OptionError
+from evo_magic.ledger.answers import Answers
 from evo_magic.ledger.budget import BudgetExceeded
 from evo_magic.runtime import root
+from evo_magic.sessions.cache import CacheMiss
 
 from ..conftest import use_emulator
 
@@ -240,3 +243,42 @@ def test_usage_shows_each_run_with_its_rows_requests_cached_rows_and_cost(online
     assert lines[0].split()[3:6] == ["12", "8", "4"] and lines[0].endswith("done")  # 4 identical rows asked once
     assert lines[1].split()[3:6] == ["12", "0", "12"] and lines[1].endswith("done")
     assert "Map runs" in root().accounting.usage()._repr_html_()
+
+
+def test_replay_only_answers_from_kept_answers_and_refuses_a_run_that_would_send(
+    online: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = reviews(10).assign(text=lambda d: d.text + " (replayed)")
+    evo_magic.map(df.iloc[:6], TEMPLATE, **OPTS)
+    monkeypatch.setenv("EVO_MAGIC_CACHE", "replay-only")  # CI that must never spend
+    sent = len(online.requests)
+    with pytest.raises(CacheMiss, match=r"^replay-only: 4 of 10 rows have no kept answer; fill the store with "):
+        evo_magic.map(df, TEMPLATE, **OPTS)
+    with pytest.raises(CacheMiss, match="4 of 10 rows"):
+        evo_magic.map(df, TEMPLATE, dry_run=True, pilot=2, **OPTS)
+    assert evo_magic.map(df, TEMPLATE, dry_run=True, **OPTS).kept == 6  # an estimate sends nothing
+    out = evo_magic.map(df.iloc[:6], TEMPLATE, **OPTS)
+    assert out.cached.all() and out.error.isna().all() and len(online.requests) == sent
+    dd = pytest.importorskip("dask.dataframe")
+    with pytest.raises(CacheMiss, match=r"^replay-only: a Dask run is answered on its workers"):
+        evo_magic.map(dd.from_pandas(df.iloc[:6], npartitions=2), TEMPLATE, **OPTS)
+
+
+def test_replay_only_never_sends_a_schema_retry_that_was_not_kept(
+    online: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("jsonschema")
+    schema = {"type": "object", "properties": {"score": {"type": "integer", "maximum": 40}}, "required": ["score"]}
+    opts = {**OPTS, "max_tokens": 200}
+    df = reviews(20).assign(text=lambda d: d.text + " (retried)")
+    sent = len(online.requests)
+    first = evo_magic.map(df, TEMPLATE, schema=schema, **opts)
+    retries = [b for b in online.requests[sent:] if len(b["messages"]) == 4]
+    assert retries
+    Answers(root().accounting.ledger).forget(request_key("openai", "/v1/chat/completions", b) for b in retries)
+    monkeypatch.setenv("EVO_MAGIC_CACHE", "replay-only")
+    sent = len(online.requests)
+    out = evo_magic.map(df, TEMPLATE, schema=schema, **opts)
+    assert len(online.requests) == sent and out.score.dropna().equals(first.score[out.score.notna()])
+    unsent = out.error.dropna()
+    assert len(unsent) == len(retries) and unsent.str.startswith("replay-only: the answer does not match").all()
