@@ -138,6 +138,7 @@ class Engine:
                 except KeyboardInterrupt:
                     continue
         thread.join()
+        self.recorder.abandon()
         if box and isinstance(box[0], BaseException):
             raise box[0]
         outcome.summary = box[0] if box else None

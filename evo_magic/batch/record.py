@@ -14,7 +14,7 @@ nothing: the next flush writes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -93,6 +93,18 @@ class Recorder:
         del self._settled[: len(batch)]
         for r, _ in batch:
             self._started.pop(str(r.key), None)
+
+    def abandon(self) -> None:
+        """The pass is over: each request sent whose answer never came (cut off by Stop, Ctrl-C,
+        the budget or a 401) settles as ``interrupted`` — not ``started``, which would say it
+        may still be answering or its kernel died. Its tokens and cost stay unknown."""
+        self.flush()
+        now = datetime.now(timezone.utc)
+        rows = [(replace(self._row(key, "interrupted", at), elapsed=(now - at).total_seconds()), row_id)
+                for key, (at, row_id) in self._started.items()]  # fmt: skip
+        if rows:
+            self.ledger.record_many(rows)
+        self._started.clear()
 
     def _row(self, key: str, outcome: Outcome, at: datetime) -> LedgerRow:
         w = self.where

@@ -5,6 +5,7 @@ the estimate."""
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -137,6 +138,8 @@ def test_a_stopped_run_keeps_its_rows_and_the_same_call_finishes_with_the_same_o
     assert s.stopped == "stop" and 20 <= s.answered < 120 and s.left == 120 - s.answered - s.failed
     assert stopped.error[stopped.answer.isna()].eq("not answered (the run was stopped)").all()
     first = len(online.requests) - sent
+    outcomes = Counter(r.outcome for r in root().accounting.ledger.rows("/work/map.ipynb") if r.run_id == s.run_id)
+    assert outcomes["ok"] + outcomes["length"] == s.answered and outcomes["interrupted"] == s.requests - s.answered and not outcomes["started"]
     resumed = evo_magic.map(df, TEMPLATE, **OPTS)
     assert len(online.requests) - sent == 120 + (first - s.answered)  # only the rows without an answer again
     assert resumed.answer.notna().all() and resumed.cached.sum() == s.answered
@@ -156,6 +159,8 @@ def test_ctrl_c_raises_with_the_partial_result_and_finished_rows_kept(slow: Emul
         evo_magic.map(reviews(60), TEMPLATE, concurrency=2, on_progress=interrupt, **OPTS)
     partial = info.value.result
     assert partial.answer.notna().sum() == info.value.summary.answered >= 10
+    run = info.value.summary.run_id
+    assert "started" not in {r.outcome for r in root().accounting.ledger.rows("/work/map.ipynb") if r.run_id == run}
     kept = evo_magic.map(reviews(60), TEMPLATE, **OPTS).attrs["evo_magic"].kept
     assert kept >= info.value.summary.answered
 
