@@ -344,7 +344,8 @@ def _json_as_described(conversation: Sequence[tuple[str, str]], question: str, r
     if not isinstance(example, dict):
         return None
     choices = {name: _json_or_none(f"[{listed}]") for name, listed in _CHOICES.findall(text)}
-    words = re.findall(r"[A-Za-z]{4,}", question)[:6]
+    subject = _subject(question)
+    words = re.findall(r"[A-Za-z]{4,}", subject)[:6]
 
     def value(name: str, like: Any) -> Any:
         if choices.get(name):
@@ -360,10 +361,21 @@ def _json_as_described(conversation: Sequence[tuple[str, str]], question: str, r
         if isinstance(like, list):
             return words[:3]
         if isinstance(like, str):
-            return f"{rng.choice(sections.VERBS).capitalize()} the {' '.join(words[:2]) or 'request'} first."
+            return subject
         return like
 
     return {name: value(name, like) for name, like in example.items()}
+
+
+def _subject(question: str) -> str:
+    """What a row is about, as one short sentence: the longest sentence of its longest text
+    (a map row's values come as a JSON object), at most 12 words."""
+    values = _json_or_none(question)
+    texts = [v for v in values.values() if isinstance(v, str)] if isinstance(values, dict) else [question]
+    sentences = re.split(r"(?<=[.!?])\s+", max(texts, key=len, default="").strip())
+    words = max(sentences, key=len).rstrip(".!?").split()[:12] or ["the request"]
+    said = " ".join(words)
+    return said[0].upper() + said[1:] + "."
 
 
 def _json_or_none(text: str) -> Any:

@@ -116,3 +116,12 @@ def test_json_answers_validate_against_the_schema_that_described_them() -> None:
     answers = [plan(asked, thinking=False, json_mode=True, choice=i).content for i in range(12)]
     assert all(schema.validate(a).error is None for a in answers), [schema.validate(a).error for a in answers]
     assert len({json.loads(a)["level"] for a in answers}) > 1
+
+
+def test_a_string_field_speaks_of_the_rows_own_text() -> None:
+    described = 'Reply with one JSON object only, with these fields:\n- summary: string\nExample: {"summary": "..."}'
+    row = json.dumps({"plan": "pro", "text": "Third time I write! The app crashes when I export a report to PDF."})
+    got = json.loads(plan([("system", described), ("user", row)], thinking=False, json_mode=True).content)
+    assert got["summary"] == "The app crashes when I export a report to PDF."
+    plain = json.loads(plan([("system", described), ("user", "sync stopped")], thinking=False, json_mode=True).content)
+    assert plain["summary"] == "Sync stopped."
