@@ -22,7 +22,8 @@ timing, the answer's events) that the worker logs on the topic of the run
 its own ledger as a ``map`` row and into its store of answers — so the requests are recorded
 in the notebook's ledger when the result is computed, on whichever workers. Without a
 distributed client (Dask's local threads), the partition runs in the kernel and records
-directly. The partition function runs the same way under Spark's ``mapInPandas`` (README).
+directly. The partition function runs the same way under Spark's ``mapInPandas``, with a spec
+from :func:`partition_spec` (README); there each executor records into its own ledger.
 """
 
 from __future__ import annotations
@@ -229,23 +230,38 @@ def record(rt: Runtime, events: list[dict[str, Any]]) -> None:
 def map_dask(data: Any, template: str, schema: Any, rt: Runtime, *, session: str | None, concurrency: int,
              send_key_to_workers: bool = False, **options: Any) -> Any:  # fmt: skip
     """The lazy Dask DataFrame of the run (see the module docstring)."""
-    import uuid
-
-    check_concurrency(concurrency)
-    if not isinstance(send_key_to_workers, bool):
-        raise OptionError(f"send_key_to_workers is True or False, not {send_key_to_workers!r}")
     meta = data._meta
-    sends = send_key_to_workers or rt.endpoint().offline  # the emulator's key is no secret
-    job, endpoint = prepare(rt, table_of(meta), template, schema, session, options, need_key=sends)
-    key = endpoint.require_key().reveal() if sends else None
-    spec = PartitionSpec(template, schema, _sent_options(job.opts), job.system, job.session,
-                         endpoint.base_urls if sends else None, key, endpoint.offline, concurrency,
-                         load_table(overrides=rt.accounting.prices or None), uuid.uuid4().hex[:12])  # fmt: skip
+    spec = partition_spec(meta, template, schema, runtime=rt, session=session, concurrency=concurrency,
+                          send_key_to_workers=send_key_to_workers, **options)  # fmt: skip
     spec_schema = schema_of(schema) if schema is not None else None
     empty: dict[str, list[Any]] = {c: [] for c in output_columns(spec_schema)}
     out_meta = result_of(table_of(meta), empty)
     _listen(rt, spec.topic)
     return data.map_partitions(answer_partition, spec, meta=out_meta)
+
+
+def partition_spec(
+    meta: Any, template: str, schema: Any = None, *, runtime: Runtime | None = None, session: str | None = None,
+    concurrency: int = 32, send_key_to_workers: bool = False, **options: Any,
+) -> PartitionSpec:  # fmt: skip
+    """What :func:`answer_partition` needs, checked once here (the template against ``meta``'s
+    columns — an empty pandas frame of the data's shape —, the schema, every request option):
+    for Dask's ``map_partitions`` and Spark's ``mapInPandas``. The key travels only with
+    ``send_key_to_workers=True`` (see the module docstring)."""
+    import uuid
+
+    from ..runtime import root
+
+    rt = runtime or root()
+    check_concurrency(concurrency)
+    if not isinstance(send_key_to_workers, bool):
+        raise OptionError(f"send_key_to_workers is True or False, not {send_key_to_workers!r}")
+    sends = send_key_to_workers or rt.endpoint().offline  # the emulator's key is no secret
+    job, endpoint = prepare(rt, table_of(meta), template, schema, session, options, need_key=sends)
+    key = endpoint.require_key().reveal() if sends else None
+    return PartitionSpec(template, schema, _sent_options(job.opts), job.system, job.session,
+                         endpoint.base_urls if sends else None, key, endpoint.offline, concurrency,
+                         load_table(overrides=rt.accounting.prices or None), uuid.uuid4().hex[:12])  # fmt: skip
 
 
 def _sent_options(opts: Any) -> dict[str, Any]:
@@ -292,4 +308,4 @@ class DaskListener:
         self.clients.clear()
 
 
-__all__ = ["DaskListener", "PartitionSpec", "answer_partition", "map_dask", "record"]
+__all__ = ["DaskListener", "PartitionSpec", "answer_partition", "map_dask", "partition_spec", "record"]

@@ -73,3 +73,24 @@ def test_send_key_to_workers_is_for_dask_frames_only(emu, monkeypatch) -> None:
         evo_magic.map(["a"], "Say {text}", send_key_to_workers=True, **OPTS)
     with pytest.raises(OptionError, match=r"^send_key_to_workers is True or False"):
         evo_magic.map(frame(), "Say {text}", send_key_to_workers="yes", **OPTS)
+
+
+def test_the_partition_function_runs_as_sparks_mapinpandas_calls_it(emu, monkeypatch) -> None:
+    from evo_magic.batch.dask import answer_partition, partition_spec
+    from evo_magic.runtime import root
+
+    use_emulator(monkeypatch, emu.url, "/work/spark.ipynb", key=KEY)
+    tickets = pd.DataFrame({"text": [f"ticket {i}" for i in range(5)]})
+    spec = partition_spec(tickets.iloc[:0], "Route: {text}", **OPTS)  # in the driver: everything checked once
+    assert spec.key is None and KEY.encode() not in pickle.dumps(spec)  # the executors read their own key
+
+    def on_executor(frames):  # what sdf.mapInPandas(on_executor, schema=...) runs for each task
+        return (answer_partition(f, spec) for f in frames)
+
+    got = pd.concat(on_executor(iter([tickets.iloc[:2], tickets.iloc[2:]])))
+    assert list(got.columns) == ["text", "answer", "error", "cost", "tokens_in", "tokens_out", "cached"]
+    assert got.answer.notna().all() and got.error.isna().all() and list(got.index) == list(range(5))
+    recorded = [r for r in root().accounting.ledger.rows() if r.run_id == spec.run_id]
+    assert len(recorded) == 5 and {r.origin for r in recorded} == {"map"}  # this process has no Dask worker
+    with pytest.raises(OptionError, match=r"^\{txt\}: no column named 'txt'"):
+        partition_spec(tickets.iloc[:0], "Route: {txt}", **OPTS)
