@@ -18,6 +18,8 @@ from . import (
 from .home_guard import pytest_configure, pytest_sessionfinish  # noqa: F401 - hooks
 from .keys import ODD_KEY
 
+pytest_plugins = ("tests.quick",)  # the quick loop on every core (tests/quick.py)
+
 TESTS = Path(__file__).parent
 FIXTURES = TESTS / "fixtures"
 RECORDED = FIXTURES / "recorded"
