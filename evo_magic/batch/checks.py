@@ -20,8 +20,8 @@ from .template import compile_template
 
 if TYPE_CHECKING:
     from ..config import Endpoint
-    from ..ledger.answers import Answers
     from ..runtime import Runtime
+    from .record import RunStore
 
 MAX_CONCURRENCY = 512
 
@@ -71,7 +71,7 @@ def replay_only(rt: Runtime) -> bool:
     return rt.accounting.cache_mode(None) == "replay-only"
 
 
-def refuse_unkept(job: Job, stored: Answers) -> None:
+def refuse_unkept(job: Job, stored: RunStore) -> None:
     """Under ``replay-only``: a run with rows no earlier run answered is refused (one line)."""
     found = stored.get_many(job.distinct)
     missing = sum(1 for k in job.keys if k not in found)

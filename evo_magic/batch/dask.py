@@ -43,11 +43,12 @@ from ..core.replay import answer_from_record, answer_record, replayed
 from ..core.schema import schema_of
 from ..core.usage import Usage
 from ..errors import ConfigError, OptionError
-from ..ledger.answers import Answers, Kept
+from ..ledger.answers import Kept
 from ..ledger.pricing import PriceTable, billed_model, cost, load_table
 from ..ledger.store import LedgerRow
 from .checks import check_concurrency, prepare
 from .job import Job, Retry, job_of, map_options
+from .record import RunStore
 from .results import Answer, columns_of, output_columns, resolve
 from .scheduler import RowResult, Scheduler
 from .table import result_of, table_of
@@ -220,11 +221,13 @@ def record(rt: Runtime, events: list[dict[str, Any]]) -> None:
         ), None))  # fmt: skip
     ids = acc.ledger.record_many(rows)
     kept = [
-        Kept(e["key"], replayed(answer_from_record(e["answer"])), e["protocol"], e["answered"] or e["model"],
-             None if e["cost"] is None else Decimal(e["cost"]), row_id)
+        (bool(e["offline"]), Kept(e["key"], replayed(answer_from_record(e["answer"])), e["protocol"],
+                                  e["answered"] or e["model"], None if e["cost"] is None else Decimal(e["cost"]),
+                                  row_id))
         for e, row_id in zip(events, ids, strict=True) if e["answer"] is not None
     ]  # fmt: skip
-    Answers(acc.ledger).put_many(kept)
+    for offline in (False, True):  # the emulator's answers under keys of their own
+        RunStore(acc.ledger, offline).put_many(k for o, k in kept if o == offline)
 
 
 def map_dask(data: Any, template: str, schema: Any, rt: Runtime, *, session: str | None, concurrency: int,

@@ -10,23 +10,51 @@ answer kept in :class:`~evo_magic.ledger.answers.Answers` under its request key.
 killed mid-run so loses at most the last tenth of a second of answers (asked again on the next
 run). What a flush has not yet written stays queued, so an interrupt in the middle of one loses
 nothing: the next flush writes it.
+
+:class:`RunStore` is that store as a run sees it: answers of the bundled emulator
+(``%deepseek offline``) are kept under keys of their own, so a run against DeepSeek never takes
+a canned answer for a real one; a run on the emulator is served by both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from ..core.status import Outcome
-from ..ledger.answers import Answers, Kept
+from ..ledger.answers import Answers, Kept, StoredAnswer
 from ..ledger.pricing import Price, PriceTable, billed_model, load_table
 from ..ledger.store import Ledger, LedgerRow
 from .scheduler import RowResult
 
 FINISH_OUTCOMES: dict[str | None, Outcome] = {"length": "length", "content_filter": "content_filter",
                                               "insufficient_system_resource": "insufficient_system_resource"}
+
+
+EMULATED = "emulator/"  # the prefix of the store's keys for answers of the bundled emulator
+
+
+class RunStore:
+    """The request-keyed answers a run reads and keeps (see the module docstring)."""
+
+    def __init__(self, ledger: Ledger, offline: bool) -> None:
+        self.answers = Answers(ledger)
+        self.offline = offline
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, StoredAnswer]:
+        """The answers kept for any of ``keys``: DeepSeek's, and on the emulator its own too."""
+        wanted = list(keys)
+        found = self.answers.get_many(wanted)
+        if self.offline:
+            canned = self.answers.get_many(EMULATED + k for k in wanted if k not in found)
+            found.update({k[len(EMULATED) :]: a for k, a in canned.items()})
+        return found
+
+    def put_many(self, kept: Iterable[Kept]) -> None:
+        self.answers.put_many(k._replace(key=EMULATED + k.key) if self.offline else k for k in kept)
 
 
 @dataclass(frozen=True)
@@ -89,7 +117,7 @@ class Recorder:
             for (r, p), row_id in zip(batch, ids, strict=True)
             if r.ok and r.snapshot is not None
         ]
-        Answers(self.ledger).put_many(kept)
+        RunStore(self.ledger, self.where.offline).put_many(kept)
         del self._settled[: len(batch)]
         for r, _ in batch:
             self._started.pop(str(r.key), None)
@@ -132,4 +160,4 @@ def _error_kind(result: RowResult) -> str:
     return f"HTTP {result.status}" if result.status and result.status >= 400 else "RequestFailed"
 
 
-__all__ = ["Recorder", "Where"]
+__all__ = ["EMULATED", "Recorder", "RunStore", "Where"]

@@ -3,7 +3,7 @@ prices and budget (IO: the orchestration of the batch modules).
 
 :func:`map_rows` checks everything before the first request — the data, the template against
 its columns, the schema, every request option (validated once, as a cell's), the key and the
-budget — then answers from the request-keyed store (:mod:`~evo_magic.ledger.answers`) every
+budget — then answers from the request-keyed store (:class:`~evo_magic.batch.record.RunStore`) every
 row an earlier run already answered, sends one request per remaining distinct row
 (:mod:`~evo_magic.batch.engine`), retries once each answer the schema refuses, and returns a
 table of the data's kind with the run's summary in ``out.attrs["evo_magic"]``. ``dry_run``
@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..display.notices import Notice
 from ..errors import OptionError
-from ..ledger.answers import Answers
 from ..ledger.pricing import load_table
 from ..ledger.runs import RunRecord, Runs
 from ..sessions.cache import CacheMiss
@@ -32,7 +31,7 @@ from .engine import Ask, Engine, Outcome
 from .job import Job
 from .plan import Estimate, estimate
 from .progress import Counts, ProgressMode, open_progress
-from .record import Recorder, Where
+from .record import Recorder, RunStore, Where
 from .results import MapSummary, columns_of
 from .subshell import route_clicks
 from .table import Table, module_of, result_of, table_of
@@ -100,7 +99,7 @@ def map_rows(
     check_concurrency(concurrency)
     table = table_of(data)
     job, endpoint = prepare(rt, table, template, schema, session, options)
-    stored = Answers(rt.accounting.ledger)
+    stored = RunStore(rt.accounting.ledger, endpoint.offline)
     replaying = replay_only(rt)
     if replaying and (pilot or not dry_run):
         refuse_unkept(job, stored)
@@ -112,7 +111,7 @@ def map_rows(
     return _run(rt, table, job, endpoint, stored, concurrency, progress, on_progress, cell, replaying)
 
 
-def plan_run(rt: Runtime, job: Job, endpoint: Endpoint, stored: Answers, pilot: int, concurrency: int) -> Estimate:
+def plan_run(rt: Runtime, job: Job, endpoint: Endpoint, stored: RunStore, pilot: int, concurrency: int) -> Estimate:
     """The estimate of what the run would still send; ``pilot`` rows are sent first (and kept)."""
     found = stored.get_many(job.distinct)
     todo = [k for k in job.distinct if k not in found]
@@ -162,7 +161,7 @@ def _budget_left(rt: Runtime, endpoint: Endpoint) -> Decimal | None:
 
 
 def _run(
-    rt: Runtime, table: Table, job: Job, endpoint: Endpoint, stored: Answers, concurrency: int,
+    rt: Runtime, table: Table, job: Job, endpoint: Endpoint, stored: RunStore, concurrency: int,
     progress: ProgressMode | bool, on_progress: Callable[[Counts], object] | None, cell: int | None,
     replaying: bool = False,
 ) -> Any:  # fmt: skip
@@ -176,7 +175,7 @@ def _run(
     return _finish(rt, table, job, engine, outcome, time.monotonic() - started)
 
 
-def _from_store(engine: Engine, stored: Answers, asks: list[Ask]) -> list[Ask]:
+def _from_store(engine: Engine, stored: RunStore, asks: list[Ask]) -> list[Ask]:
     """Settle the asks an earlier run answered (and the schema retries of those, when kept
     too); what is left to send."""
     to_send: list[Ask] = []

@@ -20,7 +20,7 @@ from evo_magic.ledger.budget import BudgetExceeded
 from evo_magic.runtime import root
 from evo_magic.sessions.cache import CacheMiss
 
-from ..conftest import use_emulator
+from ..conftest import use_emulator, use_offline
 
 pd = pytest.importorskip("pandas")
 OPTS = {"model": "deepseek-v4-flash", "thinking": False, "max_tokens": 16, "progress": "none"}
@@ -287,3 +287,22 @@ def test_replay_only_never_sends_a_schema_retry_that_was_not_kept(
     assert len(online.requests) == sent and out.score.dropna().equals(first.score[out.score.notna()])
     unsent = out.error.dropna()
     assert len(unsent) == len(retries) and unsent.str.startswith("replay-only: the answer does not match").all()
+
+
+def test_answers_of_the_bundled_emulator_never_pass_for_deepseeks(
+    emu: Emulator, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = reviews(8).assign(text=lambda d: d.text + " (offline first)")
+    use_offline(monkeypatch, emulator, "/work/map.ipynb")  # %deepseek offline: canned answers
+    canned = evo_magic.map(df, TEMPLATE, **OPTS)
+    assert canned.attrs["evo_magic"].offline and canned.attrs["evo_magic"].requests == 8
+    use_emulator(monkeypatch, emu.url, "/work/map.ipynb")  # "DeepSeek": the same requests, asked for real
+    sent = len(emu.requests)
+    real = evo_magic.map(df, TEMPLATE, **OPTS)
+    assert len(emu.requests) - sent == 8 and not real.cached.any()
+    assert evo_magic.map(df, TEMPLATE, **OPTS).attrs["evo_magic"].requests == 0  # now kept, for real
+    use_offline(monkeypatch, emulator, "/work/map.ipynb")
+    again = evo_magic.map(df, TEMPLATE, **OPTS)  # offline, the answers kept from real requests serve
+    assert again.attrs["evo_magic"].requests == 0 and again.answer.equals(real.answer)
+    assert evo_magic.map(df.assign(text=df.text + "!"), TEMPLATE, **OPTS).attrs["evo_magic"].requests == 8
+    assert evo_magic.map(df.assign(text=df.text + "!"), TEMPLATE, **OPTS).attrs["evo_magic"].requests == 0
