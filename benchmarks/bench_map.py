@@ -1,7 +1,8 @@
-"""Batch benchmark (first form): the evo_magic.batch scheduler against the emulator, side by side
-with the ideal and with a plain asyncio + official ``openai.AsyncOpenAI`` loop.
+"""Batch benchmark: evo_magic.map and its scheduler against the emulator, side by side with the
+ideal, a plain asyncio + official ``openai.AsyncOpenAI`` loop and raw sockets; then the peak
+memory of evo_magic.map over 100,000 rows beside the memory of its input and of its answers.
 
-Run:  python benchmarks/bench_map.py [--rows N] [--quick]
+Run:  python benchmarks/bench_map.py [--rows N] [--memory-rows N] [--quick]
 
 The emulator runs in its own process (``python -m evo_magic.emulator --latency 0.2
 --max-concurrency 64``: 200 ms before each answer, 429 + Retry-After above 64 requests in
@@ -19,6 +20,13 @@ Printed per contender: rows/s, share of the ideal (limit / latency = 320 rows/s)
 of this process, 429s. Targets (issue #13): >= 90 % of the ideal, >= the openai loop's rate,
 < 1 ms CPU per row. The machine's load average is printed too: other work on the same cores
 slows every contender.
+
+Memory: a fresh Python process (so nothing measured before counts) imports pandas and
+evo_magic, builds a DataFrame of ``--memory-rows`` rows and runs evo_magic.map over it against
+an emulator without latency (so 100,000 rows take a minute or two, not five). Printed: the
+process's resident memory before the run and its peak during it (``getrusage``), beside two
+baselines — the input DataFrame's own memory and a plain Python list of the answers (what any
+loop that keeps the answers holds) — and the output DataFrame's.
 """
 
 from __future__ import annotations
@@ -48,14 +56,14 @@ KEY = "sk-bench-map-0000"
 TEMPLATE = "Classify the sentiment of this product review as positive, negative or neutral: {text}"
 
 
-def bodies(n: int) -> list[dict]:
+def bodies(n: int, what: str = "Review") -> list[dict]:
     template = compile_template(TEMPLATE, ["text"])
     opts = RequestOptions(model="deepseek-v4-flash", thinking=False, max_tokens=20, stream=False)
-    return [openai_chat.build_body(template.messages({"text": f"Review {i}: it works, mostly."}), opts) for i in range(n)]
+    return [openai_chat.build_body(template.messages({"text": f"{what} {i}: it works, mostly."}), opts) for i in range(n)]
 
 
-def start_emulator() -> tuple[subprocess.Popen[str], str]:
-    cmd = [sys.executable, "-m", "evo_magic.emulator", "--latency", str(LATENCY), "--max-concurrency", str(LIMIT)]
+def start_emulator(latency: float = LATENCY) -> tuple[subprocess.Popen[str], str]:
+    cmd = [sys.executable, "-m", "evo_magic.emulator", "--latency", str(latency), "--max-concurrency", str(LIMIT)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert proc.stdout is not None
     return proc, proc.stdout.readline().split()[-1]
@@ -128,21 +136,83 @@ async def with_raw_sockets(url: str, todo: list[dict]) -> int:
     return 0
 
 
-def with_map(url: str, todo: list[dict]) -> int:
-    """evo_magic.map itself: the same rows as a DataFrame, every request a ledger row, every answer kept."""
+def warm_up(url: str) -> None:
+    """Imports, the ledger's file, the tokenizer: what the first call of each contender would
+    otherwise pay inside its measure (other rows than the measured ones: nothing is kept for them)."""
     import tempfile
 
+    import openai  # noqa: F401
+
+    os.environ.update(EVOLINK_API_KEY=KEY, EVOLINK_BASE_URL=url, EVO_MAGIC_HOME=tempfile.mkdtemp())
+    asyncio.run(with_scheduler(url, bodies(LIMIT, "warm-up")))
+    with_map(url, bodies(LIMIT, "warm-up map"))
+
+
+def with_map(url: str, todo: list[dict]) -> int:
+    """evo_magic.map itself: the same rows as a DataFrame, every request a ledger row, every answer kept."""
     import pandas as pd
 
     import evo_magic
 
-    os.environ.update(EVOLINK_API_KEY=KEY, EVOLINK_BASE_URL=url, EVO_MAGIC_HOME=tempfile.mkdtemp())
     df = pd.DataFrame({"text": [b["messages"][-1]["content"] for b in todo]})
     out = evo_magic.map(df, TEMPLATE, model="deepseek-v4-flash", thinking=False, max_tokens=20,
                         concurrency=LIMIT, progress="none")
     summary = out.attrs["evo_magic"]
     assert summary.answered == len(todo), summary
     return summary.throttled
+
+
+def memory_child(n: int, url: str) -> None:
+    """In a fresh process: evo_magic.map over ``n`` rows; prints one JSON line of figures."""
+    import gc
+    import resource
+    import tempfile
+
+    import pandas as pd
+
+    import evo_magic
+    import evo_magic.batch.run  # imported before the baseline is read
+
+    os.environ.update(EVOLINK_API_KEY=KEY, EVOLINK_BASE_URL=url, EVO_MAGIC_HOME=tempfile.mkdtemp())
+    opts = {"model": "deepseek-v4-flash", "thinking": False, "max_tokens": 20, "progress": "none"}
+    evo_magic.map(pd.DataFrame({"text": ["warm up"]}), TEMPLATE, **opts)  # the lazy imports, the tokenizer
+    df = pd.DataFrame({"text": [f"Review {i}: it works, mostly." for i in range(n)]})
+    gc.collect()
+    with open("/proc/self/statm") as f:
+        before = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    cpu, wall = time.process_time(), time.perf_counter()
+    out = evo_magic.map(df, TEMPLATE, concurrency=LIMIT, **opts)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    answers = out.answer.tolist()
+    print(json.dumps({
+        "rows": n, "seconds": wall, "cpu_ms": cpu / n * 1e3, "before": before, "peak": peak,
+        "input": int(df.memory_usage(deep=True).sum()), "output": int(out.memory_usage(deep=True).sum()),
+        "answers": sys.getsizeof(answers) + sum(sys.getsizeof(a) for a in answers),
+        "answered": out.attrs["evo_magic"].answered,
+    }))  # fmt: skip
+
+
+def measure_memory(n: int) -> dict:
+    proc, url = start_emulator(latency=0.0)
+    try:
+        child = subprocess.run([sys.executable, __file__, "--memory-child", str(n), url], capture_output=True,
+                               text=True, check=True, cwd=ROOT)  # fmt: skip
+    finally:
+        proc.terminate()
+        proc.wait()
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def print_memory(m: dict) -> None:
+    mb = 1e6
+    print(f"\nmemory, evo_magic.map over {m['rows']:,} rows ({m['rows'] / m['seconds']:,.0f} rows/s without latency, "
+          f"{m['cpu_ms']:.2f} ms CPU per row):")
+    print(f"  process before the run {m['before'] / mb:8.1f} MB  (Python, pandas, evo_magic, the input)")
+    print(f"  peak during the run    {m['peak'] / mb:8.1f} MB  = +{(m['peak'] - m['before']) / mb:.1f} MB "
+          f"({(m['peak'] - m['before']) / m['rows']:,.0f} bytes a row)")
+    print(f"  baseline: the input DataFrame {m['input'] / mb:.1f} MB, a list of the answers "
+          f"{m['answers'] / mb:.1f} MB; the output DataFrame {m['output'] / mb:.1f} MB")
 
 
 def measure(name: str, run: Callable[[str, list[dict]], Awaitable[int] | int], url: str, todo: list[dict]) -> dict:
@@ -158,13 +228,19 @@ def measure(name: str, run: Callable[[str, list[dict]], Awaitable[int] | int], u
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rows", type=int, default=3_200)
-    p.add_argument("--quick", action="store_true", help="640 rows")
+    p.add_argument("--memory-rows", type=int, default=100_000, help="rows of the memory run (0: none)")
+    p.add_argument("--quick", action="store_true", help="640 rows, and 10,000 for the memory")
+    p.add_argument("--memory-child", nargs=2, metavar=("ROWS", "URL"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.memory_child:
+        memory_child(int(args.memory_child[0]), args.memory_child[1])
+        return
     n = 640 if args.quick else args.rows
+    memory_rows = min(args.memory_rows, 10_000) if args.quick else args.memory_rows
     todo = bodies(n)
     proc, url = start_emulator()
     try:
-        asyncio.run(with_scheduler(url, todo[:LIMIT]))  # warm up: the emulator loads its tokenizer
+        warm_up(url)
         results = [
             measure("evo_magic.map", with_map, url, todo),
             measure("evo_magic.batch scheduler", with_scheduler, url, todo),
@@ -184,6 +260,8 @@ def main() -> None:
     base = results[2]
     print(f"evo_magic.map vs the openai loop: {results[0]['rate'] / base['rate']:.2f}x the rate, "
           f"{results[0]['cpu_ms'] / base['cpu_ms']:.2f}x the CPU per row")
+    if memory_rows:
+        print_memory(measure_memory(memory_rows))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,10 @@ def map(data: Any, template: str, schema: Any = None, **options: Any) -> Any:
     stopped by an error, Ctrl-C, a kernel restart or a crash — are not asked again; identical
     rows are asked once. Ctrl-C raises :class:`~evo_magic.batch.run.MapInterrupted` holding the
     partial result; the budget stops a run cleanly.
+
+    A Dask DataFrame's workers read ``EVOLINK_API_KEY`` and ``EVOLINK_BASE_URL`` from their own
+    environment; ``send_key_to_workers=True`` sends the notebook's key instead, inside the task
+    graph — to the scheduler and every worker (see :mod:`evo_magic.batch.dask`).
     """
     from .batch.run import map_rows
 

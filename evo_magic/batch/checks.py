@@ -1,5 +1,6 @@
 """What a run checks once, before its first request: the concurrency, the data against the
-template, the schema, every request option, the key, and the notebook's budget."""
+template, the schema, every request option, the key, the notebook's budget, and under the
+answer cache's ``replay-only`` (CI that must never spend) that nothing would be sent."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..display.notices import plural
 from ..errors import OptionError
 from ..ledger.budget import BudgetExceeded, check
 from ..ledger.notebook_id import short_name
+from ..sessions.cache import CacheMiss
 from .job import Job, job_of, map_options
 from .results import output_columns
 from .table import Table, check_free
@@ -19,6 +21,7 @@ from .template import compile_template
 if TYPE_CHECKING:
     from ..config import Endpoint
     from ..runtime import Runtime
+    from .record import RunStore
 
 MAX_CONCURRENCY = 512
 
@@ -29,9 +32,11 @@ def check_concurrency(concurrency: object) -> None:
 
 
 def prepare(
-    rt: Runtime, table: Table, template: str, schema: Any, session: str | None, options: Mapping[str, Any]
+    rt: Runtime, table: Table, template: str, schema: Any, session: str | None, options: Mapping[str, Any],
+    *, need_key: bool = True,
 ) -> tuple[Job, Endpoint]:
-    """Everything checked once, before any request: the job and where it goes."""
+    """Everything checked once, before any request: the job and where it goes (``need_key``:
+    the key too; a Dask run's workers may bring their own)."""
     if not isinstance(template, str) or not template.strip():
         raise OptionError("the template is empty: write the prompt for one row, naming its columns as {column}")
     endpoint = rt.endpoint()  # the key is read (and so masked) first
@@ -43,7 +48,8 @@ def prepare(
     values = table.values(compiled.columns)
     job = job_of(compiled, values, table.length, opts, schema=spec, system=s.system, label=table.row_label,
                  session=s.name)
-    endpoint.require_key()
+    if need_key:
+        endpoint.require_key()
     return job, endpoint
 
 
@@ -59,4 +65,21 @@ def refuse_past_budget(rt: Runtime, endpoint: Endpoint, requests: int) -> None:
         raise BudgetExceeded(verdict.message.replace("request refused", run))
 
 
-__all__ = ["MAX_CONCURRENCY", "check_concurrency", "prepare", "refuse_past_budget"]
+def replay_only(rt: Runtime) -> bool:
+    """Whether the answer cache is ``replay-only`` (``%deepseek cache``, ``EVO_MAGIC_CACHE``):
+    a run may then answer only from kept answers."""
+    return rt.accounting.cache_mode(None) == "replay-only"
+
+
+def refuse_unkept(job: Job, stored: RunStore) -> None:
+    """Under ``replay-only``: a run with rows no earlier run answered is refused (one line)."""
+    found = stored.get_many(job.distinct)
+    missing = sum(1 for k in job.keys if k not in found)
+    if missing:
+        raise CacheMiss(
+            f"replay-only: {missing:,} of {len(job.keys):,} rows have no kept answer; fill the store with one run "
+            "of the same call outside replay-only (a map keeps every answer, whatever the cache mode)"
+        )
+
+
+__all__ = ["MAX_CONCURRENCY", "check_concurrency", "prepare", "refuse_past_budget", "refuse_unkept", "replay_only"]

@@ -2,10 +2,18 @@
 notebook's ledger.
 
 :func:`map_dask` checks everything in the notebook first (the template against the frame's
-columns, the schema, the options, the key), then returns ``ddf.map_partitions(...)``: a lazy
-Dask DataFrame with the same columns as a pandas run's result. Each partition is answered on
-its worker by :func:`answer_partition` — the same row template, request bodies and scheduler
-as in the kernel, concurrency per partition.
+columns, the schema, the options), then returns ``ddf.map_partitions(...)``: a lazy Dask
+DataFrame with the same columns as a pandas run's result. Each partition is answered on its
+worker by :func:`answer_partition` — the same row template, request bodies and scheduler as in
+the kernel, concurrency per partition.
+
+The key. A worker reads ``EVOLINK_API_KEY`` and ``EVOLINK_BASE_URL`` from its own environment
+(or its ``.env``), like any evo_magic process: the notebook's key is not in the task graph. A
+worker without a key answers every row of its partition with a one-line error. With
+``send_key_to_workers=True`` the notebook's key and base URLs travel in the graph instead —
+pickled into every task, so to the scheduler and every worker, and to whatever logs or spills
+them (no repr shows it). The bundled emulator's endpoint (``%deepseek offline``) always
+travels: its key is not a secret.
 
 Recording. Each request a worker sends is described in one event (its key, usage, cost,
 timing, the answer's events) that the worker logs on the topic of the run
@@ -14,7 +22,8 @@ timing, the answer's events) that the worker logs on the topic of the run
 its own ledger as a ``map`` row and into its store of answers — so the requests are recorded
 in the notebook's ledger when the result is computed, on whichever workers. Without a
 distributed client (Dask's local threads), the partition runs in the kernel and records
-directly. The partition function runs the same way under Spark's ``mapInPandas`` (README).
+directly. The partition function runs the same way under Spark's ``mapInPandas``, with a spec
+from :func:`partition_spec` (README); there each executor records into its own ledger.
 """
 
 from __future__ import annotations
@@ -28,15 +37,18 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..config import Endpoint, Secret
+from .. import config
+from ..config import KEY_VAR, Endpoint, Secret
 from ..core.replay import answer_from_record, answer_record, replayed
 from ..core.schema import schema_of
 from ..core.usage import Usage
-from ..ledger.answers import Answers, Kept
+from ..errors import ConfigError, OptionError
+from ..ledger.answers import Kept
 from ..ledger.pricing import PriceTable, billed_model, cost, load_table
 from ..ledger.store import LedgerRow
 from .checks import check_concurrency, prepare
 from .job import Job, Retry, job_of, map_options
+from .record import RunStore
 from .results import Answer, columns_of, output_columns, resolve
 from .scheduler import RowResult, Scheduler
 from .table import result_of, table_of
@@ -49,27 +61,39 @@ log = logging.getLogger(__name__)
 TOPIC = "evo_magic.map"
 
 
+NO_WORKER_KEY = (f"no API key on this Dask worker: set {KEY_VAR} in the workers' environment, "
+                 "or pass send_key_to_workers=True to send the notebook's")  # fmt: skip
+
+
 @dataclass(frozen=True)
 class PartitionSpec:
-    """What a worker needs to answer a partition (pickled into the graph: the key travels to the
-    workers in it, as any credential a task uses; it is in no repr)."""
+    """What a worker needs to answer a partition (pickled into the graph). ``key`` and
+    ``base_urls`` are None unless the notebook sends them (see the module docstring): the
+    worker reads its own."""
 
     template: str
     schema: Any
     options: dict[str, Any]
     system: str | None
     session: str
-    base_urls: tuple[str, ...]
-    key: str = field(repr=False)
+    base_urls: tuple[str, ...] | None
+    key: str | None = field(repr=False)
     offline: bool
     concurrency: int
     prices: PriceTable
     run_id: str
     topic: str = TOPIC
 
-    @property
     def endpoint(self) -> Endpoint:
-        return Endpoint(self.base_urls, Secret(self.key), offline=self.offline)
+        """Where this worker sends: the endpoint sent with the graph, else its own environment's
+        (ConfigError, one line, without a key)."""
+        if self.key is not None and self.base_urls is not None:
+            return Endpoint(self.base_urls, Secret(self.key), offline=self.offline)
+        found = config.resolve()
+        if found.key is None:
+            raise ConfigError(NO_WORKER_KEY)
+        found.require_key()
+        return found
 
     def __dask_tokenize__(self) -> tuple[str, str]:
         """Dask names the graph's tasks by this (the run), not by hashing the key."""
@@ -82,6 +106,7 @@ class _Collector:
 
     spec: PartitionSpec
     model: str
+    offline: bool
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def price(self, result: RowResult) -> Decimal | None:
@@ -96,7 +121,7 @@ class _Collector:
             "usage": None if u is None else [u.prompt_tokens, u.cache_hit_tokens, u.cache_miss_tokens,
                                              u.completion_tokens, u.reasoning_tokens],
             "cost": None if price is None else str(price), "seconds": result.seconds, "ok": result.ok,
-            "error": result.error, "finish": result.finish, "offline": self.spec.endpoint.offline,
+            "error": result.error, "finish": result.finish, "offline": self.offline,
             "answer": answer_record(result.snapshot) if result.ok and result.snapshot is not None else None,
         })  # fmt: skip
 
@@ -110,8 +135,12 @@ def answer_partition(frame: Any, spec: PartitionSpec) -> Any:
     template = compile_template(spec.template, table.columns)
     job = job_of(template, table.values(template.columns), table.length, opts, schema=schema, system=spec.system,
                  session=spec.session)  # fmt: skip
-    collector = _Collector(spec, opts.model)
-    answers = _answer(job, spec, collector)
+    try:
+        endpoint = spec.endpoint()
+    except ConfigError as exc:  # every row of the partition says why, in one line
+        return result_of(table, columns_of(job.keys, job.first, {}, schema, exc.one_line()))
+    collector = _Collector(spec, opts.model, endpoint.offline)
+    answers = _answer(job, spec, endpoint, collector)
     _publish(spec.topic, collector.events)
     return result_of(table, columns_of(job.keys, job.first, answers, schema, "not answered"))
 
@@ -122,14 +151,14 @@ def _options(spec: PartitionSpec) -> Any:
     return RequestOptions(**spec.options)
 
 
-def _answer(job: Job, spec: PartitionSpec, collector: _Collector) -> dict[str, Answer]:
+def _answer(job: Job, spec: PartitionSpec, endpoint: Endpoint, collector: _Collector) -> dict[str, Answer]:
     """Every distinct request of the partition, with one schema retry each when needed."""
     answers: dict[str, Answer] = {}
     rows, tally = Counter(job.keys), _Tally()
     asks: list[tuple[str, int, str, Retry | None]] = [(k, job.first[k], k, None) for k in job.distinct]
     while asks:
         owners = {k: (row, owner, retry) for k, row, owner, retry in asks}
-        results = _send(job, spec, [(k, job.body(row, retry)) for k, row, _, retry in asks])
+        results = _send(job, spec, endpoint, [(k, job.body(row, retry)) for k, row, _, retry in asks])
         asks = []
         for result in results:
             row, owner, retry = owners[str(result.key)]
@@ -149,11 +178,11 @@ class _Tally:
     failed: int = 0
 
 
-def _send(job: Job, spec: PartitionSpec, rows: list[tuple[str, dict[str, Any]]]) -> list[RowResult]:
+def _send(job: Job, spec: PartitionSpec, endpoint: Endpoint, rows: list[tuple[str, dict[str, Any]]]) -> list[RowResult]:
     if not rows:
         return []
     got: list[RowResult] = []
-    scheduler = Scheduler(spec.endpoint, protocol=job.opts.protocol, concurrency=spec.concurrency)
+    scheduler = Scheduler(endpoint, protocol=job.opts.protocol, concurrency=spec.concurrency)
     asyncio.run(scheduler.run(rows, on_result=got.append))
     if scheduler.summary is not None and scheduler.summary.fatal is not None:
         raise scheduler.summary.fatal
@@ -192,29 +221,50 @@ def record(rt: Runtime, events: list[dict[str, Any]]) -> None:
         ), None))  # fmt: skip
     ids = acc.ledger.record_many(rows)
     kept = [
-        Kept(e["key"], replayed(answer_from_record(e["answer"])), e["protocol"], e["answered"] or e["model"],
-             None if e["cost"] is None else Decimal(e["cost"]), row_id)
+        (bool(e["offline"]), Kept(e["key"], replayed(answer_from_record(e["answer"])), e["protocol"],
+                                  e["answered"] or e["model"], None if e["cost"] is None else Decimal(e["cost"]),
+                                  row_id))
         for e, row_id in zip(events, ids, strict=True) if e["answer"] is not None
     ]  # fmt: skip
-    Answers(acc.ledger).put_many(kept)
+    for offline in (False, True):  # the emulator's answers under keys of their own
+        RunStore(acc.ledger, offline).put_many(k for o, k in kept if o == offline)
 
 
 def map_dask(data: Any, template: str, schema: Any, rt: Runtime, *, session: str | None, concurrency: int,
-             **options: Any) -> Any:  # fmt: skip
+             send_key_to_workers: bool = False, **options: Any) -> Any:  # fmt: skip
     """The lazy Dask DataFrame of the run (see the module docstring)."""
-    import uuid
-
-    check_concurrency(concurrency)
     meta = data._meta
-    job, endpoint = prepare(rt, table_of(meta), template, schema, session, options)
-    spec = PartitionSpec(template, schema, _sent_options(job.opts), job.system, job.session, endpoint.base_urls,
-                         endpoint.require_key().reveal(), endpoint.offline, concurrency,
-                         load_table(overrides=rt.accounting.prices or None), uuid.uuid4().hex[:12])  # fmt: skip
+    spec = partition_spec(meta, template, schema, runtime=rt, session=session, concurrency=concurrency,
+                          send_key_to_workers=send_key_to_workers, **options)  # fmt: skip
     spec_schema = schema_of(schema) if schema is not None else None
     empty: dict[str, list[Any]] = {c: [] for c in output_columns(spec_schema)}
     out_meta = result_of(table_of(meta), empty)
     _listen(rt, spec.topic)
     return data.map_partitions(answer_partition, spec, meta=out_meta)
+
+
+def partition_spec(
+    meta: Any, template: str, schema: Any = None, *, runtime: Runtime | None = None, session: str | None = None,
+    concurrency: int = 32, send_key_to_workers: bool = False, **options: Any,
+) -> PartitionSpec:  # fmt: skip
+    """What :func:`answer_partition` needs, checked once here (the template against ``meta``'s
+    columns — an empty pandas frame of the data's shape —, the schema, every request option):
+    for Dask's ``map_partitions`` and Spark's ``mapInPandas``. The key travels only with
+    ``send_key_to_workers=True`` (see the module docstring)."""
+    import uuid
+
+    from ..runtime import root
+
+    rt = runtime or root()
+    check_concurrency(concurrency)
+    if not isinstance(send_key_to_workers, bool):
+        raise OptionError(f"send_key_to_workers is True or False, not {send_key_to_workers!r}")
+    sends = send_key_to_workers or rt.endpoint().offline  # the emulator's key is no secret
+    job, endpoint = prepare(rt, table_of(meta), template, schema, session, options, need_key=sends)
+    key = endpoint.require_key().reveal() if sends else None
+    return PartitionSpec(template, schema, _sent_options(job.opts), job.system, job.session,
+                         endpoint.base_urls if sends else None, key, endpoint.offline, concurrency,
+                         load_table(overrides=rt.accounting.prices or None), uuid.uuid4().hex[:12])  # fmt: skip
 
 
 def _sent_options(opts: Any) -> dict[str, Any]:
@@ -261,4 +311,4 @@ class DaskListener:
         self.clients.clear()
 
 
-__all__ = ["DaskListener", "PartitionSpec", "answer_partition", "map_dask", "record"]
+__all__ = ["DaskListener", "PartitionSpec", "answer_partition", "map_dask", "partition_spec", "record"]

@@ -3,7 +3,8 @@
 The :class:`~evo_magic.batch.scheduler.Scheduler` runs on its own event loop in a thread
 (a Jupyter kernel's main thread already runs one), handing each result to a queue. The
 kernel's main thread takes them about ten times a second, in groups: it prices and records
-them (:class:`~evo_magic.batch.record.Recorder`: ledger rows, kept answers), validates each
+them (:class:`~evo_magic.batch.record.Recorder`: ledger rows, kept answers; each request's
+``started`` row is written by the scheduler's thread just before it is sent), validates each
 answer against the schema (an invalid one gets one more request, with the validation error,
 in a second pass), counts them for the progress view, and stops the run when the notebook's
 budget is reached, when Stop is pressed, or at Ctrl-C — within a second, every finished row
@@ -15,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections import Counter
+import time
+from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,6 +32,7 @@ from .results import Answer, resolve
 from .scheduler import RowResult, RunSummary, Scheduler
 
 POLL_S = 0.1  # how often the main thread takes the results that came back
+ZERO = Decimal(0)
 _DONE = object()
 
 
@@ -52,6 +55,7 @@ class Outcome:
     summary: RunSummary | None = None
     interrupted: bool = False
     requests: int = 0
+    drained: bool = False  # the scheduler's thread said it is done
 
 
 @dataclass
@@ -70,7 +74,6 @@ class Engine:
     answers: dict[str, Answer] = field(default_factory=dict)
     throttled: int = 0
     requests: int = 0
-    usage: Usage | None = None
     _rows: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -92,17 +95,18 @@ class Engine:
         return self.resolve(owner, text, None, retried)
 
     def _settle(self, ask: Ask, result: RowResult) -> Retry | None:
-        price = self.recorder.price(result) if result.usage is not None else None
+        price = self.recorder.price(result)
         self.recorder.settled(result, price)
-        answer = self.answers.setdefault(ask.owner, Answer())
-        answer.add(result.usage, price if result.usage is not None else Decimal(0))
+        answer = self.answers.get(ask.owner)
+        if answer is None:
+            answer = self.answers[ask.owner] = Answer()
+        answer.add(result.usage, price if result.usage is not None else ZERO)
         c = self.counts
         if result.usage is not None:
             u = result.usage
             c.tokens_in, c.tokens_out, c.cache_hit_tokens = (c.tokens_in + u.prompt_tokens,
                                                              c.tokens_out + u.completion_tokens,
                                                              c.cache_hit_tokens + u.cache_hit_tokens)  # fmt: skip
-            self.usage = Usage.total([self.usage, u])
         if price is not None:
             c.cost += price
         elif result.usage is not None:
@@ -121,13 +125,20 @@ class Engine:
         thread = threading.Thread(target=self._serve, args=(asks, q, box), name="evo-magic-map", daemon=True)
         thread.start()
         retries: list[Ask] = []
+        inbox: deque[Any] = deque()
         try:
-            self._drain(q, by_key, retries, outcome)
+            self._drain(q, inbox, by_key, retries, outcome)
         except KeyboardInterrupt:
             outcome.interrupted = True
             self.counts.stop()
-            self._drain(q, by_key, retries, outcome)
+            while True:  # the scheduler ends within a tenth of a second: keep every row it finished
+                try:
+                    self._drain(q, inbox, by_key, retries, outcome)
+                    break
+                except KeyboardInterrupt:
+                    continue
         thread.join()
+        self.recorder.abandon()
         if box and isinstance(box[0], BaseException):
             raise box[0]
         outcome.summary = box[0] if box else None
@@ -147,16 +158,19 @@ class Engine:
         elif self.counts.stopping:
             outcome.stopped = "stop"
 
-    def _drain(self, q: queue.SimpleQueue[Any], by_key: dict[str, Ask], retries: list[Ask], outcome: Outcome) -> None:
-        """Take results until the scheduler's thread says it is done (see the module docstring)."""
+    def _drain(
+        self, q: queue.SimpleQueue[Any], inbox: deque[Any], by_key: dict[str, Ask], retries: list[Ask],
+        outcome: Outcome,
+    ) -> None:  # fmt: skip
+        """Take results until the scheduler's thread says it is done (see the module docstring).
+        What was taken waits in ``inbox`` until handled, so an interrupt loses none of it."""
         while True:
-            items = _take(q)
-            done = False
-            for item in items:
+            inbox.extend(_take(q) if not outcome.drained else ())
+            while inbox:
+                item = inbox.popleft()
                 if item is _DONE:
-                    done = True
-                elif isinstance(item, str):
-                    self.recorder.sent(item)
+                    outcome.drained = True
+                elif isinstance(item, str):  # a request went out (its started row is written)
                     self.requests += 1
                 else:
                     ask = by_key[str(item.key)]
@@ -166,8 +180,8 @@ class Engine:
             self.recorder.flush()
             if self.budget_left is not None and self.counts.cost >= self.budget_left:
                 self.counts.stop()
-            self.view.update(self.counts, force=done)
-            if done:
+            self.view.update(self.counts, force=outcome.drained)
+            if outcome.drained:
                 return
 
     def _serve(self, asks: list[Ask], q: queue.SimpleQueue[Any], box: list[Any]) -> None:
@@ -186,21 +200,25 @@ class Engine:
             if self.counts.stopping:
                 return
             body = self.job.body(ask.row, ask.retry)
-            q.put(ask.key)  # sent: its started row is written with the next group
+            self.recorder.started(ask.key)  # its ledger row, before it is sent
+            q.put(ask.key)
             yield ask.key, body
 
 
 def _take(q: queue.SimpleQueue[Any]) -> list[Any]:
-    """What came back within :data:`POLL_S` (everything waiting, at least one item if any)."""
-    try:
-        items = [q.get(timeout=POLL_S)]
-    except queue.Empty:
-        return []
-    while True:
+    """What comes back within the next :data:`POLL_S` (sooner when the scheduler says it is
+    done): the run's loop handles, records and shows results in groups, ten times a second."""
+    deadline = time.monotonic() + POLL_S
+    items: list[Any] = []
+    while (left := deadline - time.monotonic()) > 0:
         try:
-            items.append(q.get_nowait())
+            item = q.get(timeout=left)
         except queue.Empty:
-            return items
+            break
+        items.append(item)
+        if item is _DONE:
+            break
+    return items
 
 
 __all__ = ["Ask", "Engine", "Outcome"]

@@ -3,11 +3,13 @@ the cache-hit share and the time left.
 
 :class:`Counts` is the run's state, updated by the run's loop in the kernel's main thread;
 the views read it: :class:`WidgetProgress` (an ipywidgets HTML line and a Stop button, in a
-Jupyter kernel), :class:`TextProgress` (tqdm on stderr in a terminal, one line rewritten in
-place) or none. Updates are coalesced — a view redraws at most :data:`REDRAW_S` apart,
-whatever the rate of rows — so a run of thousands of rows a second sends a few messages a
-second to the front end and the kernel stays responsive. ``on_progress(counts)``, when given,
-is called at the same pace; ``counts.stop()`` ends the run as the Stop button does.
+Jupyter kernel; the button's clicks are handled in a kernel subshell, so they reach a run
+that blocks the cell — :mod:`~evo_magic.batch.subshell`), :class:`TextProgress` (tqdm on
+stderr in a terminal, one line rewritten in place) or none. Updates are coalesced — a view
+redraws at most :data:`REDRAW_S` apart, whatever the rate of rows — so a run of thousands of
+rows a second sends a few messages a second to the front end and the kernel stays responsive.
+``on_progress(counts)``, when given, is called at the same pace; ``counts.stop()`` ends the
+run as the Stop button does.
 """
 
 from __future__ import annotations
@@ -162,10 +164,17 @@ class TextProgress:
         self.stream.flush()
 
 
-class WidgetProgress:
-    """A progress bar, the figures and a Stop button (ipywidgets), in the running cell."""
+Clicks = Callable[[Any], bool]  # routes a widget's clicks past the running cell; False if it cannot
+INTERRUPT_HINT = "to stop: interrupt the kernel (■); finished rows are kept"
 
-    def __init__(self, counts: Counts) -> None:
+
+class WidgetProgress:
+    """A progress bar, the figures and a Stop button (ipywidgets), in the running cell.
+
+    ``clicks(button)`` makes the button's clicks reach the kernel while the run blocks the
+    cell; where it cannot, a hint to interrupt the kernel takes the button's place."""
+
+    def __init__(self, counts: Counts, clicks: Clicks | None = None) -> None:
         import ipywidgets as w
         from IPython.display import display
 
@@ -173,7 +182,9 @@ class WidgetProgress:
         self.text = w.HTML(value="starting…")
         self.button = w.Button(description="Stop", icon="stop", tooltip="End the run; finished rows are kept")
         self.button.on_click(lambda _: counts.stop())
-        self.box = w.VBox([w.HBox([self.bar, self.button]), self.text])
+        self.live = clicks is not None and clicks(self.button)
+        stop: Any = self.button if self.live else w.HTML(f"<span style='opacity:.7'>{escape(INTERRUPT_HINT)}</span>")
+        self.box = w.VBox([w.HBox([self.bar, stop]), self.text])
         display(self.box)
 
     def draw(self, counts: Counts) -> None:
@@ -191,10 +202,14 @@ class WidgetProgress:
 
 
 def open_progress(
-    mode: ProgressMode | bool, counts: Counts, on_progress: Callable[[Counts], object] | None
+    mode: ProgressMode | bool,
+    counts: Counts,
+    on_progress: Callable[[Counts], object] | None,
+    clicks: Clicks | None = None,
 ) -> Coalesced:
     """The run's coalesced view: ``auto`` is a widget in a Jupyter kernel, text in a terminal
-    IPython or a plain Python process with a terminal, none otherwise."""
+    IPython or a plain Python process with a terminal, none otherwise (``clicks``: see
+    :class:`WidgetProgress`)."""
     if mode is True:
         mode = "auto"
     if mode is False:
@@ -206,7 +221,7 @@ def open_progress(
         mode = found if found != "none" or not _terminal() else "text"
     view: View
     if mode == "widget":
-        view = WidgetProgress(counts)
+        view = WidgetProgress(counts, clicks)
     elif mode == "text":
         view = TextProgress(counts.total)
     else:

@@ -1,31 +1,60 @@
 """Every request of a run in the ledger, and every answer in the request-keyed store (IO).
 
-A run sends hundreds of requests a second, so the :class:`Recorder` writes in groups: the
-run's loop hands it what happened since its last turn (requests sent, answers back) and
-:meth:`Recorder.flush` writes them in two transactions, about ten times a second — the
-requests as ledger rows (origin ``map``, the run's id, each request's key; a request is
-``started`` when it is sent and settled when its answer is back, as a cell's is), then each
-finished answer in :class:`~evo_magic.ledger.answers.Answers` under its request key. A kernel
-killed mid-run loses at most the last tenth of a second of answers (sent again on the next
-run); a request it was waiting for stays ``started`` in the ledger, billed and unknown, as a
-cell's does.
+Each request is a ledger row (origin ``map``, the run's id, the request's key) written as
+``started`` just before it is sent (:meth:`Recorder.started`, in the scheduler's thread, as a
+cell's is): a kernel killed mid-run leaves every request it sent visible in the ledger — billed,
+its tokens unknown — and none it did not send. Answers come back hundreds a second, so the
+run's loop hands them over as they arrive and :meth:`Recorder.flush` writes them in groups,
+about ten times a second: each request's row settled (tokens, cost, outcome), then each
+answer kept in :class:`~evo_magic.ledger.answers.Answers` under its request key. A kernel
+killed mid-run so loses at most the last tenth of a second of answers (asked again on the next
+run). What a flush has not yet written stays queued, so an interrupt in the middle of one loses
+nothing: the next flush writes it.
+
+:class:`RunStore` is that store as a run sees it: answers of the bundled emulator
+(``%deepseek offline``) are kept under keys of their own, so a run against DeepSeek never takes
+a canned answer for a real one; a run on the emulator is served by both.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from ..core.status import Outcome
-from ..ledger.answers import Answers, Kept
-from ..ledger.pricing import billed_model, cost, load_table
+from ..ledger.answers import Answers, Kept, StoredAnswer
+from ..ledger.pricing import Price, PriceTable, billed_model, load_table
 from ..ledger.store import Ledger, LedgerRow
 from .scheduler import RowResult
 
 FINISH_OUTCOMES: dict[str | None, Outcome] = {"length": "length", "content_filter": "content_filter",
                                               "insufficient_system_resource": "insufficient_system_resource"}
+
+
+EMULATED = "emulator/"  # the prefix of the store's keys for answers of the bundled emulator
+
+
+class RunStore:
+    """The request-keyed answers a run reads and keeps (see the module docstring)."""
+
+    def __init__(self, ledger: Ledger, offline: bool) -> None:
+        self.answers = Answers(ledger)
+        self.offline = offline
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, StoredAnswer]:
+        """The answers kept for any of ``keys``: DeepSeek's, and on the emulator its own too."""
+        wanted = list(keys)
+        found = self.answers.get_many(wanted)
+        if self.offline:
+            canned = self.answers.get_many(EMULATED + k for k in wanted if k not in found)
+            found.update({k[len(EMULATED) :]: a for k, a in canned.items()})
+        return found
+
+    def put_many(self, kept: Iterable[Kept]) -> None:
+        self.answers.put_many(k._replace(key=EMULATED + k.key) if self.offline else k for k in kept)
 
 
 @dataclass(frozen=True)
@@ -44,71 +73,85 @@ class Where:
 
 @dataclass
 class Recorder:
-    """Groups a run's ledger writes (see the module docstring)."""
+    """Writes a run's requests and answers (see the module docstring)."""
 
     ledger: Ledger
     where: Where
-    _started: dict[str, tuple[datetime, int | None]] = field(default_factory=dict)
-    _sent: list[str] = field(default_factory=list)
+    _started: dict[str, tuple[datetime, int]] = field(default_factory=dict)  # sent, not settled: when, row id
     _settled: list[tuple[RowResult, Decimal | None]] = field(default_factory=list)
-    _table: Any = None
+    _table: PriceTable | None = None
+    _prices: dict[tuple[str, int], Price | None] = field(default_factory=dict)
 
-    def sent(self, key: str) -> None:
-        """The request ``key`` went out (its ``started`` row is written with the next flush)."""
-        self._started[key] = (datetime.now(timezone.utc), None)
-        self._sent.append(key)
+    def started(self, key: str) -> None:
+        """The request ``key`` is about to be sent: its ``started`` row, now (any thread)."""
+        at = datetime.now(timezone.utc)
+        self._started[key] = (at, self.ledger.record(self._row(key, "started", at)))
 
     def price(self, result: RowResult) -> Decimal | None:
         """What ``result`` cost (what DeepSeek would charge, for the emulator too); None: unknown."""
-        if self._table is None:
-            self._table = load_table(overrides=self.where.prices or None)
+        if result.usage is None:
+            return None
         at = datetime.now(timezone.utc) - timedelta(seconds=result.seconds)
-        return cost(result.usage, billed_model(self.where.model, result.model), at, self._table)
+        model = billed_model(self.where.model, result.model)
+        second = (model, int(at.timestamp()))  # prices change on whole seconds at most
+        if second not in self._prices:
+            if self._table is None:
+                self._table = load_table(overrides=self.where.prices or None)
+            self._prices[second] = self._table.price_for(model, at)
+        found = self._prices[second]
+        return None if found is None else found.cost(result.usage)
 
     def settled(self, result: RowResult, price: Decimal | None) -> None:
         """``result`` came back (written, and its answer kept when there is one, with the next flush)."""
         self._settled.append((result, price))
 
     def flush(self) -> None:
-        """Write what happened since the last flush: the started rows, then the settled ones and
-        their answers."""
-        settled, self._settled = self._settled, []
-        done = {str(r.key) for r, _ in settled}
-        fresh = [k for k in self._sent if k not in done]  # sent and answered since: one row, not two
-        self._sent = []
-        if fresh:
-            rows: list[tuple[LedgerRow, int | None]] = [(self._row(k, "started"), None) for k in fresh]
-            for k, row_id in zip(fresh, self.ledger.record_many(rows), strict=True):
-                self._started[k] = (self._started[k][0], row_id)
-        if not settled:
+        """Write the answers that came back since the last flush: their rows, then the answers."""
+        batch = list(self._settled)
+        if not batch:
             return
-        ids = self.ledger.record_many(
-            [(self._settled_row(r, p), self._started.pop(str(r.key), (None, None))[1]) for r, p in settled]
-        )
+        rows = [(self._settled_row(r, p), self._started.get(str(r.key), (None, None))[1]) for r, p in batch]
+        ids = self.ledger.record_many(rows)
         kept = [
             Kept(str(r.key), r.snapshot, self.where.protocol, r.model or self.where.model, p, row_id)
-            for (r, p), row_id in zip(settled, ids, strict=True)
+            for (r, p), row_id in zip(batch, ids, strict=True)
             if r.ok and r.snapshot is not None
         ]
-        Answers(self.ledger).put_many(kept)
+        RunStore(self.ledger, self.where.offline).put_many(kept)
+        del self._settled[: len(batch)]
+        for r, _ in batch:
+            self._started.pop(str(r.key), None)
 
-    def _row(self, key: str, outcome: Outcome) -> LedgerRow:
+    def abandon(self) -> None:
+        """The pass is over: each request sent whose answer never came (cut off by Stop, Ctrl-C,
+        the budget or a 401) settles as ``interrupted`` — not ``started``, which would say it
+        may still be answering or its kernel died. Its tokens and cost stay unknown."""
+        self.flush()
+        now = datetime.now(timezone.utc)
+        rows = [(replace(self._row(key, "interrupted", at), elapsed=(now - at).total_seconds()), row_id)
+                for key, (at, row_id) in self._started.items()]  # fmt: skip
+        if rows:
+            self.ledger.record_many(rows)
+        self._started.clear()
+
+    def _row(self, key: str, outcome: Outcome, at: datetime) -> LedgerRow:
         w = self.where
         return LedgerRow(
             notebook=w.notebook, session=w.session, model_requested=w.model, outcome=outcome, protocol=w.protocol,
-            at=self._started.get(key, (datetime.now(timezone.utc), None))[0], origin="map", cell=w.cell,
-            offline=w.offline, request_key=key, run_id=w.run_id,
+            at=at, origin="map", cell=w.cell, offline=w.offline, request_key=key, run_id=w.run_id,
         )  # fmt: skip
 
     def _settled_row(self, result: RowResult, price: Decimal | None) -> LedgerRow:
-        outcome: Outcome = "error" if not result.ok else FINISH_OUTCOMES.get(result.finish, "ok")
-        started = self._started.get(str(result.key))
+        w, key, snap = self.where, str(result.key), result.snapshot
+        started = self._started.get(key)
         at = started[0] if started else datetime.now(timezone.utc) - timedelta(seconds=result.seconds)
-        snap = result.snapshot
-        return replace(
-            self._row(str(result.key), outcome), at=at, usage=result.usage, cost=price, model_answered=result.model,
-            elapsed=result.seconds, ttft=result.seconds if result.ok else None,
-            error=None if result.ok else _error_kind(result), response_id=snap.id if snap else None,
+        return LedgerRow(
+            notebook=w.notebook, session=w.session, model_requested=w.model, protocol=w.protocol, at=at,
+            origin="map", cell=w.cell, offline=w.offline, request_key=key, run_id=w.run_id,
+            outcome="error" if not result.ok else FINISH_OUTCOMES.get(result.finish, "ok"), usage=result.usage,
+            cost=price, model_answered=result.model, elapsed=result.seconds,
+            ttft=result.seconds if result.ok else None, error=None if result.ok else _error_kind(result),
+            response_id=snap.id if snap else None,
         )  # fmt: skip
 
 
@@ -117,4 +160,4 @@ def _error_kind(result: RowResult) -> str:
     return f"HTTP {result.status}" if result.status and result.status >= 400 else "RequestFailed"
 
 
-__all__ = ["Recorder", "Where"]
+__all__ = ["EMULATED", "Recorder", "RunStore", "Where"]

@@ -24,24 +24,32 @@ from ..display.notices import Table, plural
 from .job import Retry
 
 ROW_COLUMNS = ("error", "cost", "tokens_in", "tokens_out", "cached")
+ZERO = Decimal(0)
 
 
-@dataclass
+@dataclass(slots=True)
 class Answer:
-    """The outcome of one distinct request (and of its schema retry, if it took one)."""
+    """The outcome of one distinct request (and of its schema retry, if it took one); one is
+    held per distinct row until the run ends, so it is kept small (slots, shared values)."""
 
     text: str | None = None
     value: Any = None  # the validated object, with a schema
     error: str | None = None
     usage: Usage | None = None
-    cost: Decimal | None = Decimal(0)  # None: unknown
+    cost: Decimal | None = ZERO  # None: unknown
     kept: bool = False  # answered by an earlier run (from the store)
     retry: Retry | None = None  # a schema retry still to ask
 
     def add(self, usage: Usage | None, cost: Decimal | None) -> None:
         """Count one more request's usage and cost into this answer's."""
-        self.usage = Usage.total([self.usage, usage]) if usage is not None else self.usage
-        self.cost = None if cost is None or self.cost is None else self.cost + cost
+        if usage is not None:
+            self.usage = usage if self.usage is None else Usage.total([self.usage, usage])
+        if cost is None or self.cost is None:
+            self.cost = None
+        elif self.cost.is_zero():
+            self.cost = cost  # the first request's: not a new Decimal
+        elif not cost.is_zero():
+            self.cost += cost
 
 
 class Tally(Protocol):
@@ -93,12 +101,12 @@ def columns_of(
         a = answers.get(key)
         own = first[key] == i  # the first row of its request pays for it
         if a is None:
-            values: dict[str, Any] = {"error": left, "cost": Decimal(0), "tokens_in": None, "tokens_out": None,
+            values: dict[str, Any] = {"error": left, "cost": ZERO, "tokens_in": None, "tokens_out": None,
                                       "cached": False}  # fmt: skip
         else:
             usage = a.usage if own else Usage()
             values = {
-                "error": a.error, "cost": a.cost if own else Decimal(0),
+                "error": a.error, "cost": a.cost if own else ZERO,
                 "tokens_in": None if usage is None else usage.prompt_tokens,
                 "tokens_out": None if usage is None else usage.completion_tokens,
                 "cached": a.kept or not own,

@@ -16,8 +16,10 @@ async iterator). Policy:
 - ``stop`` (a ``threading.Event``, e.g. set by a Stop button or Ctrl-C) ends the run within
   0.1 s; cancelling the task does too. Rows already delivered stay delivered.
 
-Each worker sends in its own lane (:mod:`~evo_magic.batch.lanes`), so the client's cost per
-request stays constant; a row costs ~1 ms of CPU in all (see benchmarks/bench_map.py).
+Each worker sends in its own lane — one keep-alive connection — on the run's
+:class:`~evo_magic.batch.connection.Wire` (HTTP/1.1 on asyncio streams, a small fraction of
+httpx's CPU per request), or, through a proxy or with a given ``httpx.AsyncClient``, on httpx
+in lanes (:mod:`~evo_magic.batch.lanes`); see benchmarks/bench_map.py for what a row costs.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -42,6 +44,7 @@ from ..errors import EvoMagicError, ProtocolError, error_from_body
 from ..fallback import Failure, GiveUp, Plan
 from ..protocol import codec
 from ..transport import TransportSettings, failure_of
+from .connection import Wire, needs_proxy
 from .lanes import LANE, lane_client
 from .pace import Concurrency
 
@@ -89,6 +92,35 @@ class RunSummary:
     fatal: EvoMagicError | None = None
 
 
+class Reply(Protocol):
+    """An answer whose status and headers came: the wire's, or an httpx response's."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    async def read(self) -> bytes: ...
+
+    async def aclose(self) -> None: ...
+
+
+Send = Callable[[int, str, bytes], Awaitable[Reply]]  # (lane, base URL, JSON body) -> the reply
+
+
+class _HttpxReply:
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.status = response.status_code
+        self.headers = response.headers
+
+    async def read(self) -> bytes:
+        return await self.response.aread()
+
+    async def aclose(self) -> None:
+        await self.response.aclose()
+
+
 class _Fatal(Exception):
     def __init__(self, error: EvoMagicError) -> None:
         super().__init__(str(error))
@@ -132,7 +164,6 @@ class Scheduler:
         self._exhausted = False
         self.throttled = self.retries = 0
         self.summary: RunSummary | None = None
-        self._request_headers: httpx.Headers | None = self._headers
 
     async def results(self, rows: Iterable[Row], stop: threading.Event | None = None) -> AsyncIterator[RowResult]:
         """The rows' results as they complete (the run's summary is :attr:`summary` after)."""
@@ -167,10 +198,8 @@ class Scheduler:
             if on_result is not None:
                 on_result(result)
 
-        own = self._client is None
-        client = self._client or lane_client(self.settings.connect_timeout, self.settings.read_timeout, self._headers)
-        self._request_headers = None if own else self._headers  # our own client carries them already
-        workers = [asyncio.ensure_future(self._worker(i, feed, client, deliver)) for i in range(self.pace.maximum)]
+        send, close = self._sender()
+        workers = [asyncio.ensure_future(self._worker(i, feed, send, deliver)) for i in range(self.pace.maximum)]
         watcher = asyncio.ensure_future(_watch(stop))
         stopped: str | None = None
         try:
@@ -191,15 +220,35 @@ class Scheduler:
             for task in [*workers, watcher]:
                 task.cancel()
             await asyncio.gather(*workers, watcher, return_exceptions=True)
-            if own:
-                await client.aclose()
+            await close()
         return RunSummary(
             counts["done"], counts["failed"], self.throttled, self.retries, time.monotonic() - start,
             self.pace.current, self.pace.lowest, Usage.total(usages), stopped, fatal[0] if fatal else None,
         )
 
+    def _sender(self) -> tuple[Send, Callable[[], Awaitable[None]]]:
+        """How this run sends, and how it closes after: the wire, or httpx (a given client, or
+        lanes of httpx when a proxy is configured)."""
+        path, given = self.codec.PATH, self._client
+        if given is None and not any(needs_proxy(b) for b in self.endpoint.base_urls):
+            wire = Wire(self._headers, self.settings.connect_timeout, self.settings.read_timeout)
+            return (lambda lane, base, payload: wire.send(lane, base, path, payload)), wire.aclose
+        client = given or lane_client(self.settings.connect_timeout, self.settings.read_timeout, self._headers)
+        headers = self._headers if given is not None else None  # our own client carries them already
+
+        async def send(lane: int, base: str, payload: bytes) -> Reply:
+            request = client.build_request("POST", base + path, content=payload, headers=headers,
+                                           extensions={LANE: lane})  # fmt: skip
+            return _HttpxReply(await client.send(request, stream=True))
+
+        async def close() -> None:
+            if given is None:
+                await client.aclose()
+
+        return send, close
+
     async def _worker(
-        self, lane: int, feed: Iterator[Row], client: httpx.AsyncClient, deliver: Callable[[RowResult], None]
+        self, lane: int, feed: Iterator[Row], send: Send, deliver: Callable[[RowResult], None]
     ) -> None:
         while True:
             while lane >= self.pace.current and not self._exhausted:  # parked until the limit grows
@@ -210,14 +259,14 @@ class Scheduler:
                 self._exhausted = True
                 self._wake.set()
                 return
-            deliver(await self._row(row, lane, client))
+            deliver(await self._row(row, lane, send))
 
     def _payload(self, body: Mapping[str, Any]) -> bytes:
         body = {k: v for k, v in body.items() if k != "stream_options"}
         body["stream"] = False
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "replace")
 
-    async def _row(self, row: Row, lane: int, client: httpx.AsyncClient) -> RowResult:
+    async def _row(self, row: Row, lane: int, send: Send) -> RowResult:
         key, body = row
         try:
             payload = self._payload(body)
@@ -230,7 +279,7 @@ class Scheduler:
             attempts += 1
             epoch = self.pace.epoch
             try:
-                outcome = await self._attempt(client, base, payload, lane)
+                outcome = await self._attempt(send, base, payload, lane)
             except ProtocolError as exc:  # the answer broke off: never sent again
                 return RowResult(key, None, error=str(exc), status=200, attempts=attempts,
                                  seconds=time.monotonic() - started)
@@ -254,31 +303,28 @@ class Scheduler:
                 await self._sleep(step.delay)
             base = step.base
 
-    async def _attempt(self, client: httpx.AsyncClient, base: str, payload: bytes, lane: int) -> Failure | bytes:
+    async def _attempt(self, send: Send, base: str, payload: bytes, lane: int) -> Failure | bytes:
         """One POST: the answer's bytes, or how it failed before the first body byte (an error
         once the answer started is a ProtocolError: that row fails, nothing is sent again)."""
-        url = base + self.codec.PATH
         try:
-            request = client.build_request("POST", url, content=payload, headers=self._request_headers,
-                                           extensions={LANE: lane})
-            response = await client.send(request, stream=True)
+            reply = await send(lane, base, payload)
         except Exception as exc:
-            return failure_of(exc, base, url, self.settings)
+            return failure_of(exc, base, base + self.codec.PATH, self.settings)
         try:
-            if response.status_code < 400:
+            if reply.status < 400:
                 try:
-                    return await response.aread()
+                    return await reply.read()
                 except httpx.HTTPError as exc:
                     raise ProtocolError(f"the answer from {base} broke off ({type(exc).__name__})") from None
             at = datetime.now(timezone.utc)
             try:
-                raw: bytes | str = await response.aread()
+                raw: bytes | str = await reply.read()
             except httpx.HTTPError as exc:
                 raw = f"the error body was cut off ({type(exc).__name__})"
-            error = error_from_body(response.status_code, raw, response.headers, self._secret, now=at)
-            return Failure.answered(base, url, error, at)
+            error = error_from_body(reply.status, raw, reply.headers, self._secret, now=at)
+            return Failure.answered(base, base + self.codec.PATH, error, at)
         finally:
-            await response.aclose()
+            await reply.aclose()
 
     def _parsed(self, key: Hashable, raw: bytes, attempts: int, seconds: float) -> RowResult:
         try:

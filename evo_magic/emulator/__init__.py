@@ -51,11 +51,13 @@ THROTTLED_FIRST_TOKEN_DELAY = 0.4  # seconds, when a pace is set and no delay is
 
 
 class _QuietReset(logging.Filter):
-    """Injected resets, and streams cancelled by ``stop()``, are intended: keep them out of
-    the logs."""
+    """Injected resets, streams cancelled by ``stop()`` and clients gone mid-request (a killed
+    kernel) are expected: keep them out of the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.exc_info and isinstance(record.exc_info[1], (InjectedReset, asyncio.CancelledError)))
+        exc = record.exc_info[1] if record.exc_info else None
+        expected = isinstance(exc, (InjectedReset, asyncio.CancelledError)) or type(exc).__name__ == "ClientDisconnect"
+        return not expected
 
 
 class Emulator:

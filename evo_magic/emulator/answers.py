@@ -287,7 +287,8 @@ def plan(
         )
     if json_mode or _JSON_ASK.search(question):
         note = "The answer must be one valid JSON object, nothing around it."
-        return Plan(json.dumps(_json_answer(question, rng), ensure_ascii=False), think(note))
+        shaped = _json_as_described(conversation, question, rng)
+        return Plan(json.dumps(shaped or _json_answer(question, rng), ensure_ascii=False), think(note))
 
     size = requested_size(question)
     calc = arithmetic(question) if size is None else None
@@ -327,6 +328,61 @@ def _tool_calls(
         }
         for i, f in enumerate(chosen)
     ]
+
+
+_EXAMPLE = re.compile(r"^Example: (\{.*\})\s*$", re.M)
+_CHOICES = re.compile(r"^- (\w+): one of (.+?)(?: \(optional\))?(?: — .*)?$", re.M)
+
+
+def _json_as_described(conversation: Sequence[tuple[str, str]], question: str, rng: random.Random) -> Any:
+    """When the conversation describes the object to reply with (fields, then ``Example: {...}``,
+    as evo_magic's schemas do), an object of that shape: a listed choice for a field that has
+    them, else a value of the example's type. None without such a description."""
+    text = "\n".join(t for _, t in conversation)
+    found = _EXAMPLE.findall(text)
+    example = _json_or_none(found[-1]) if found else None
+    if not isinstance(example, dict):
+        return None
+    choices = {name: _json_or_none(f"[{listed}]") for name, listed in _CHOICES.findall(text)}
+    subject = _subject(question)
+    words = re.findall(r"[A-Za-z]{4,}", subject)[:6]
+
+    def value(name: str, like: Any) -> Any:
+        if choices.get(name):
+            return rng.choice(choices[name])
+        if isinstance(like, bool):
+            return rng.random() < 0.5
+        if isinstance(like, int):
+            return rng.randint(1, 100)
+        if isinstance(like, float):
+            return round(rng.uniform(0, 1), 2)
+        if isinstance(like, list) and like and not isinstance(like[0], str):
+            return [value("", like[0]) for _ in range(rng.randint(1, 3))]
+        if isinstance(like, list):
+            return words[:3]
+        if isinstance(like, str):
+            return subject
+        return like
+
+    return {name: value(name, like) for name, like in example.items()}
+
+
+def _subject(question: str) -> str:
+    """What a row is about, as one short sentence: the longest sentence of its longest text
+    (a map row's values come as a JSON object), at most 12 words."""
+    values = _json_or_none(question)
+    texts = [v for v in values.values() if isinstance(v, str)] if isinstance(values, dict) else [question]
+    sentences = re.split(r"(?<=[.!?])\s+", max(texts, key=len, default="").strip())
+    words = max(sentences, key=len).rstrip(".!?").split()[:12] or ["the request"]
+    said = " ".join(words)
+    return said[0].upper() + said[1:] + "."
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _json_answer(question: str, rng: random.Random) -> dict[str, Any]:

@@ -248,12 +248,14 @@ class Accounting:
         """:class:`~evo_magic.ledger.report.UsageRows` of this notebook (or ``notebook``, or all)."""
         from .notebook_id import short_name
         from .report import ALL_BY, NOTEBOOK_BY, UsageRecord, UsageRows
+        from .runs import Runs
 
         name = None if all_notebooks else (notebook or self.notebook)
         records = (UsageRecord.from_ledger(r) for r in self.ledger.rows(name))
+        runs = Runs(self.ledger).of(name)
         if name is None:
-            return UsageRows(records, title="Usage of every notebook", by=ALL_BY)
-        return UsageRows(records, title=f"Usage of {short_name(name)}", by=NOTEBOOK_BY)
+            return UsageRows(records, title="Usage of every notebook", by=ALL_BY, runs=runs)
+        return UsageRows(records, title=f"Usage of {short_name(name)}", by=NOTEBOOK_BY, runs=runs)
 
     def usage(self, all_notebooks: bool = False) -> UsageView:
         """The :class:`~evo_magic.ledger.report.UsageView` of ``%deepseek usage [--all]``."""

@@ -6,7 +6,8 @@
   ``.total_cost`` and ``.totals()``; displaying it shows its :class:`UsageView`.
 * :class:`UsageView`: totals per group (session and model, or notebook, session and model),
   a grand total with the cache-hit share, and spend over time: an inline SVG in HTML
-  (:func:`~evo_magic.ledger.chart.spend_chart_svg`), a sparkline in text.
+  (:func:`~evo_magic.ledger.chart.spend_chart_svg`), a sparkline in text; then, when there were
+  ``evo_magic.map`` runs, one line per run (:mod:`~evo_magic.ledger.runs`).
 
 Money stays :class:`~decimal.Decimal` from the ledger to the CSV and the DataFrame, so sums are
 exact; the display rounds to at most 4 decimals and says the exact total beside it. Requests the
@@ -32,6 +33,7 @@ from ..display.money import format_money, if_billed
 from ..display.notices import NO_MATH, plural
 from .chart import SpendPoint, series, sparkline, spend_chart_svg, summary
 from .pricing import as_utc
+from .runs import RunRecord, run_totals, runs_table
 from .totals import STARTED, Totals, cost_unknown, group_totals, totals_table
 
 if TYPE_CHECKING:
@@ -57,7 +59,8 @@ class UsageRecord:
     interrupted, error, started (never settled: answering, or its kernel died), ... and
     ``error`` the error kind. ``offline`` is True for a request the bundled emulator answered
     (``%deepseek offline``): its ``cost`` is what DeepSeek would have charged, billed to nobody.
-    ``request_key`` is the SHA-256 of the exact request; an answer the answer cache gave
+    ``request_key`` is the SHA-256 of the exact request; ``run_id`` names the ``evo_magic.map``
+    run a request belongs to (origin ``map``), else None; an answer the answer cache gave
     (outcome ``cached``: nothing was sent) costs 0 and ``saved`` what asking again would have cost.
     """
 
@@ -82,6 +85,7 @@ class UsageRecord:
     response_id: str | None = None
     offline: bool = False
     request_key: str | None = None
+    run_id: str | None = None
     saved: Decimal | None = None
 
     @property
@@ -117,6 +121,7 @@ class UsageRecord:
             response_id=row.response_id,
             offline=row.offline,
             request_key=row.request_key,
+            run_id=row.run_id,
             saved=row.saved,
             **tokens,
         )
@@ -130,12 +135,17 @@ class UsageRows(list[UsageRecord]):
 
     ``title`` and ``by`` (the grouping of the totals) are how it displays; a slice is a
     ``UsageRows`` too, so ``evo_magic.usage()[-20:]`` shows the last twenty requests.
+    ``runs`` holds the ``evo_magic.map`` runs of these requests (their rows, how they ended).
     """
 
-    def __init__(self, records: Iterable[UsageRecord] = (), *, title: str = "Usage", by: Sequence[str] = NOTEBOOK_BY):
+    def __init__(
+        self, records: Iterable[UsageRecord] = (), *, title: str = "Usage", by: Sequence[str] = NOTEBOOK_BY,
+        runs: Sequence[RunRecord] = (),
+    ) -> None:  # fmt: skip
         super().__init__(records)
         self.title = title
         self.by = tuple(by)
+        self.runs = list(runs)
 
     @overload
     def __getitem__(self, index: SupportsIndex) -> UsageRecord: ...
@@ -143,7 +153,7 @@ class UsageRows(list[UsageRecord]):
     def __getitem__(self, index: slice) -> UsageRows: ...
     def __getitem__(self, index: SupportsIndex | slice) -> UsageRecord | UsageRows:
         if isinstance(index, slice):
-            return UsageRows(super().__getitem__(index), title=self.title, by=self.by)
+            return UsageRows(super().__getitem__(index), title=self.title, by=self.by, runs=self.runs)
         return super().__getitem__(index)
 
     @property
@@ -162,7 +172,7 @@ class UsageRows(list[UsageRecord]):
         return group_totals(self, self.by if by is None else by)
 
     def view(self) -> UsageView:
-        return UsageView(self, title=self.title, by=self.by)
+        return UsageView(self, title=self.title, by=self.by, runs=self.runs)
 
     def __repr__(self) -> str:
         return repr(self.view())
@@ -210,10 +220,14 @@ class UsageRows(list[UsageRecord]):
 class UsageView:
     """Totals per group, the grand total and spend over time, as HTML and as text."""
 
-    def __init__(self, records: Iterable[UsageRecord], *, title: str = "Usage", by: Sequence[str] = NOTEBOOK_BY):
+    def __init__(
+        self, records: Iterable[UsageRecord], *, title: str = "Usage", by: Sequence[str] = NOTEBOOK_BY,
+        runs: Sequence[RunRecord] = (),
+    ) -> None:  # fmt: skip
         self.records = list(records)
         self.title = title
         self.by = tuple(by)
+        self.runs = run_totals(self.records, runs)
         self.totals = group_totals(self.records, self.by)
         grand = group_totals(self.records, ())
         self.total: Totals | None = grand[0] if grand else None
@@ -272,7 +286,8 @@ class UsageView:
 
     def __repr__(self) -> str:
         table = totals_table(self.totals, self.by, self.title)
-        return "\n".join(part for part in (repr(table), self.total_line(), self.chart_text()) if part)
+        runs = repr(runs_table(self.runs)) if self.runs else ""
+        return "\n".join(part for part in (repr(table), self.total_line(), self.chart_text(), runs) if part)
 
     def _repr_html_(self) -> str:
         table = totals_table(self.totals, self.by, self.title)._repr_html_()
@@ -285,9 +300,10 @@ class UsageView:
         if cost:
             note = f" <span style='opacity:.7'>(exactly {escape(exact)})</span>" if exact else ""
             total = f"Total: <strong>{escape(cost)}</strong>{note} · {total}"
+        runs = runs_table(self.runs)._repr_html_() if self.runs else ""
         return (
             f"<div class='evo-usage {NO_MATH}'>{table}<div class='evo-usage-total' style='margin:4px 0'>{total}</div>"
-            f"{chart}</div>"
+            f"{chart}{runs}</div>"
         )
 
 

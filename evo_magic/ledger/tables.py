@@ -54,6 +54,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE requests ADD COLUMN run_id TEXT",
         "ALTER TABLE requests ADD COLUMN saved TEXT",  # what an answer from the store did not cost again
     ),
+    (  # 6: one row per evo_magic.map run: what its requests cannot say (ledger/runs.py)
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,              -- the run_id of its requests
+            notebook TEXT NOT NULL, session TEXT NOT NULL, model TEXT NOT NULL,
+            at TEXT NOT NULL,                 -- when it started (UTC, ISO 8601)
+            rows INTEGER,                     -- rows of the table (NULL: unknown, a Dask frame)
+            kept INTEGER NOT NULL DEFAULT 0,  -- rows answered without a request
+            failed INTEGER NOT NULL DEFAULT 0,
+            left_rows INTEGER,                -- rows not answered when it ended
+            stopped TEXT,                     -- why it ended early (stop, budget, interrupted, ...)
+            ended TEXT                        -- NULL until it ends: its kernel died
+        )""",
+        "CREATE INDEX runs_by_notebook ON runs (notebook, at)",
+    ),
 )
 
 # "Cost unknown" excludes requests that failed before any token: the API bills none of those

@@ -90,6 +90,14 @@ class DeepSeekMagics(ConfigFeedback, Magics, LineCommands, ContinueCommand, FimC
                            cell body, if any, adds instructions)
       --cache / --no-cache answer this cell from the answer cache (its exact request
                            answered before: no request, $0) / ask again
+    Structured answers and tables
+      --schema NAME        a pydantic model, dataclass, TypedDict or JSON Schema dict of
+                           the notebook: the answer is validated (-o gets the object)
+      --map NAME           the body is a row template run over every row of the table
+                           NAME ({column} is a row placeholder, {row.name} always;
+                           other {expr} run once); -o gets the result table
+      --estimate           with --map: the rows, tokens and cost range, nothing sent
+      --concurrency N      with --map: requests in flight (default 32)
     Tools
       --tools f,g          notebook functions the model may call (schema from the
                            signature, type hints, defaults and docstring)

@@ -5,18 +5,22 @@ the estimate."""
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 
 import evo_magic
 from evo_magic.batch.run import MapInterrupted
+from evo_magic.core.replay import request_key
 from evo_magic.emulator import Emulator
 from evo_magic.errors import OptionError
+from evo_magic.ledger.answers import Answers
 from evo_magic.ledger.budget import BudgetExceeded
 from evo_magic.runtime import root
+from evo_magic.sessions.cache import CacheMiss
 
-from ..conftest import use_emulator
+from ..conftest import use_emulator, use_offline
 
 pd = pytest.importorskip("pandas")
 OPTS = {"model": "deepseek-v4-flash", "thinking": False, "max_tokens": 16, "progress": "none"}
@@ -134,6 +138,8 @@ def test_a_stopped_run_keeps_its_rows_and_the_same_call_finishes_with_the_same_o
     assert s.stopped == "stop" and 20 <= s.answered < 120 and s.left == 120 - s.answered - s.failed
     assert stopped.error[stopped.answer.isna()].eq("not answered (the run was stopped)").all()
     first = len(online.requests) - sent
+    outcomes = Counter(r.outcome for r in root().accounting.ledger.rows("/work/map.ipynb") if r.run_id == s.run_id)
+    assert outcomes["ok"] + outcomes["length"] == s.answered and outcomes["interrupted"] == s.requests - s.answered and not outcomes["started"]
     resumed = evo_magic.map(df, TEMPLATE, **OPTS)
     assert len(online.requests) - sent == 120 + (first - s.answered)  # only the rows without an answer again
     assert resumed.answer.notna().all() and resumed.cached.sum() == s.answered
@@ -153,6 +159,8 @@ def test_ctrl_c_raises_with_the_partial_result_and_finished_rows_kept(slow: Emul
         evo_magic.map(reviews(60), TEMPLATE, concurrency=2, on_progress=interrupt, **OPTS)
     partial = info.value.result
     assert partial.answer.notna().sum() == info.value.summary.answered >= 10
+    run = info.value.summary.run_id
+    assert "started" not in {r.outcome for r in root().accounting.ledger.rows("/work/map.ipynb") if r.run_id == run}
     kept = evo_magic.map(reviews(60), TEMPLATE, **OPTS).attrs["evo_magic"].kept
     assert kept >= info.value.summary.answered
 
@@ -228,3 +236,73 @@ def test_dry_run_sends_nothing_and_counts_what_is_left(online: Emulator) -> None
     assert piloted.output_expected is not None and "expected" in repr(piloted)
     out = evo_magic.map(df, TEMPLATE, **OPTS)  # the pilot's answers are kept
     assert out.attrs["evo_magic"].requests == 20
+
+
+def test_usage_shows_each_run_with_its_rows_requests_cached_rows_and_cost(online: Emulator) -> None:
+    df = reviews(12, distinct=8)
+    first = evo_magic.map(df, TEMPLATE, **OPTS).attrs["evo_magic"]
+    again = evo_magic.map(df, TEMPLATE, **OPTS).attrs["evo_magic"]  # every row kept: no request
+    rows = evo_magic.usage()
+    assert {r.run_id for r in rows if r.origin == "map"} == {first.run_id}
+    lines = [line for line in repr(rows).splitlines() if line.startswith((first.run_id, again.run_id))]
+    assert lines[0].split()[3:6] == ["12", "8", "4"] and lines[0].endswith("done")  # 4 identical rows asked once
+    assert lines[1].split()[3:6] == ["12", "0", "12"] and lines[1].endswith("done")
+    assert "Map runs" in root().accounting.usage()._repr_html_()
+
+
+def test_replay_only_answers_from_kept_answers_and_refuses_a_run_that_would_send(
+    online: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = reviews(10).assign(text=lambda d: d.text + " (replayed)")
+    evo_magic.map(df.iloc[:6], TEMPLATE, **OPTS)
+    monkeypatch.setenv("EVO_MAGIC_CACHE", "replay-only")  # CI that must never spend
+    sent = len(online.requests)
+    with pytest.raises(CacheMiss, match=r"^replay-only: 4 of 10 rows have no kept answer; fill the store with "):
+        evo_magic.map(df, TEMPLATE, **OPTS)
+    with pytest.raises(CacheMiss, match="4 of 10 rows"):
+        evo_magic.map(df, TEMPLATE, dry_run=True, pilot=2, **OPTS)
+    assert evo_magic.map(df, TEMPLATE, dry_run=True, **OPTS).kept == 6  # an estimate sends nothing
+    out = evo_magic.map(df.iloc[:6], TEMPLATE, **OPTS)
+    assert out.cached.all() and out.error.isna().all() and len(online.requests) == sent
+    dd = pytest.importorskip("dask.dataframe")
+    with pytest.raises(CacheMiss, match=r"^replay-only: a Dask run is answered on its workers"):
+        evo_magic.map(dd.from_pandas(df.iloc[:6], npartitions=2), TEMPLATE, **OPTS)
+
+
+def test_replay_only_never_sends_a_schema_retry_that_was_not_kept(
+    online: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("jsonschema")
+    schema = {"type": "object", "properties": {"score": {"type": "integer", "maximum": 40}}, "required": ["score"]}
+    opts = {**OPTS, "max_tokens": 200}
+    df = reviews(20).assign(text=lambda d: d.text + " (retried)")
+    sent = len(online.requests)
+    first = evo_magic.map(df, TEMPLATE, schema=schema, **opts)
+    retries = [b for b in online.requests[sent:] if len(b["messages"]) == 4]
+    assert retries
+    Answers(root().accounting.ledger).forget(request_key("openai", "/v1/chat/completions", b) for b in retries)
+    monkeypatch.setenv("EVO_MAGIC_CACHE", "replay-only")
+    sent = len(online.requests)
+    out = evo_magic.map(df, TEMPLATE, schema=schema, **opts)
+    assert len(online.requests) == sent and out.score.dropna().equals(first.score[out.score.notna()])
+    unsent = out.error.dropna()
+    assert len(unsent) == len(retries) and unsent.str.startswith("replay-only: the answer does not match").all()
+
+
+def test_answers_of_the_bundled_emulator_never_pass_for_deepseeks(
+    emu: Emulator, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = reviews(8).assign(text=lambda d: d.text + " (offline first)")
+    use_offline(monkeypatch, emulator, "/work/map.ipynb")  # %deepseek offline: canned answers
+    canned = evo_magic.map(df, TEMPLATE, **OPTS)
+    assert canned.attrs["evo_magic"].offline and canned.attrs["evo_magic"].requests == 8
+    use_emulator(monkeypatch, emu.url, "/work/map.ipynb")  # "DeepSeek": the same requests, asked for real
+    sent = len(emu.requests)
+    real = evo_magic.map(df, TEMPLATE, **OPTS)
+    assert len(emu.requests) - sent == 8 and not real.cached.any()
+    assert evo_magic.map(df, TEMPLATE, **OPTS).attrs["evo_magic"].requests == 0  # now kept, for real
+    use_offline(monkeypatch, emulator, "/work/map.ipynb")
+    again = evo_magic.map(df, TEMPLATE, **OPTS)  # offline, the answers kept from real requests serve
+    assert again.attrs["evo_magic"].requests == 0 and again.answer.equals(real.answer)
+    assert evo_magic.map(df.assign(text=df.text + "!"), TEMPLATE, **OPTS).attrs["evo_magic"].requests == 8
+    assert evo_magic.map(df.assign(text=df.text + "!"), TEMPLATE, **OPTS).attrs["evo_magic"].requests == 0

@@ -388,6 +388,15 @@ def click_menu_path(page: Any, labels: list[str]) -> None:
     page.locator(f".lm-Menu-itemLabel:text-is('{labels[-1]}')").last.click()
 
 
+def set_theme(page: Any, name: str, light: bool) -> None:
+    """Settings > Theme > ``name``; waits until the page says it is light (or dark) and the
+    theme's stylesheet applies."""
+    click_menu_path(page, ["Settings", "Theme", name])
+    want = "true" if light else "false"
+    wait_until(page, lambda: page.evaluate("() => document.body.dataset.jpThemeLight") == want, name)
+    page.wait_for_timeout(800)
+
+
 def run_all(page: Any, lab: Lab, timeout: float = 120.0) -> float:
     """Run > Run All Cells on a fresh notebook; waits until every code cell has a number and
     the kernel is idle. Returns the seconds it took."""

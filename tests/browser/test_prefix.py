@@ -13,7 +13,6 @@ import pytest
 
 from . import harness
 from .conftest import UI
-from .test_rendering import _theme
 
 pytestmark = [
     pytest.mark.browser,
@@ -95,12 +94,12 @@ def test_the_fill_is_marked_and_a_continued_answer_reads_whole_in_light_and_dark
     fim.scroll_into_view_if_needed()
     ui.screenshot("light.png")
     try:
-        _theme(page, "JupyterLab Dark", light=False)
+        harness.set_theme(page, "JupyterLab Dark", light=False)
         _check_marks(fim.evaluate(_JS_MARKS), "dark")
         _check_banner(cut.evaluate(_JS_BANNER_CONTRAST), "dark")
         _check_banner(continued.evaluate(_JS_BANNER_CONTRAST), "dark")
         ui.screenshot("dark.png")
     finally:
-        _theme(page, "JupyterLab Light", light=True)  # the theme is a user setting: leave it as found
+        harness.set_theme(page, "JupyterLab Light", light=True)  # the theme is a user setting: leave it as found
     assert harness.problems(page) == {"widget_errors": [], "error_outputs": []}
     assert ui.page_errors == [] and ui.blocked == []

@@ -129,13 +129,6 @@ def test_dollars_are_never_typeset_as_math(ui: UI) -> None:
     ui.timings["total"] = round(time.monotonic() - started, 2)
 
 
-def _theme(page: Any, name: str, light: bool) -> None:
-    harness.click_menu_path(page, ["Settings", "Theme", name])
-    want = "true" if light else "false"
-    harness.wait_until(page, lambda: page.evaluate("() => document.body.dataset.jpThemeLight") == want, name)
-    page.wait_for_timeout(800)  # the theme's stylesheet applies
-
-
 def _check_colours(found: dict[str, Any] | None, theme: str) -> None:
     assert found is not None, f"{theme}: no highlighted code block in the answer"
     tokens = found["tokens"]
@@ -157,9 +150,9 @@ def test_code_blocks_are_highlighted_and_readable_in_light_and_dark(ui: UI) -> N
     answer.locator("pre").first.scroll_into_view_if_needed()
     ui.screenshot("light.png")
     try:
-        _theme(page, "JupyterLab Dark", light=False)
+        harness.set_theme(page, "JupyterLab Dark", light=False)
         _check_colours(answer.evaluate(_JS_CODE_COLOURS), "dark")
         ui.screenshot("dark.png")
     finally:
-        _theme(page, "JupyterLab Light", light=True)  # the theme is a user setting: leave it as found
+        harness.set_theme(page, "JupyterLab Light", light=True)  # the theme is a user setting: leave it as found
     assert ui.page_errors == [] and ui.blocked == []

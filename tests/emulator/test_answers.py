@@ -81,3 +81,47 @@ def test_tool_choice_and_arguments() -> None:
     assert p.tool_calls[0]["id"].startswith("call_00_") and len(p.tool_calls[0]["id"]) == 32
     after = plan([("user", "Use weather for Paris"), ("assistant", "…"), ("tool", '{"celsius": 21}')], thinking=True)
     assert '{"celsius": 21}' in after.content and after.finish_reason == "stop"
+
+
+def test_json_answers_take_the_shape_the_conversation_describes() -> None:
+    described = (
+        "Triage the ticket.\nReply with one JSON object only (valid json, no other text), with these fields:\n"
+        '- team: one of "billing", "sync"\n- urgency: one of "low", "high"\n- reply: string\n- refund: boolean\n'
+        '- score: integer\nExample: {"team": "billing", "urgency": "low", "reply": "...", "refund": false, "score": 0}'
+    )
+    answers = [json.loads(plan([("system", described), ("user", f"ticket {i}: charged twice")], thinking=False,
+                               json_mode=True).content) for i in range(20)]  # fmt: skip
+    assert all(set(a) == {"team", "urgency", "reply", "refund", "score"} for a in answers)
+    assert {a["team"] for a in answers} == {"billing", "sync"} and {a["urgency"] for a in answers} == {"low", "high"}
+    assert all(isinstance(a["reply"], str) and a["reply"] and isinstance(a["score"], int) for a in answers)
+    assert all(isinstance(a["refund"], bool) for a in answers)
+    again = plan([("system", described), ("user", "ticket 0: charged twice")], thinking=False, json_mode=True)
+    assert json.loads(again.content) == answers[0]  # deterministic
+
+
+def test_json_answers_validate_against_the_schema_that_described_them() -> None:
+    from evo_magic.core.schema import schema_of
+
+    schema = schema_of({
+        "type": "object",
+        "properties": {
+            "level": {"enum": [1, 2, 3]},
+            "tags": {"type": "array", "items": {"type": "integer"}},
+            "label": {"enum": ["a \"quoted\" one", "plain"], "description": "the label"},
+            "note": {"type": "string"},
+        },
+        "required": ["level", "tags", "label", "note"],
+    })  # fmt: skip
+    asked = [("system", schema.describe()), ("user", "row 7: the parcel arrived late")]
+    answers = [plan(asked, thinking=False, json_mode=True, choice=i).content for i in range(12)]
+    assert all(schema.validate(a).error is None for a in answers), [schema.validate(a).error for a in answers]
+    assert len({json.loads(a)["level"] for a in answers}) > 1
+
+
+def test_a_string_field_speaks_of_the_rows_own_text() -> None:
+    described = 'Reply with one JSON object only, with these fields:\n- summary: string\nExample: {"summary": "..."}'
+    row = json.dumps({"plan": "pro", "text": "Third time I write! The app crashes when I export a report to PDF."})
+    got = json.loads(plan([("system", described), ("user", row)], thinking=False, json_mode=True).content)
+    assert got["summary"] == "The app crashes when I export a report to PDF."
+    plain = json.loads(plan([("system", described), ("user", "sync stopped")], thinking=False, json_mode=True).content)
+    assert plain["summary"] == "Sync stopped."

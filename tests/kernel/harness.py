@@ -7,6 +7,7 @@ import os
 import queue
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,8 +77,14 @@ class Kernel:
         self.kc.wait_for_ready(timeout=60)
 
     def execute(
-        self, code: str, timeout: float = 60, interrupt_after: float | None = None
+        self,
+        code: str,
+        timeout: float = 60,
+        interrupt_after: float | None = None,
+        on_message: Callable[[dict[str, Any]], None] | None = None,
     ) -> Execution:
+        """Run ``code``; ``on_message`` sees each of its IOPub messages as it arrives (while
+        the cell runs: it may click a widget with :meth:`send_comm`)."""
         msg_id = self.kc.execute(code, store_history=True)
         started = time.monotonic()
         ex = Execution(reply={}, started=started)
@@ -115,11 +122,25 @@ class Kernel:
                 ex.iopub_bytes += len(json.dumps(msg["content"], default=str))
                 if ex.first_output_at is None and kind != "comm_open":
                     ex.first_output_at = time.monotonic()
+            msg["received_at"] = time.monotonic()
             ex.messages.append(msg)
+            if on_message is not None:
+                on_message(msg)
         ex.reply = self.kc.get_shell_msg(timeout=timeout)
         while ex.reply["parent_header"].get("msg_id") != msg_id:
             ex.reply = self.kc.get_shell_msg(timeout=timeout)
         return ex
+
+    def send_comm(self, comm_id: str, data: dict[str, Any]) -> None:
+        """A ``comm_msg`` from this client, as a front end sends a widget event (a click is
+        ``{"method": "custom", "content": {"event": "click"}}``), with no subshell named."""
+        self.kc.shell_channel.send(self.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data}))
+
+    def kill(self) -> None:
+        """SIGKILL the kernel's process, as the OS's out-of-memory killer would, and wait for it."""
+        process = self.km.provisioner.process  # type: ignore[union-attr]
+        process.kill()
+        process.wait(timeout=10)
 
     def close(self) -> None:
         self.kc.stop_channels()

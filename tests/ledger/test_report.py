@@ -194,7 +194,7 @@ def test_requests_that_cost_nothing_draw_no_flat_chart() -> None:
 
 def test_exports_say_which_requests_the_emulator_answered(tmp_path: Path) -> None:
     rows = UsageRows(emulated(tmp_path))
-    assert COLUMNS[-3:] == ("offline", "request_key", "saved")
+    assert COLUMNS[-4:] == ("offline", "request_key", "run_id", "saved")
     with rows.to_csv(tmp_path / "u.csv").open(newline="", encoding="utf-8") as f:
         back = list(csv.DictReader(f))
     assert [r["offline"] for r in back] == ["False"] * 7 + ["True"] * 3

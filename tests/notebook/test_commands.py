@@ -61,6 +61,10 @@ def test_help_and_question_mark_show_the_reference(shell: InteractiveShell) -> N
         "offline",
         "history",
         "%config DeepSeekMagics.model",
+        "--map NAME",
+        "--schema NAME",
+        "--estimate",
+        "--concurrency N",
     ):
         assert word in repr(notice)
     doc = shell.find_cell_magic("deepseek").__doc__

@@ -1,0 +1,93 @@
+"""The run's progress: the figures of one line, the coalescing of redraws, and the views (text,
+and the widget whose Stop button needs its clicks routed past the running cell)."""
+
+from __future__ import annotations
+
+import io
+import time
+from decimal import Decimal
+
+import pytest
+
+from evo_magic.batch import progress
+from evo_magic.batch.progress import INTERRUPT_HINT, Coalesced, Counts, TextProgress, WidgetProgress
+
+
+def test_the_line_says_done_failed_left_rate_tokens_cache_cost_and_time_left() -> None:
+    c = Counts(1000, done=412, failed=3, tokens_in=51_204, tokens_out=2_060, cache_hit_tokens=44_000,
+               cost=Decimal("0.0061"), started=time.monotonic() - 4.15)  # fmt: skip
+    line = c.line()
+    assert line.startswith("412 done · 3 failed · 585 left · 100.0 rows/s · 51,204 tokens in (86% cached), 2,060 out")
+    assert "$0.0061" in line and line.endswith("6 s left")
+    assert Counts(10).line() == "0 done · 0 failed · 10 left · 0 tokens in, 0 out · $0.00"
+
+
+def test_rows_answered_earlier_do_not_count_in_the_rate() -> None:
+    c = Counts(100, done=60, kept=50, started=time.monotonic() - 1.0)
+    assert c.rate is not None and 9 < c.rate < 10.5
+
+
+class Drawn:
+    def __init__(self) -> None:
+        self.drawn: list[int] = []
+        self.closed: list[str] = []
+
+    def draw(self, counts: Counts) -> None:
+        self.drawn.append(counts.done)
+
+    def close(self, counts: Counts, final: str) -> None:
+        self.closed.append(final)
+
+
+def test_redraws_are_coalesced_whatever_the_rate_and_on_progress_follows_them() -> None:
+    view, seen = Drawn(), []
+    pace = Coalesced(view, on_progress=lambda c: seen.append(c.done))
+    counts = Counts(100_000)
+    start = time.monotonic()
+    while time.monotonic() - start < 0.6:
+        counts.done += 1
+        pace.update(counts)
+    pace.update(counts, force=True)
+    assert 3 <= len(view.drawn) <= 5 and seen == view.drawn and view.drawn[-1] == counts.done
+
+
+def test_stop_is_seen_by_the_counts_and_the_event() -> None:
+    c = Counts(3)
+    assert not c.stopping
+    c.stop()
+    assert c.stopping and c.stop_event.is_set()
+
+
+def test_text_progress_without_tqdm_rewrites_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(__import__("sys").modules, "tqdm", None)  # import tqdm fails
+    out = io.StringIO()
+    view = TextProgress(10, stream=out)
+    counts = Counts(10, done=4)
+    view.draw(counts)
+    view.close(counts, "10 rows: 10 answered")
+    assert out.getvalue().startswith("\r4 done · 0 failed · 6 left · ") and "\n" not in out.getvalue()[:-1]
+    assert out.getvalue().endswith("\r10 rows: 10 answered\n")
+
+
+def test_the_widget_keeps_its_stop_button_only_when_its_clicks_can_reach_a_running_cell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("ipywidgets")
+    shown: list[object] = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    counts = Counts(5)
+    live = WidgetProgress(counts, clicks=lambda button: True)
+    assert live.live and live.button in shown[0].children[0].children
+    live.button.click()
+    assert counts.stopping
+    blocked = WidgetProgress(Counts(5), clicks=lambda button: False)
+    stop = shown[1].children[0].children[1]
+    assert not blocked.live and blocked.button is not stop and INTERRUPT_HINT in stop.value
+    blocked.close(Counts(5, done=5), "5 rows: 5 answered")
+    assert blocked.text.value.endswith("5 rows: 5 answered</span>")
+
+
+def test_no_view_outside_a_kernel_and_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(progress, "_terminal", lambda: False)
+    assert isinstance(progress.open_progress("auto", Counts(1), None).view, progress.NoView)
+    assert isinstance(progress.open_progress(False, Counts(1), None).view, progress.NoView)
