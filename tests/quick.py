@@ -1,11 +1,12 @@
-"""The quick loop on two processes (a pytest plugin; tests/conftest.py uses it).
+"""The quick loop on several processes (a pytest plugin; tests/conftest.py uses it).
 
-``pytest -m "not kernel and not browser"`` — the quick loop of the README — runs on as many
-worker processes as the machine has cores (two here) when pytest-xdist is installed, unless
-``-n`` / ``-p no:xdist`` says otherwise, and does not even import ``tests/kernel`` and
-``tests/browser`` (every test there carries their marker and no test elsewhere may: see
-tests/conftest.py), which saves each worker seconds of imports. The whole suite (kernels and a
-browser, with their timing checks) keeps running in one process, as CI runs it.
+``pytest -m "not kernel and not browser"`` — the quick loop of the README — runs on one worker
+process more than the machine has cores (three here: many tests wait on sockets and timers),
+up to five, each taking the next test when it is free (``--dist worksteal``), when
+pytest-xdist is installed and neither ``-n``, ``-p no:xdist`` nor ``--pdb`` says otherwise.
+It does not even import ``tests/kernel`` and ``tests/browser``: every test there carries their
+markers and no test elsewhere may (tests/conftest.py). The whole suite (kernels and a browser,
+with their timing checks) keeps running in one process, as CI runs it.
 """
 
 from __future__ import annotations
@@ -43,9 +44,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if not quick_loop(config.getoption("markexpr") or "") or config.getoption("usepdb", False):
         return
-    workers = min(os.cpu_count() or 1, 4)
-    if workers < 2:
-        return
+    workers = min((os.cpu_count() or 1) + 1, 5)
     config.option.numprocesses = workers
-    config.option.dist = "load"
+    if config.getoption("dist", "no") == "no":
+        config.option.dist = "worksteal"
     config.option.tx = ["popen"] * workers

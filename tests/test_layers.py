@@ -4,6 +4,7 @@ imports the package root, modules and functions stay small (docs/architecture.md
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def _typing_lines(tree: ast.Module) -> set[int]:
     return lines
 
 
-def edges() -> list[Edge]:
+@functools.cache  # the package does not change during a run; four tests read the graph
+def edges() -> tuple[Edge, ...]:
     mods = modules()
     found = []
     for name, path in mods.items():
@@ -88,7 +90,7 @@ def edges() -> list[Edge]:
             for target in targets:
                 if target != name:
                     found.append(Edge(name, target, node.lineno in typing_only, node.lineno))
-    return found
+    return tuple(found)
 
 
 def test_no_module_imports_the_package_root() -> None:

@@ -88,6 +88,8 @@ def test_the_widget_keeps_its_stop_button_only_when_its_clicks_can_reach_a_runni
 
 
 def test_no_view_outside_a_kernel_and_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    # outside IPython whatever ran before in this process (another test may have made a shell)
+    monkeypatch.setattr("evo_magic.display.live.auto_mode", lambda: "none")
     monkeypatch.setattr(progress, "_terminal", lambda: False)
     assert isinstance(progress.open_progress("auto", Counts(1), None).view, progress.NoView)
     assert isinstance(progress.open_progress(False, Counts(1), None).view, progress.NoView)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+# the SDKs are imported in the tests that use them: about a second each, which every quick-loop
+# worker would otherwise pay while collecting
 import json
 
-import openai
 import pytest
 
 
 @pytest.fixture
 def oa(emu):
+    import openai
+
     client = openai.OpenAI(base_url=emu.url + "/v1", api_key="test-key", max_retries=0)
     yield client
     client.close()
@@ -56,6 +59,8 @@ def test_openai_sdk_nonstreamed(oa) -> None:
 
 
 def test_openai_sdk_nonstreamed_tool_call_and_error(oa) -> None:
+    import openai
+
     tools = [
         {
             "type": "function",

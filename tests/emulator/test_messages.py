@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import anthropic
+# the SDKs are imported in the tests that use them: about a second each, which every quick-loop
+# worker would otherwise pay while collecting
 import pytest
 
 
 @pytest.fixture
 def an(emu):
+    import anthropic
+
     client = anthropic.Anthropic(base_url=emu.url, auth_token="sk-sdk-test-0001", api_key=None, max_retries=0)
     yield client
     client.close()
@@ -25,6 +28,8 @@ def test_anthropic_sdk_streams_thinking_text_and_usage(an) -> None:
 
 
 def test_anthropic_sdk_tool_use_and_error(an) -> None:
+    import anthropic
+
     msg = an.messages.create(
         model="deepseek-v4-flash",
         max_tokens=2000,

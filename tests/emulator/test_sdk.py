@@ -3,8 +3,8 @@ continuation and FIM from the emulator, streamed and not, on the routes DeepSeek
 
 from __future__ import annotations
 
-import anthropic
-import openai
+# the SDKs are imported in the tests that use them: about a second each, which every quick-loop
+# worker would otherwise pay while collecting
 import pytest
 
 from evo_magic.emulator.fill import fill
@@ -18,6 +18,8 @@ NO_THINKING = {"thinking": {"type": "disabled"}}
 @pytest.fixture
 def beta(emu):
     """An OpenAI client on DeepSeek's beta base, as its guides set it up (``base_url=.../beta``)."""
+    import openai
+
     client = openai.OpenAI(base_url=emu.url + "/beta", api_key="sk-sdk-beta-0001", max_retries=0)
     yield client
     client.close()
@@ -25,6 +27,8 @@ def beta(emu):
 
 @pytest.fixture
 def an(emu):
+    import anthropic
+
     client = anthropic.Anthropic(base_url=emu.url, auth_token="sk-sdk-beta-0002", api_key=None, max_retries=0)
     yield client
     client.close()
@@ -57,6 +61,8 @@ def test_fim_streamed(beta) -> None:
 
 
 def test_fim_errors_reach_the_sdk_as_400s(beta) -> None:
+    import openai
+
     with pytest.raises(openai.BadRequestError, match="non-thinking"):
         beta.completions.create(model="deepseek-v4-flash", prompt="x", extra_body={"thinking": {"type": "enabled"}})
     with pytest.raises(openai.BadRequestError, match=r"\[1, 4096\]"):
@@ -91,6 +97,8 @@ def test_prefix_with_reasoning_content_in_thinking_mode(beta) -> None:
 
 
 def test_prefix_off_the_beta_base_is_deepseeks_400(emu) -> None:
+    import openai
+
     v1 = openai.OpenAI(base_url=emu.url + "/v1", api_key="sk-sdk-beta-0003", max_retries=0)
     with v1, pytest.raises(openai.BadRequestError, match="prefix is only available when using beta api"):
         v1.chat.completions.create(model="deepseek-v4-flash", messages=[QUICK_SORT, FENCE])
