@@ -7,10 +7,12 @@ import asyncio
 import threading
 import time
 
+import httpx
 import pytest
 
+from evo_magic.batch.lanes import LANE
 from evo_magic.batch.pace import Concurrency
-from evo_magic.batch.scheduler import RowResult, Scheduler
+from evo_magic.batch.scheduler import OPENING_GAP_S, RowResult, RunSummary, Scheduler
 from evo_magic.config import Endpoint, Secret
 from evo_magic.emulator import Emulator
 from evo_magic.errors import AuthenticationError, InsufficientBalanceError
@@ -215,3 +217,23 @@ def test_concurrency_halves_once_per_wave_and_grows_back_additively() -> None:
     assert tiny.current == 1
     with pytest.raises(ValueError):
         Concurrency(0)
+
+
+def test_the_lanes_open_one_after_another_not_in_one_burst(emu: Emulator) -> None:
+    """The first requests of the lanes are spread over a short ramp (OPENING_GAP_S apart):
+    16 requests in one instant queue at the server, and with answers that all take as long
+    (a steady latency) the lanes would stay in that lockstep for the whole run."""
+    firsts: dict[int, float] = {}
+
+    async def seen(request: httpx.Request) -> None:
+        firsts.setdefault(request.extensions[LANE], time.monotonic())
+
+    async def go() -> RunSummary:
+        async with httpx.AsyncClient(event_hooks={"request": [seen]}) as client:
+            return await scheduler(emu, concurrency=16, client=client).run(rows(32))
+
+    summary = run_async(go())
+    assert summary.done == 32 and sorted(firsts) == list(range(16))
+    opened = [firsts[lane] - firsts[0] for lane in range(16)]
+    assert opened == sorted(opened) and OPENING_GAP_S >= 0.001  # in lane order, a millisecond or more apart
+    assert 15 * OPENING_GAP_S <= opened[-1] < 15 * OPENING_GAP_S + 0.5  # a short ramp, not one burst
