@@ -2,7 +2,8 @@
 
 The :class:`~evo_magic.batch.scheduler.Scheduler` runs on its own event loop in a thread
 (a Jupyter kernel's main thread already runs one), handing each result to a queue. The
-kernel's main thread takes them about ten times a second, in groups: it prices and records
+kernel's main thread takes them as they come, in the groups that gather while it handles the
+previous one (at least ten times a second): it prices and records
 them (:class:`~evo_magic.batch.record.Recorder`: ledger rows, kept answers; each request's
 ``started`` row is written by the scheduler's thread just before it is sent), validates each
 answer against the schema (an invalid one gets one more request, with the validation error,
@@ -16,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +31,7 @@ from .record import Recorder
 from .results import Answer, resolve
 from .scheduler import RowResult, RunSummary, Scheduler
 
-POLL_S = 0.1  # how often the main thread takes the results that came back
+POLL_S = 0.1  # the longest the main thread waits for a result before it looks at Stop and the view
 ZERO = Decimal(0)
 _DONE = object()
 
@@ -165,7 +165,7 @@ class Engine:
         """Take results until the scheduler's thread says it is done (see the module docstring).
         What was taken waits in ``inbox`` until handled, so an interrupt loses none of it."""
         while True:
-            inbox.extend(_take(q) if not outcome.drained else ())
+            inbox.extend(take_results(q) if not outcome.drained else ())
             while inbox:
                 item = inbox.popleft()
                 if item is _DONE:
@@ -205,20 +205,20 @@ class Engine:
             yield ask.key, body
 
 
-def _take(q: queue.SimpleQueue[Any]) -> list[Any]:
-    """What comes back within the next :data:`POLL_S` (sooner when the scheduler says it is
-    done): the run's loop handles, records and shows results in groups, ten times a second."""
-    deadline = time.monotonic() + POLL_S
+def take_results(q: queue.SimpleQueue[Any]) -> list[Any]:
+    """What came back: the first result within :data:`POLL_S`, then all that is already there,
+    without waiting. Under load the results are handled in the groups that gather while the
+    previous group is handled; a result never waits to be recorded longer than that (a SIGKILL
+    loses only the answers in flight and in hand), and an idle run still wakes ten times a
+    second for Stop, Ctrl-C and the view."""
     items: list[Any] = []
-    while (left := deadline - time.monotonic()) > 0:
+    try:
+        items.append(q.get(timeout=POLL_S))
+    except queue.Empty:
+        return items
+    while items[-1] is not _DONE:
         try:
-            item = q.get(timeout=left)
+            items.append(q.get_nowait())
         except queue.Empty:
             break
-        items.append(item)
-        if item is _DONE:
-            break
     return items
-
-
-__all__ = ["Ask", "Engine", "Outcome"]

@@ -4,12 +4,12 @@ Each request is a ledger row (origin ``map``, the run's id, the request's key) w
 ``started`` just before it is sent (:meth:`Recorder.started`, in the scheduler's thread, as a
 cell's is): a kernel killed mid-run leaves every request it sent visible in the ledger — billed,
 its tokens unknown — and none it did not send. Answers come back hundreds a second, so the
-run's loop hands them over as they arrive and :meth:`Recorder.flush` writes them in groups,
-about ten times a second: each request's row settled (tokens, cost, outcome), then each
-answer kept in :class:`~evo_magic.ledger.answers.Answers` under its request key. A kernel
-killed mid-run so loses at most the last tenth of a second of answers (asked again on the next
-run). What a flush has not yet written stays queued, so an interrupt in the middle of one loses
-nothing: the next flush writes it.
+run's loop hands them over as they arrive and :meth:`Recorder.flush` writes them in groups
+(those that gathered while the previous group was written): each request's row settled
+(tokens, cost, outcome), then each answer kept in :class:`~evo_magic.ledger.answers.Answers`
+under its request key. A kernel killed mid-run so loses only the answers in flight and the
+group in hand (asked again on the next run). What a flush has not yet written stays queued,
+so an interrupt in the middle of one loses nothing: the next flush writes it.
 
 :class:`RunStore` is that store as a run sees it: answers of the bundled emulator
 (``%deepseek offline``) are kept under keys of their own, so a run against DeepSeek never takes

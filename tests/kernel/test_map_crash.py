@@ -133,7 +133,9 @@ def test_sigkill_at_half_then_the_same_call_resumes_to_the_uninterrupted_output(
           f"after); {FAILURES} injected failures; {killed['in_flight_at_kill']} in flight at the kill; "
           f"{len(lost) - FAILURES} sent before the kill without a kept answer")  # fmt: skip
     assert Counter(keys_of(by_second)) == Counter(k for k in every_row if k not in answered_before)
-    assert len(lost) - FAILURES <= CONCURRENCY + killed["in_flight_at_kill"] + 64  # in flight + one flush
+    # lost: the requests in flight at the kill, and the answers in the kernel's hand (a group
+    # being recorded); never a tenth of a second of answers waiting to be written
+    assert len(lost) - FAILURES <= CONCURRENCY + killed["in_flight_at_kill"]
     assert sent == ROWS + FAILURES + (len(lost) - FAILURES)
 
     # the output: the uninterrupted one, with `cached` for the rows answered before the kill
