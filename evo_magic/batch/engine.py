@@ -74,6 +74,7 @@ class Engine:
     answers: dict[str, Answer] = field(default_factory=dict)
     throttled: int = 0
     requests: int = 0
+    cut_off: int = 0  # requests sent whose answer never came (a stop, Ctrl-C, the budget, a 401)
     _rows: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -138,7 +139,7 @@ class Engine:
                 except KeyboardInterrupt:
                     continue
         thread.join()
-        self.recorder.abandon()
+        self.cut_off += self.recorder.abandon()
         if box and isinstance(box[0], BaseException):
             raise box[0]
         outcome.summary = box[0] if box else None

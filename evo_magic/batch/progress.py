@@ -145,7 +145,10 @@ class TextProgress:
             from tqdm import tqdm
         except ImportError:
             return
-        self.bar = tqdm(total=total, unit="row", file=self.stream, dynamic_ncols=True, mininterval=REDRAW_S)
+        # tqdm's own rate and ETA would count the rows answered earlier (a resumed run at
+        # "29365.55row/s"): the run's line (the postfix) says the rate and the time left.
+        self.bar = tqdm(total=total, unit="row", file=self.stream, dynamic_ncols=True, mininterval=REDRAW_S,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]")  # fmt: skip
 
     def draw(self, counts: Counts) -> None:
         if self.bar is not None:

@@ -122,10 +122,11 @@ class Recorder:
         for r, _ in batch:
             self._started.pop(str(r.key), None)
 
-    def abandon(self) -> None:
+    def abandon(self) -> int:
         """The pass is over: each request sent whose answer never came (cut off by Stop, Ctrl-C,
         the budget or a 401) settles as ``interrupted`` — not ``started``, which would say it
-        may still be answering or its kernel died. Its tokens and cost stay unknown."""
+        may still be answering or its kernel died. Its tokens and cost stay unknown. Returns
+        how many."""
         self.flush()
         now = datetime.now(timezone.utc)
         rows = [(replace(self._row(key, "interrupted", at), elapsed=(now - at).total_seconds()), row_id)
@@ -133,6 +134,7 @@ class Recorder:
         if rows:
             self.ledger.record_many(rows)
         self._started.clear()
+        return len(rows)
 
     def _row(self, key: str, outcome: Outcome, at: datetime) -> LedgerRow:
         w = self.where

@@ -145,6 +145,7 @@ class MapSummary:
     throttled: int = 0
     offline: bool = False
     notes: tuple[str, ...] = field(default=())
+    cut_off: int = 0  # requests sent whose answer never came: their cost is unknown
 
     @property
     def cache_hit_share(self) -> float | None:
@@ -168,7 +169,7 @@ class MapSummary:
         if self.kept or self.repeated:
             sent += f" ({self.kept + self.repeated:,} rows answered without one)"
         share = "" if self.cache_hit_share is None else f" ({self.cache_hit_share:.0%} from cache)"
-        cost = format_money(self.cost) + (" if billed (emulator)" if self.offline else "")
+        cost = _cost(self) + (" if billed (emulator)" if self.offline else "")
         parts += [sent, f"{self.tokens_in:,} tokens in{share}, {self.tokens_out:,} out", cost, f"{self.elapsed:.1f} s"]
         return " · ".join(parts)
 
@@ -184,14 +185,21 @@ class MapSummary:
         return self._table()._repr_html_()
 
 
+def _cost(s: MapSummary) -> str:
+    """The run's cost, ``+ N unknown`` for the requests cut off (as ``%deepseek usage`` says)."""
+    return format_money(s.cost) + (f" + {s.cut_off:,} unknown" if s.cut_off else "")
+
+
 def _rows(s: MapSummary) -> Iterable[tuple[str, str]]:
     yield "rows", f"{s.rows:,}: {s.answered:,} answered, {s.failed:,} failed, {s.left:,} left"
-    yield "requests sent", f"{s.requests:,}" + (f" ({s.throttled:,} times told to wait: 429)" if s.throttled else "")
+    cut = f" ({s.cut_off:,} cut off unanswered: cost unknown)" if s.cut_off else ""
+    told = f" ({s.throttled:,} times told to wait: 429)" if s.throttled else ""
+    yield "requests sent", f"{s.requests:,}{cut}{told}"
     yield "answered earlier (kept)", f"{s.kept:,}"
     yield "identical rows asked once", f"{s.repeated:,}"
     share = "" if s.cache_hit_share is None else f" ({s.cache_hit_share:.0%} from the prefix cache)"
     yield "tokens", f"{s.tokens_in:,} in{share}, {s.tokens_out:,} out"
-    yield "cost", format_money(s.cost) + (" if billed (the emulator answered)" if s.offline else "")
+    yield "cost", _cost(s) + (" if billed (the emulator answered)" if s.offline else "")
     rate = "" if s.rows_per_second is None else f" ({s.rows_per_second:,.1f} requests/s)"
     yield "elapsed", f"{s.elapsed:.1f} s{rate}"
     for note in s.notes:

@@ -239,7 +239,7 @@ def _summary(job: Job, engine: Engine, outcome: Outcome, elapsed: float) -> MapS
         engine.recorder.where.run_id, job.opts.model, len(job.keys), counts.done, counts.failed, counts.left,
         engine.requests, kept, repeated, counts.tokens_in, counts.tokens_out, counts.cache_hit_tokens,
         None if counts.unknown_cost else counts.cost, elapsed, outcome.stopped, engine.throttled,
-        engine.endpoint.offline,
+        engine.endpoint.offline, cut_off=engine.cut_off,
     )  # fmt: skip
 
 

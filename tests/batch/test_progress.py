@@ -69,6 +69,20 @@ def test_text_progress_without_tqdm_rewrites_one_line(monkeypatch: pytest.Monkey
     assert out.getvalue().endswith("\r10 rows: 10 answered\n")
 
 
+def test_tqdm_shows_the_runs_own_rate_and_time_left_not_its_own_from_resumed_rows() -> None:
+    """tqdm's own rate and ETA count rows answered earlier (a resumed run showed "29365.55row/s,
+    00:00 left" beside "7.7 rows/s · 21 s left"): only the run's figures are shown."""
+    pytest.importorskip("tqdm")
+    out = io.StringIO()
+    view = TextProgress(300, stream=out)
+    counts = Counts(300, done=137, kept=130, started=time.monotonic() - 1.0)
+    view.draw(counts)
+    view.close(counts, "300 rows: 137 answered")
+    last = out.getvalue().rstrip("\n").split("\r")[-1]
+    assert "137/300" in last and "46%" in last and "row/s" not in last, last
+    assert "<" not in last and last.rstrip().endswith(" s left]"), last  # no tqdm ETA: the run's time left
+
+
 def test_the_widget_keeps_its_stop_button_only_when_its_clicks_can_reach_a_running_cell(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

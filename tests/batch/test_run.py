@@ -147,6 +147,21 @@ def test_a_stopped_run_keeps_its_rows_and_the_same_call_finishes_with_the_same_o
     assert resumed.drop(columns="cached").equals(fresh.drop(columns="cached")) and len(whole) == 120
 
 
+def test_a_stopped_runs_summary_counts_the_requests_cut_off_as_the_usage_does(slow: Emulator) -> None:
+    """Requests in flight at the Stop have no answer and an unknown cost: the run's summary says
+    so, as %deepseek usage does for the same run (it said "$0.0028", usage "$0.0028 + 15 unknown")."""
+    slow.state.latency = 0.3  # each lane has its next request in flight when the first answers are in
+    stopped = evo_magic.map(reviews(80), TEMPLATE, concurrency=8, on_progress=lambda c: c.done >= 8 and c.stop(), **OPTS)
+    s = stopped.attrs["evo_magic"]
+    rows = [r for r in root().accounting.ledger.rows("/work/map.ipynb") if r.run_id == s.run_id]
+    cut = sum(r.outcome == "interrupted" for r in rows)
+    assert cut > 0 and s.cut_off == cut and s.cost is not None, (s, Counter(r.outcome for r in rows))
+    run_line = next(line for line in repr(evo_magic.usage()).splitlines() if line.startswith(s.run_id))
+    assert f"+ {cut} unknown" in run_line and f"+ {cut} unknown" in s.line()
+    assert f"{s.requests:,} ({cut} cut off unanswered: cost unknown)" in repr(s)
+    assert f"+ {cut} unknown" in repr(s) and "…" not in repr(s)  # the terminal table does not cut it
+
+
 def test_ctrl_c_raises_with_the_partial_result_and_finished_rows_kept(slow: Emulator) -> None:
     pressed: list[int] = []
 
