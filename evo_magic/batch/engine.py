@@ -223,3 +223,6 @@ def take_results(q: queue.SimpleQueue[Any]) -> list[Any]:
         except queue.Empty:
             break
     return items
+
+
+__all__ = ["Ask", "Engine", "Outcome", "take_results"]
