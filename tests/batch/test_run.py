@@ -150,7 +150,10 @@ def test_a_stopped_run_keeps_its_rows_and_the_same_call_finishes_with_the_same_o
 def test_a_stopped_runs_summary_counts_the_requests_cut_off_as_the_usage_does(slow: Emulator) -> None:
     """Requests in flight at the Stop have no answer and an unknown cost: the run's summary says
     so, as %deepseek usage does for the same run (it said "$0.0028", usage "$0.0028 + 15 unknown")."""
-    slow.state.latency = 0.3  # each lane has its next request in flight when the first answers are in
+    # The view (and on_progress) sees the counts at most every 0.25 s, so with 0.3 s answers the
+    # Stop could land just as the second wave answered, with nothing left in flight (CI saw it).
+    # With 0.8 s answers it lands 0.25-0.35 s after the first wave, mid-way through the second.
+    slow.state.latency = 0.8
     stopped = evo_magic.map(reviews(80), TEMPLATE, concurrency=8, on_progress=lambda c: c.done >= 8 and c.stop(), **OPTS)
     s = stopped.attrs["evo_magic"]
     rows = [r for r in root().accounting.ledger.rows("/work/map.ipynb") if r.run_id == s.run_id]
