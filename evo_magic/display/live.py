@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -45,7 +44,7 @@ from .render import (
     render_reply_text,
     reply_css,
 )
-from .terminal import Phases, TextView
+from .terminal import Pacer, TextView
 
 if TYPE_CHECKING:
     import anywidget
@@ -206,10 +205,8 @@ class WidgetView:
         self._keep_open = keep_open  # the owner closes the widget (the panel, after its static render)
         self._handle = handle
         self._clock = clock
-        self._interval = interval
-        self._phases = Phases()
+        self._pacer = Pacer(clock, interval, share=RENDER_SHARE)
         self._streams: dict[Stream, MarkdownStream] = {"think": MarkdownStream(), "answer": MarkdownStream()}
-        self._next = -math.inf  # clock time of the next allowed message
         self._thinking_since: float | None = None
         self._done = False
         self._reader: bool | None = None  # the fold the reader chose (None: never clicked)
@@ -223,17 +220,13 @@ class WidgetView:
     @property
     def thinking_open(self) -> bool:
         """The fold the reader sees: their choice, else open until the answer starts."""
-        return self._reader if self._reader is not None else self._phases.current != "answer"
+        return self._reader if self._reader is not None else self._pacer.phases.current != "answer"
 
     def update(self, snapshot: TurnSnapshot) -> None:
         """Send what changed, at most every ``interval`` seconds; a phase change goes at once."""
-        if self._done:
-            return
-        phase = self._phases.observe(snapshot)
-        now = self._clock()
-        if phase is None and now < self._next:
-            return
-        self._flush(snapshot, now, phase)
+        due = None if self._done else self._pacer.due(snapshot)
+        if due is not None:
+            self._flush(snapshot, *due)
 
     def annotate(self, metadata: Mapping[str, Any]) -> None:
         """The final output's metadata (the answer's provenance): given before :meth:`finish`,
@@ -252,7 +245,7 @@ class WidgetView:
         linger = False  # the comm works and the final answer is shown: the reader's choice may follow
         try:
             try:
-                self._flush(snapshot, self._clock(), self._phases.observe(snapshot))
+                self._flush(snapshot, self._clock(), self._pacer.phases.observe(snapshot))
                 linger = self._handle is not None
             except Exception:  # the comm may be gone; the final render below still matters
                 logger.debug("live view: last flush failed", exc_info=True)
@@ -307,7 +300,7 @@ class WidgetView:
                 self._thinking_since = now
             elif self._thinking_since is not None:
                 msg["t"] = round(now - self._thinking_since, 1)
-        if self._phases.current != "waiting":
+        if self._pacer.phases.current != "waiting":
             ops: list[LiveOp] = []
             answer = snapshot.text + tool_calls_markdown(snapshot)
             sources: tuple[tuple[Stream, str], ...] = (("think", snapshot.reasoning), ("answer", answer))
@@ -319,8 +312,7 @@ class WidgetView:
                 msg["ops"] = ops
         if msg:
             self._widget.send(msg)
-            cost = self._clock() - now
-            self._next = now + max(self._interval, RENDER_SHARE * cost)
+            self._pacer.sent(now)
 
 
 def tool_calls_markdown(snapshot: TurnSnapshot) -> str:

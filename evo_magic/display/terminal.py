@@ -40,6 +40,32 @@ class Phases:
         return self.current
 
 
+class Pacer:
+    """When a live view sends next: a phase change at once, else ``interval`` after the last
+    send, or ``share`` times that send's cost when longer (so a costly render cannot eat the
+    kernel). There is no timer: what arrives meanwhile goes out with a later update."""
+
+    def __init__(self, clock: Callable[[], float], interval: float, share: float = 0.0) -> None:
+        self.phases = Phases()
+        self._clock = clock
+        self._interval = interval
+        self._share = share
+        self._next = -math.inf  # clock time of the next allowed send
+
+    def due(self, snapshot: TurnSnapshot) -> tuple[float, Phase | None] | None:
+        """``(now, the new phase or None)`` when the view should send now, else None."""
+        phase = self.phases.observe(snapshot)
+        now = self._clock()
+        if phase is None and now < self._next:
+            return None
+        return now, phase
+
+    def sent(self, at: float) -> None:
+        """A send that began at clock time ``at`` has ended."""
+        cost = self._clock() - at if self._share else 0.0
+        self._next = at + max(self._interval, self._share * cost)
+
+
 class TextView:
     """Terminal IPython: new characters to ``out`` (stdout) as they arrive, then the footer.
 
@@ -63,27 +89,21 @@ class TextView:
         self._out = out if out is not None else sys.stdout
         self._choices = choices
         self._labelled = choices <= 1
-        self._clock = clock
-        self._interval = interval
         if color is None:
             isatty = getattr(self._out, "isatty", None)
             color = bool(isatty()) if callable(isatty) else False
         self._color = color
-        self._phases = Phases()
+        self._pacer = Pacer(clock, interval)
         self._reasoning = 0  # characters written
         self._text = 0
-        self._next = -math.inf
         self._done = False
 
     def update(self, snapshot: TurnSnapshot) -> None:
         """Write the new characters (at most every ``interval``; a phase change at once)."""
-        if self._done:
+        due = None if self._done else self._pacer.due(snapshot)
+        if due is None:
             return
-        phase = self._phases.observe(snapshot)
-        now = self._clock()
-        if phase is None and now < self._next:
-            return
-        self._next = now + self._interval
+        self._pacer.sent(due[0])
         if self._write_new(snapshot):
             self._out.flush()
 
@@ -132,4 +152,4 @@ class TextView:
         return wrote
 
 
-__all__ = ["TEXT_INTERVAL", "Phases", "TextView"]
+__all__ = ["TEXT_INTERVAL", "Pacer", "Phases", "TextView"]
