@@ -49,7 +49,7 @@ def remembered_secrets() -> tuple[str, ...]:
     return tuple(_SECRETS)
 
 
-def _mask(text: str, secrets: Iterable[str | None]) -> str:
+def mask_secrets(text: str, secrets: Iterable[str | None]) -> str:
     """Each secret (of 4 characters or more) in ``text`` shown as ``****`` and its last four."""
     for secret in secrets:
         if secret and len(secret) >= 4:
@@ -61,13 +61,13 @@ def scrub(text: str) -> str:
     """User text as it may be sent and kept: every remembered secret masked (a traceback in
     ``%deepseek fix`` or an interpolated value may hold the key), lone surrogates (which UTF-8
     cannot encode) replaced by U+FFFD. Nothing else changes."""
-    return _SURROGATES.sub("\ufffd", _mask(text, _SECRETS))
+    return _SURROGATES.sub("\ufffd", mask_secrets(text, _SECRETS))
 
 
 def redact(text: str, *secrets: str | None) -> str:
     """Remove every given or remembered secret and anything shaped like an API key from ``text``
     (and lone surrogates a server may quote, which no front end can show)."""
-    masked = _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", _mask(text, (*secrets, *_SECRETS)))
+    masked = _KEY_SHAPES.sub(lambda m: (m.group(1) or "") + "****", mask_secrets(text, (*secrets, *_SECRETS)))
     return _SURROGATES.sub("\ufffd", masked)
 
 

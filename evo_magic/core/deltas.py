@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar, cast
 
-from ..errors import remembered_secrets, scrub
+from ..errors import mask_secrets, remembered_secrets
 from .events import Event, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
 
 if TYPE_CHECKING:
@@ -163,16 +163,29 @@ def _start_of_secret(text: str, secrets: Iterable[str]) -> int:
     return longest
 
 
-class SecretMask(DeltaFilter):
-    """Masks every remembered secret (those known when it is made) in the model's output, as
-    :func:`~evo_magic.errors.scrub` masks user text, whatever deltas it is split across."""
+def _heads(secret: str) -> tuple[str, tuple[str, ...]]:
+    """What a quick check looks for: the secret's first (up to) four characters anywhere, and
+    its shorter starts at the end. Text with none of them neither holds the secret nor ends
+    with a start of it (a longer start would contain the four)."""
+    k = min(len(secret), 4)
+    return secret[:k], tuple(secret[:i] for i in range(1, k))
 
-    def __init__(self) -> None:
+
+class SecretMask(DeltaFilter):
+    """Masks every remembered secret (those known when it is made, or ``secrets``) in the
+    model's output, as :func:`~evo_magic.errors.scrub` masks user text, whatever deltas it is
+    split across."""
+
+    def __init__(self, secrets: Iterable[str] | None = None) -> None:
         super().__init__()
-        self._secrets = remembered_secrets()
+        self._secrets = tuple(s for s in (remembered_secrets() if secrets is None else secrets) if s)
+        self._heads = [_heads(s) for s in self._secrets]
 
     def passes(self, text: str) -> bool:
-        return not self._secrets or (not _start_of_secret(text, self._secrets) and not self._within(text))
+        for head, starts in self._heads:  # C-speed string checks: the common delta ends here
+            if head in text or (starts and text.endswith(starts)):
+                return not _start_of_secret(text, self._secrets) and not self._within(text)
+        return True
 
     def _within(self, text: str) -> bool:
         return any(secret in text for secret in self._secrets)
@@ -180,7 +193,7 @@ class SecretMask(DeltaFilter):
     def text(self, key: _Key, text: str) -> str:
         if self._held:
             text = self._held.pop(key, "") + text
-        text = scrub(text) if self._within(text) else text
+        text = mask_secrets(text, self._secrets) if self._within(text) else text
         keep = _start_of_secret(text, self._secrets)
         if keep:
             self._held[key] = text[-keep:]

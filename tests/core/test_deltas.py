@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from evo_magic.core.deltas import SecretMask
+from evo_magic.core.deltas import SecretMask, _start_of_secret
 from evo_magic.core.events import Event, Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
 from evo_magic.core.snapshot import TurnSnapshot, accumulate
 from evo_magic.errors import remember_secret, scrub
@@ -128,3 +130,15 @@ def test_only_a_tail_that_could_start_the_key_is_held_back() -> None:
     assert mask.feed([Finished("stop")]) == [Finished("stop")]
     assert mask.flush() == [TextDelta("evl"), ReasoningDelta("evlk_", block=1), ToolCallDelta(0, arguments="evlk")]
     assert mask.flush() == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    secrets=st.lists(st.text("abk-", min_size=1, max_size=10), min_size=1, max_size=3),
+    text=st.text("abk-x ", max_size=30),
+)
+def test_the_masks_quick_check_lets_through_exactly_the_text_that_needs_nothing(secrets: list[str], text: str) -> None:
+    """The hot path (one call per streamed delta) agrees with the definition: no secret in the
+    text, and no end of it that could start one."""
+    exact = not any(s in text for s in secrets) and not _start_of_secret(text, secrets)
+    assert SecretMask(secrets).passes(text) == exact
