@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,10 @@ def imported_by_load_ext() -> set[str]:
         "ip.extension_manager.load_extension('evo_magic')\n"
         "print(' '.join(sorted(set(sys.modules) - before)))\n"
     )
-    # cwd: import this checkout's evo_magic, not an installed copy
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent)
+    # cwd: import this checkout's evo_magic, not an installed copy; without the warm-up thread
+    # (notebook/warmup.py), which imports the heavy modules right after, off the critical path
+    env = {**os.environ, "EVO_MAGIC_WARMUP": "0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=PKG.parent, env=env)
     return set(out.stdout.split())
 
 

@@ -456,3 +456,22 @@ def test_an_unexpected_failure_while_sending_keeps_the_key_out_of_every_frame() 
     assert err.__suppress_context__ and err.__cause__ is None  # httpx's frames are not shown
     verbose = frames_and_locals(err, skip=1)  # from the transport down (this test holds the key)
     assert "headers = Headers(" in verbose and key not in verbose and "0a1b2c3d4e5f" not in verbose
+
+
+def test_every_client_shares_one_tls_context_built_as_httpx_builds_its_default(monkeypatch) -> None:
+    """Loading the CA bundle costs ~40 ms: once per process (the warm-up builds it after
+    %load_ext), not once per transport; httpx's own default (certifi, SSL_CERT_FILE)."""
+    from evo_magic.batch.lanes import LaneTransport
+    from evo_magic.transport import tls_context
+
+    built: list[object] = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: built.append(k) or real(*a, **k))
+    tls_context.cache_clear()
+    first = Transport(Endpoint(("https://a.example",), Secret(TOKEN)))
+    second = Transport(Endpoint(("https://b.example",), Secret(TOKEN)))
+    lanes = LaneTransport()
+    assert lanes._lane(0)._pool._ssl_context is tls_context()
+    for t in (first, second):
+        assert t.client._transport._pool._ssl_context is tls_context()
+    assert len(built) == 1

@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._version import __version__
+from ..transport import tls_context
 
 HEAD_LIMIT = 1 << 16  # bytes of status line and headers
 DECODERS = {b"gzip": 16 + zlib.MAX_WBITS, b"deflate": zlib.MAX_WBITS}
@@ -167,7 +168,6 @@ class Wire:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self._lanes: dict[tuple[int, str], _Connection] = {}
-        self._tls: ssl.SSLContext | None = None
         self.opened = 0  # connections made (a test reads it)
 
     async def send(self, lane: int, base: str, path: str, payload: bytes) -> Answer:
@@ -189,13 +189,11 @@ class Wire:
 
     async def _open(self, parts: Any) -> _Connection:
         secure = parts.scheme == "https"
-        if secure and self._tls is None:
-            self._tls = ssl.create_default_context()
         host, port = parts.hostname or "", parts.port or (443 if secure else 80)
         try:
             async with _deadline(self.connect_timeout):
                 reader, writer = await asyncio.open_connection(
-                    host, port, ssl=self._tls if secure else None, server_hostname=host if secure else None,
+                    host, port, ssl=tls_context() if secure else None, server_hostname=host if secure else None,
                     limit=HEAD_LIMIT,
                 )  # fmt: skip
         except TimeoutError:

@@ -11,12 +11,12 @@ cost is constant, ~1 ms a request. A request names its lane in ``request.extensi
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Mapping
 
 import httpx
 
 from .._version import __version__
+from ..transport import tls_context
 
 LANE = "lane"  # the request extension that names the lane
 
@@ -26,16 +26,13 @@ class LaneTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, connect_timeout: float = 10.0) -> None:
         self._lanes: dict[int, httpx.AsyncHTTPTransport] = {}
-        self._tls: ssl.SSLContext | None = None
         self._connect_timeout = connect_timeout
 
     def _lane(self, index: int) -> httpx.AsyncHTTPTransport:
         lane = self._lanes.get(index)
         if lane is None:
-            if self._tls is None:
-                self._tls = ssl.create_default_context()
             limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=300)
-            lane = self._lanes[index] = httpx.AsyncHTTPTransport(verify=self._tls, limits=limits)
+            lane = self._lanes[index] = httpx.AsyncHTTPTransport(verify=tls_context(), limits=limits)
         return lane
 
     @property

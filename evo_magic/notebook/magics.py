@@ -12,6 +12,7 @@ call); API failures render inside the answer's output and end the cell with a on
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -19,11 +20,12 @@ from IPython.display import display
 from traitlets import TraitError, observe, validate
 
 from ..core.options import MODELS
+from ..display.live import auto_mode
 from ..display.notices import Notice
 from ..errors import EvoMagicError
 from ..runtime import Runtime, root
 from . import args as magic_args
-from . import settings
+from . import settings, warmup
 from .cell import CellMagic, LastError
 from .commands import LineCommands
 from .continuing import ContinueCommand
@@ -192,7 +194,8 @@ DeepSeekMagics.deepseek.__doc__ = HELP
 
 def register(ipython: Any) -> DeepSeekMagics:
     """Load the extension into ``ipython``: the magics, the error tracking for ``{Err}``, the
-    empty-body input transformer, and the kernel's runtime (notices shown in the cell)."""
+    empty-body input transformer, and the kernel's runtime (notices shown in the cell); then
+    the heavy imports start in the background (:mod:`~evo_magic.notebook.warmup`)."""
     runtime = root()
     runtime.accounting.user_ns, runtime.accounting.show = ipython.user_ns, display
     try:
@@ -206,6 +209,7 @@ def register(ipython: Any) -> DeepSeekMagics:
         ipython.input_transformers_cleanup.append(magic_args.empty_body)
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
+    warmup.start(os.environ, auto_mode())
     return magics
 
 
