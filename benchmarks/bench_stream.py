@@ -21,9 +21,11 @@ answer character; %load_ext < 100 ms.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +40,9 @@ sys.path.insert(0, str(ROOT))
 from tests.kernel.harness import Kernel  # noqa: E402
 
 KEY = "bench-key-0000"
+# The kernels inherit it: their requests (answered by the emulator, but sent to a URL that looks
+# real) are recorded in a throwaway ledger, never in the user's.
+os.environ["EVO_MAGIC_HOME"] = tempfile.mkdtemp(prefix="evo-bench-stream-")
 
 
 @contextmanager
