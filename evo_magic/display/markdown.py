@@ -29,7 +29,7 @@ import html
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 from urllib.parse import unquote
 
 from .closing import LINE_BREAK, close_markdown
@@ -318,9 +318,8 @@ class MarkdownStream:
         old_tail = self._tail_html
         moved = 0
         committed: tuple[str, ...] = ()
-        cut = self._commit_point(source)
+        cut, block = self._commit(source)
         if cut > self._committed:
-            block = render_markdown(source[self._committed : cut], self._references)
             self._committed = cut
             if old_tail.startswith(block):
                 moved, old_tail = utf16_len(block), old_tail[len(block) :]
@@ -333,21 +332,47 @@ class MarkdownStream:
         keep = same if new_tail.isascii() else utf16_len(new_tail[:same])
         return Delta(moved, committed, keep, new_tail[same:])
 
-    def _commit_point(self, source: str) -> int:
-        """Source offset of the start of the last top-level block in the complete lines of the
-        tail (a line that is still being written could change how the lines before it parse)."""
+    def _commit(self, source: str) -> tuple[int, str]:
+        """Where the committed part of ``source`` now ends, and the HTML of what it gains: all
+        before the last top-level block of the tail's complete lines (a line still being
+        written could change how the lines before it parse). The tail's complete lines are
+        parsed once; the blocks before the last are rendered from that parse (so they are
+        not parsed again), with the link definitions they hold joining the carried ones."""
         complete = source.rfind("\n", self._committed) + 1
         if complete <= self._checked:
-            return self._committed
+            return self._committed, ""
         self._checked = complete
         text = source[self._committed : complete]
         tokens: list[Token] = []
         md = _md()
-        md.block.parse(LINE_BREAK.sub("\n", text).replace("\0", "\ufffd"), md, {"references": {}}, tokens)
-        starts = [t.map[0] for t in tokens if t.level == 0 and t.nesting >= 0 and t.map]
+        found: dict[str, Any] = {}  # label -> {"href", "title", "map": [first line, end]}
+        md.block.parse(LINE_BREAK.sub("\n", text).replace("\0", "\ufffd"), md, {"references": found}, tokens)
+        starts = [i for i, t in enumerate(tokens) if t.level == 0 and t.nesting >= 0 and t.map]
         if len(starts) < 2:
-            return self._committed
-        return self._committed + _line_offset(text, starts[-1])
+            return self._committed, ""
+        last = tokens[starts[-1]]
+        assert last.map is not None
+        for label, ref in found.items():  # the definitions in the committed blocks (first one wins)
+            if ref["map"][0] < last.map[0]:
+                self._references.setdefault(label, ref)
+        return self._committed + _line_offset(text, last.map[0]), _render_tokens(tokens[: starts[-1]], self._references)
+
+
+def _render_tokens(tokens: list[Token], references: References) -> str:
+    """HTML of parsed block tokens, as :func:`render_markdown` gives it for their source: the
+    core rules after the block parse (inline, text join) run on them, then the renderer, code
+    highlighted."""
+    from markdown_it.rules_core import StateCore, block
+
+    md = _md()
+    env: EnvType = {"references": references, "highlight": True}
+    state = StateCore("", md, env)
+    state.tokens = tokens
+    rules = md.core.ruler.getRules("")
+    for rule in rules[rules.index(block) + 1 :]:
+        rule(state)
+    rendered: str = md.renderer.render(state.tokens, md.options, env)
+    return rendered
 
 
 def _line_offset(text: str, line: int) -> int:

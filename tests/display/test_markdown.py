@@ -437,6 +437,29 @@ def test_stream_replay_matches_rendering_at_every_step() -> None:
         assert "".join(state["blocks"]) + render_markdown(doc[stream.committed :]) == render_markdown(doc), trial
 
 
+LINKED = [*PIECES, "[r{n}]: https://example.org/{n}\n", "see [r{n}] and [r3] and [r7]\n", "[r3]: /three 'Three'\n"]
+
+
+def test_committed_blocks_resolve_links_as_the_carried_definitions_say() -> None:
+    """Each committed part renders as its source does with the definitions of the parts before
+    it and its own (the live view parses the tail once and renders the committed blocks from
+    that parse; a definition in the part still open is not used early)."""
+    rng, resolved = random.Random(20261130), 0
+    for trial in range(examples(150)):
+        doc = "".join(rng.choice(LINKED).format(n=rng.randint(0, 9)) for _ in range(rng.randint(1, 40)))
+        stream, state, pos, cuts = MarkdownStream(), {"blocks": [], "tail": ""}, 0, [0]
+        while pos < len(doc):
+            pos = min(len(doc), pos + rng.choice([1, 3, 11, 60]))
+            replay(state, stream.update(doc[:pos]))
+            if stream.committed != cuts[-1]:
+                cuts.append(stream.committed)
+        carried: dict[str, dict[str, str]] = {}
+        parts = [render_markdown(doc[a:b], carried) for a, b in itertools.pairwise(cuts)]
+        assert "".join(state["blocks"]) == "".join(parts), trial
+        resolved += "".join(parts).count('href="')
+    assert resolved > 0  # the documents do use their definitions
+
+
 def test_stream_commits_only_finished_blocks() -> None:
     stream = MarkdownStream()
     stream.update("foo\n***")  # still "foo" + <hr>, but the last line may become "***x"
