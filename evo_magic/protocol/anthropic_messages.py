@@ -32,7 +32,7 @@ from ..core.messages import Message
 from ..core.options import RequestOptions
 from ..core.usage import Usage
 from ..errors import ProtocolError, error_from_body
-from .body import MALFORMED, decode_body, prefix_last, text_of
+from .body import MALFORMED, decode_body, loads_event, prefix_last, text_of
 
 PATH = "/v1/messages"
 DEFAULT_MAX_TOKENS = 32_000
@@ -202,7 +202,7 @@ class StreamParser:
         if self.done or not data.strip():
             return []
         try:
-            event = json.loads(data)
+            event = loads_event(data.strip())
         except MALFORMED:
             return [StreamFailed(ProtocolError(f"malformed event from the server: {data[:80]!r}"))]
         if isinstance(event, Mapping):

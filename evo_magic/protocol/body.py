@@ -14,6 +14,19 @@ from ..errors import OptionError, ProtocolError
 MALFORMED = (TypeError, ValueError, AttributeError, ArithmeticError, RecursionError)
 
 
+_RAW_DECODE = json.JSONDecoder().raw_decode
+
+
+def loads_event(text: str) -> Any:
+    """One streamed event's JSON (``text`` stripped), as :func:`json.loads` reads it, without
+    its whitespace checks: the hot path, one call per token. Data after the value is an error,
+    as there."""
+    value, end = _RAW_DECODE(text)
+    if end != len(text):
+        raise ValueError(f"extra data after the JSON value, at {end}")
+    return value
+
+
 def decode_body(body: bytes | str | Mapping[str, Any]) -> Mapping[str, Any]:
     """A non-streamed JSON body as a mapping; leading blank lines (queue keep-alives) are fine."""
     if isinstance(body, (bytes, str)):

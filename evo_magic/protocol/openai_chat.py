@@ -14,7 +14,6 @@ tool calls accumulate by ``index``; everything after ``[DONE]`` is ignored; an i
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeAlias
 
@@ -34,7 +33,7 @@ from ..core.messages import Message
 from ..core.options import LEGACY_THINKING, RequestOptions
 from ..core.usage import Usage
 from ..errors import ProtocolError, error_from_body
-from .body import MALFORMED, decode_body, prefix_last, text_of
+from .body import MALFORMED, decode_body, loads_event, prefix_last, text_of
 
 PATH = "/v1/chat/completions"
 
@@ -184,7 +183,7 @@ class StreamParser:
             self.done = True
             return []
         try:
-            chunk = json.loads(text)
+            chunk = loads_event(text)
         except MALFORMED:
             snippet = text[:80]
             return [StreamFailed(ProtocolError(f"malformed event from the server: {snippet!r}"))]
