@@ -97,3 +97,18 @@ def test_chart_money_labels_use_format_money() -> None:
     texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
     assert texts[:2] == [format_money(Decimal("1234.50001")), "$0.00"] == ["$1,234.50", "$0.00"]
     assert texts[2:] == ["2026-06-10 09:04", "2026-06-12 09:04 UTC"]
+
+
+def test_a_span_inside_one_minute_reads_at_that_minute() -> None:
+    """Requests seconds apart print the same minute: "at 09:04 UTC", never "from 09:04 to 09:04"."""
+    points = [(AT, Decimal("0.01")), (AT + timedelta(seconds=40), Decimal("0.02"))]
+    s = series(points)
+    assert summary(s) == "Spend over time: $0.03 in 2 requests at 2026-06-10 09:04 UTC"
+    root = ET.fromstring(spend_chart_svg(points))
+    assert [t.text for t in root.iter(f"{SVG}text")][2:] == ["2026-06-10 09:04 UTC"]
+    assert sparkline(points, width=4) == "▅▁▁█ 2026-06-10 09:04 UTC"
+    bucketed = series(points, max_points=1)
+    assert [st.label for st in bucketed.steps] == ["2026-06-10 09:04 UTC"]
+    wider = series([(AT, Decimal("0.01")), (AT + timedelta(seconds=70), Decimal("0.02"))], max_points=1)
+    assert summary(wider).endswith("from 2026-06-10 09:04 to 09:05 UTC (summed into 1 intervals)")
+    assert [st.label for st in wider.steps] == ["2026-06-10 09:04 to 09:05 UTC"]
