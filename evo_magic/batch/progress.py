@@ -26,6 +26,11 @@ from typing import Any, Literal, Protocol
 from ..display.money import format_money
 
 REDRAW_S = 0.25
+# A rate (and the time left) is shown once this run's own requests have answered this many rows
+# over at least this long since its first request went out: earlier, one wave of answers over the
+# time spent reading kept ones read as a fraction of the run's pace ("11 s left" for a 5 s run).
+RATE_AFTER_ROWS = 3
+RATE_AFTER_S = 1.0
 ProgressMode = Literal["auto", "widget", "text", "none"]
 
 
@@ -43,7 +48,9 @@ class Counts:
     cost: Decimal = Decimal(0)
     unknown_cost: int = 0
     started: float = field(default_factory=time.monotonic)
+    first_sent: float | None = None  # when this run's first request went out (the rate's clock)
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     @property
     def left(self) -> int:
@@ -51,13 +58,22 @@ class Counts:
 
     @property
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return self.clock() - self.started
+
+    def sent(self) -> None:
+        """A request of this run went out: the first one starts the rate's clock."""
+        if self.first_sent is None:
+            self.first_sent = self.clock()
 
     @property
     def rate(self) -> float | None:
-        """Rows answered by requests per second."""
+        """Rows answered by this run's requests per second since its first request; None until
+        :data:`RATE_AFTER_ROWS` rows over :data:`RATE_AFTER_S` say it."""
         asked = self.done + self.failed - self.kept
-        return asked / self.elapsed if asked > 0 and self.elapsed > 0 else None
+        if self.first_sent is None or asked < RATE_AFTER_ROWS:
+            return None
+        seconds = self.clock() - self.first_sent
+        return asked / seconds if seconds >= RATE_AFTER_S else None
 
     @property
     def seconds_left(self) -> float | None:

@@ -15,7 +15,7 @@ from evo_magic.batch.progress import INTERRUPT_HINT, Coalesced, Counts, TextProg
 
 def test_the_line_says_done_failed_left_rate_tokens_cache_cost_and_time_left() -> None:
     c = Counts(1000, done=412, failed=3, tokens_in=51_204, tokens_out=2_060, cache_hit_tokens=44_000,
-               cost=Decimal("0.0061"), started=time.monotonic() - 4.15)  # fmt: skip
+               cost=Decimal("0.0061"), first_sent=time.monotonic() - 4.15)  # fmt: skip
     line = c.line()
     assert line.startswith("412 done · 3 failed · 585 left · 100.0 rows/s · 51,204 tokens in (86% cached), 2,060 out")
     assert "$0.0061" in line and line.endswith("6 s left")
@@ -23,8 +23,44 @@ def test_the_line_says_done_failed_left_rate_tokens_cache_cost_and_time_left() -
 
 
 def test_rows_answered_earlier_do_not_count_in_the_rate() -> None:
-    c = Counts(100, done=60, kept=50, started=time.monotonic() - 1.0)
+    c = Counts(100, done=60, kept=50, first_sent=time.monotonic() - 1.0)
     assert c.rate is not None and 9 < c.rate < 10.5
+
+
+class Clock:
+    """A fake ``time.monotonic``: it moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_resumed_run_shows_no_rate_or_time_left_until_its_own_answers_give_one() -> None:
+    """Reading 900 kept answers took 5 s before the first request went out; the first answers
+    came 0.2 s after it. The rate counts from the first request, once a few answers and a second
+    are in: no "11 s left" at first for a run that ends in 2 s."""
+    clock = Clock()
+    c = Counts(1000, done=900, kept=900, clock=clock, started=clock())
+    clock.now += 5.0
+    c.sent()
+    clock.now += 0.2
+    c.done += 16
+    assert c.rate is None and c.seconds_left is None
+    assert c.line() == "916 done · 0 failed · 84 left · 0 tokens in, 0 out · $0.00"
+    clock.now += 0.8
+    c.done += 64
+    c.sent()  # later requests do not move the run's clock
+    assert c.rate == pytest.approx(80.0) and c.seconds_left == pytest.approx(0.25)
+    assert " · 80.0 rows/s · " in c.line() and c.line().endswith(" · 0 s left")
+    quick = Counts(10, clock=clock, started=clock())
+    quick.sent()
+    clock.now += 1.5
+    quick.done = progress.RATE_AFTER_ROWS - 1
+    assert quick.rate is None  # a second, but too few answers to say
+    quick.done += 1
+    assert quick.rate == pytest.approx(progress.RATE_AFTER_ROWS / 1.5)
 
 
 class Drawn:
@@ -75,7 +111,7 @@ def test_tqdm_shows_the_runs_own_rate_and_time_left_not_its_own_from_resumed_row
     pytest.importorskip("tqdm")
     out = io.StringIO()
     view = TextProgress(300, stream=out)
-    counts = Counts(300, done=137, kept=130, started=time.monotonic() - 1.0)
+    counts = Counts(300, done=137, kept=130, first_sent=time.monotonic() - 1.0)
     view.draw(counts)
     view.close(counts, "300 rows: 137 answered")
     last = out.getvalue().rstrip("\n").split("\r")[-1]
