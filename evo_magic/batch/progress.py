@@ -31,6 +31,7 @@ REDRAW_S = 0.25
 # time spent reading kept ones read as a fraction of the run's pace ("11 s left" for a 5 s run).
 RATE_AFTER_ROWS = 3
 RATE_AFTER_S = 1.0
+MONEY_WIDTH = len("<$0.0001")  # the cost so far, padded: the same width up to $9,999.99
 ProgressMode = Literal["auto", "widget", "text", "none"]
 
 
@@ -100,7 +101,8 @@ class Counts:
             parts.append(f"{self.rate:,.1f} rows/s")
         share = "" if self.cache_hit_share is None else f" ({self.cache_hit_share:.0%} cached)"
         parts.append(f"{self.tokens_in:,} tokens in{share}, {self.tokens_out:,} out")
-        parts.append(format_money(self.cost) + (f" + {self.unknown_cost} unknown" if self.unknown_cost else ""))
+        money = format_money(self.cost, fixed=True).rjust(MONEY_WIDTH)  # one width as it grows: no jitter
+        parts.append(money + (f" + {self.unknown_cost} unknown" if self.unknown_cost else ""))
         if self.seconds_left is not None and self.left:
             parts.append(f"{_duration(self.seconds_left)} left")
         return " · ".join(parts)
@@ -187,6 +189,10 @@ Clicks = Callable[[Any], bool]  # routes a widget's clicks past the running cell
 INTERRUPT_HINT = "to stop: interrupt the kernel (■); finished rows are kept"
 
 
+# the line's padding is kept and its digits are of one width, so its figures do not shift as they grow
+_FIGURES = "font-size:90%;white-space:pre-wrap;font-variant-numeric:tabular-nums"
+
+
 class WidgetProgress:
     """A progress bar, the figures and a Stop button (ipywidgets), in the running cell.
 
@@ -209,7 +215,7 @@ class WidgetProgress:
     def draw(self, counts: Counts) -> None:
         self.bar.value = counts.done + counts.failed
         state = " — stopping…" if counts.stopping else ""
-        self.text.value = f"<span style='font-size:90%'>{escape(counts.line())}{state}</span>"
+        self.text.value = f"<span style='{_FIGURES}'>{escape(counts.line())}{state}</span>"
         if counts.stopping:
             self.button.disabled = True
 

@@ -11,6 +11,7 @@ import pytest
 
 from evo_magic.batch import progress
 from evo_magic.batch.progress import INTERRUPT_HINT, Coalesced, Counts, TextProgress, WidgetProgress
+from evo_magic.display.money import format_money
 
 
 def test_the_line_says_done_failed_left_rate_tokens_cache_cost_and_time_left() -> None:
@@ -19,12 +20,26 @@ def test_the_line_says_done_failed_left_rate_tokens_cache_cost_and_time_left() -
     line = c.line()
     assert line.startswith("412 done · 3 failed · 585 left · 100.0 rows/s · 51,204 tokens in (86% cached), 2,060 out")
     assert "$0.0061" in line and line.endswith("6 s left")
-    assert Counts(10).line() == "0 done · 0 failed · 10 left · 0 tokens in, 0 out · $0.00"
+    assert Counts(10).line() == "0 done · 0 failed · 10 left · 0 tokens in, 0 out ·  $0.0000"
 
 
 def test_rows_answered_earlier_do_not_count_in_the_rate() -> None:
     c = Counts(100, done=60, kept=50, first_sent=time.monotonic() - 1.0)
     assert c.rate is not None and 9 < c.rate < 10.5
+
+
+def test_the_money_keeps_its_width_as_it_grows() -> None:
+    """$0.0008 -> $0.0030 -> $0.0123 -> $1.25: one width, so the tqdm and widget lines hold still."""
+    c = Counts(100, tokens_in=1, tokens_out=1)
+    shown = []
+    for cost in ("0", "0.00004", "0.0008", "0.003", "0.0123", "0.12", "0.5", "1.25", "12.5", "999.99"):
+        c.cost = Decimal(cost)
+        money = c.line().split(" · ")[4]
+        assert money.strip() == format_money(c.cost, fixed=True)
+        shown.append(money)
+    assert {len(m) for m in shown} == {progress.MONEY_WIDTH}, shown
+    c.unknown_cost = 2
+    assert c.line().split(" · ")[4] == " $999.99 + 2 unknown"
 
 
 class Clock:
@@ -48,7 +63,7 @@ def test_a_resumed_run_shows_no_rate_or_time_left_until_its_own_answers_give_one
     clock.now += 0.2
     c.done += 16
     assert c.rate is None and c.seconds_left is None
-    assert c.line() == "916 done · 0 failed · 84 left · 0 tokens in, 0 out · $0.00"
+    assert c.line() == "916 done · 0 failed · 84 left · 0 tokens in, 0 out ·  $0.0000"
     clock.now += 0.8
     c.done += 64
     c.sent()  # later requests do not move the run's clock
@@ -128,6 +143,8 @@ def test_the_widget_keeps_its_stop_button_only_when_its_clicks_can_reach_a_runni
     counts = Counts(5)
     live = WidgetProgress(counts, clicks=lambda button: True)
     assert live.live and live.button in shown[0].children[0].children
+    live.draw(counts)
+    assert "white-space:pre-wrap" in live.text.value and "tabular-nums" in live.text.value  # money padding holds
     live.button.click()
     assert counts.stopping
     blocked = WidgetProgress(Counts(5), clicks=lambda button: False)
