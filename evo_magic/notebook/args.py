@@ -139,6 +139,11 @@ def cell_parser() -> MagicArgumentParser:
     return p
 
 
+def is_cell_option(word: str) -> bool:
+    """Whether ``word`` is an option of a ``%%deepseek`` cell (``--map``, ``-m``, ``--max-tokens=9``)."""
+    return word.split("=", 1)[0] in cell_parser()._option_string_actions
+
+
 def overrides(args: Any) -> dict[str, Any]:
     """Request options named on the cell line (None: not given)."""
     choice = args.tool_choice

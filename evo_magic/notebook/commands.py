@@ -15,7 +15,7 @@ from ..display.notices import Notice, Table
 from ..errors import ConfigError, EvoMagicError, OptionError
 from ..ledger.pricing import format_money
 from . import continuing, settings
-from .args import session_parser, split
+from .args import is_cell_option, session_parser, split
 from .provenance import Marked
 
 if TYPE_CHECKING:
@@ -109,6 +109,11 @@ class LineCommands:
         command, rest = words[0], words[1:]
         handler = getattr(self, f"_cmd_{command}", None)
         if command not in LINE_COMMANDS or handler is None:
+            if is_cell_option(command):  # %deepseek --map df
+                raise UsageError(
+                    f"'{command}' is an option of a %%deepseek cell: write %%deepseek {line.strip()} on a cell's "
+                    "first line, the prompt below it"
+                )
             import difflib
 
             close = difflib.get_close_matches(command, LINE_COMMANDS, n=1)
