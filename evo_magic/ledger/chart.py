@@ -115,7 +115,7 @@ def summary(s: Series, subject: str = "") -> str:
     text = f"{head}: {spent} in {plural(s.requests, 'request')} {when}"
     if s.unknown:
         text += f"; {s.unknown} with unknown cost, not plotted"
-    if s.bucketed:
+    if s.bucketed and s.drawable:  # the chart's intervals: none without a chart
         text += f" (summed into {len(s.steps)} intervals)"
     return text
 
