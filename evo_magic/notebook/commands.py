@@ -245,8 +245,11 @@ class LineCommands:
             self.budget = float(rest[0].lstrip("$"))
         except ValueError:
             raise UsageError(f"the budget is an amount in USD like 2.00, not {rest[0]!r}") from None
-        except TraitError as exc:  # nan, inf, negative or zero
-            raise UsageError(str(exc)) from None
+        except TraitError:  # nan, inf, negative or zero
+            raise UsageError(
+                f"the budget must be a positive amount of USD like 2.00, not {rest[0]!r}; "
+                "%deepseek budget off removes the limit"
+            ) from None
         amount = format_money(Decimal(str(self.budget)))
         return Notice(f"Budget for this notebook: {amount}; a warning from 80 %, requests past it are refused.")
 

@@ -172,6 +172,8 @@ def test_budget_must_be_a_positive_finite_amount(shell: InteractiveShell, amount
     with pytest.raises(UsageError) as info:
         shell.run_line_magic("deepseek", f"budget {amount}")
     assert "\n" not in str(info.value) and "positive amount of USD" in str(info.value)
+    # the line command's words, not the Python API's: "(None: no limit)" meant nothing here
+    assert "None" not in str(info.value) and str(info.value).endswith("; %deepseek budget off removes the limit")
     assert magics_of(shell).budget is None
     from evo_magic.runtime import root
     assert root().accounting.budget is None
