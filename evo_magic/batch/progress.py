@@ -180,6 +180,8 @@ class TextProgress:
         if self.bar is not None:
             self.draw(counts)
             self.bar.close()
+            self.stream.write(final + "\n")  # the closing line under the bar, as the widget ends
+            self.stream.flush()
             return
         self.stream.write("\r" + final + "\n")
         self.stream.flush()

@@ -129,9 +129,10 @@ def test_tqdm_shows_the_runs_own_rate_and_time_left_not_its_own_from_resumed_row
     counts = Counts(300, done=137, kept=130, first_sent=time.monotonic() - 1.0)
     view.draw(counts)
     view.close(counts, "300 rows: 137 answered")
-    last = out.getvalue().rstrip("\n").split("\r")[-1]
-    assert "137/300" in last and "46%" in last and "row/s" not in last, last
-    assert "<" not in last and last.rstrip().endswith(" s left]"), last  # no tqdm ETA: the run's time left
+    bar, final = out.getvalue().rstrip("\n").split("\r")[-1].split("\n")[-2:]
+    assert "137/300" in bar and "46%" in bar and "row/s" not in bar, bar
+    assert "<" not in bar and bar.rstrip().endswith(" s left]"), bar  # no tqdm ETA: the run's time left
+    assert final == "300 rows: 137 answered"  # the closing line, as the widget and the plain line end
 
 
 def test_the_widget_keeps_its_stop_button_only_when_its_clicks_can_reach_a_running_cell(
