@@ -89,7 +89,7 @@ class CellMagic:
         def _fim(self, args: Any, body: str) -> Any: ...
 
     def _cell(self, line: str, cell: str) -> Any:
-        args = magic_args.cell_parser().parse_args(magic_args.split(line))
+        args = magic_args.parse_cell(magic_args.split(line))
         if args.fim:  # the body is code with a <FILL> marker (notebook/fim.py)
             self._fim(args, cell)
             return

@@ -206,9 +206,9 @@ class LineCommands:
 
     def _cmd_fix(self, rest: list[str]) -> Any:
         """Explain the last exception and put a corrected cell below."""
-        from .args import cell_parser
+        from .args import parse_cell
 
-        args = cell_parser().parse_args(rest)
+        args = parse_cell(rest)
         args.fix = True
         self._ask(args, self._fix_prompt(""))  # the live view shows the answer
 
