@@ -173,6 +173,7 @@ class Engine:
                     outcome.drained = True
                 elif isinstance(item, str):  # a request went out (its started row is written)
                     self.requests += 1
+                    self.counts.sent()
                 else:
                     ask = by_key[str(item.key)]
                     retry = self._settle(ask, item)

@@ -26,6 +26,12 @@ from typing import Any, Literal, Protocol
 from ..display.money import format_money
 
 REDRAW_S = 0.25
+# A rate (and the time left) is shown once this run's own requests have answered this many rows
+# over at least this long since its first request went out: earlier, one wave of answers over the
+# time spent reading kept ones read as a fraction of the run's pace ("11 s left" for a 5 s run).
+RATE_AFTER_ROWS = 3
+RATE_AFTER_S = 1.0
+MONEY_WIDTH = len("<$0.0001")  # the cost so far, padded: the same width up to $9,999.99
 ProgressMode = Literal["auto", "widget", "text", "none"]
 
 
@@ -43,7 +49,9 @@ class Counts:
     cost: Decimal = Decimal(0)
     unknown_cost: int = 0
     started: float = field(default_factory=time.monotonic)
+    first_sent: float | None = None  # when this run's first request went out (the rate's clock)
     stop_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     @property
     def left(self) -> int:
@@ -51,13 +59,22 @@ class Counts:
 
     @property
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        return self.clock() - self.started
+
+    def sent(self) -> None:
+        """A request of this run went out: the first one starts the rate's clock."""
+        if self.first_sent is None:
+            self.first_sent = self.clock()
 
     @property
     def rate(self) -> float | None:
-        """Rows answered by requests per second."""
+        """Rows answered by this run's requests per second since its first request; None until
+        :data:`RATE_AFTER_ROWS` rows over :data:`RATE_AFTER_S` say it."""
         asked = self.done + self.failed - self.kept
-        return asked / self.elapsed if asked > 0 and self.elapsed > 0 else None
+        if self.first_sent is None or asked < RATE_AFTER_ROWS:
+            return None
+        seconds = self.clock() - self.first_sent
+        return asked / seconds if seconds >= RATE_AFTER_S else None
 
     @property
     def seconds_left(self) -> float | None:
@@ -84,7 +101,8 @@ class Counts:
             parts.append(f"{self.rate:,.1f} rows/s")
         share = "" if self.cache_hit_share is None else f" ({self.cache_hit_share:.0%} cached)"
         parts.append(f"{self.tokens_in:,} tokens in{share}, {self.tokens_out:,} out")
-        parts.append(format_money(self.cost) + (f" + {self.unknown_cost} unknown" if self.unknown_cost else ""))
+        money = format_money(self.cost, fixed=True).rjust(MONEY_WIDTH)  # one width as it grows: no jitter
+        parts.append(money + (f" + {self.unknown_cost} unknown" if self.unknown_cost else ""))
         if self.seconds_left is not None and self.left:
             parts.append(f"{_duration(self.seconds_left)} left")
         return " · ".join(parts)
@@ -162,6 +180,8 @@ class TextProgress:
         if self.bar is not None:
             self.draw(counts)
             self.bar.close()
+            self.stream.write(final + "\n")  # the closing line under the bar, as the widget ends
+            self.stream.flush()
             return
         self.stream.write("\r" + final + "\n")
         self.stream.flush()
@@ -169,6 +189,10 @@ class TextProgress:
 
 Clicks = Callable[[Any], bool]  # routes a widget's clicks past the running cell; False if it cannot
 INTERRUPT_HINT = "to stop: interrupt the kernel (■); finished rows are kept"
+
+
+# the line's padding is kept and its digits are of one width, so its figures do not shift as they grow
+_FIGURES = "font-size:90%;white-space:pre-wrap;font-variant-numeric:tabular-nums"
 
 
 class WidgetProgress:
@@ -193,7 +217,7 @@ class WidgetProgress:
     def draw(self, counts: Counts) -> None:
         self.bar.value = counts.done + counts.failed
         state = " — stopping…" if counts.stopping else ""
-        self.text.value = f"<span style='font-size:90%'>{escape(counts.line())}{state}</span>"
+        self.text.value = f"<span style='{_FIGURES}'>{escape(counts.line())}{state}</span>"
         if counts.stopping:
             self.button.disabled = True
 

@@ -40,6 +40,7 @@ padding:0;box-shadow:0 0 0 1px var(--evo-fill-edge,rgba(46,160,67,.55))}
 vertical-align:text-bottom}
 .evo-reply .evo-fill-label{color:var(--evo-muted);font-size:.9em;margin-bottom:2px}
 .evo-reply pre.evo-fim{background:var(--evo-code-bg);padding:8px 10px;border-radius:4px;overflow-x:auto;margin:2px 0}
+.evo-reply pre.evo-fim code{background:none;padding:0}
 """.strip()
 
 

@@ -11,20 +11,23 @@ from decimal import Decimal
 __all__ = ["format_money", "if_billed"]
 
 
-def format_money(amount: Decimal | None) -> str:
+def format_money(amount: Decimal | None, *, fixed: bool = False) -> str:
     """``"unknown"`` for None; ``$0.00``; ``<$0.0001``; ``$0.0012`` / ``$0.45`` below a
-    dollar (up to 4 decimals, at least 2); ``$1,234.56`` from a dollar on."""
+    dollar (up to 4 decimals, at least 2); ``$1,234.56`` from a dollar on.
+
+    ``fixed``: always 4 decimals below a dollar (``$0.0000``, ``$0.0030``, ``$0.4500``), for a
+    figure that grows in place (a live progress line) and must keep its width."""
     if amount is None:
         return "unknown"
     sign, amount = ("-", -amount) if amount < 0 else ("", amount)
     if amount == 0:
-        return "$0.00"
+        return "$0.0000" if fixed else "$0.00"
     if amount < Decimal("0.0001"):
         return f"{sign}<$0.0001"
-    if amount >= 1:
-        return f"{sign}${amount:,.2f}"
     whole, _, fraction = f"{amount:.4f}".partition(".")
-    return f"{sign}${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+    if whole != "0":  # a dollar or more, once rounded
+        return f"{sign}${amount:,.2f}"
+    return f"{sign}${whole}.{fraction if fixed else fraction.rstrip('0').ljust(2, '0')}"
 
 
 def if_billed(money: str) -> str:

@@ -184,6 +184,8 @@ def status_text(footer: Footer, *, answered: bool | None = None, html: bool = Fa
         else:
             text = footer.message or status_label(footer.status)
         said = escape(text) if html and text is not None else text
+    if said and notes and not said.endswith((".", "!", "?")):
+        said += "."  # the notes are sentences of their own
     return " ".join(t for t in (said, notes) if t) or None
 
 

@@ -99,7 +99,7 @@ def series(points: Iterable[SpendPoint | tuple[datetime, Decimal | None]], max_p
     for group in groups:
         cost = sum((p.cost or Decimal(0) for p in group), Decimal(0))
         total += cost
-        label = group[0].label if len(group) == 1 else f"{_time(group[0].at)} to {_time(group[-1].at, group[0].at)} UTC"
+        label = group[0].label if len(group) == 1 else _during(group[0].at, group[-1].at)
         steps.append(Step(as_utc(group[-1].at), cost, total, len(group), label))
     return Series(tuple(steps), start, end, len(pts), len(pts) - len(priced), bucketed)
 
@@ -110,11 +110,12 @@ def summary(s: Series, subject: str = "") -> str:
     if s.start is None or s.end is None:
         return f"{head}: no requests yet"
     spent = "nothing billed" if s.known and not s.total else format_money(s.total) if s.known else "no known cost"
-    when = f"at {_time(s.start)} UTC" if s.start == s.end else f"from {_time(s.start)} to {_time(s.end, s.start)} UTC"
+    first, last = _times(s.start, s.end)
+    when = f"from {first} to {last} UTC" if last else f"at {first} UTC"
     text = f"{head}: {spent} in {plural(s.requests, 'request')} {when}"
     if s.unknown:
         text += f"; {s.unknown} with unknown cost, not plotted"
-    if s.bucketed:
+    if s.bucketed and s.drawable:  # the chart's intervals: none without a chart
         text += f" (summed into {len(s.steps)} intervals)"
     return text
 
@@ -168,11 +169,12 @@ def spend_chart_svg(
 def _time_labels(start: datetime, end: datetime) -> str:
     """The x axis: the first time at the left and the last at the right, or the one time in the middle."""
     x0, x1, y = _LEFT, WIDTH - _RIGHT, HEIGHT - 8
-    if not (end - start).total_seconds():
-        return f'<text x="{(x0 + x1) / 2:.1f}" y="{y}" text-anchor="middle">{_time(start)} UTC</text>'
+    first, last = _times(start, end)
+    if not last:
+        return f'<text x="{(x0 + x1) / 2:.1f}" y="{y}" text-anchor="middle">{first} UTC</text>'
     return (
-        f'<text x="{x0}" y="{y}" text-anchor="start">{_time(start)}</text>'
-        f'<text x="{x1}" y="{y}" text-anchor="end">{_time(end, start)} UTC</text>'
+        f'<text x="{x0}" y="{y}" text-anchor="start">{first}</text>'
+        f'<text x="{x1}" y="{y}" text-anchor="end">{last} UTC</text>'
     )
 
 
@@ -192,7 +194,8 @@ def sparkline(points: Iterable[SpendPoint | tuple[datetime, Decimal | None]] | S
     bars = "".join(
         "▁" if not v else _BARS[min(int(v * len(_BARS) / high), len(_BARS) - 1)] if high else "▁" for v in sums
     )
-    return f"{_time(start)} {bars} {_time(s.end, start)} UTC" if span else f"{bars} {_time(start)} UTC"
+    first, last = _times(start, s.end)
+    return f"{first} {bars} {last} UTC" if last else f"{bars} {first} UTC"
 
 
 def _tooltip(st: Step) -> str:
@@ -215,6 +218,19 @@ def _time(at: datetime, since: datetime | None = None) -> str:
     at = as_utc(at)
     same_day = since is not None and as_utc(since).date() == at.date()
     return at.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+
+
+def _times(start: datetime, end: datetime) -> tuple[str, str]:
+    """``start`` and ``end`` as they print; ``end`` is ``""`` when it prints as ``start`` (the
+    same minute), so a span inside one minute reads "at 13:35", never "from 13:35 to 13:35"."""
+    first = _time(start)
+    return first, "" if _time(end) == first else _time(end, start)
+
+
+def _during(start: datetime, end: datetime) -> str:
+    """``09:04 to 09:30 UTC``, or ``09:04 UTC`` when both print the same."""
+    first, last = _times(start, end)
+    return f"{first} to {last} UTC" if last else f"{first} UTC"
 
 
 def _xml(text: str) -> str:

@@ -93,6 +93,22 @@ def at_least_one(noun: str) -> Any:
     return count
 
 
+def _nearest(message: str, options: list[str]) -> str:
+    """`` (did you mean --think or --no-think?)`` for ``unrecognized arguments: --thinking off``."""
+    prefix = "unrecognized arguments: "
+    words = [w.split("=", 1)[0] for w in message.removeprefix(prefix).split() if w.startswith("--")]
+    if not message.startswith(prefix) or not words:
+        return ""
+    import difflib
+
+    best = difflib.get_close_matches(words[0], [o for o in options if o.startswith("--")], n=1, cutoff=0.7)
+    if not best:
+        return ""
+    pair = f"--no-{best[0][2:]}" if not best[0].startswith("--no-") else f"--{best[0][5:]}"
+    named = sorted({best[0], pair} & set(options), key=len) if pair in options else best
+    return f" (did you mean {' or '.join(named)}?)"
+
+
 def cell_parser() -> MagicArgumentParser:
     p = MagicArgumentParser(prog="%%deepseek", add_help=False)
     p.add_argument("-m", "--model")
@@ -137,6 +153,21 @@ def cell_parser() -> MagicArgumentParser:
     p.add_argument("--estimate", action="store_true")
     p.add_argument("--concurrency", type=at_least_one("requests in flight"))
     return p
+
+
+def parse_cell(words: list[str]) -> Any:
+    """The cell's options; misuse is a one-line UsageError, an unknown option naming the
+    nearest known one (``--thinking``: did you mean --think or --no-think?)."""
+    parser = cell_parser()
+    try:
+        return parser.parse_args(words)
+    except UsageError as exc:
+        raise UsageError(f"{exc}{_nearest(str(exc), list(parser._option_string_actions))}") from None
+
+
+def is_cell_option(word: str) -> bool:
+    """Whether ``word`` is an option of a ``%%deepseek`` cell (``--map``, ``-m``, ``--max-tokens=9``)."""
+    return word.split("=", 1)[0] in cell_parser()._option_string_actions
 
 
 def overrides(args: Any) -> dict[str, Any]:

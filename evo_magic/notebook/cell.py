@@ -88,16 +88,15 @@ class CellMagic:
 
         def _fim(self, args: Any, body: str) -> Any: ...
 
-    def _cell(self, line: str, cell: str) -> None:
-        args = magic_args.cell_parser().parse_args(magic_args.split(line))
+    def _cell(self, line: str, cell: str) -> Any:
+        args = magic_args.parse_cell(magic_args.split(line))
         if args.fim:  # the body is code with a <FILL> marker (notebook/fim.py)
             self._fim(args, cell)
             return
         if args.map_data or args.estimate or args.concurrency:
             from .mapping import map_cell
 
-            map_cell(self, args, cell)
-            return
+            return map_cell(self, args, cell)  # the table without -o: the cell's output
         prompt = cell.strip()
         if args.fix:
             prompt = self._fix_prompt(prompt)

@@ -15,7 +15,7 @@ from ..display.notices import Notice, Table
 from ..errors import ConfigError, EvoMagicError, OptionError
 from ..ledger.pricing import format_money
 from . import continuing, settings
-from .args import session_parser, split
+from .args import is_cell_option, session_parser, split
 from .provenance import Marked
 
 if TYPE_CHECKING:
@@ -109,6 +109,11 @@ class LineCommands:
         command, rest = words[0], words[1:]
         handler = getattr(self, f"_cmd_{command}", None)
         if command not in LINE_COMMANDS or handler is None:
+            if is_cell_option(command):  # %deepseek --map df
+                raise UsageError(
+                    f"'{command}' is an option of a %%deepseek cell: write %%deepseek {line.strip()} on a cell's "
+                    "first line, the prompt below it"
+                )
             import difflib
 
             close = difflib.get_close_matches(command, LINE_COMMANDS, n=1)
@@ -201,9 +206,9 @@ class LineCommands:
 
     def _cmd_fix(self, rest: list[str]) -> Any:
         """Explain the last exception and put a corrected cell below."""
-        from .args import cell_parser
+        from .args import parse_cell
 
-        args = cell_parser().parse_args(rest)
+        args = parse_cell(rest)
         args.fix = True
         self._ask(args, self._fix_prompt(""))  # the live view shows the answer
 
@@ -240,8 +245,11 @@ class LineCommands:
             self.budget = float(rest[0].lstrip("$"))
         except ValueError:
             raise UsageError(f"the budget is an amount in USD like 2.00, not {rest[0]!r}") from None
-        except TraitError as exc:  # nan, inf, negative or zero
-            raise UsageError(str(exc)) from None
+        except TraitError:  # nan, inf, negative or zero
+            raise UsageError(
+                f"the budget must be a positive amount of USD like 2.00, not {rest[0]!r}; "
+                "%deepseek budget off removes the limit"
+            ) from None
         amount = format_money(Decimal(str(self.budget)))
         return Notice(f"Budget for this notebook: {amount}; a warning from 80 %, requests past it are refused.")
 

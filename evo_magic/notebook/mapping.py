@@ -8,7 +8,8 @@ notebook before the run (a name both a column and a variable is an error asking 
 ``{row.name}``). ``--estimate`` shows the estimate and sends nothing; ``--schema NAME`` gives
 one column per field; ``--concurrency N`` bounds the requests in flight; every other request
 option of a cell applies. ``-o out`` receives the result (the estimate with ``--estimate``,
-the partial result after Ctrl-C).
+the partial result after Ctrl-C); without it the run's summary is shown and the table is the
+cell's output.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ class MapMagic(Protocol):
 NOT_FOR_MAP = ("tools", "tool_choice", "approve", "fix", "new", "prefix", "prefix_reasoning")
 
 
-def map_cell(magic: MapMagic, args: Any, body: str) -> None:
-    """Run the ``--map`` cell (see the module docstring); misuse is a one-line UsageError."""
+def map_cell(magic: MapMagic, args: Any, body: str) -> Any:
+    """Run the ``--map`` cell (see the module docstring); misuse is a one-line UsageError.
+    Without ``-o`` the run's summary is shown and the table is returned: the cell's output."""
     from ..batch.run import MapInterrupted, map_rows
     from ..batch.table import module_of, table_of
     from ..batch.template import split_cell
@@ -70,8 +72,16 @@ def map_cell(magic: MapMagic, args: Any, body: str) -> None:
     except (OptionError, ConfigError, InterpolationError) as exc:
         raise UsageError(exc.one_line()) from None
     magic.store(args.output, result)
-    if args.estimate or not args.output:
-        display(result.attrs["evo_magic"] if hasattr(result, "attrs") and not args.estimate else result)
+    if args.estimate:
+        if not args.output:
+            display(result)
+        return None
+    if args.output:
+        return None
+    attrs = getattr(result, "attrs", None)  # a polars table has none: it is its own output
+    if isinstance(attrs, dict) and "evo_magic" in attrs:
+        display(attrs["evo_magic"])
+    return result
 
 
 def _data(magic: MapMagic, args: Any) -> Any:

@@ -140,8 +140,10 @@ def test_a_stopped_run_keeps_its_rows_and_the_same_call_finishes_with_the_same_o
     first = len(online.requests) - sent
     outcomes = Counter(r.outcome for r in root().accounting.ledger.rows("/work/map.ipynb") if r.run_id == s.run_id)
     assert outcomes["ok"] + outcomes["length"] == s.answered and outcomes["interrupted"] == s.requests - s.answered and not outcomes["started"]
-    resumed = evo_magic.map(df, TEMPLATE, **OPTS)
+    clocks: list[tuple[float, float | None]] = []
+    resumed = evo_magic.map(df, TEMPLATE, on_progress=lambda c: clocks.append((c.started, c.first_sent)), **OPTS)
     assert len(online.requests) - sent == 120 + (first - s.answered)  # only the rows without an answer again
+    assert clocks[-1][1] is not None and clocks[-1][1] >= clocks[-1][0]  # the rate counts from the first request
     assert resumed.answer.notna().all() and resumed.cached.sum() == s.answered
     fresh = evo_magic.map(df, TEMPLATE, **OPTS)  # now all kept: the reference for the same requests
     assert resumed.drop(columns="cached").equals(fresh.drop(columns="cached")) and len(whole) == 120

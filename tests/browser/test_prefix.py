@@ -34,6 +34,7 @@ _JS_MARKS = """cell => {
   const marks = [...cell.querySelectorAll('pre.evo-fim mark.evo-fill')];
   return {
     pre: pre ? getComputedStyle(pre).backgroundColor : null,
+    code_bg: pre ? getComputedStyle(pre.querySelector('code')).backgroundColor : null,
     text: marks.map(m => m.textContent).join(''),
     code: pre ? pre.textContent : '',
     alpha: marks.map(m => rgba(getComputedStyle(m).backgroundColor)[3]),
@@ -76,6 +77,8 @@ def _check_marks(found: dict[str, Any], theme: str) -> None:
     assert "total = sum(xs)" in found["text"] and found["text"] in found["code"], (theme, found)
     assert found["alpha"] and min(found["alpha"]) >= 0.2, f"{theme}: the fill is not visibly marked: {found}"
     assert set(found["colours"]) != {found["pre"]}, (theme, found)
+    # the lines around the fill lie on the block's own colour (dark: they sat on black boxes)
+    assert found["code_bg"] == "rgba(0, 0, 0, 0)", f"{theme}: the code has a background of its own: {found}"
 
 
 def test_the_fill_is_marked_and_a_continued_answer_reads_whole_in_light_and_dark(ui: UI) -> None:

@@ -111,3 +111,17 @@ def test_a_cut_answer_reads_from_the_snapshot() -> None:
 def test_a_message_of_the_caller_still_wins() -> None:
     footer = Footer("m", thinking_usage(10, 5), 1.0, None, None, status="length", message="Cut short.")
     assert status_text(footer) == "Cut short."
+
+
+@pytest.mark.parametrize("status", ["length", "interrupted", "content_filter"])
+def test_the_banner_ends_its_sentence_before_the_notes(status: str) -> None:
+    """A continued answer cut again read "… or raise --max-tokens Continued an answer cut …"."""
+    note = "Continued an answer cut at max_tokens while thinking (91 characters of thinking were there)."
+    footer = Footer("m", thinking_usage(20, 20), 0.5, None, None, status=status, max_tokens=20, notes=note)
+    text = status_text(footer) or ""
+    said, _, rest = text.partition(". Continued")
+    assert rest and not said.endswith(".") and f"{said}. Continued{rest}" == text
+    html = status_text(footer, html=True) or ""
+    assert ". Continued an answer cut at max_tokens" in html
+    ended = Footer("m", None, 0.5, None, None, status="length", message="Cut short.", notes=note)
+    assert status_text(ended) == f"Cut short. {note}"  # a sentence that ends keeps its own stop

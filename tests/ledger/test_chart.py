@@ -97,3 +97,27 @@ def test_chart_money_labels_use_format_money() -> None:
     texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG}text")]
     assert texts[:2] == [format_money(Decimal("1234.50001")), "$0.00"] == ["$1,234.50", "$0.00"]
     assert texts[2:] == ["2026-06-10 09:04", "2026-06-12 09:04 UTC"]
+
+
+def test_a_span_inside_one_minute_reads_at_that_minute() -> None:
+    """Requests seconds apart print the same minute: "at 09:04 UTC", never "from 09:04 to 09:04"."""
+    points = [(AT, Decimal("0.01")), (AT + timedelta(seconds=40), Decimal("0.02"))]
+    s = series(points)
+    assert summary(s) == "Spend over time: $0.03 in 2 requests at 2026-06-10 09:04 UTC"
+    root = ET.fromstring(spend_chart_svg(points))
+    assert [t.text for t in root.iter(f"{SVG}text")][2:] == ["2026-06-10 09:04 UTC"]
+    assert sparkline(points, width=4) == "▅▁▁█ 2026-06-10 09:04 UTC"
+    bucketed = series(points, max_points=1)
+    assert [st.label for st in bucketed.steps] == ["2026-06-10 09:04 UTC"]
+    wider = series([(AT, Decimal("0.01")), (AT + timedelta(seconds=70), Decimal("0.02"))], max_points=1)
+    assert summary(wider).endswith("from 2026-06-10 09:04 to 09:05 UTC (summed into 1 intervals)")
+    assert [st.label for st in wider.steps] == ["2026-06-10 09:04 to 09:05 UTC"]
+
+
+def test_nothing_billed_says_no_intervals_of_a_chart_it_does_not_draw() -> None:
+    """The emulator's 268 requests of a map run read "nothing billed in 268 requests at … UTC
+    (summed into 73 intervals)": intervals of no chart."""
+    points = [(AT + timedelta(seconds=i / 10), Decimal(0)) for i in range(MAX_POINTS + 68)]
+    s = series(points)
+    assert s.bucketed and not s.drawable and spend_chart_svg(s) == ""
+    assert summary(s) == f"Spend over time: nothing billed in {MAX_POINTS + 68} requests at 2026-06-10 09:04 UTC"

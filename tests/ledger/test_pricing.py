@@ -382,6 +382,35 @@ def test_format_money(amount: Decimal | None, text: str) -> None:
     assert format_money(amount) == text
 
 
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [
+        (None, "unknown"),
+        (Decimal(0), "$0.0000"),
+        (Decimal("0.00004"), "<$0.0001"),
+        (Decimal("0.003"), "$0.0030"),
+        (Decimal("0.45"), "$0.4500"),
+        (Decimal("0.99996"), "$1.00"),  # rounds to a dollar: reads as one
+        (Decimal("1234.567"), "$1,234.57"),
+        (Decimal("-0.5"), "-$0.5000"),
+    ],
+)
+def test_fixed_money_keeps_four_decimals_under_a_dollar(amount: Decimal | None, text: str) -> None:
+    assert format_money(amount, fixed=True) == text
+
+
+@given(st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("9999.99"), places=6))
+def test_fixed_money_has_one_width_under_a_dollar_and_reads_back(amount: Decimal) -> None:
+    """A growing figure ($0.0008, $0.0030, $0.0123) keeps its width: no jitter in a live line."""
+    text = format_money(amount, fixed=True)
+    number = Decimal(text.lstrip("$").replace(",", ""))
+    if number < 1:
+        assert len(text) == len("$0.0000") and abs(number - amount) <= Decimal("0.00005")
+    else:
+        assert text.partition(".")[2].isdigit() and len(text.partition(".")[2]) == 2
+        assert abs(number - amount) <= Decimal("0.005")
+
+
 @given(at=st.one_of(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2999, 1, 1)), AWARE))
 def test_as_utc_is_the_same_instant_in_utc_and_naive_means_utc(at: datetime) -> None:
     utc = pricing.as_utc(at)

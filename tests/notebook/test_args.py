@@ -125,3 +125,18 @@ def test_approval_without_a_front_end_that_can_ask_declines_in_one_line(
     )
     monkeypatch.setattr("builtins.input", lambda prompt="": "y")
     assert ask_approval(call) is True
+
+
+@pytest.mark.parametrize(
+    ("line", "said"),
+    [
+        ("--thinking off", "unrecognized arguments: --thinking off (did you mean --think or --no-think?)"),
+        ("--max-tokns 30", "unrecognized arguments: --max-tokns 30 (did you mean --max-tokens?)"),
+        ("--no-cash", "unrecognized arguments: --no-cash (did you mean --cache or --no-cache?)"),
+        ("--zzz", "unrecognized arguments: --zzz"),
+    ],
+)
+def test_an_unknown_option_names_the_nearest_ones(shell: InteractiveShell, line: str, said: str) -> None:
+    result = run(shell, f"--new {line}")
+    assert isinstance(result.error_in_exec, UsageError) and str(result.error_in_exec) == said
+    assert shell.bodies == []  # type: ignore[attr-defined]

@@ -172,6 +172,8 @@ def test_budget_must_be_a_positive_finite_amount(shell: InteractiveShell, amount
     with pytest.raises(UsageError) as info:
         shell.run_line_magic("deepseek", f"budget {amount}")
     assert "\n" not in str(info.value) and "positive amount of USD" in str(info.value)
+    # the line command's words, not the Python API's: "(None: no limit)" meant nothing here
+    assert "None" not in str(info.value) and str(info.value).endswith("; %deepseek budget off removes the limit")
     assert magics_of(shell).budget is None
     from evo_magic.runtime import root
     assert root().accounting.budget is None
@@ -330,6 +332,9 @@ REFUSALS = [
     ("histroy", "unknown command 'histroy': did you mean 'history'?"),
     ("What is 2+2?", "unknown command 'What': commands are help, reset, history"),
     ("Explain this", "a prompt goes in a %%deepseek cell"),
+    ("--map df", "'--map' is an option of a %%deepseek cell: write %%deepseek --map df on a cell's first line"),
+    ("-m deepseek-v4-pro", "'-m' is an option of a %%deepseek cell: write %%deepseek -m deepseek-v4-pro on a cell's"),
+    ("--bogus", "unknown command '--bogus': commands are help"),
     ('reset -s "unclosed', "cannot parse the line: No closing quotation"),
     ("reset -s ghost", "no session 'ghost'; sessions: default"),
     ("reset -s ghost", "%deepseek restore -s ghost brings a session back"),

@@ -47,6 +47,20 @@ def test_the_body_is_the_row_template_with_notebook_values_interpolated_once(ip,
     assert all(b["max_tokens"] == 10 for b in bodies)
 
 
+def test_without_o_the_table_is_the_cells_value_after_the_summary(ip, emu: Emulator, monkeypatch) -> None:
+    """``%%deepseek --map reviews`` without -o showed the summary and dropped the table: it is the
+    cell's output (``Out[n]``, ``_``), as the result of ``evo_magic.map`` would be."""
+    shown: list[object] = []
+    monkeypatch.setattr("evo_magic.notebook.mapping.display", shown.append)
+    out = cell(ip, "--map reviews --no-think --max-tokens 10", "Say {text}")
+    assert out is not None and out.text.tolist() == ["great", "awful", "meh"] and out.answer.notna().all()
+    assert shown == [out.attrs["evo_magic"]]
+    stored = cell(ip, "--map reviews -o kept --no-think --max-tokens 10", "Say {text}")
+    assert stored is None and ip.user_ns["kept"].answer.tolist() == out.answer.tolist()  # -o: stored, not echoed
+    result = ip.run_cell("%%deepseek --map reviews --no-think --max-tokens 10\nSay {text}")
+    assert result.result is not None and result.result.answer.tolist() == out.answer.tolist()
+
+
 def test_estimate_sends_nothing_and_stores_the_estimate(ip, emu: Emulator) -> None:
     sent = len(emu.requests)
     cell(ip, "--map reviews --estimate -o plan --no-think", "Say {text}")

@@ -122,11 +122,11 @@ def test_a_cut_answer_says_so_in_words_with_the_request_limit_then_the_notes() -
     cap = "The model asked for 40 tool calls in one round: 32 ran, 8 were not run (max_tool_calls)."
     reply = cut_reply("The answer beg", [cap])
     said = "cut at 4,096 tokens: 3,900 went to thinking — %deepseek continue, or raise --max-tokens"
-    assert reply.notice == f"{said} {cap}"
-    assert f"[{said} {cap}]" in repr(reply)
+    assert reply.notice == f"{said}. {cap}"
+    assert f"[{said}. {cap}]" in repr(reply)
     assert (
         "cut at 4,096 tokens: 3,900 went to thinking — <code>%deepseek continue</code>, or raise "
-        f"<code>--max-tokens</code> {cap}</div>"
+        f"<code>--max-tokens</code>. {cap}</div>"
     ) in reply._repr_html_()
     assert "Stopped at max_tokens" not in repr(reply) + reply._repr_html_()
 
