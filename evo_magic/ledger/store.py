@@ -234,7 +234,12 @@ class Ledger:
 
     def query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[sqlite3.Row]:
         """The rows of one read (retried while another process holds the lock)."""
-        return self._retry(lambda: self._open().execute(sql, params).fetchall())
+        def run() -> list[sqlite3.Row]:
+            conn = self._open()
+            _end_dangling(conn)
+            return conn.execute(sql, params).fetchall()
+
+        return self._retry(run)
 
     def close(self) -> None:
         with self._lock:
@@ -375,11 +380,23 @@ def _where(**equal: str | None) -> tuple[str, list[SqlValue]]:
     return " WHERE " + " AND ".join(f"{k} = ?" for k, _ in pairs), [v for _, v in pairs]
 
 
+def _end_dangling(conn: sqlite3.Connection) -> None:
+    """Roll back a transaction an interrupt left open (see :func:`_transaction`): it holds the
+    write lock other kernels wait for, and uncommitted changes this connection would read."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 @contextlib.contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception (Ctrl-C included)."""
-    conn.execute("BEGIN IMMEDIATE")
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception (Ctrl-C included).
+
+    A Ctrl-C can land between any two bytecodes, also just before the ``ROLLBACK``; the
+    transaction it leaves open holds nothing committed and is rolled back here, before the
+    next one begins (it would say "cannot start a transaction within a transaction")."""
+    _end_dangling(conn)
     try:
+        conn.execute("BEGIN IMMEDIATE")
         yield
         conn.execute("COMMIT")
     except BaseException:

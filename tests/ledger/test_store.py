@@ -359,3 +359,38 @@ def test_a_map_rows_key_and_run_are_kept_and_many_rows_go_in_one_write(tmp_path)
         rows = ledger.rows("nb")
     assert ids[0] == started and len(rows) == 2
     assert [(r.request_key, r.run_id, r.origin, r.outcome) for r in rows] == [("k0", "r1", "map", "ok"), ("k1", "r1", "map", "ok")]
+
+
+@pytest.mark.parametrize("where", ["after BEGIN", "before ROLLBACK"])
+def test_a_ctrl_c_that_leaves_a_transaction_open_does_not_break_the_next_write(tmp_path: Path, where: str) -> None:
+    """Ctrl-C lands between two bytecodes: just after ``BEGIN IMMEDIATE`` (before the rollback
+    guard) or in the handler before its ``ROLLBACK``; the transaction stays open with nothing
+    written. The next write said "the ledger failed: cannot start a transaction within a
+    transaction" (a map run's Ctrl-C ended in LedgerError, not MapInterrupted)."""
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    ledger.record(row())
+    conn = ledger._open()
+    real_execute = conn.execute
+
+    class Interrupting:
+        def __getattr__(self, name: str) -> object:
+            return getattr(conn, name)
+
+        def execute(self, sql: str, *args: object) -> object:
+            if (sql, where) in {("BEGIN IMMEDIATE", "after BEGIN"), ("ROLLBACK", "before ROLLBACK")}:
+                if sql == "BEGIN IMMEDIATE":
+                    real_execute(sql)
+                raise KeyboardInterrupt
+            return real_execute(sql, *args)
+
+    def delete_then_interrupted(c: sqlite3.Connection) -> None:
+        c.execute("DELETE FROM requests")
+        raise KeyboardInterrupt  # the first Ctrl-C; the second lands before the ROLLBACK
+
+    ledger._conn = Interrupting()  # type: ignore[assignment]
+    with pytest.raises(KeyboardInterrupt):
+        ledger.write(delete_then_interrupted if where == "before ROLLBACK" else lambda c: None)
+    ledger._conn = conn
+    assert len(ledger.rows(row().notebook)) == 1  # a read does not see what was never committed
+    ledger.record(row(cell=7))
+    assert not conn.in_transaction and len(ledger.rows(row().notebook)) == 2  # the delete never happened
