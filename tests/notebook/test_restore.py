@@ -149,6 +149,12 @@ def _turnless(tmp_path: Path) -> list[Cell]:
         ("plain.ipynb", "not json", "plain.ipynb is not a Jupyter notebook"),
         ("empty.ipynb", [], "empty.ipynb has no evo_magic answer of session 'default'"),
         ("turnless.ipynb", _turnless, "cell 1's answer cannot be restored: its turn has no messages"),
+        # a notebook file is anyone's: odd shapes are a reason, never a traceback
+        ("odd.ipynb", '{"cells": [{"outputs": 7}, {"outputs": [{"metadata": []}]}]}',
+         "odd.ipynb has no evo_magic answer of session 'default'"),
+        ("deep.ipynb", '{"cells": ' + "[" * 100_000, "deep.ipynb is not a Jupyter notebook (not JSON)"),
+        ("events.ipynb", [[{"evo_magic": {"request": "a" * 64, "schema": 1, "status": "ok", "answer": [1]}}]],
+         "cell 1's answer cannot be read: its answer's events cannot be read"),
     ],
 )
 def test_it_says_exactly_why_it_cannot(
