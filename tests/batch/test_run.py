@@ -5,6 +5,7 @@ the estimate."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from decimal import Decimal
 
@@ -345,3 +346,9 @@ def test_the_key_in_a_rows_answer_is_masked_in_the_table_the_store_and_the_ledge
     assert again.cached.all() and again.answer.tolist() == out.answer.tolist()
     shown = repr(out.attrs["evo_magic"]) + out.attrs["evo_magic"]._repr_html_() + out.to_html()
     assert OUTPUT_KEY not in shown and OUTPUT_KEY not in home_text()
+
+
+def test_the_key_in_a_row_or_the_template_is_masked_before_it_is_sent_as_a_cells_prompt_is(said) -> None:
+    out = evo_magic.map([f"row with {OUTPUT_KEY}"], f"Say {{text}} ({OUTPUT_KEY})", **OPTS)
+    sent = json.dumps(said.requests)
+    assert out.error.isna().all() and OUTPUT_KEY not in sent and sent.count(MASKED) == 2
