@@ -71,6 +71,21 @@ def redact(text: str, *secrets: str | None) -> str:
     return _SURROGATES.sub("\ufffd", masked)
 
 
+#: Characters a terminal or an ANSI-aware text/plain renderer would act on: C0 and C1 controls
+#: (ESC, CR, BEL, CSI, ...) other than newline and tab.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each :data:`CONTROL` character written as ``\\x1b``: shown, not obeyed."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def shown(text: str) -> str:
+    """:func:`redact`, and the control characters escaped (a server's message is untrusted)."""
+    return escape_controls(redact(text))
+
+
 class EvoMagicError(Exception):
     """Base class: every error evo_magic raises on purpose. Its text never shows a remembered
     secret or anything shaped like a key, whatever server bytes it quotes."""
@@ -81,10 +96,10 @@ class EvoMagicError(Exception):
     reply: Any = None
 
     def __init__(self, *args: object):
-        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+        super().__init__(*(shown(a) if isinstance(a, str) else a for a in args))
 
     def __str__(self) -> str:
-        return redact(super().__str__())
+        return shown(super().__str__())
 
     def one_line(self) -> str:
         """The message a user sees: one line, hint appended."""
@@ -159,7 +174,7 @@ class ApiError(EvoMagicError):
         return False
 
     def __str__(self) -> str:
-        return redact(f"HTTP {self.status}: {self.message}" if self.status else self.message)
+        return shown(f"HTTP {self.status}: {self.message}" if self.status else self.message)
 
 
 class ApiErrorFields(TypedDict, total=False):
@@ -270,7 +285,7 @@ def annotate(error: E, note: str) -> E:
     """``error`` (in place) with ``note`` appended to its message: which URLs answered what, how
     long the server asks to wait."""
     text = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
-    error.args = (redact(text + note), *error.args[1:])
+    error.args = (shown(text + note), *error.args[1:])
     if isinstance(error, ApiError):
         error.message = error.args[0]
     return error

@@ -25,3 +25,14 @@ def test_errors_quoting_server_bytes_never_show_a_remembered_key() -> None:
     assert errors.scrub("plain text, sk-learn and all") == "plain text, sk-learn and all"  # only real secrets
 
 
+
+
+def test_a_server_error_message_shows_control_characters_instead_of_obeying_them() -> None:
+    """The message a server sends is untrusted text: in a terminal (or Jupyter's ANSI-aware
+    traceback) an ESC in it must be shown, not obeyed."""
+    err = errors.error_from_body(500, {"error": {"message": "over\x1b[2Jloaded\x07 \x9b31m"}})
+    for text in (str(err), err.one_line(), *err._render_traceback_(), err.message):
+        assert not any(c in text for c in "\x1b\x07\x9b"), repr(text)
+    assert "over\\x1b[2Jloaded\\x07 \\x9b31m" in err.one_line()
+    noted = errors.annotate(errors.TransportError("refused"), " (http://h\x1b[8m/)")
+    assert "\x1b" not in str(noted) and "\\x1b[8m" in str(noted)
