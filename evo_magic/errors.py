@@ -317,10 +317,10 @@ def error_from_body(
     return _error_class(status, message)(
         message,
         status=status,
-        type=_str_or_none(err.get("type")),
-        code=_str_or_none(err.get("code")),
-        param=_str_or_none(err.get("param")),
-        request_id=request_id,
+        type=_str_or_none(err.get("type"), secret),
+        code=_str_or_none(err.get("code"), secret),
+        param=_str_or_none(err.get("param"), secret),
+        request_id=_str_or_none(request_id, secret),
         retry_after=parse_retry_after(headers.get("retry-after"), headers.get("date"), now),
     )
 
@@ -352,5 +352,6 @@ def _error_class(status: int, message: str) -> type[ApiError]:
     return _BY_STATUS.get(status, ApiError)
 
 
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
+def _str_or_none(value: object, secret: str | None = None) -> str | None:
+    """A field of a server's error as text, the key masked (a proxy may echo it anywhere)."""
+    return None if value is None else shown(redact(str(value), secret))
