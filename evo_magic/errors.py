@@ -71,6 +71,21 @@ def redact(text: str, *secrets: str | None) -> str:
     return _SURROGATES.sub("\ufffd", masked)
 
 
+#: Characters a terminal or an ANSI-aware text/plain renderer would act on: C0 and C1 controls
+#: (ESC, CR, BEL, CSI, ...) other than newline and tab.
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each :data:`CONTROL` character written as ``\\x1b``: shown, not obeyed."""
+    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def shown(text: str) -> str:
+    """:func:`redact`, and the control characters escaped (a server's message is untrusted)."""
+    return escape_controls(redact(text))
+
+
 class EvoMagicError(Exception):
     """Base class: every error evo_magic raises on purpose. Its text never shows a remembered
     secret or anything shaped like a key, whatever server bytes it quotes."""
@@ -81,10 +96,10 @@ class EvoMagicError(Exception):
     reply: Any = None
 
     def __init__(self, *args: object):
-        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
+        super().__init__(*(shown(a) if isinstance(a, str) else a for a in args))
 
     def __str__(self) -> str:
-        return redact(super().__str__())
+        return shown(super().__str__())
 
     def one_line(self) -> str:
         """The message a user sees: one line, hint appended."""
@@ -159,7 +174,7 @@ class ApiError(EvoMagicError):
         return False
 
     def __str__(self) -> str:
-        return redact(f"HTTP {self.status}: {self.message}" if self.status else self.message)
+        return shown(f"HTTP {self.status}: {self.message}" if self.status else self.message)
 
 
 class ApiErrorFields(TypedDict, total=False):
@@ -270,7 +285,7 @@ def annotate(error: E, note: str) -> E:
     """``error`` (in place) with ``note`` appended to its message: which URLs answered what, how
     long the server asks to wait."""
     text = error.args[0] if error.args and isinstance(error.args[0], str) else str(error)
-    error.args = (redact(text + note), *error.args[1:])
+    error.args = (shown(text + note), *error.args[1:])
     if isinstance(error, ApiError):
         error.message = error.args[0]
     return error
@@ -302,10 +317,10 @@ def error_from_body(
     return _error_class(status, message)(
         message,
         status=status,
-        type=_str_or_none(err.get("type")),
-        code=_str_or_none(err.get("code")),
-        param=_str_or_none(err.get("param")),
-        request_id=request_id,
+        type=_str_or_none(err.get("type"), secret),
+        code=_str_or_none(err.get("code"), secret),
+        param=_str_or_none(err.get("param"), secret),
+        request_id=_str_or_none(request_id, secret),
         retry_after=parse_retry_after(headers.get("retry-after"), headers.get("date"), now),
     )
 
@@ -337,5 +352,6 @@ def _error_class(status: int, message: str) -> type[ApiError]:
     return _BY_STATUS.get(status, ApiError)
 
 
-def _str_or_none(value: object) -> str | None:
-    return None if value is None else str(value)
+def _str_or_none(value: object, secret: str | None = None) -> str | None:
+    """A field of a server's error as text, the key masked (a proxy may echo it anywhere)."""
+    return None if value is None else shown(redact(str(value), secret))

@@ -18,3 +18,13 @@ def frames_and_locals(exc: BaseException, skip: int = 0) -> str:
     for _ in range(skip):
         tb = tb.tb_next if tb is not None else None
     return "".join(traceback.TracebackException(type(exc), exc, tb, capture_locals=True).format())
+
+
+def home_text() -> str:
+    """Every file under ``EVO_MAGIC_HOME`` (the ledger, its -wal and -shm) as text: where a
+    secret must not be kept."""
+    import os
+    from pathlib import Path
+
+    home = Path(os.environ["EVO_MAGIC_HOME"])
+    return "".join(p.read_bytes().decode("latin-1") for p in sorted(home.rglob("*")) if p.is_file())

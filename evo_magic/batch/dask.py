@@ -95,6 +95,15 @@ class PartitionSpec:
         found.require_key()
         return found
 
+    def __repr__(self) -> str:
+        """What it is, without a secret: the base URLs as ``%deepseek config`` shows them (a
+        token or key in one masked), whether a key travels, never the key."""
+        urls = None if self.base_urls is None else tuple(config.shown_url(u) for u in self.base_urls)
+        return (f"PartitionSpec(run_id={self.run_id!r}, session={self.session!r}, "
+                f"model={self.options.get('model')!r}, template={self.template!r}, base_urls={urls!r}, "
+                f"key={'sent' if self.key is not None else None!r}, offline={self.offline!r}, "
+                f"concurrency={self.concurrency!r})")  # fmt: skip
+
     def __dask_tokenize__(self) -> tuple[str, str]:
         """Dask names the graph's tasks by this (the run), not by hashing the key."""
         return ("evo_magic.map", self.run_id)

@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import httpx
 
 from ..config import Endpoint
+from ..core.deltas import SecretMask
 from ..core.snapshot import TurnSnapshot, accumulate
 from ..core.usage import Usage
 from ..errors import EvoMagicError, ProtocolError, error_from_body
@@ -335,7 +336,8 @@ class Scheduler:
 
     def _parsed(self, key: Hashable, raw: bytes, attempts: int, seconds: float) -> RowResult:
         try:
-            snap = accumulate(self.codec.parse_response(raw))
+            mask = SecretMask()  # the key the model repeats (or a proxy echoes), masked as a cell masks it
+            snap = accumulate([*mask.feed(self.codec.parse_response(raw)), *mask.flush()])
         except EvoMagicError as exc:
             return RowResult(key, None, error=str(exc), status=200, attempts=attempts, seconds=seconds)
         error = None if snap.error is None else str(snap.error)

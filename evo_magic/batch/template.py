@@ -44,7 +44,7 @@ from typing import Any
 
 from ..core.context import DEFAULT_VALUE_TOKENS, closing_brace, fence_spans, interpolate, is_expression
 from ..core.messages import Message
-from ..errors import OptionError
+from ..errors import OptionError, scrub
 
 _PLACEHOLDER = re.compile(
     r"\{(?:row\.(?P<attr>[A-Za-z_]\w*)|row\[(?P<q>[\"'])(?P<key>[^\"'\n]*)(?P=q)\]|(?P<name>[A-Za-z_]\w*))"
@@ -124,10 +124,10 @@ class RowTemplate:
     ) -> list[Message]:
         """The messages of ``row``'s request: ``system`` (a session's system prompt), then the
         instruction, then the row's block (see the module docstring)."""
-        head = [Message.system(system)] if system else []
+        head = [Message.system(scrub(system))] if system else []  # the key masked, as a cell's prompt
         if not self.columns:
-            return [*head, Message.user(self.instruction(extra))]
-        return [*head, Message.system(self.instruction(extra)), Message.user(self.block(row))]
+            return [*head, Message.user(scrub(self.instruction(extra)))]
+        return [*head, Message.system(scrub(self.instruction(extra))), Message.user(scrub(self.block(row)))]
 
 
 def _and(items: Sequence[str]) -> str:

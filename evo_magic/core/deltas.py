@@ -13,7 +13,8 @@ same field shows how it goes on, and gives what it still holds when the stream e
   history, ledger, ``-o``) gets text that UTF-8 can carry.
 * :class:`SecretMask` (between parser and snapshot in the session): every remembered secret
   (the API key) the model repeats is masked as prompts are, also when it is split across
-  deltas: only a tail that could be the start of a secret is held back.
+  deltas: only a tail that could be the start of a secret is held back; the ids, names, model,
+  signature and finish reason the server sends are masked whole.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar, cast
 
 from ..errors import mask_secrets, remembered_secrets
-from .events import Event, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
+from .events import Event, Finished, ReasoningDelta, ResponseStarted, TextDelta, ToolCallDelta
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -112,6 +113,7 @@ def clean(text: str) -> str:
 
 
 _NAMES = {ResponseStarted: ("id", "model"), ToolCallDelta: ("id", "name"), ReasoningDelta: ("signature",)}
+_SERVER_NAMES = {**_NAMES, Finished: ("reason", "stop_sequence")}  # the server's own strings besides the text
 
 
 def _clean_names(event: Event) -> Event:
@@ -189,6 +191,17 @@ class SecretMask(DeltaFilter):
 
     def _within(self, text: str) -> bool:
         return any(secret in text for secret in self._secrets)
+
+    def feed(self, events: Iterable[Event]) -> list[Event]:
+        """The text masked as it streams; the ids, names, model, signature and finish reason
+        the server sends (a proxy may echo the key into them) masked whole."""
+        return [self._names(e) if type(e) in _SERVER_NAMES else e for e in super().feed(events)]
+
+    def _names(self, event: Event) -> Event:
+        names = _SERVER_NAMES[type(event)]
+        found = {n: mask_secrets(v, self._secrets) for n in names
+                 if isinstance(v := getattr(event, n), str) and self._within(v)}  # fmt: skip
+        return _replaced(event, found) if found else event
 
     def text(self, key: _Key, text: str) -> str:
         if self._held:

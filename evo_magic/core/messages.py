@@ -103,20 +103,24 @@ class Message:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Message:
-        """The message :meth:`to_record` stored."""
-        calls = tuple(
-            ToolCall(int(c.get("index", i)), c.get("id") or "", c.get("name") or "", c.get("arguments") or "")
-            for i, c in enumerate(record.get("tool_calls") or ())
-        )
+        """The message :meth:`to_record` stored; ValueError on a record of another shape (one
+        may come from a notebook file anyone wrote: every field is checked)."""
+        role = record["role"]
+        blocks = _objects(record, "thinking")
+        if role not in ROLES:
+            raise ValueError(f"a kept message has the role {role!r}")
+        meta = record.get("meta") or {}
+        if not isinstance(meta, dict):
+            raise ValueError("a kept message's meta is not an object")
         return cls(
-            str(record["role"]),
-            record.get("content"),
-            reasoning=record.get("reasoning"),
-            thinking=tuple(ThinkingBlock(b.get("text") or "", b.get("signature")) for b in record.get("thinking", ())),
-            tool_calls=calls,
-            tool_call_id=record.get("tool_call_id"),
-            name=record.get("name"),
-            meta=dict(record.get("meta") or {}),
+            role,
+            _text(record, "content"),
+            reasoning=_text(record, "reasoning"),
+            thinking=tuple(ThinkingBlock(_text(b, "text") or "", _text(b, "signature")) for b in blocks),
+            tool_calls=tuple(_call(c, i) for i, c in enumerate(_objects(record, "tool_calls"))),
+            tool_call_id=_text(record, "tool_call_id"),
+            name=_text(record, "name"),
+            meta=dict(meta),
             prefix=record.get("prefix") is True,
         )
 
@@ -149,3 +153,27 @@ def answer_of(messages: Iterable[Message], default: str) -> str:
     ``default``."""
     texts = [m.content for m in messages if m.role == "assistant" and m.content is not None]
     return texts[-1] if texts else default
+
+
+ROLES = ("system", "user", "assistant", "tool")
+
+
+def _text(record: dict[str, Any], name: str) -> str | None:
+    value = record.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"a kept message's {name} is not text: {value!r}"[:120])
+    return value
+
+
+def _objects(record: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    items = record.get(name) or []
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise ValueError(f"a kept message's {name} is not a list of objects")
+    return items
+
+
+def _call(call: dict[str, Any], position: int) -> ToolCall:
+    index = call.get("index", position)
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ValueError(f"a kept message's tool call index is not a number: {index!r}"[:120])
+    return ToolCall(index, _text(call, "id") or "", _text(call, "name") or "", _text(call, "arguments") or "")

@@ -94,24 +94,56 @@ def _event_record(event: Event) -> dict[str, Any]:
     raise ValueError(f"{type(event).__name__} is not part of a kept answer")
 
 
-def _from_record(record: Mapping[str, Any]) -> Event:
-    kind, c = record.get("t"), int(record.get("c") or 0)
+def _from_record(record: object) -> Event:
+    """The event a record of :func:`_event_record` keeps; ValueError on anything else (a kept
+    answer may come from a notebook file anyone wrote: every field is checked)."""
+    if not isinstance(record, Mapping):
+        raise ValueError(f"not a kept answer's event: {record!r}")
+    kind, c = record.get("t"), _count(record.get("c"))
     if kind == "start":
-        return ResponseStarted(record.get("id"), record.get("model"))
+        return ResponseStarted(_text(record.get("id")), _text(record.get("model")))
     if kind == "text":
-        return TextDelta(str(record["text"]), c)
+        return TextDelta(_text(record.get("text"), required=True) or "", c)
     if kind == "reasoning":
-        return ReasoningDelta(str(record["text"]), record.get("sig"), block=int(record.get("b") or 0), choice=c)
+        text = _text(record.get("text"), required=True) or ""
+        return ReasoningDelta(text, _text(record.get("sig")), block=_count(record.get("b")), choice=c)
     if kind == "tool":
-        return ToolCallDelta(int(record["i"]), record.get("id"), record.get("name"), str(record.get("args") or ""), c)
+        args = _text(record.get("args")) or ""
+        return ToolCallDelta(_count(record.get("i"), required=True), _text(record.get("id")),
+                             _text(record.get("name")), args, c)  # fmt: skip
     if kind == "logprobs":
-        return LogprobsDelta(tuple(record.get("content") or ()), c)
+        content = record.get("content") or []
+        if not isinstance(content, list):
+            raise ValueError("a kept answer's logprobs are a list")
+        return LogprobsDelta(tuple(content), c)
     if kind == "usage":
-        prompt, hit, miss, completion, reasoning = record["usage"]
+        tokens = record.get("usage")
+        if not isinstance(tokens, list) or len(tokens) != 5:
+            raise ValueError("a kept answer's usage is a list of five token counts")
+        prompt, hit, miss, completion = (_count(n, required=True) for n in tokens[:4])
+        reasoning = None if tokens[4] is None else _count(tokens[4])
         return UsageReported(Usage(prompt, hit, miss, completion, reasoning))
     if kind == "finish":
-        return Finished(str(record["reason"]), c, record.get("seq"))
+        return Finished(_text(record.get("reason"), required=True) or "", c, _text(record.get("seq")))
     raise ValueError(f"not a kept answer's event: {record!r}")
+
+
+def _count(value: object, *, required: bool = False) -> int:
+    """A whole number, 0 or more (None: 0 unless ``required``); ValueError otherwise."""
+    if value is None and not required:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"a kept answer holds {value!r} where a count goes")
+    return value
+
+
+def _text(value: object, *, required: bool = False) -> str | None:
+    """A string (None unless ``required``); ValueError otherwise."""
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"a kept answer holds {value!r} where text goes")
+    return value
 
 
 def answer_record(snap: TurnSnapshot) -> str:

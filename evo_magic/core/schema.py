@@ -23,7 +23,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar, cast
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError as SchemaViolation
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
 from ..errors import OptionError
+
+_T = TypeVar("_T")
 
 MAX_PROBLEMS = 3  # validation problems quoted in a message
 MAX_PROBLEM_CHARS = 160
@@ -104,14 +106,26 @@ def schema_of(source: object) -> Schema:
         return _json_schema(dict(source))
     if isinstance(source, type) and _is_pydantic_model(source):
         model = cast("type[BaseModel]", source)
-        return _build("pydantic", source, model.model_json_schema(), lambda text: model.model_validate_json(text))
+        described = _described(source, model.model_json_schema)
+        return _build("pydantic", source, described, lambda text: model.model_validate_json(text))
     if isinstance(source, type) and (dataclasses.is_dataclass(source) or _is_typeddict(source)):
-        adapter = _type_adapter()(_portable(source))
+        make = _type_adapter()
+        adapter = _described(source, lambda: make(_portable(source)))
         kind: Kind = "dataclass" if dataclasses.is_dataclass(source) else "typeddict"
-        return _build(kind, source, adapter.json_schema(), adapter.validate_json)
+        return _build(kind, source, _described(source, adapter.json_schema), adapter.validate_json)
     raise OptionError(
         f"schema must be a pydantic model, a dataclass, a TypedDict or a JSON Schema dict, not {_name(source)}"
     )
+
+
+def _described(source: type, make: Callable[[], _T]) -> _T:
+    """``make()``; a field pydantic cannot check or describe in JSON Schema (its
+    ``PydanticUserError``, a RuntimeError) is a one-line OptionError naming ``source``."""
+    try:
+        return make()
+    except RuntimeError as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise OptionError(f"{_name(source)} cannot be described as a JSON Schema: {first.strip()}") from None
 
 
 def _portable(cls: type) -> type:

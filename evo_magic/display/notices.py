@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
+from ..errors import CONTROL, escape_controls
+
 if TYPE_CHECKING:
     from ..core.snapshot import ToolCall
 
@@ -53,7 +55,9 @@ class Notice:
         self.pre = pre
 
     def __repr__(self) -> str:
-        return f"{self.title}: {self.text}" if self.title else self.text
+        """The text form: control characters shown, not obeyed (a notice names files and
+        sessions, anyone's names)."""
+        return printable(f"{self.title}: {self.text}" if self.title else self.text)
 
     def _repr_html_(self) -> str:
         color = _COLORS.get(self.kind, _COLORS["info"])
@@ -153,11 +157,6 @@ def clip(text: str, width: int) -> str:
     return text  # pragma: no cover - the loop returns: the text is wider than width
 
 
-#: Characters a terminal or an ANSI-aware text/plain renderer would act on: C0 and C1 controls
-#: (ESC, CR, BEL, CSI, ...) other than newline and tab.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def printable(text: str, *, drop: bool = False) -> str:
     """``text`` safe to write to a terminal: each :data:`CONTROL` character written as
     ``\\x1b``, so that it is shown instead of obeyed (an ESC in a model's answer must not
@@ -165,7 +164,7 @@ def printable(text: str, *, drop: bool = False) -> str:
     where the escapes would only be noise)."""
     if drop:
         return CONTROL.sub("", text)
-    return CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return escape_controls(text)
 
 
 class ToolResult:

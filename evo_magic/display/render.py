@@ -128,8 +128,9 @@ def _footer_parts(footer: Footer) -> list[str]:
 
 
 def footer_text(footer: Footer) -> str:
-    """One line, e.g. ``deepseek-v4-flash · 1,234 in (75% cached) · 210 out (198 reasoning) · 3.2 s``."""
-    return " · ".join(_footer_parts(footer))
+    """One line, e.g. ``deepseek-v4-flash · 1,234 in (75% cached) · 210 out (198 reasoning) · 3.2 s``
+    (no control character: the model's name is the server's word)."""
+    return sanitize_text(" · ".join(_footer_parts(footer)))
 
 
 def footer_html(footer: Footer) -> str:

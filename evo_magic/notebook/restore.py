@@ -83,7 +83,7 @@ def load(path: Path) -> list[dict[str, Any]]:
     """The cells of the notebook at ``path``; CannotRestore when it is no Jupyter notebook."""
     try:
         nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:  # nested past what json reads
         reason = exc.strerror if isinstance(exc, OSError) else "not JSON"
         raise CannotRestore(f"{path.name} is not a Jupyter notebook ({reason})") from None
     cells = nb.get("cells") if isinstance(nb, dict) else None
@@ -96,7 +96,8 @@ def entries(cells: list[dict[str, Any]]) -> list[tuple[str, int, Provenance | Ma
     """Every answer and mark of the cells, in the order they were made: (time, cell number, entry)."""
     found = []
     for number, cell in enumerate(cells, start=1):
-        for output in cell.get("outputs") or ():
+        outputs = cell.get("outputs")
+        for output in outputs if isinstance(outputs, list) else ():
             try:
                 entry = read(output.get("metadata") if isinstance(output, dict) else None)
             except Unreadable as exc:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..core.events import ReasoningDelta, TextDelta
+from ..core.events import Event, ReasoningDelta, TextDelta
 from ..core.messages import Message
 from ..errors import OptionError, scrub
 
 if TYPE_CHECKING:
+    from ..core.deltas import DeltaFilter
     from ..core.options import RequestOptions
     from ..core.snapshot import TurnSnapshot
 
@@ -39,15 +40,20 @@ def prefix_message(prefix: object, reasoning: object, opts: RequestOptions) -> M
     return Message.assistant_prefix(scrub(prefix), None if reasoning is None else scrub(reasoning))
 
 
-def seed(snapshot: TurnSnapshot, prefix: Message, choices: int = 1) -> None:
+def seed(snapshot: TurnSnapshot, prefix: Message, choices: int = 1, mask: DeltaFilter | None = None) -> None:
     """Start each choice of ``snapshot`` with ``prefix``: its thinking (signed blocks, else its
     reasoning) and its text. The seeded blocks take negative indexes, ahead of the response's
-    own (0, 1, …), so each keeps its signature and the thinking reads in order."""
+    own (0, 1, …), so each keeps its signature and the thinking reads in order. Through
+    ``mask`` (the stream's secret mask): a cut answer that ends with the start of the key is
+    masked once its continuation brings the rest."""
+    events: list[Event] = []
     for choice in range(choices):
         if prefix.thinking:
             for i, block in enumerate(prefix.thinking):
-                snapshot.apply(ReasoningDelta(block.text, block.signature, block=-1 - i, choice=choice))
+                events.append(ReasoningDelta(block.text, block.signature, block=-1 - i, choice=choice))
         elif prefix.reasoning is not None:
-            snapshot.apply(ReasoningDelta(prefix.reasoning, block=-1, choice=choice))
+            events.append(ReasoningDelta(prefix.reasoning, block=-1, choice=choice))
         if prefix.content:
-            snapshot.apply(TextDelta(prefix.content, choice))
+            events.append(TextDelta(prefix.content, choice))
+    for event in mask.feed(events) if mask is not None else events:
+        snapshot.apply(event)

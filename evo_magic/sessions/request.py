@@ -155,12 +155,13 @@ class Exchange:
         """The request itself: guards, view, started row, stream, settle (see the module doc)."""
         self.host.check(self.session, reply, body)
         view = views(self.opts)
+        mask = SecretMask()  # the key the model may repeat, masked as prompts are
         if self.prefix is not None:  # the answer shown and kept is the prefix and what follows it
-            seed(reply.snapshot, self.prefix, self.opts.n)
+            seed(reply.snapshot, self.prefix, self.opts.n, mask)  # a key it cuts in two is masked whole
         reply.ledger_request = self.host.start(self.session, reply)  # the row exists before a byte is billed
         shown = bool(getattr(view, "shows_answer", False))  # the interrupt line points above
         try:
-            self._stream(body, view, reply)
+            self._stream(body, view, reply, mask)
         except KeyboardInterrupt:
             self._settle(reply, view, "interrupted", None)
             raise Interrupted(reply, shown=shown) from None
@@ -190,13 +191,10 @@ class Exchange:
         self._settle(reply, view, _status(reply.snapshot.finish_reason), None)
         return reply
 
-    def _stream(self, body: Mapping[str, Any], view: View | None, reply: Reply) -> None:
+    def _stream(self, body: Mapping[str, Any], view: View | None, reply: Reply, mask: SecretMask) -> None:
         """Parser -> secret mask -> snapshot. The parser and the mask are flushed however the
         stream ends (an error or Ctrl-C included), so the partial answer is whole and masked."""
         snap, timing = reply.snapshot, reply.timing
-        if self.cancel.is_set():
-            raise KeyboardInterrupt
-        mask = SecretMask()  # the key the model may repeat, masked as prompts are
         parser = self.codec.StreamParser() if self.opts.stream else None
 
         def take(events: list[Event]) -> None:
@@ -206,6 +204,8 @@ class Exchange:
                     timing.mark(event)
 
         try:
+            if self.cancel.is_set():  # in the try: the mask still gives back what it holds of a prefix
+                raise KeyboardInterrupt
             with self.transport.post(self.path, dict(body)) as response:
                 self.cancel.response = response
                 if parser is None:

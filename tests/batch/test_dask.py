@@ -11,7 +11,7 @@ import pickle
 import pytest
 
 import evo_magic
-from evo_magic.batch.dask import NO_WORKER_KEY
+from evo_magic.batch.dask import NO_WORKER_KEY, partition_spec
 from evo_magic.emulator import Emulator
 from evo_magic.errors import OptionError
 
@@ -62,6 +62,22 @@ def test_send_key_to_workers_puts_the_key_in_the_graph_on_purpose(emu, monkeypat
     assert KEY not in repr(dict(out.__dask_graph__()))  # but in no repr
     monkeypatch.delenv("EVOLINK_API_KEY")  # the "worker" has none of its own: the graph's is used
     assert out.compute(scheduler="sync").answer.notna().all()
+
+
+def test_a_token_in_the_base_url_sent_to_the_workers_is_in_no_repr(monkeypatch) -> None:
+    """The base URLs travel with the key; a gateway token in their path (or the key pasted into
+    one) is as secret as the key: pickled into the graph, shown by no repr of it."""
+    from ..keys import PASTED, TOKEN
+
+    monkeypatch.setenv("EVOLINK_API_KEY", KEY)
+    monkeypatch.setenv("EVOLINK_BASE_URL", f"http://127.0.0.1:9/{TOKEN}/v1,http://127.0.0.1:9/{PASTED}")
+    out = evo_magic.map(frame(), "Route: {text}", send_key_to_workers=True, **OPTS)
+    graph = dict(out.__dask_graph__())
+    assert TOKEN.encode() in pickle.dumps(graph) and PASTED.encode() in pickle.dumps(graph)
+    spec = partition_spec(pd.DataFrame({"text": []}), "Route: {text}", send_key_to_workers=True, **OPTS)
+    assert spec.base_urls is not None and TOKEN in spec.base_urls[0]  # what the worker sends to
+    shown = repr(graph) + repr(spec) + str(spec)  # Spark and Dask error pages show their arguments
+    assert TOKEN not in shown and PASTED not in shown and KEY not in shown and "127.0.0.1:9" in repr(spec)
 
 
 def test_the_emulators_endpoint_travels_as_it_is(emulator, monkeypatch) -> None:

@@ -5,6 +5,7 @@ the estimate."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from evo_magic.runtime import root
 from evo_magic.sessions.cache import CacheMiss
 
 from ..conftest import use_emulator, use_offline
+from ..keys import MASKED, OUTPUT_KEY, home_text
 
 pd = pytest.importorskip("pandas")
 OPTS = {"model": "deepseek-v4-flash", "thinking": False, "max_tokens": 16, "progress": "none"}
@@ -326,3 +328,29 @@ def test_answers_of_the_bundled_emulator_never_pass_for_deepseeks(
     assert again.attrs["evo_magic"].requests == 0 and again.answer.equals(real.answer)
     assert evo_magic.map(df.assign(text=df.text + "!"), TEMPLATE, **OPTS).attrs["evo_magic"].requests == 8
     assert evo_magic.map(df.assign(text=df.text + "!"), TEMPLATE, **OPTS).attrs["evo_magic"].requests == 0
+
+
+@pytest.fixture
+def said(monkeypatch: pytest.MonkeyPatch):
+    from .loopback import loopback
+
+    with loopback() as server:
+        use_emulator(monkeypatch, server.url, "/work/said.ipynb", OUTPUT_KEY)
+        yield server
+
+
+def test_the_key_in_a_rows_answer_is_masked_in_the_table_the_store_and_the_ledger(said) -> None:
+    said.content = f'{{"label": "pos", "note": "key {OUTPUT_KEY}"}}'
+    said.model = f"m-{OUTPUT_KEY}"
+    out = evo_magic.map(["a", "b"], "Say {text}", **OPTS)
+    assert out.answer.tolist() == [f'{{"label": "pos", "note": "key {MASKED}"}}'] * 2
+    again = evo_magic.map(["a", "b"], "Say {text}", **OPTS)  # from the store of answers
+    assert again.cached.all() and again.answer.tolist() == out.answer.tolist()
+    shown = repr(out.attrs["evo_magic"]) + out.attrs["evo_magic"]._repr_html_() + out.to_html()
+    assert OUTPUT_KEY not in shown and OUTPUT_KEY not in home_text()
+
+
+def test_the_key_in_a_row_or_the_template_is_masked_before_it_is_sent_as_a_cells_prompt_is(said) -> None:
+    out = evo_magic.map([f"row with {OUTPUT_KEY}"], f"Say {{text}} ({OUTPUT_KEY})", **OPTS)
+    sent = json.dumps(said.requests)
+    assert out.error.isna().all() and OUTPUT_KEY not in sent and sent.count(MASKED) == 2

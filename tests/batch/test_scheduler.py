@@ -239,3 +239,23 @@ def test_the_lanes_open_one_after_another_not_in_one_burst(emu: Emulator) -> Non
     opened = [firsts[lane] - firsts[0] for lane in range(16)]
     assert opened == sorted(opened) and OPENING_GAP_S >= 0.001  # in lane order, a millisecond or more apart
     assert 15 * OPENING_GAP_S <= opened[-1] < 15 * OPENING_GAP_S + 0.5  # a short ramp, not one burst
+
+
+def test_the_key_the_model_repeats_or_the_server_echoes_is_masked_in_each_rows_result() -> None:
+    """A row's answer (and its schema retry, its error text) holds what the model said: the key,
+    repeated by the model or echoed by a proxy into the answer's model name, is masked as a
+    cell masks it, before the answer reaches the result, the ledger or the store of answers."""
+    from ..keys import MASKED, OUTPUT_KEY
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        message = {"role": "assistant", "content": f"the key is {OUTPUT_KEY}.", "reasoning_content": OUTPUT_KEY}
+        return httpx.Response(200, json={
+            "id": f"id-{OUTPUT_KEY}", "object": "chat.completion", "model": f"m-{OUTPUT_KEY}",
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})  # fmt: skip
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    s = Scheduler(Endpoint(("http://127.0.0.1:9",), Secret(OUTPUT_KEY)), client=client, rng=lambda: 0.0)
+    _, got = run(s, rows(2))
+    assert [r.text for r in got] == [f"the key is {MASKED}."] * 2 and got[0].model == f"m-{MASKED}"
+    assert OUTPUT_KEY not in repr(got) + repr([r.snapshot.reasoning for r in got])

@@ -142,3 +142,22 @@ def test_the_masks_quick_check_lets_through_exactly_the_text_that_needs_nothing(
     text, and no end of it that could start one."""
     exact = not any(s in text for s in secrets) and not _start_of_secret(text, secrets)
     assert SecretMask(secrets).passes(text) == exact
+
+
+def test_the_key_a_server_puts_in_the_ids_names_and_model_it_sends_is_masked() -> None:
+    """A proxy that echoes the key into the response's id or model (or a tool call's id or
+    name, a signature, a finish reason) must not get it into the footer, the ledger or the
+    notebook's provenance."""
+    remember_secret(OUTPUT_KEY)
+    mask = SecretMask()
+    events: list[Event] = [
+        ResponseStarted(f"chatcmpl-{OUTPUT_KEY}", f"model {OUTPUT_KEY}"),
+        ToolCallDelta(0, f"call_{OUTPUT_KEY}", f"f{OUTPUT_KEY}", "{}"),
+        ReasoningDelta("thought", f"sig{OUTPUT_KEY}"),
+        Finished(f"stop {OUTPUT_KEY}", stop_sequence=f"<{OUTPUT_KEY}>"),
+    ]
+    got = [*mask.feed(events), *mask.flush()]
+    assert OUTPUT_KEY not in repr(got) and repr(got).count(MASKED) == 7
+    assert got[0] == ResponseStarted(f"chatcmpl-{MASKED}", f"model {MASKED}")
+    plain = [ResponseStarted("chatcmpl-1", "deepseek-v4-flash"), ToolCallDelta(0, "call_1", "f", "{}")]
+    assert SecretMask().feed(plain) == plain  # nothing else changes

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
@@ -120,6 +121,28 @@ def test_the_retry_message_quotes_the_problem() -> None:
 def test_bad_schemas_are_one_line_errors(source, message) -> None:
     with pytest.raises(OptionError, match="^" + __import__("re").escape(message)):
         schema_of(source)
+
+
+class _Opaque:
+    """A type pydantic can check but not describe in JSON Schema."""
+
+
+@dataclass
+class _Hook:
+    call: Callable[[int], int]
+
+
+def test_a_model_whose_fields_json_schema_cannot_describe_is_a_one_line_error() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Holder(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(arbitrary_types_allowed=True)
+        thing: _Opaque
+
+    for source, name in ((Holder, "Holder"), (_Hook, "_Hook")):
+        with pytest.raises(OptionError, match=f"^{name} cannot be described as a JSON Schema: ") as info:
+            schema_of(source)
+        assert "\n" not in str(info.value)
 
 
 def test_validators_are_imported_only_for_their_kind() -> None:

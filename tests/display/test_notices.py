@@ -21,3 +21,12 @@ MATH_OUTPUTS: dict[str, Callable[[], str]] = {
 @pytest.mark.parametrize("name", list(MATH_OUTPUTS))
 def test_every_html_output_is_skipped_by_mathjax(name: str) -> None:
     assert_skipped_by_mathjax(name, MATH_OUTPUTS[name]())
+
+
+def test_a_notice_as_text_shows_control_characters_instead_of_obeying_them() -> None:
+    """A notice names notebook files and sessions (anyone's names): an ESC in one must not clear
+    or recolour the terminal."""
+    notice = Notice("evil\x1b[2J\x07.ipynb: no answer from the cache yet", "info", "Cache\x1b[31m")
+    assert "\x1b" not in repr(notice) and "\x07" not in repr(notice)
+    assert repr(notice) == "Cache\\x1b[31m: evil\\x1b[2J\\x07.ipynb: no answer from the cache yet"
+    assert repr(Notice("two\n\tlines", pre=True)) == "two\n\tlines"  # line breaks and tabs stay

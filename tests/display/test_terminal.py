@@ -47,3 +47,24 @@ def test_a_costly_send_stretches_the_wait_to_share_times_its_cost() -> None:
     pacer.sent(6.0)  # a cheap send: back to the interval
     clock.now = 7.0
     assert pacer.due(snap) == (7.0, None)
+
+
+def test_the_footer_a_server_names_in_writes_no_control_character_to_the_terminal() -> None:
+    """The footer names the model that answered, as the server says: an ESC in it is dropped, as
+    in the answer's text, not obeyed by the terminal."""
+    import io
+
+    from evo_magic.core.events import ResponseStarted
+    from evo_magic.display.render import Footer, footer_text
+    from evo_magic.display.terminal import TextView
+
+    snap = TurnSnapshot()
+    for event in (ResponseStarted("r1", "m\x1b[2J\x07x"), TextDelta("hi\x1b]0;title\x07")):
+        snap.apply(event)
+    footer = Footer(snap.model, None, 1.0, None, None)
+    out = io.StringIO()
+    view = TextView(out, clock=Clock(), color=False)
+    view.update(snap)
+    view.finish(snap, footer)
+    assert "\x1b" not in out.getvalue() and "\x07" not in out.getvalue() and "m[2Jx" in out.getvalue()
+    assert footer_text(footer) == "m[2Jx · 1.0 s"

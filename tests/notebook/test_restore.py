@@ -135,6 +135,12 @@ def test_from_names_the_file_and_a_relative_name_is_found_from_the_server_root(
     assert "Restored 1 turn" in repr(shell.run_line_magic("deepseek", f"restore --from {notebook}"))
 
 
+def _mistyped(tmp_path: Path) -> list[Cell]:
+    meta = output_metadata(evo_magic.session().ask("one"))
+    meta["evo_magic"]["turn"]["messages"][0]["content"] = {"not": "text"}  # sent, it would be a 400 every time
+    return [[meta]]
+
+
 def _turnless(tmp_path: Path) -> list[Cell]:
     meta = output_metadata(evo_magic.session().ask("one"))
     del meta["evo_magic"]["turn"]["messages"]
@@ -149,6 +155,13 @@ def _turnless(tmp_path: Path) -> list[Cell]:
         ("plain.ipynb", "not json", "plain.ipynb is not a Jupyter notebook"),
         ("empty.ipynb", [], "empty.ipynb has no evo_magic answer of session 'default'"),
         ("turnless.ipynb", _turnless, "cell 1's answer cannot be restored: its turn has no messages"),
+        # a notebook file is anyone's: odd shapes are a reason, never a traceback
+        ("odd.ipynb", '{"cells": [{"outputs": 7}, {"outputs": [{"metadata": []}]}]}',
+         "odd.ipynb has no evo_magic answer of session 'default'"),
+        ("deep.ipynb", '{"cells": ' + "[" * 100_000, "deep.ipynb is not a Jupyter notebook (not JSON)"),
+        ("typed.ipynb", _mistyped, "cell 1's answer cannot be restored: its turn's messages cannot be read"),
+        ("events.ipynb", [[{"evo_magic": {"request": "a" * 64, "schema": 1, "status": "ok", "answer": [1]}}]],
+         "cell 1's answer cannot be read: its answer's events cannot be read"),
     ],
 )
 def test_it_says_exactly_why_it_cannot(

@@ -259,3 +259,36 @@ def test_a_prefix_works_without_streaming_too(wire: Recording, protocol: str) ->
     streamed = evo_magic.session("a", protocol=protocol).ask(QUICK_SORT, prefix="```python\n", thinking=False)
     whole = evo_magic.session("b", protocol=protocol).ask(QUICK_SORT, prefix="```python\n", thinking=False, stream=False)
     assert wire.bodies[1]["stream"] is False and whole.text == streamed.text and whole.text.startswith("```python\n")
+
+
+def test_a_key_cut_in_two_by_max_tokens_is_masked_in_the_continued_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cut answer ends with the first half of the key, its continuation starts with the
+    rest: the whole answer (shown, in the history, the ledger and the provenance) has it masked."""
+    import json
+
+    import httpx
+
+    from evo_magic.sessions.provenance import provenance
+
+    from ..keys import MASKED, OUTPUT_KEY, home_text
+    from .helpers import sse_chunks
+
+    monkeypatch.setenv("EVOLINK_API_KEY", OUTPUT_KEY)
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    base = {"id": "r1", "model": "deepseek-v4-flash", "object": "chat.completion.chunk"}
+    halves = iter([(f"the key is {OUTPUT_KEY[:9]}", "length"), (f"{OUTPUT_KEY[9:]}, done.", "stop")])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        text, finish = next(halves)
+        chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": text}}]},
+                  {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}],
+                   "usage": {"prompt_tokens": 9, "completion_tokens": 4, "total_tokens": 13}}]  # fmt: skip
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse_chunks(*chunks))
+
+    root().transport_options = {"http_transport": httpx.MockTransport(handler)}
+    s = evo_magic.session()
+    assert s.ask("the key?", thinking=False).status == "length"
+    reply = s.continue_()
+    assert reply.text == f"the key is {MASKED}, done."
+    kept = json.dumps([m.to_record() for m in s.history]) + json.dumps(provenance(reply)) + repr(reply)
+    assert OUTPUT_KEY not in kept and OUTPUT_KEY not in home_text()

@@ -19,8 +19,8 @@ from evo_magic.sessions.host import TurnPicked
 from evo_magic.sessions.reply import Interrupted
 
 from ..conftest import use_emulator
-from ..keys import MASKED, ODD_KEY, OUTPUT_KEY
-from ..streams import Turn, payloads, serve, sse
+from ..keys import MASKED, ODD_KEY, OUTPUT_KEY, home_text
+from ..streams import ID, MODEL, Turn, payloads, serve, sse
 from .helpers import FakeApi, answer, sse_chunks
 
 
@@ -445,6 +445,25 @@ def test_an_answer_ending_in_what_could_start_the_key_keeps_its_end(
     root().transport_options = {"http_transport": serve(lambda body: [sse(protocol, payloads(protocol, turn))])}
     reply = evo_magic.session().ask("go", protocol=protocol)
     assert (reply.text, reply.reasoning, reply.tool_calls[0].arguments) == ("see evlk_OUT", "e", '{"a": "evlk')
+
+
+@pytest.mark.parametrize("protocol", ["openai", "anthropic"])
+def test_the_key_a_server_echoes_into_the_response_id_and_model_is_shown_and_kept_nowhere(
+    protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evo_magic.sessions.provenance import provenance
+
+    monkeypatch.setenv("EVOLINK_API_KEY", OUTPUT_KEY)
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    items = payloads(protocol, Turn(text=["Hello"]))
+    echoed = json.loads(json.dumps(items).replace('"' + ID + '"', json.dumps(f"id-{OUTPUT_KEY}"))
+                        .replace('"' + MODEL + '"', json.dumps(f"m-{OUTPUT_KEY}")))  # fmt: skip
+    root().transport_options = {"http_transport": serve(lambda body: [sse(protocol, echoed)])}
+    reply = evo_magic.session().ask("hi", protocol=protocol, cache="on")
+    bundle, meta = reply._repr_mimebundle_()
+    shown = repr(reply) + json.dumps(bundle) + json.dumps(provenance(reply)) + json.dumps(meta, default=str)
+    assert reply.ok and reply.snapshot.model == f"m-{MASKED}" and OUTPUT_KEY not in shown
+    assert OUTPUT_KEY not in home_text()  # the ledger's row, turn and kept answer
 
 
 def test_over_loopback_the_emulator_can_say_it_split_at_utf16_boundaries(
