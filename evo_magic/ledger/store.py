@@ -234,12 +234,7 @@ class Ledger:
 
     def query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[sqlite3.Row]:
         """The rows of one read (retried while another process holds the lock)."""
-        def run() -> list[sqlite3.Row]:
-            conn = self._open()
-            _end_dangling(conn)
-            return conn.execute(sql, params).fetchall()
-
-        return self._retry(run)
+        return self._retry(lambda: _end_dangling(self._open()).execute(sql, params).fetchall())
 
     def close(self) -> None:
         with self._lock:
@@ -380,20 +375,18 @@ def _where(**equal: str | None) -> tuple[str, list[SqlValue]]:
     return " WHERE " + " AND ".join(f"{k} = ?" for k, _ in pairs), [v for _, v in pairs]
 
 
-def _end_dangling(conn: sqlite3.Connection) -> None:
-    """Roll back a transaction an interrupt left open (see :func:`_transaction`): it holds the
-    write lock other kernels wait for, and uncommitted changes this connection would read."""
+def _end_dangling(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """``conn``, with what an interrupt left open rolled back (it holds the lock other kernels
+    wait for, and this connection would read its uncommitted changes)."""
     if conn.in_transaction:
         conn.execute("ROLLBACK")
+    return conn
 
 
 @contextlib.contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception (Ctrl-C included).
-
-    A Ctrl-C can land between any two bytecodes, also just before the ``ROLLBACK``; the
-    transaction it leaves open holds nothing committed and is rolled back here, before the
-    next one begins (it would say "cannot start a transaction within a transaction")."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any exception (Ctrl-C included; one
+    landing just before the ``ROLLBACK`` leaves the transaction to :func:`_end_dangling`)."""
     _end_dangling(conn)
     try:
         conn.execute("BEGIN IMMEDIATE")
