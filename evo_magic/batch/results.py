@@ -158,6 +158,11 @@ class MapSummary:
     def as_dict(self) -> dict[str, Any]:
         return {**{k: getattr(self, k) for k in self.__dataclass_fields__}, "cache_hit_share": self.cache_hit_share}
 
+    def as_json(self) -> dict[str, Any]:
+        """:meth:`as_dict` in JSON types: the cost a decimal string (exact), the notes a list."""
+        fields = self.as_dict()
+        return {**fields, "cost": None if self.cost is None else str(self.cost), "notes": list(self.notes)}
+
     def line(self) -> str:
         """One line: ``1,000 rows: 998 answered, 2 failed · 1,000 requests · … · $0.0123 · 12.1 s``."""
         parts = [f"{self.rows:,} rows: {self.answered:,} answered"]
@@ -185,6 +190,24 @@ class MapSummary:
         return self._table()._repr_html_()
 
 
+class SummaryFields(dict[str, Any]):
+    """``out.attrs["evo_magic"]``: the run's :class:`MapSummary` as JSON fields, because pandas
+    saves ``attrs`` as JSON in a Parquet file (read back, they are these fields); it reads as
+    the summary too: ``.run_id``, ``.cost`` (a Decimal), ``.line()``, its repr and table."""
+
+    def __init__(self, summary: MapSummary) -> None:
+        super().__init__(summary.as_json())
+        self.summary = summary
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "summary":  # copy and pickle probe before it is set
+            raise AttributeError(name)
+        return getattr(self.summary, name)
+
+    def __repr__(self) -> str:
+        return repr(self.summary)
+
+
 def _cost(s: MapSummary) -> str:
     """The run's cost, ``+ N unknown`` for the requests cut off (as ``%deepseek usage`` says)."""
     return format_money(s.cost) + (f" + {s.cut_off:,} unknown" if s.cut_off else "")
@@ -206,4 +229,4 @@ def _rows(s: MapSummary) -> Iterable[tuple[str, str]]:
         yield "note", note
 
 
-__all__ = ["ROW_COLUMNS", "Answer", "MapSummary", "Tally", "columns_of", "output_columns", "resolve"]
+__all__ = ["ROW_COLUMNS", "Answer", "MapSummary", "SummaryFields", "Tally", "columns_of", "output_columns", "resolve"]

@@ -32,7 +32,7 @@ from .job import Job
 from .plan import Estimate, estimate
 from .progress import Counts, ProgressMode, open_progress
 from .record import Recorder, RunStore, Where
-from .results import MapSummary, columns_of
+from .results import MapSummary, SummaryFields, columns_of
 from .subshell import route_clicks
 from .table import Table, module_of, result_of, table_of
 
@@ -246,7 +246,7 @@ def _summary(job: Job, engine: Engine, outcome: Outcome, elapsed: float) -> MapS
 def _attach(out: Any, summary: MapSummary) -> None:
     attrs = getattr(out, "attrs", None)
     if isinstance(attrs, dict):
-        attrs["evo_magic"] = summary
+        attrs["evo_magic"] = SummaryFields(summary)
 
 
 __all__ = ["DEFAULT_CONCURRENCY", "MapInterrupted", "map_rows"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -354,3 +355,17 @@ def test_the_key_in_a_row_or_the_template_is_masked_before_it_is_sent_as_a_cells
     out = evo_magic.map([f"row with {OUTPUT_KEY}"], f"Say {{text}} ({OUTPUT_KEY})", **OPTS)
     sent = json.dumps(said.requests)
     assert out.error.isna().all() and OUTPUT_KEY not in sent and sent.count(MASKED) == 2
+
+
+def test_the_result_saves_to_parquet_with_its_summary(online: Emulator, tmp_path: Path) -> None:
+    """pandas writes ``attrs`` into a Parquet file as JSON: the summary there must be JSON (it
+    raised "Object of type MapSummary is not JSON serializable"), and reads back as fields."""
+    pytest.importorskip("pyarrow")
+    out = evo_magic.map(reviews(4), TEMPLATE, **OPTS)
+    summary = out.attrs["evo_magic"]
+    assert summary.line() and summary.cost > 0 and repr(summary).startswith("evo_magic.map")  # still the summary
+    out.to_parquet(tmp_path / "out.parquet")
+    back = pd.read_parquet(tmp_path / "out.parquet")
+    saved = back.attrs["evo_magic"]
+    assert saved["run_id"] == summary.run_id and saved["rows"] == 4 and Decimal(saved["cost"]) == summary.cost
+    assert back.drop(columns=["cost"]).equals(out.drop(columns=["cost"]).assign())  # the table itself round-trips
