@@ -18,6 +18,7 @@ from evo_magic.protocol import anthropic_messages as am
 from evo_magic.protocol import openai_chat as oc
 
 from ..keys import MASKED, OUTPUT_KEY
+from ..profiles import examples
 from ..streams import LONE, SPLIT, Turn, payloads
 
 
@@ -132,7 +133,7 @@ def test_only_a_tail_that_could_start_the_key_is_held_back() -> None:
     assert mask.flush() == []
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     secrets=st.lists(st.text("abk-", min_size=1, max_size=10), min_size=1, max_size=3),
     text=st.text("abk-x ", max_size=30),

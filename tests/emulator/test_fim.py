@@ -20,6 +20,7 @@ from evo_magic.emulator.fill import fill
 from evo_magic.emulator.tokens import count
 from evo_magic.protocol import fim
 
+from ..profiles import examples
 from .conftest import key
 
 
@@ -73,7 +74,7 @@ def test_braces_and_prose() -> None:
         assert prose.startswith(" ") and (prose.endswith(" ") or suffix.startswith(" "))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text(max_size=300), st.text(max_size=300))
 def test_any_prompt_and_suffix(prompt: str, suffix: str) -> None:
     middle = fill(prompt, suffix)

@@ -16,6 +16,7 @@ from evo_magic.core.replay import answer_from_record, answer_record, replayed
 from evo_magic.notebook.provenance import Mark, Marked, Unreadable, read
 from evo_magic.sessions.provenance import KEY, output_metadata
 
+from ..profiles import examples
 from ..sessions.test_provenance import ping
 
 
@@ -76,7 +77,7 @@ _EVENT = st.fixed_dictionaries(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(answer=st.lists(_EVENT | _JSON, max_size=5), turn=_JSON, extra=st.dictionaries(
     st.sampled_from(["cost", "saved", "cached", "time", "answered_at", "cell", "status", "session", "protocol"]),
     _JSON))  # fmt: skip
