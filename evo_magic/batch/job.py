@@ -19,6 +19,7 @@ from ..core.messages import Message
 from ..core.options import RequestOptions
 from ..core.replay import request_key
 from ..core.schema import Schema, retry_message
+from ..display.notices import plural
 from ..errors import OptionError
 from ..protocol import Codec, codec
 from .template import RowTemplate
@@ -46,6 +47,7 @@ class Job:
     session: str = "default"  # whose options it runs with (the ledger rows' session)
     keys: list[str] = field(default_factory=list)
     first: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # what the user should know before and after (missing values)
 
     @property
     def codec(self) -> Codec:
@@ -101,7 +103,27 @@ def job_of(
             raise OptionError(f"{where}: {exc}") from None
         job.keys.append(k)
         job.first.setdefault(k, i)
+    note = missing_note(template.columns, values, length)
+    job.notes = (note,) if note else ()
     return job
+
+
+def _missing(value: Any) -> bool:
+    """None, a float NaN (numpy's too), pandas' NA or NaT: a gap in the table."""
+    nan = isinstance(value, float) and value != value
+    return value is None or nan or type(value).__name__ in ("NAType", "NaTType")
+
+
+def missing_note(columns: Sequence[str], values: Mapping[str, Sequence[Any]], length: int) -> str | None:
+    """How many rows have a missing value in the template's columns, and what to do (None: no gap)."""
+    counts = {c: sum(map(_missing, values[c])) for c in columns}
+    rows = sum(1 for i in range(length) if any(_missing(values[c][i]) for c in columns)) if any(counts.values()) else 0
+    if not rows:
+        return None
+    where = ", ".join(f"{n:,} in {{{c}}}" for c, n in counts.items() if n)
+    subset = ", ".join(repr(c) for c, n in counts.items() if n)
+    return (f"{plural(rows, 'row')} {'has' if rows == 1 else 'have'} a missing value (None or NaN): {where}; they are "
+            f"sent as written ('None', 'nan'); leave them out with df.dropna(subset=[{subset}])")  # fmt: skip
 
 
 def map_options(opts: RequestOptions, schema: Schema | None) -> RequestOptions:

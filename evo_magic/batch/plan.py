@@ -58,10 +58,11 @@ class Estimate:
     price: Price | None
     other_price: Price | None = None  # the other period's (off-peak when now is peak, ...)
     kept: int = 0  # rows an earlier run answered (kept): nothing to send for them
+    notes: tuple[str, ...] = ()  # what to know before running (rows with missing values)
 
-    def with_rows(self, rows: int, kept: int) -> Estimate:
+    def with_rows(self, rows: int, kept: int, notes: tuple[str, ...] = ()) -> Estimate:
         """This estimate for a table of ``rows`` rows, ``kept`` of them answered already."""
-        return replace(self, rows=rows, kept=kept)
+        return replace(self, rows=rows, kept=kept, notes=notes)
 
     @property
     def cache_miss_tokens(self) -> int:
@@ -111,7 +112,7 @@ class Estimate:
 
     def _table(self) -> Table:
         note = f"{self.model} at {self.at:%Y-%m-%d %H:%M} UTC; nothing was sent"
-        return Table("Estimate", ["what", "estimate"], self._rows(), note)
+        return Table("Estimate", ["what", "estimate"], self._rows(), "\n".join([note, *self.notes]))
 
     def __repr__(self) -> str:
         return repr(self._table())

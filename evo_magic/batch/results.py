@@ -181,7 +181,7 @@ class MapSummary:
     def _table(self) -> Table:
         note = f"run {self.run_id}" + (f" — stopped: {self.stopped}" if self.stopped else "")
         rows = [[label, value] for label, value in _rows(self)]
-        return Table(f"evo_magic.map — {self.model}", ["what", "value"], rows, note)
+        return Table(f"evo_magic.map — {self.model}", ["what", "value"], rows, "\n".join([note, *self.notes]))
 
     def __repr__(self) -> str:
         return repr(self._table())
@@ -225,8 +225,6 @@ def _rows(s: MapSummary) -> Iterable[tuple[str, str]]:
     yield "cost", _cost(s) + (" if billed (the emulator answered)" if s.offline else "")
     rate = "" if s.rows_per_second is None else f" ({s.rows_per_second:,.1f} requests/s)"
     yield "elapsed", f"{s.elapsed:.1f} s{rate}"
-    for note in s.notes:
-        yield "note", note
 
 
 __all__ = ["ROW_COLUMNS", "Answer", "MapSummary", "SummaryFields", "Tally", "columns_of", "output_columns", "resolve"]

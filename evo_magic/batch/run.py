@@ -131,7 +131,7 @@ def plan_run(rt: Runtime, job: Job, endpoint: Endpoint, stored: RunStore, pilot:
     table = load_table(overrides=rt.accounting.prices or None)
     plan = estimate(job.bodies(todo), prices=table, pilot=measured or None, model=job.opts.model)
     left = set(todo)
-    return plan.with_rows(len(job.keys), sum(1 for k in job.keys if k not in left))
+    return plan.with_rows(len(job.keys), sum(1 for k in job.keys if k not in left), job.notes)
 
 
 def _engine(
@@ -239,7 +239,7 @@ def _summary(job: Job, engine: Engine, outcome: Outcome, elapsed: float) -> MapS
         engine.recorder.where.run_id, job.opts.model, len(job.keys), counts.done, counts.failed, counts.left,
         engine.requests, kept, repeated, counts.tokens_in, counts.tokens_out, counts.cache_hit_tokens,
         None if counts.unknown_cost else counts.cost, elapsed, outcome.stopped, engine.throttled,
-        engine.endpoint.offline, cut_off=engine.cut_off,
+        engine.endpoint.offline, job.notes, cut_off=engine.cut_off,
     )  # fmt: skip
 
 

@@ -124,7 +124,7 @@ class Table:
             )
             or f"<tr><td colspan='{len(self.headers)}'><em>(empty)</em></td></tr>"
         )
-        note = f"<div style='opacity:.7'>{escape(self.note)}</div>" if self.note else ""
+        note = f"<div style='opacity:.7;white-space:pre-line'>{escape(self.note)}</div>" if self.note else ""
         return (
             f"<div class='evo-table {NO_MATH}'><strong>{escape(self.title)}</strong>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{note}</div>"

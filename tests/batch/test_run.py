@@ -369,3 +369,20 @@ def test_the_result_saves_to_parquet_with_its_summary(online: Emulator, tmp_path
     saved = back.attrs["evo_magic"]
     assert saved["run_id"] == summary.run_id and saved["rows"] == 4 and Decimal(saved["cost"]) == summary.cost
     assert back.drop(columns=["cost"]).equals(out.drop(columns=["cost"]).assign())  # the table itself round-trips
+
+
+def test_rows_with_a_missing_value_are_named_before_and_after_the_run(online: Emulator) -> None:
+    """A table with gaps (None, NaN) would send "nan" to the model without a word: the estimate
+    and the summary say how many rows, in which column, and how to leave them out."""
+    df = reviews(6)
+    df.loc[["r1", "r4"], "text"] = None
+    df["stars"] = df["stars"].astype(float)
+    df.loc["r2", "stars"] = float("nan")
+    template = "Rate this review ({stars} stars): {text}"
+    plan = evo_magic.map(df, template, dry_run=True, **OPTS)
+    note = ("3 rows have a missing value (None or NaN): 1 in {stars}, 2 in {text}; they are sent as written "
+            "('None', 'nan'); leave them out with df.dropna(subset=['stars', 'text'])")  # the template's order
+    assert plan.notes == (note,) and note in repr(plan)
+    out = evo_magic.map(df, template, **OPTS)
+    assert out.attrs["evo_magic"].notes == (note,) and note in repr(out.attrs["evo_magic"])
+    assert evo_magic.map(reviews(3), TEMPLATE, dry_run=True, **OPTS).notes == ()
