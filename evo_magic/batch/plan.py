@@ -59,6 +59,7 @@ class Estimate:
     other_price: Price | None = None  # the other period's (off-peak when now is peak, ...)
     kept: int = 0  # rows an earlier run answered (kept): nothing to send for them
     notes: tuple[str, ...] = ()  # what to know before running (rows with missing values)
+    unbounded: bool = False  # some request has no max_tokens: the model's maximum bounds it
 
     def with_rows(self, rows: int, kept: int, notes: tuple[str, ...] = ()) -> Estimate:
         """This estimate for a table of ``rows`` rows, ``kept`` of them answered already."""
@@ -112,7 +113,9 @@ class Estimate:
 
     def _table(self) -> Table:
         note = f"{self.model} at {self.at:%Y-%m-%d %H:%M} UTC; nothing was sent"
-        return Table("Estimate", ["what", "estimate"], self._rows(), "\n".join([note, *self.notes]))
+        bound = "output bounded only by the model's maximum per row: set max_tokens for a tighter bound, or pilot=N"
+        notes = [note, *([bound + " for an expected figure"] if self.unbounded else []), *self.notes]
+        return Table("Estimate", ["what", "estimate"], self._rows(), "\n".join(notes))
 
     def __repr__(self) -> str:
         return repr(self._table())
@@ -167,6 +170,7 @@ def estimate(
     at = at or datetime.now(timezone.utc)
     rows, unique = distinct_bodies(bodies)
     prompt = hits = out_max = 0
+    unbounded = False
     first: list[int] | None = None
     hint = 0
     for start in range(0, len(unique), BATCH):
@@ -174,6 +178,7 @@ def estimate(
         for body, ids in zip(chunk, counter.prompts_ids(chunk), strict=True):
             prompt += len(ids)
             out_max += max_tokens_of(body, thinking_of(body))
+            unbounded = unbounded or not isinstance(body.get("max_tokens"), int)
             if first is None:
                 first = ids
                 continue
@@ -188,7 +193,7 @@ def estimate(
     price = price_for(model, at, prices) if model else None
     return Estimate(
         model, rows, n, prompt, hits, out_min if out_min is not None else n, out_max, expected,
-        counter.exact, at, price, _other_price(model, at, price, prices),
+        counter.exact, at, price, _other_price(model, at, price, prices), unbounded=unbounded and not pilot,
     )
 
 

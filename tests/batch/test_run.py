@@ -386,3 +386,12 @@ def test_rows_with_a_missing_value_are_named_before_and_after_the_run(online: Em
     out = evo_magic.map(df, template, **OPTS)
     assert out.attrs["evo_magic"].notes == (note,) and note in repr(out.attrs["evo_magic"])
     assert evo_magic.map(reviews(3), TEMPLATE, dry_run=True, **OPTS).notes == ()
+
+
+def test_an_estimate_without_max_tokens_says_what_bounds_the_output(online: Emulator) -> None:
+    """Without ``max_tokens`` each row's output is bounded only by the model's maximum, which
+    makes the upper cost absurd (6 rows: up to $0.26): the estimate says so and what to set."""
+    opts = {k: v for k, v in OPTS.items() if k != "max_tokens"}
+    plan = evo_magic.map(reviews(6), TEMPLATE, dry_run=True, **opts)
+    assert "the model's maximum per row: set max_tokens for a tighter bound, or pilot=N" in repr(plan)
+    assert "max_tokens" not in repr(evo_magic.map(reviews(6), TEMPLATE, dry_run=True, **OPTS))
