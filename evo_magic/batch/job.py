@@ -122,8 +122,9 @@ def missing_note(columns: Sequence[str], values: Mapping[str, Sequence[Any]], le
         return None
     where = ", ".join(f"{n:,} in {{{c}}}" for c, n in counts.items() if n)
     subset = ", ".join(repr(c) for c, n in counts.items() if n)
-    return (f"{plural(rows, 'row')} {'has' if rows == 1 else 'have'} a missing value (None or NaN): {where}; they are "
-            f"sent as written ('None', 'nan'); leave them out with df.dropna(subset=[{subset}])")  # fmt: skip
+    verbs = ("has", "it is") if rows == 1 else ("have", "they are")
+    return (f"{plural(rows, 'row')} {verbs[0]} a missing value (None or NaN): {where}; {verbs[1]} sent as written "
+            f"('None', 'nan'); leave them out with df.dropna(subset=[{subset}])")  # fmt: skip
 
 
 def map_options(opts: RequestOptions, schema: Schema | None) -> RequestOptions:

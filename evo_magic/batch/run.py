@@ -214,7 +214,7 @@ def _finish(rt: Runtime, table: Table, job: Job, engine: Engine, outcome: Outcom
     summary = _summary(job, engine, outcome, elapsed)
     Runs(rt.accounting.ledger).end(summary.run_id, kept=summary.kept + summary.repeated, failed=summary.failed,
                                    left=summary.left, stopped=outcome.stopped)
-    engine.view.close(counts, summary.line())
+    engine.view.close(counts, "\n".join([summary.line(), *summary.notes]))  # the gaps said under it
     _attach(out, summary)
     if outcome.interrupted:
         raise MapInterrupted(out, summary)

@@ -395,3 +395,11 @@ def test_an_estimate_without_max_tokens_says_what_bounds_the_output(online: Emul
     plan = evo_magic.map(reviews(6), TEMPLATE, dry_run=True, **opts)
     assert "the model's maximum per row: set max_tokens for a tighter bound, or pilot=N" in repr(plan)
     assert "max_tokens" not in repr(evo_magic.map(reviews(6), TEMPLATE, dry_run=True, **OPTS))
+
+
+def test_the_closing_line_of_a_run_with_gaps_says_so_under_it(online: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    df = reviews(3)
+    df.loc["r1", "text"] = None
+    evo_magic.map(df, TEMPLATE, **{**OPTS, "progress": "text"})
+    last = capsys.readouterr().err.rstrip("\n").split("\n")[-2:]
+    assert last[0].startswith("3 rows: 3 answered") and last[1].startswith("1 row has a missing value (None or NaN): 1 in {text}; it is sent")
