@@ -124,6 +124,8 @@ def _footer_parts(footer: Footer) -> list[str]:
     if footer.cost is not None or (footer.priced and usage is not None):
         money = format_money(footer.cost)  # "unknown" for a model without a known price
         parts.append(if_billed(money) if footer.offline else money)  # the emulator bills nobody
+    elif usage is None and footer.priced and footer.status == "interrupted":  # sent, stopped before the usage
+        parts.append("tokens and cost unknown")
     return parts
 
 

@@ -78,6 +78,16 @@ def test_unknown_cost_and_usage_show_nothing_rather_than_zero() -> None:
     assert footer_text(Footer("m", no_reasoning, 0.04, None, None)) == "m · 0 in · 5 out · 0.0 s"
 
 
+def test_an_interrupted_answer_says_its_tokens_and_cost_are_unknown() -> None:
+    """Stopped before the server reported usage: the request was billed but what it cost is not
+    known, as %deepseek usage says ("+ 1 unknown"); the footer said nothing at all."""
+    stopped = Footer("deepseek-v4-flash", None, 2.0, 0.4, None, priced=True, status="interrupted")
+    assert footer_text(stopped) == "deepseek-v4-flash · 2.0 s · tokens and cost unknown"
+    offline = Footer("deepseek-v4-flash", None, 2.0, 0.4, None, priced=True, offline=True, status="interrupted")
+    assert footer_text(offline).endswith(" · tokens and cost unknown")
+    assert footer_text(Footer("m", None, 1.0, None, None, priced=True, status="error")) == "m · 1.0 s"  # nothing was billed
+
+
 def test_an_emulator_answer_shows_what_it_would_cost_never_a_bare_price() -> None:
     footer = Footer("deepseek-v4-flash", USAGE, 1.0, None, None, cost=Decimal("0.00012"), priced=True, offline=True)
     assert footer_text(footer) == (

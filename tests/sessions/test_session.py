@@ -148,6 +148,7 @@ def test_keyboard_interrupt_keeps_partial_and_closes(api: FakeApi) -> None:
         s.ask("q")
     assert info.value.reply.text == "half an " and info.value.reply.status == "interrupted"
     assert closed == [True] and s.history == []
+    assert "tokens and cost unknown" in repr(info.value.reply)  # billed, but the usage never came
     assert isinstance(info.value, KeyboardInterrupt)
     s.ask("again")  # the session still works
 
