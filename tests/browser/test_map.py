@@ -63,7 +63,8 @@ def test_stop_in_the_progress_view_ends_the_run_and_the_cell_again_finishes_it(u
     first = wait_running(page, 60)
     stop = harness.cell(page, 2).locator(".jp-Cell-outputArea .widget-button", has_text="Stop")
     assert stop.count() == 1 and stop.is_enabled(), "no Stop button in the progress view"
-    assert re.search(r"rows/s · .* tokens in .* · +\$", first), first  # the cost padded to one width
+    # the cost padded to one width (the rate shows only after the run's first second: not asked here)
+    assert re.search(r"tokens in .* out · +\$", first), first
     ui.screenshot("light_running.png")
 
     stop.click()
