@@ -354,4 +354,4 @@ def _error_class(status: int, message: str) -> type[ApiError]:
 
 def _str_or_none(value: object, secret: str | None = None) -> str | None:
     """A field of a server's error as text, the key masked (a proxy may echo it anywhere)."""
-    return None if value is None else shown(redact(str(value), secret))
+    return None if value is None else escape_controls(redact(str(value), secret))
