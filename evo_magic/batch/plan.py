@@ -113,8 +113,9 @@ class Estimate:
 
     def _table(self) -> Table:
         note = f"{self.model} at {self.at:%Y-%m-%d %H:%M} UTC; nothing was sent"
-        bound = "output bounded only by the model's maximum per row: set max_tokens for a tighter bound, or pilot=N"
-        notes = [note, *([bound + " for an expected figure"] if self.unbounded else []), *self.notes]
+        bound = ("output bounded only by the model's maximum per row: set max_tokens for a tighter bound, "
+                 "or pilot=N for an expected figure")  # fmt: skip
+        notes = [note, *([bound] if self.unbounded else []), *self.notes]
         return Table("Estimate", ["what", "estimate"], self._rows(), "\n".join(notes))
 
     def __repr__(self) -> str:
@@ -150,9 +151,14 @@ def shared_prefix(a: Sequence[int], b: Sequence[int], hint: int = 0) -> int:
     return n
 
 
-def max_tokens_of(body: Mapping[str, Any], thinking: bool) -> int:
+def max_tokens_set(body: Mapping[str, Any]) -> int | None:
+    """The ``max_tokens`` the request sets; None when only the model's maximum bounds it."""
     value = body.get("max_tokens")
-    return int(value) if isinstance(value, int) and value > 0 else DEFAULT_MAX_TOKENS[thinking]
+    return int(value) if isinstance(value, int) and value > 0 else None
+
+
+def max_tokens_of(body: Mapping[str, Any], thinking: bool) -> int:
+    return max_tokens_set(body) or DEFAULT_MAX_TOKENS[thinking]
 
 
 def estimate(
@@ -178,7 +184,7 @@ def estimate(
         for body, ids in zip(chunk, counter.prompts_ids(chunk), strict=True):
             prompt += len(ids)
             out_max += max_tokens_of(body, thinking_of(body))
-            unbounded = unbounded or not isinstance(body.get("max_tokens"), int)
+            unbounded = unbounded or max_tokens_set(body) is None
             if first is None:
                 first = ids
                 continue
