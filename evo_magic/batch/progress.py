@@ -225,7 +225,7 @@ class WidgetProgress:
         self.draw(counts)
         self.bar.bar_style = "success" if not counts.failed and not counts.left else "warning"
         self.button.layout.display = "none"
-        self.text.value = f"<span style='font-size:90%;white-space:pre-line'>{escape(final)}</span>"
+        self.text.value = f"<span style='{_FIGURES}'>{escape(final)}</span>"  # its lines kept (a note under it)
 
 
 def open_progress(

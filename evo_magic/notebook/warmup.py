@@ -3,10 +3,10 @@
 ``%load_ext evo_magic`` imports nothing heavy, so it stays fast. The first ``%%deepseek`` cell
 would then pay for importing httpx, the ledger's sqlite3, markdown-it, Pygments and, in a
 kernel, the live widget, and for loading the TLS CA bundle: about 0.2 s before its first
-token. So right after loading, a daemon
-thread imports them while the user types the next cell. A cell that needs one of them before
-the thread is done waits only for the rest of that import (Python locks each module while it
-loads). Nothing else is made: no client, no ledger file, no widget.
+token. So right after loading, a daemon thread imports them while the user types the next
+cell. A cell that needs one of them before the thread is done waits only for the rest of that
+import (Python locks each module while it loads). Nothing else is made: no client, no ledger
+file, no widget.
 
 ``EVO_MAGIC_WARMUP=0`` (or ``off``) keeps every import to its first use.
 """
