@@ -436,14 +436,19 @@ def test_a_prompt_holding_the_key_is_sent_and_kept_masked(odd_key_online: Accoun
 
 
 
+def answer_with(monkeypatch: pytest.MonkeyPatch, protocol: str, items: list[Any]) -> None:
+    """The key is :data:`OUTPUT_KEY`, and every request is answered with the stream of ``items``."""
+    monkeypatch.setenv("EVOLINK_API_KEY", OUTPUT_KEY)
+    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
+    root().transport_options = {"http_transport": serve(lambda body: [sse(protocol, items)])}
+
+
 @pytest.mark.parametrize("protocol", ["openai", "anthropic"])
 def test_an_answer_ending_in_what_could_start_the_key_keeps_its_end(
     protocol: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("EVOLINK_API_KEY", OUTPUT_KEY)
-    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
     turn = Turn(text=["see e", "vlk_OUT"], reasoning=["e"], calls=[("call_1", "f", ['{"a": "evlk'])])
-    root().transport_options = {"http_transport": serve(lambda body: [sse(protocol, payloads(protocol, turn))])}
+    answer_with(monkeypatch, protocol, payloads(protocol, turn))
     reply = evo_magic.session().ask("go", protocol=protocol)
     assert (reply.text, reply.reasoning, reply.tool_calls[0].arguments) == ("see evlk_OUT", "e", '{"a": "evlk')
 
@@ -454,12 +459,10 @@ def test_the_key_a_server_echoes_into_the_response_id_and_model_is_shown_and_kep
 ) -> None:
     from evo_magic.sessions.provenance import provenance
 
-    monkeypatch.setenv("EVOLINK_API_KEY", OUTPUT_KEY)
-    monkeypatch.setenv("EVOLINK_BASE_URL", "http://127.0.0.1:9")
     items = payloads(protocol, Turn(text=["Hello"]))
     echoed = json.loads(json.dumps(items).replace('"' + ID + '"', json.dumps(f"id-{OUTPUT_KEY}"))
                         .replace('"' + MODEL + '"', json.dumps(f"m-{OUTPUT_KEY}")))  # fmt: skip
-    root().transport_options = {"http_transport": serve(lambda body: [sse(protocol, echoed)])}
+    answer_with(monkeypatch, protocol, echoed)
     reply = evo_magic.session().ask("hi", protocol=protocol, cache="on")
     bundle, meta = reply._repr_mimebundle_()
     shown = repr(reply) + json.dumps(bundle) + json.dumps(provenance(reply)) + json.dumps(meta, default=str)
